@@ -1,0 +1,60 @@
+package backends
+
+import "time"
+
+// KeyState is the lifecycle state of a key, named as AWS KMS names it.
+type KeyState string
+
+// Key states.
+const (
+	KeyStateEnabled         KeyState = "Enabled"
+	KeyStateDisabled        KeyState = "Disabled"
+	KeyStatePendingDeletion KeyState = "PendingDeletion"
+	KeyStatePendingImport   KeyState = "PendingImport"
+	KeyStateUnavailable     KeyState = "Unavailable"
+	KeyStateCreating        KeyState = "Creating"
+	KeyStateUpdating        KeyState = "Updating"
+)
+
+// KeyUsage says what a key is for, named as AWS KMS names it.
+type KeyUsage string
+
+// Key usages.
+const (
+	KeyUsageEncryptDecrypt KeyUsage = "ENCRYPT_DECRYPT"
+	KeyUsageSignVerify     KeyUsage = "SIGN_VERIFY"
+	KeyUsageGenerateMAC    KeyUsage = "GENERATE_VERIFY_MAC"
+)
+
+// DescribeKeyInput is the input of KeyDescriber.DescribeKey.
+type DescribeKeyInput struct {
+	KeyID       string
+	GrantTokens []string
+}
+
+// KeyMetadata describes a key. Fields a service does not have are left zero.
+type KeyMetadata struct {
+	// KeyID is the canonical identifier: the key ARN for AWS-style services, the URI otherwise.
+	KeyID string
+	// ID is the service's short identifier (the key ID for AWS, the key name for Vault).
+	ID      string
+	Account string
+	Region  string
+	State   KeyState
+	Usage   KeyUsage
+	// Spec is the key spec (SYMMETRIC_DEFAULT, RSA_2048, aes256-gcm96, ...).
+	Spec                 string
+	EncryptionAlgorithms []Algorithm
+	Description          string
+	CreationDate         time.Time
+	// DeletionDate is set for a key pending deletion.
+	DeletionDate time.Time
+	MultiRegion  bool
+	// CurrentVersion is the backing-key version that new ciphertexts use (1-based),
+	// and MinDecryptionVersion the oldest that still decrypts; 0 where the service
+	// does not expose versions.
+	CurrentVersion       int
+	MinDecryptionVersion int
+	// Derived says that the service derives a key per encryption context (Vault Transit).
+	Derived bool
+}

@@ -1,0 +1,3 @@
+module github.com/keyport/keyport
+
+go 1.26.8

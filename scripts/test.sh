@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: installs and starts every real component the tests talk
+# to (each on a free loopback port), runs go vet, go test -race and a short fuzz run,
+# and stops what it started. Usage: scripts/test.sh [go test flags...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+trap stop_all EXIT
+
+for c in scripts/components/*.sh; do
+  [ -e "$c" ] || continue
+  . "$c"
+done
+# Each component file defines a start_<name> function and adds it to COMPONENTS.
+for start in ${COMPONENTS:-}; do
+  log "starting ${start#start_}"
+  "$start"
+done
+
+log "go vet"
+go vet ./...
+log "go test -race"
+go test -race -count=1 "$@" ./...
+log "fuzz (short)"
+scripts/fuzz.sh "${FUZZTIME:-5s}"
+log "done"
