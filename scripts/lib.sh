@@ -15,7 +15,7 @@ log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 # free_port prints a TCP port that is free on 127.0.0.1.
 free_port() {
-  python3 - <<'PY' 2>/dev/null || go run ./internal/tools/freeport
+  python3 - <<'PY'
 import socket
 s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
 PY
