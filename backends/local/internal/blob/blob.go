@@ -1,0 +1,103 @@
+// Package blob is the codec of the ciphertext blobs of backends/local.
+//
+// A blob is versioned and self-describing:
+//
+//	offset  size  field
+//	0       1     magic 0x6B ('k')
+//	1       1     format version (1)
+//	2       2     length n of the key ARN, big-endian (1..256)
+//	4       n     key ARN (arn:PARTITION:kms:REGION:ACCOUNT:key/ID)
+//	4+n     4     backing-key version, big-endian (>= 1)
+//	8+n     12    AES-256-GCM nonce
+//	20+n    4     CRC-32C of the bytes before it
+//	24+n    ...   AES-256-GCM ciphertext and 16-byte tag
+//
+// The header is every byte before the ciphertext. The additional authenticated data
+// is the header followed by backends.EncodeEncryptionContext of the encryption
+// context, so the key, the version and the context are all bound. The CRC-32C lets a
+// damaged header be told apart from a blob of a key the service does not hold: a
+// blob that fails it is InvalidCiphertext, whatever key it seems to name.
+package blob
+
+import (
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+)
+
+// Format constants.
+const (
+	Magic      = 0x6B
+	Version1   = 1
+	NonceSize  = 12
+	TagSize    = 16
+	MaxARNLen  = 256
+	fixedBytes = 2 + 2 + 4 + NonceSize + 4
+)
+
+// ErrMalformed is the error of Parse for anything that is not a well-formed blob.
+var ErrMalformed = errors.New("not a well-formed keyport local ciphertext blob")
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Blob is a parsed blob. Header and Ciphertext alias the parsed bytes.
+type Blob struct {
+	KeyARN     string
+	KeyVersion uint32
+	Nonce      []byte
+	// Header is every byte before the ciphertext: the first part of the AAD.
+	Header []byte
+	// Ciphertext is the GCM ciphertext with its tag.
+	Ciphertext []byte
+}
+
+// Header returns the header of a blob for keyARN, version and nonce.
+func Header(keyARN string, version uint32, nonce []byte) ([]byte, error) {
+	if len(keyARN) == 0 || len(keyARN) > MaxARNLen || version == 0 || len(nonce) != NonceSize {
+		return nil, ErrMalformed
+	}
+	h := make([]byte, 0, fixedBytes+len(keyARN))
+	h = append(h, Magic, Version1)
+	h = binary.BigEndian.AppendUint16(h, uint16(len(keyARN)))
+	h = append(h, keyARN...)
+	h = binary.BigEndian.AppendUint32(h, version)
+	h = append(h, nonce...)
+	h = binary.BigEndian.AppendUint32(h, crc32.Checksum(h, castagnoli))
+	return h, nil
+}
+
+// AAD returns the additional authenticated data for header and the encoded
+// encryption context ec.
+func AAD(header, ec []byte) []byte {
+	a := make([]byte, 0, len(header)+len(ec))
+	return append(append(a, header...), ec...)
+}
+
+// Parse parses a blob. It checks the structure and the header checksum, never the
+// ciphertext (that needs the key). Any failure is ErrMalformed.
+func Parse(b []byte) (*Blob, error) {
+	if len(b) < fixedBytes+1+TagSize || b[0] != Magic || b[1] != Version1 {
+		return nil, ErrMalformed
+	}
+	n := int(binary.BigEndian.Uint16(b[2:4]))
+	if n == 0 || n > MaxARNLen || len(b) < fixedBytes+n+TagSize {
+		return nil, ErrMalformed
+	}
+	hl := fixedBytes + n
+	sum := binary.BigEndian.Uint32(b[hl-4 : hl])
+	if crc32.Checksum(b[:hl-4], castagnoli) != sum {
+		return nil, ErrMalformed
+	}
+	p := 4 + n
+	out := &Blob{
+		KeyARN:     string(b[4:p]),
+		KeyVersion: binary.BigEndian.Uint32(b[p : p+4]),
+		Nonce:      b[p+4 : p+4+NonceSize],
+		Header:     b[:hl:hl],
+		Ciphertext: b[hl:],
+	}
+	if out.KeyVersion == 0 {
+		return nil, ErrMalformed
+	}
+	return out, nil
+}

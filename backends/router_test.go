@@ -1,0 +1,123 @@
+package backends
+
+import (
+	"context"
+	"errors"
+	"testing"
+)
+
+// named is a Backend that only says who it is, to see where the Router sends a call.
+type named string
+
+func (n named) Encrypt(_ context.Context, in *EncryptInput) (*EncryptOutput, error) {
+	return &EncryptOutput{KeyID: string(n) + "|" + in.KeyID}, nil
+}
+
+func (n named) Decrypt(_ context.Context, in *DecryptInput) (*DecryptOutput, error) {
+	return &DecryptOutput{KeyID: string(n) + "|" + in.KeyID}, nil
+}
+
+func TestRouterLookup(t *testing.T) {
+	const id = "1234abcd-12ab-34cd-56ef-1234567890ab"
+	var r Router
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(r.Register("vault", named("vault")))
+	must(r.RegisterAccount("111122223333", "", named("acctA-any")))
+	must(r.RegisterAccount("111122223333", "eu-west-1", named("acctA-eu")))
+	must(r.RegisterAccount("444455556666", "us-east-1", named("acctB-use1")))
+	must(r.RegisterPartitionAccount("aws-cn", "444455556666", "", named("acctB-cn")))
+	r.SetDefault(named("default"))
+
+	tests := []struct{ ref, want string }{
+		{"vault://transit/orders", "vault"},
+		{"Vault://transit/orders", "vault"},
+		{"arn:aws:kms:us-east-1:111122223333:key/" + id, "acctA-any"},
+		{"arn:aws:kms:eu-west-1:111122223333:key/" + id, "acctA-eu"},
+		{"arn:aws:kms:eu-west-1:111122223333:alias/x", "acctA-eu"},
+		{"arn:aws:kms:us-east-1:444455556666:alias/x", "acctB-use1"},
+		{"arn:aws-cn:kms:cn-north-1:444455556666:key/" + id, "acctB-cn"},
+		{id, "default"},
+		{"alias/x", "default"},
+	}
+	for _, tt := range tests {
+		b, _, err := r.Lookup(tt.ref)
+		if err != nil {
+			t.Errorf("Lookup(%q): %v", tt.ref, err)
+			continue
+		}
+		if b != named(tt.want) {
+			t.Errorf("Lookup(%q) = %v, want %v", tt.ref, b, tt.want)
+		}
+	}
+
+	for _, ref := range []string{
+		"gcpkms://projects/p",                          // no such scheme
+		"arn:aws:kms:us-west-2:444455556666:key/" + id, // account B only in us-east-1
+		"arn:aws:kms:us-east-1:999999999999:key/" + id, // unknown account
+		"not a key",
+	} {
+		if _, _, err := r.Lookup(ref); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Lookup(%q) error = %v, want ErrNotFound", ref, err)
+		}
+	}
+}
+
+func TestRouterRegisterErrors(t *testing.T) {
+	var r Router
+	if err := r.Register("vault", named("a")); err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name string
+		err  error
+		kind *Kind
+	}{
+		{"duplicate scheme", r.Register("VAULT", named("b")), ErrAlreadyExists},
+		{"bad scheme", r.Register("1x", named("b")), ErrInvalidArgument},
+		{"nil backend", r.Register("x1", nil), ErrInvalidArgument},
+		{"bad account", r.RegisterAccount("1234", "", named("b")), ErrInvalidArgument},
+		{"bad region", r.RegisterAccount("111122223333", "US", named("b")), ErrInvalidArgument},
+		{"bad partition", r.RegisterPartitionAccount("mars", "111122223333", "", named("b")), ErrInvalidArgument},
+	}
+	for _, c := range checks {
+		if !errors.Is(c.err, c.kind) {
+			t.Errorf("%s: error %v, want %v", c.name, c.err, c.kind)
+		}
+	}
+	if err := r.RegisterAccount("111122223333", "", named("b")); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.RegisterAccount("111122223333", "", named("c")); !errors.Is(err, ErrAlreadyExists) {
+		t.Errorf("duplicate account: %v", err)
+	}
+}
+
+func TestRouterDispatch(t *testing.T) {
+	ctx := context.Background()
+	var r Router
+	if err := r.Register("vault", named("vault")); err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.Encrypt(ctx, &EncryptInput{KeyID: "vault://transit/k"})
+	if err != nil || out.KeyID != "vault|vault://transit/k" {
+		t.Fatalf("Encrypt routed to %+v, %v", out, err)
+	}
+	if _, err := r.Decrypt(ctx, &DecryptInput{CiphertextBlob: []byte{1}}); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("Decrypt with no key and no default: %v", err)
+	}
+	_, err = r.Encrypt(ctx, &EncryptInput{KeyID: "alias/nobody"})
+	var e *Error
+	if !errors.Is(err, ErrNotFound) || !errors.As(err, &e) || e.Op != "Encrypt" {
+		t.Fatalf("Encrypt to an unrouted alias: %v", err)
+	}
+	r.SetDefault(named("default"))
+	d, err := r.Decrypt(ctx, &DecryptInput{CiphertextBlob: []byte{1}})
+	if err != nil || d.KeyID != "default|" {
+		t.Fatalf("Decrypt without key went to %+v, %v", d, err)
+	}
+}
