@@ -1,0 +1,331 @@
+package conformance
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/keyport/keyport/backends"
+)
+
+func (s *suite) testRoundTrip(t *testing.T) {
+	f := s.f
+	ec := map[string]string{"suite": "conformance", "case": "roundtrip"}
+	for _, tc := range []struct {
+		name string
+		n    int
+	}{{"Empty", 0}, {"OneByte", 1}, {"4096Bytes", 4096}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.n == 0 {
+				f.skipIf(t, DeviationEmptyPlaintextRejected)
+			}
+			pt := secret(tc.n)
+			out, err := f.Backend.Encrypt(context.Background(), &backends.EncryptInput{KeyID: f.KeyA, Plaintext: pt, EncryptionContext: ec})
+			mustOK(t, err, "Encrypt")
+			if out.KeyID != f.KeyA {
+				t.Errorf("Encrypt: output KeyID = %q, want the canonical %q", out.KeyID, f.KeyA)
+			}
+			if out.EncryptionAlgorithm.OrDefault() != backends.SymmetricDefault {
+				t.Errorf("Encrypt: output algorithm = %q, want %q", out.EncryptionAlgorithm, backends.SymmetricDefault)
+			}
+			if tc.n > 0 && bytes.Contains(out.CiphertextBlob, pt) {
+				t.Errorf("Encrypt: the ciphertext contains the plaintext")
+			}
+			decryptTo(t, f.Backend, f.KeyA, out.CiphertextBlob, ec, pt, f.KeyA, "Decrypt with KeyID")
+			if _, ok := f.Backend.(backends.CiphertextInspector); ok {
+				decryptTo(t, f.Backend, "", out.CiphertextBlob, ec, pt, f.KeyA, "Decrypt without KeyID")
+			}
+		})
+	}
+	t.Run("OverLimit", func(t *testing.T) {
+		if f.MaxPlaintext == 0 {
+			t.Skip("skipped: the service has no plaintext limit (Fixture.MaxPlaintext is 0)")
+		}
+		decryptTo(t, f.Backend, f.KeyA, s.encrypt(t, f.KeyA, secret(f.MaxPlaintext), nil), nil, secret(f.MaxPlaintext), f.KeyA, "Decrypt at the limit")
+		out, err := f.Backend.Encrypt(context.Background(), &backends.EncryptInput{KeyID: f.KeyA, Plaintext: secret(f.MaxPlaintext + 1)})
+		wantKind(t, err, backends.ErrInvalidArgument, fmt.Sprintf("Encrypt of %d bytes (limit %d)", f.MaxPlaintext+1, f.MaxPlaintext))
+		if out != nil {
+			t.Errorf("Encrypt over the limit returned an output")
+		}
+	})
+}
+
+func (s *suite) testFreshCiphertext(t *testing.T) {
+	f := s.f
+	pt := secret(32)
+	ec := map[string]string{"case": "fresh"}
+	a := s.encrypt(t, f.KeyA, pt, ec)
+	b := s.encrypt(t, f.KeyA, pt, ec)
+	if bytes.Equal(a, b) {
+		t.Errorf("two encryptions of the same plaintext under the same key and context gave the same ciphertext")
+	}
+	decryptTo(t, f.Backend, f.KeyA, a, ec, pt, f.KeyA, "Decrypt first")
+	decryptTo(t, f.Backend, f.KeyA, b, ec, pt, f.KeyA, "Decrypt second")
+}
+
+func (s *suite) testContextBinding(t *testing.T) {
+	f := s.f
+	pt := secret(32)
+	ec := map[string]string{"tenant": "acme", "purpose": "conformance", "z": ""}
+	blob := s.encrypt(t, f.KeyA, pt, ec)
+	for _, tc := range []struct {
+		name string
+		ec   map[string]string
+	}{
+		{"WrongValue", map[string]string{"tenant": "acme2", "purpose": "conformance", "z": ""}},
+		{"WrongKeyName", map[string]string{"tenant": "acme", "purpose": "conformance", "Z": ""}},
+		{"Missing", nil},
+		{"MissingPair", map[string]string{"tenant": "acme", "purpose": "conformance"}},
+		{"ExtraPair", map[string]string{"tenant": "acme", "purpose": "conformance", "z": "", "extra": "x"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantKind(t, s.decryptErr(t, f.KeyA, blob, tc.ec), backends.ErrInvalidCiphertext, "Decrypt with a "+tc.name+" encryption context")
+		})
+	}
+	t.Run("ReorderedMap", func(t *testing.T) {
+		// A map built in another order is the same context and must decrypt.
+		re := make(map[string]string)
+		for _, k := range []string{"z", "purpose", "tenant"} {
+			re[k] = ec[k]
+		}
+		decryptTo(t, f.Backend, f.KeyA, blob, re, pt, f.KeyA, "Decrypt with the same pairs in another order")
+	})
+	t.Run("EmptyIsNil", func(t *testing.T) {
+		b := s.encrypt(t, f.KeyA, pt, map[string]string{})
+		decryptTo(t, f.Backend, f.KeyA, b, nil, pt, f.KeyA, "Decrypt with a nil context of a blob made with an empty one")
+		wantKind(t, s.decryptErr(t, f.KeyA, b, map[string]string{"a": "b"}), backends.ErrInvalidCiphertext, "Decrypt with a context of a blob made without one")
+	})
+	t.Run("ResplitPairs", func(t *testing.T) {
+		f.skipIf(t, DeviationContextPairCollision)
+		b := s.encrypt(t, f.KeyA, pt, map[string]string{"ab": "c"})
+		wantKind(t, s.decryptErr(t, f.KeyA, b, map[string]string{"a": "bc"}), backends.ErrInvalidCiphertext, "Decrypt with {a:bc} of a blob made under {ab:c}")
+		b2 := s.encrypt(t, f.KeyA, pt, map[string]string{"a": "b", "c": "d"})
+		wantKind(t, s.decryptErr(t, f.KeyA, b2, map[string]string{"a": "bc", "": "d"}), backends.ErrInvalidCiphertext, "Decrypt with {a:bc, \"\":d} of a blob made under {a:b, c:d}")
+		wantKind(t, s.decryptErr(t, f.KeyA, b2, map[string]string{"ab": "cd"}), backends.ErrInvalidCiphertext, "Decrypt with {ab:cd} of a blob made under {a:b, c:d}")
+	})
+}
+
+// mutationTargets returns the keys to decrypt tampered blobs with: KeyA, and no
+// key at all when the blobs name their key.
+func (s *suite) mutationTargets() []string {
+	if _, ok := s.f.Backend.(backends.CiphertextInspector); ok {
+		return []string{s.f.KeyA, ""}
+	}
+	return []string{s.f.KeyA}
+}
+
+func keyLabel(k string) string {
+	if k == "" {
+		return "without KeyID"
+	}
+	return "with KeyID"
+}
+
+func (s *suite) testEveryByteFlip(t *testing.T) {
+	f := s.f
+	pt := secret(32)
+	ec := map[string]string{"case": "flip"}
+	blob := s.encrypt(t, f.KeyA, pt, ec)
+	for _, key := range s.mutationTargets() {
+		t.Run(keyLabel(key), func(t *testing.T) {
+			bad := 0
+			m := make([]byte, len(blob))
+			for i := range blob {
+				for _, mask := range []byte{0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0xff} {
+					copy(m, blob)
+					m[i] ^= mask
+					err := s.decryptErr(t, key, m, ec)
+					if !errorsIs(err, backends.ErrInvalidCiphertext) {
+						bad++
+						if bad <= 5 {
+							t.Errorf("Decrypt %s of the blob with byte %d of %d XOR %#02x: want %s, got %s", keyLabel(key), i, len(blob), mask, backends.ErrInvalidCiphertext.Name(), describeErr(err))
+						}
+					}
+				}
+			}
+			if bad > 5 {
+				t.Errorf("... %d tampered blobs in all were not rejected as %s", bad, backends.ErrInvalidCiphertext.Name())
+			}
+		})
+	}
+}
+
+func (s *suite) testEveryTruncation(t *testing.T) {
+	f := s.f
+	pt := secret(32)
+	ec := map[string]string{"case": "truncation"}
+	blob := s.encrypt(t, f.KeyA, pt, ec)
+	for _, key := range s.mutationTargets() {
+		t.Run(keyLabel(key), func(t *testing.T) {
+			// An empty blob may also be a ValidationException, as AWS KMS answers
+			// a CiphertextBlob shorter than its minimum length of 1.
+			err := s.decryptErr(t, key, []byte{}, ec)
+			if !errorsIs(err, backends.ErrInvalidCiphertext) && !errorsIs(err, backends.ErrInvalidArgument) {
+				t.Errorf("Decrypt %s of an empty blob: want %s or %s, got %s", keyLabel(key), backends.ErrInvalidCiphertext.Name(), backends.ErrInvalidArgument.Name(), describeErr(err))
+			}
+			bad := 0
+			for n := 1; n < len(blob); n++ {
+				err := s.decryptErr(t, key, bytes.Clone(blob[:n]), ec)
+				if !errorsIs(err, backends.ErrInvalidCiphertext) {
+					bad++
+					if bad <= 5 {
+						t.Errorf("Decrypt %s of the blob cut to %d of %d bytes: want %s, got %s", keyLabel(key), n, len(blob), backends.ErrInvalidCiphertext.Name(), describeErr(err))
+					}
+				}
+			}
+			if bad > 5 {
+				t.Errorf("... %d truncations in all were not rejected as %s", bad, backends.ErrInvalidCiphertext.Name())
+			}
+			// A blob with bytes appended is not the blob either.
+			err = s.decryptErr(t, key, append(bytes.Clone(blob), 0), ec)
+			wantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt "+keyLabel(key)+" of the blob with a byte appended")
+		})
+	}
+}
+
+func (s *suite) testWrongKey(t *testing.T) {
+	f := s.f
+	f.skipIf(t, DeviationDecryptKeyIDIgnored, DeviationIncorrectKeyIsInvalidCiphertext)
+	pt := secret(32)
+	blobA := s.encrypt(t, f.KeyA, pt, nil)
+	blobB := s.encrypt(t, f.KeyB, pt, nil)
+	wantKind(t, s.decryptErr(t, f.KeyB, blobA, nil), backends.ErrIncorrectKey, "Decrypt with KeyB of a blob of KeyA")
+	wantKind(t, s.decryptErr(t, f.KeyA, blobB, nil), backends.ErrIncorrectKey, "Decrypt with KeyA of a blob of KeyB")
+	for _, form := range f.forms() {
+		wantKind(t, s.decryptErr(t, form, blobB, nil), backends.ErrIncorrectKey, "Decrypt with KeyA as "+form+" of a blob of KeyB")
+	}
+}
+
+func (s *suite) testUnknownKey(t *testing.T) {
+	f := s.f
+	ctx := context.Background()
+	out, err := f.Backend.Encrypt(ctx, &backends.EncryptInput{KeyID: f.Unknown, Plaintext: secret(8)})
+	wantKind(t, err, backends.ErrNotFound, "Encrypt under the unknown key")
+	if out != nil {
+		t.Errorf("Encrypt under the unknown key returned an output")
+	}
+	blob := s.encrypt(t, f.KeyA, secret(8), nil)
+	wantKind(t, s.decryptErr(t, f.Unknown, blob, nil), backends.ErrNotFound, "Decrypt with the unknown key")
+	if g, ok := f.Backend.(backends.DataKeyGenerator); ok {
+		_, err := g.GenerateDataKey(ctx, &backends.GenerateDataKeyInput{KeyID: f.Unknown})
+		wantKind(t, err, backends.ErrNotFound, "GenerateDataKey under the unknown key")
+	}
+	if d, ok := f.Backend.(backends.KeyDescriber); ok {
+		_, err := d.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: f.Unknown})
+		wantKind(t, err, backends.ErrNotFound, "DescribeKey of the unknown key")
+	}
+	if r, ok := f.Backend.(backends.ReEncrypter); ok {
+		_, err := r.ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: f.KeyA, DestinationKeyID: f.Unknown})
+		wantKind(t, err, backends.ErrNotFound, "ReEncrypt to the unknown key")
+	}
+}
+
+// stateCase checks every operation on a key in a state other than Enabled.
+func (s *suite) stateCase(t *testing.T, key string, blob []byte, want *backends.Kind, state backends.KeyState) {
+	f := s.f
+	ctx := context.Background()
+	t.Run("Encrypt", func(t *testing.T) {
+		out, err := f.Backend.Encrypt(ctx, &backends.EncryptInput{KeyID: key, Plaintext: secret(8)})
+		wantKind(t, err, want, "Encrypt")
+		if out != nil {
+			t.Errorf("Encrypt returned an output with the error")
+		}
+	})
+	t.Run("Decrypt", func(t *testing.T) {
+		if blob == nil {
+			t.Skip("skipped: the harness gives no ciphertext made by this key before its state changed")
+		}
+		wantKind(t, s.decryptErr(t, key, blob, nil), want, "Decrypt with KeyID")
+		if _, ok := f.Backend.(backends.CiphertextInspector); ok {
+			wantKind(t, s.decryptErr(t, "", blob, nil), want, "Decrypt without KeyID")
+		}
+	})
+	t.Run("GenerateDataKey", func(t *testing.T) {
+		g, ok := f.Backend.(backends.DataKeyGenerator)
+		if !ok {
+			t.Skip("skipped: the backend is not a backends.DataKeyGenerator")
+		}
+		out, err := g.GenerateDataKey(ctx, &backends.GenerateDataKeyInput{KeyID: key})
+		wantKind(t, err, want, "GenerateDataKey")
+		if out != nil {
+			clear(out.Plaintext)
+			t.Errorf("GenerateDataKey returned an output with the error")
+		}
+	})
+	t.Run("ReEncrypt", func(t *testing.T) {
+		r, ok := f.Backend.(backends.ReEncrypter)
+		if !ok {
+			t.Skip("skipped: the backend is not a backends.ReEncrypter")
+		}
+		good := s.encrypt(t, f.KeyA, secret(8), nil)
+		_, err := r.ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: good, SourceKeyID: f.KeyA, DestinationKeyID: key})
+		wantKind(t, err, want, "ReEncrypt to the key")
+		if blob != nil {
+			_, err := r.ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: key, DestinationKeyID: f.KeyA})
+			wantKind(t, err, want, "ReEncrypt from the key")
+		}
+	})
+	t.Run("DescribeKey", func(t *testing.T) {
+		d, ok := f.Backend.(backends.KeyDescriber)
+		if !ok {
+			t.Skip("skipped: the backend is not a backends.KeyDescriber")
+		}
+		md, err := d.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: key})
+		if !wantOK(t, err, "DescribeKey (works in every state)") {
+			return
+		}
+		if md.State != state {
+			t.Errorf("DescribeKey: State = %q, want %q", md.State, state)
+		}
+		if state == backends.KeyStatePendingDeletion && md.DeletionDate.IsZero() {
+			t.Errorf("DescribeKey: DeletionDate is zero for a key pending deletion")
+		}
+	})
+}
+
+func (s *suite) testDisabled(t *testing.T) {
+	f := s.f
+	if f.Disabled == "" {
+		t.Skip("skipped: the service has no Disabled key state (Fixture.Disabled is empty)")
+	}
+	f.skipIf(t, DeviationDisabledAccessDenied)
+	s.stateCase(t, f.Disabled, f.DisabledCiphertext, backends.ErrDisabled, backends.KeyStateDisabled)
+}
+
+func (s *suite) testPendingDeletion(t *testing.T) {
+	f := s.f
+	if f.PendingDeletion == "" {
+		t.Skip("skipped: the service has no PendingDeletion key state (Fixture.PendingDeletion is empty)")
+	}
+	s.stateCase(t, f.PendingDeletion, f.PendingDeletionCiphertext, backends.ErrInvalidState, backends.KeyStatePendingDeletion)
+}
+
+func (s *suite) testKeyReferenceForms(t *testing.T) {
+	f := s.f
+	forms := f.forms()
+	if len(f.KeyAForms) == 0 {
+		t.Logf("the harness gives only the canonical form of KeyA (Fixture.KeyAForms is empty)")
+	}
+	ec := map[string]string{"case": "forms"}
+	pt := secret(24)
+	blobs := make([][]byte, len(forms))
+	for i, form := range forms {
+		out, err := f.Backend.Encrypt(context.Background(), &backends.EncryptInput{KeyID: form, Plaintext: pt, EncryptionContext: ec})
+		if !wantOK(t, err, "Encrypt by "+form) {
+			continue
+		}
+		if out.KeyID != f.KeyA {
+			t.Errorf("Encrypt by %s: output KeyID = %q, want the canonical %q", form, out.KeyID, f.KeyA)
+		}
+		blobs[i] = out.CiphertextBlob
+	}
+	for i, blob := range blobs {
+		if blob == nil {
+			continue
+		}
+		for _, form := range forms {
+			decryptTo(t, f.Backend, form, blob, ec, pt, f.KeyA, fmt.Sprintf("Decrypt by %s of the blob made by %s", form, forms[i]))
+		}
+	}
+}

@@ -1,0 +1,264 @@
+package conformance
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/keyport/keyport/backends"
+)
+
+func (s *suite) testDryRun(t *testing.T) {
+	f := s.f
+	f.skipIf(t, DeviationNoDryRun)
+	ctx := context.Background()
+	pt := secret(16)
+	ec := map[string]string{"case": "dryrun"}
+	blob := s.encrypt(t, f.KeyA, pt, ec)
+	before := s.describe(t, f.KeyA)
+
+	t.Run("Encrypt", func(t *testing.T) {
+		out, err := f.Backend.Encrypt(ctx, &backends.EncryptInput{KeyID: f.KeyA, Plaintext: pt, EncryptionContext: ec, DryRun: true})
+		wantKind(t, err, backends.ErrDryRunOperation, "Encrypt with DryRun")
+		if out != nil {
+			t.Errorf("Encrypt with DryRun returned an output")
+		}
+	})
+	t.Run("Decrypt", func(t *testing.T) {
+		out, err := f.Backend.Decrypt(ctx, &backends.DecryptInput{KeyID: f.KeyA, CiphertextBlob: blob, EncryptionContext: ec, DryRun: true})
+		wantKind(t, err, backends.ErrDryRunOperation, "Decrypt with DryRun")
+		if out != nil {
+			clear(out.Plaintext)
+			t.Errorf("Decrypt with DryRun returned an output")
+		}
+	})
+	t.Run("ChecksEverything", func(t *testing.T) {
+		// A dry run that would fail reports the failure, not DryRunOperation.
+		_, err := f.Backend.Encrypt(ctx, &backends.EncryptInput{KeyID: f.Unknown, Plaintext: pt, DryRun: true})
+		wantKind(t, err, backends.ErrNotFound, "Encrypt with DryRun under the unknown key")
+		_, err = f.Backend.Decrypt(ctx, &backends.DecryptInput{KeyID: f.KeyA, CiphertextBlob: blob, EncryptionContext: map[string]string{"case": "other"}, DryRun: true})
+		wantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt with DryRun and the wrong context")
+		if f.Disabled != "" && !f.has(DeviationDisabledAccessDenied) {
+			_, err = f.Backend.Encrypt(ctx, &backends.EncryptInput{KeyID: f.Disabled, Plaintext: pt, DryRun: true})
+			wantKind(t, err, backends.ErrDisabled, "Encrypt with DryRun under the disabled key")
+		}
+	})
+	t.Run("GenerateDataKey", func(t *testing.T) {
+		g, ok := f.Backend.(backends.DataKeyGenerator)
+		if !ok {
+			t.Skip("skipped: the backend is not a backends.DataKeyGenerator")
+		}
+		out, err := g.GenerateDataKey(ctx, &backends.GenerateDataKeyInput{KeyID: f.KeyA, DryRun: true})
+		wantKind(t, err, backends.ErrDryRunOperation, "GenerateDataKey with DryRun")
+		if out != nil {
+			clear(out.Plaintext)
+			t.Errorf("GenerateDataKey with DryRun returned an output")
+		}
+		out, err = g.GenerateDataKeyWithoutPlaintext(ctx, &backends.GenerateDataKeyInput{KeyID: f.KeyA, DryRun: true})
+		wantKind(t, err, backends.ErrDryRunOperation, "GenerateDataKeyWithoutPlaintext with DryRun")
+		if out != nil {
+			t.Errorf("GenerateDataKeyWithoutPlaintext with DryRun returned an output")
+		}
+	})
+	t.Run("ReEncrypt", func(t *testing.T) {
+		r, ok := f.Backend.(backends.ReEncrypter)
+		if !ok {
+			t.Skip("skipped: the backend is not a backends.ReEncrypter")
+		}
+		out, err := r.ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: f.KeyA, SourceEncryptionContext: ec, DestinationKeyID: f.KeyB, DryRun: true})
+		wantKind(t, err, backends.ErrDryRunOperation, "ReEncrypt with DryRun")
+		if out != nil {
+			t.Errorf("ReEncrypt with DryRun returned an output")
+		}
+		_, err = r.ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: f.KeyA, DestinationKeyID: f.KeyB, DryRun: true})
+		wantKind(t, err, backends.ErrInvalidCiphertext, "ReEncrypt with DryRun and the wrong source context")
+	})
+	t.Run("NothingChanged", func(t *testing.T) {
+		decryptTo(t, f.Backend, f.KeyA, blob, ec, pt, f.KeyA, "Decrypt after the dry runs")
+		if before == nil {
+			return
+		}
+		after := s.describe(t, f.KeyA)
+		if after != nil && !reflect.DeepEqual(before, after) {
+			t.Errorf("DescribeKey after the dry runs differs from before: %+v, was %+v", *after, *before)
+		}
+	})
+}
+
+// describe returns the metadata of key, or nil when the backend is no KeyDescriber.
+func (s *suite) describe(t *testing.T, key string) *backends.KeyMetadata {
+	t.Helper()
+	d, ok := s.f.Backend.(backends.KeyDescriber)
+	if !ok {
+		return nil
+	}
+	md, err := d.DescribeKey(context.Background(), &backends.DescribeKeyInput{KeyID: key})
+	mustOK(t, err, "DescribeKey of "+key)
+	return md
+}
+
+func (s *suite) testGenerateDataKey(t *testing.T) {
+	f := s.f
+	g, ok := f.Backend.(backends.DataKeyGenerator)
+	if !ok {
+		t.Skip("skipped: the backend is not a backends.DataKeyGenerator")
+	}
+	ctx := context.Background()
+	ec := map[string]string{"case": "datakey"}
+	for _, n := range []int{0, 16, 32, 64} {
+		want := n
+		if n == 0 {
+			want = 32
+		}
+		t.Run(fmt.Sprintf("%dBytes", n), func(t *testing.T) {
+			out, err := g.GenerateDataKey(ctx, &backends.GenerateDataKeyInput{KeyID: f.KeyA, NumberOfBytes: n, EncryptionContext: ec})
+			mustOK(t, err, "GenerateDataKey")
+			defer clear(out.Plaintext)
+			if len(out.Plaintext) != want {
+				t.Errorf("GenerateDataKey: %d plaintext bytes, want %d", len(out.Plaintext), want)
+			}
+			if out.KeyID != f.KeyA {
+				t.Errorf("GenerateDataKey: output KeyID = %q, want the canonical %q", out.KeyID, f.KeyA)
+			}
+			decryptTo(t, f.Backend, f.KeyA, out.CiphertextBlob, ec, out.Plaintext, f.KeyA, "Decrypt of the data key")
+			wantKind(t, s.decryptErr(t, f.KeyA, out.CiphertextBlob, nil), backends.ErrInvalidCiphertext, "Decrypt of the data key without its context")
+		})
+	}
+	t.Run("Fresh", func(t *testing.T) {
+		a, err := g.GenerateDataKey(ctx, &backends.GenerateDataKeyInput{KeyID: f.KeyA})
+		mustOK(t, err, "GenerateDataKey")
+		defer clear(a.Plaintext)
+		b, err := g.GenerateDataKey(ctx, &backends.GenerateDataKeyInput{KeyID: f.KeyA})
+		mustOK(t, err, "GenerateDataKey")
+		defer clear(b.Plaintext)
+		if string(a.Plaintext) == string(b.Plaintext) {
+			t.Errorf("two GenerateDataKey calls gave the same data key")
+		}
+	})
+	t.Run("WithoutPlaintext", func(t *testing.T) {
+		out, err := g.GenerateDataKeyWithoutPlaintext(ctx, &backends.GenerateDataKeyInput{KeyID: f.KeyA, EncryptionContext: ec})
+		mustOK(t, err, "GenerateDataKeyWithoutPlaintext")
+		if out.Plaintext != nil {
+			clear(out.Plaintext)
+			t.Errorf("GenerateDataKeyWithoutPlaintext returned a plaintext")
+		}
+		if out.KeyID != f.KeyA {
+			t.Errorf("GenerateDataKeyWithoutPlaintext: output KeyID = %q, want the canonical %q", out.KeyID, f.KeyA)
+		}
+		d, err := f.Backend.Decrypt(ctx, &backends.DecryptInput{KeyID: f.KeyA, CiphertextBlob: out.CiphertextBlob, EncryptionContext: ec})
+		mustOK(t, err, "Decrypt of the data key")
+		if len(d.Plaintext) != 32 {
+			t.Errorf("Decrypt of the data key: %d bytes, want 32", len(d.Plaintext))
+		}
+		clear(d.Plaintext)
+	})
+	t.Run("BadLength", func(t *testing.T) {
+		for _, n := range []int{-1, 1025} {
+			out, err := g.GenerateDataKey(ctx, &backends.GenerateDataKeyInput{KeyID: f.KeyA, NumberOfBytes: n})
+			wantKind(t, err, backends.ErrInvalidArgument, fmt.Sprintf("GenerateDataKey of %d bytes", n))
+			if out != nil {
+				clear(out.Plaintext)
+			}
+		}
+	})
+}
+
+func (s *suite) testDescribeKey(t *testing.T) {
+	f := s.f
+	d, ok := f.Backend.(backends.KeyDescriber)
+	if !ok {
+		t.Skip("skipped: the backend is not a backends.KeyDescriber")
+	}
+	ctx := context.Background()
+	var first *backends.KeyMetadata
+	for _, form := range f.forms() {
+		md, err := d.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: form})
+		if !wantOK(t, err, "DescribeKey by "+form) {
+			continue
+		}
+		if md.KeyID != f.KeyA {
+			t.Errorf("DescribeKey by %s: KeyID = %q, want the canonical %q", form, md.KeyID, f.KeyA)
+		}
+		if md.State != backends.KeyStateEnabled {
+			t.Errorf("DescribeKey by %s: State = %q, want %q", form, md.State, backends.KeyStateEnabled)
+		}
+		if md.Usage != "" && md.Usage != backends.KeyUsageEncryptDecrypt {
+			t.Errorf("DescribeKey by %s: Usage = %q, want %q", form, md.Usage, backends.KeyUsageEncryptDecrypt)
+		}
+		if md.ID == "" {
+			t.Errorf("DescribeKey by %s: ID (the service's short identifier) is empty", form)
+		}
+		if first == nil {
+			first = md
+		} else if !reflect.DeepEqual(first, md) {
+			t.Errorf("DescribeKey by %s differs from DescribeKey by %s", form, f.forms()[0])
+		}
+	}
+	md, err := d.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: f.KeyB})
+	if wantOK(t, err, "DescribeKey of KeyB") && md.KeyID != f.KeyB {
+		t.Errorf("DescribeKey of KeyB: KeyID = %q, want %q", md.KeyID, f.KeyB)
+	}
+}
+
+func (s *suite) testRotation(t *testing.T) {
+	f := s.f
+	if f.Rotate == nil {
+		t.Skip("skipped: the harness gives no Rotate hook (the service has no on-demand rotation)")
+	}
+	ctx := context.Background()
+	pt := secret(32)
+	ec := map[string]string{"case": "rotation"}
+	old := s.encrypt(t, f.KeyB, pt, ec)
+	before := s.describe(t, f.KeyB)
+	mustOK(t, f.Rotate(ctx, f.KeyB), "Rotate KeyB")
+	after := s.describe(t, f.KeyB)
+	if before != nil && after != nil && before.CurrentVersion != 0 && after.CurrentVersion <= before.CurrentVersion {
+		t.Errorf("DescribeKey after Rotate: CurrentVersion = %d, want more than %d", after.CurrentVersion, before.CurrentVersion)
+	}
+	decryptTo(t, f.Backend, f.KeyB, old, ec, pt, f.KeyB, "Decrypt of a blob made before the rotation")
+	fresh := s.encrypt(t, f.KeyB, pt, ec)
+	decryptTo(t, f.Backend, f.KeyB, fresh, ec, pt, f.KeyB, "Decrypt of a blob made after the rotation")
+	if r, ok := f.Backend.(backends.ReEncrypter); ok {
+		out, err := r.ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: old, SourceKeyID: f.KeyB, SourceEncryptionContext: ec, DestinationKeyID: f.KeyB, DestinationEncryptionContext: ec})
+		if wantOK(t, err, "ReEncrypt of an old blob to the rotated key") {
+			decryptTo(t, f.Backend, f.KeyB, out.CiphertextBlob, ec, pt, f.KeyB, "Decrypt of the re-encrypted blob")
+		}
+	}
+}
+
+func (s *suite) testGrants(t *testing.T) {
+	f := s.f
+	f.skipIf(t, DeviationNoGrants)
+	if f.Grant == nil {
+		t.Skip("skipped: the harness gives no Grant hook (the service has no grants)")
+	}
+	ctx := context.Background()
+	grantee, token, err := f.Grant(ctx, f.KeyA)
+	mustOK(t, err, "Grant on KeyA")
+	if grantee == nil || token == "" {
+		t.Fatalf("Grant on KeyA: want a grantee backend and a token, got grantee=%v, token of %d bytes", grantee != nil, len(token))
+	}
+	pt := secret(16)
+	_, err = grantee.Encrypt(ctx, &backends.EncryptInput{KeyID: f.KeyA, Plaintext: pt})
+	wantKind(t, err, backends.ErrAccessDenied, "Encrypt by the grantee without the grant token")
+	out, err := grantee.Encrypt(ctx, &backends.EncryptInput{KeyID: f.KeyA, Plaintext: pt, GrantTokens: []string{token}})
+	if !wantOK(t, err, "Encrypt by the grantee with the grant token") {
+		return
+	}
+	_, err = grantee.Decrypt(ctx, &backends.DecryptInput{KeyID: f.KeyA, CiphertextBlob: out.CiphertextBlob})
+	wantKind(t, err, backends.ErrAccessDenied, "Decrypt by the grantee without the grant token")
+	d, err := grantee.Decrypt(ctx, &backends.DecryptInput{KeyID: f.KeyA, CiphertextBlob: out.CiphertextBlob, GrantTokens: []string{token}})
+	if wantOK(t, err, "Decrypt by the grantee with the grant token") {
+		if string(d.Plaintext) != string(pt) {
+			t.Errorf("Decrypt by the grantee: plaintext differs from what was encrypted")
+		}
+		clear(d.Plaintext)
+	}
+	_, err = grantee.Encrypt(ctx, &backends.EncryptInput{KeyID: f.KeyB, Plaintext: pt, GrantTokens: []string{token}})
+	wantKind(t, err, backends.ErrAccessDenied, "Encrypt by the grantee under KeyB with KeyA's grant token")
+	_, err = grantee.Encrypt(ctx, &backends.EncryptInput{KeyID: f.KeyA, Plaintext: pt, GrantTokens: []string{"not-a-grant-token"}})
+	if !errorsIs(err, backends.ErrInvalidGrantToken) && !errorsIs(err, backends.ErrAccessDenied) {
+		t.Errorf("Encrypt by the grantee with a bogus grant token: want %s or %s, got %s", backends.ErrInvalidGrantToken.Name(), backends.ErrAccessDenied.Name(), describeErr(err))
+	}
+}

@@ -1,0 +1,41 @@
+// Package conformance is the suite every keyport backend runs: one call,
+// conformance.Run(t, harness), checks that a driver behaves as the contract of
+// package backends says, with the semantics of AWS KMS.
+//
+// A driver author writes a Harness in the driver's own _test.go file. Its Setup
+// starts or finds the service, makes (or finds) two enabled keys, and where the
+// service can, a disabled key and a key pending deletion, and returns them in a
+// Fixture together with what the service cannot do:
+//
+//	func TestConformance(t *testing.T) {
+//		conformance.Run(t, conformance.HarnessFunc(func(ctx context.Context, t *testing.T) *conformance.Fixture {
+//			svc := startService(t) // the driver's own test plumbing
+//			return &conformance.Fixture{
+//				Backend:      svc.Backend(),
+//				KeyA:         svc.MakeKey(t),
+//				KeyB:         svc.MakeKey(t),
+//				Unknown:      svc.MissingKeyRef(),
+//				MaxPlaintext: 4096,
+//				Deviations:   []conformance.Deviation{conformance.DeviationNoGrants},
+//			}
+//		}))
+//	}
+//
+// Run then runs named subtests (RoundTrip, FreshCiphertext, ContextBinding,
+// EveryByteFlip, EveryTruncation, WrongKey, UnknownKey, Disabled, PendingDeletion,
+// KeyReferenceForms, ReEncrypt/Native, ReEncrypt/Engine, DryRun, GenerateDataKey,
+// DescribeKey, Rotation, Grants, Concurrent, CancelledContext, ErrorMapping), so a
+// failure reads, for example, "TestConformance/WrongKey/Decrypt: want
+// IncorrectKeyException, got InvalidCiphertextException".
+//
+// Optional capabilities are found by type assertion on Fixture.Backend
+// (backends.ReEncrypter, backends.DataKeyGenerator, backends.KeyDescriber,
+// backends.CiphertextInspector); the subtests of a capability the backend lacks
+// are skipped, saying so. A service that departs from AWS KMS in a known way
+// declares it in Fixture.Deviations; exactly the subtests a declared Deviation hits
+// are skipped, by the deviation's name and reason, and nothing else is ever
+// skipped. The fields of Fixture say which other subtests need which keys.
+//
+// Failure messages name the error kinds expected and received (by their AWS
+// exception names) and never print plaintexts or whole ciphertexts.
+package conformance

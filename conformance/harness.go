@@ -1,0 +1,195 @@
+package conformance
+
+import (
+	"context"
+	"testing"
+
+	"github.com/keyport/keyport/backends"
+)
+
+// Harness prepares a driver for the suite. Run calls Setup once and runs every
+// subtest against the Fixture it returns; Setup fails t (t.Fatal) when it cannot
+// make its keys, and registers its own clean-up with t.Cleanup or Fixture.Close.
+type Harness interface {
+	Setup(ctx context.Context, t *testing.T) *Fixture
+}
+
+// HarnessFunc adapts a function to the Harness interface.
+type HarnessFunc func(ctx context.Context, t *testing.T) *Fixture
+
+// Setup calls f.
+func (f HarnessFunc) Setup(ctx context.Context, t *testing.T) *Fixture { return f(ctx, t) }
+
+var _ Harness = HarnessFunc(nil)
+
+// Fixture is what a Harness gives the suite: a backend, its keys, and what the
+// service cannot do. Only Backend, KeyA, KeyB and Unknown are required; every other
+// field is optional, and the subtests that need an absent one are skipped with a
+// message that says what is missing.
+//
+// Capabilities are found by type assertion on Backend (backends.ReEncrypter,
+// backends.DataKeyGenerator, backends.KeyDescriber, backends.CiphertextInspector);
+// the subtests of an absent capability are skipped saying so.
+type Fixture struct {
+	// Backend is the driver under test, acting as a caller that may use every key
+	// below for every operation.
+	Backend backends.Backend
+
+	// KeyA and KeyB are two enabled symmetric keys, given by their canonical
+	// identifiers: what the driver returns in the KeyID of its outputs (the key ARN
+	// for AWS-like services, the URI otherwise).
+	KeyA, KeyB string
+
+	// KeyAForms lists KeyA in every reference form the service takes (for AWS: key
+	// ID, key ARN, alias name, alias ARN; otherwise its URI forms). Empty means
+	// just KeyA.
+	KeyAForms []string
+
+	// Disabled is a disabled key, PendingDeletion a key scheduled for deletion;
+	// "" where the service has no such state.
+	Disabled, PendingDeletion string
+
+	// DisabledCiphertext and PendingDeletionCiphertext, when set, are blobs that
+	// Disabled and PendingDeletion made (with an empty encryption context) before
+	// they left the Enabled state; the suite checks that Decrypt then fails.
+	DisabledCiphertext, PendingDeletionCiphertext []byte
+
+	// Unknown is a well-formed reference to a key that does not exist, in a place
+	// (account, mount, ...) that Backend serves.
+	Unknown string
+
+	// CrossAccountKey, when set, is the key ARN of an enabled key in another
+	// account of the same service that Backend's caller may use (Encrypt, Decrypt,
+	// ReEncryptFrom, ReEncryptTo); it exercises native cross-account ReEncrypt, and
+	// that a bare key ID of another account does not resolve.
+	CrossAccountKey string
+
+	// MaxPlaintext is the largest plaintext the service accepts (4096 for AWS KMS);
+	// 0 means no limit.
+	MaxPlaintext int
+
+	// Deviations lists the known ways in which the service departs from AWS KMS
+	// semantics. A subtest that a declared deviation hits is skipped, naming the
+	// deviation and its reason; no other subtest is ever skipped for it.
+	Deviations []Deviation
+
+	// Other and OtherKey, when set, are a second provider or account and one of its
+	// enabled keys (canonical ID): the suite re-encrypts to and from it through
+	// reencrypt.Engine.
+	Other    backends.Backend
+	OtherKey string
+
+	// Router, when set, routes KeyA, KeyB, CrossAccountKey, Unknown and OtherKey to
+	// Backend and Other for the ReEncrypt engine. When nil the suite builds one: it
+	// registers the scheme (URIs) or the account and region (ARNs) of KeyA and
+	// CrossAccountKey to Backend and of OtherKey to Other, and makes Backend the
+	// default. Give one when that is not enough (say Backend and Other share a
+	// scheme).
+	Router *backends.Router
+
+	// ErrorAs, when set, reports whether the driver's own error type (an SDK
+	// exception, an API response error) is reachable from err with errors.As. The
+	// suite calls it on failures the service itself answered (an unknown key) and
+	// expects true.
+	ErrorAs func(err error) bool
+
+	// Rotate, when set, rotates keyID on demand (a new backing-key version); the
+	// suite checks that old ciphertexts still decrypt.
+	Rotate func(ctx context.Context, keyID string) error
+
+	// Grant, when set, returns a backend acting as a principal that has no access to
+	// keyID of its own, and a grant token that lets it Encrypt and Decrypt under
+	// keyID at once when the token is passed in GrantTokens.
+	Grant func(ctx context.Context, keyID string) (grantee backends.Backend, token string, err error)
+
+	// Close, when set, is called when the suite is done.
+	Close func()
+}
+
+// Deviation names a known way in which a service departs from the AWS KMS
+// semantics the suite checks. Drivers declare theirs in Fixture.Deviations.
+type Deviation string
+
+// Known deviations. Each names the subtests it skips.
+const (
+	// DeviationContextPairCollision: the service joins encryption context pairs
+	// without separators, so {"ab":"c"} decrypts a blob made under {"a":"bc"}.
+	// Skips ContextBinding/ResplitPairs.
+	DeviationContextPairCollision Deviation = "DeviationContextPairCollision"
+
+	// DeviationSourceKeyIDIgnored: the service ignores SourceKeyId on ReEncrypt, so
+	// a wrong one is not IncorrectKey. Skips ReEncrypt/Native/WrongSourceKey.
+	DeviationSourceKeyIDIgnored Deviation = "DeviationSourceKeyIDIgnored"
+
+	// DeviationDecryptKeyIDIgnored: the service ignores KeyId on Decrypt, so a
+	// wrong one is not IncorrectKey. Skips WrongKey.
+	DeviationDecryptKeyIDIgnored Deviation = "DeviationDecryptKeyIDIgnored"
+
+	// DeviationNoGrants: the service does not implement grants. Skips Grants.
+	DeviationNoGrants Deviation = "DeviationNoGrants"
+
+	// DeviationDisabledAccessDenied: the service sometimes answers AccessDenied
+	// instead of Disabled for a disabled key. Skips Disabled.
+	DeviationDisabledAccessDenied Deviation = "DeviationDisabledAccessDenied"
+
+	// DeviationOneAccountPerProcess: one service instance serves one account, so
+	// there is no native cross-account ReEncrypt. Skips ReEncrypt/Native/CrossAccount.
+	DeviationOneAccountPerProcess Deviation = "DeviationOneAccountPerProcess"
+
+	// DeviationEmptyPlaintextRejected: the service rejects an empty plaintext (AWS
+	// KMS itself requires at least 1 byte). Skips RoundTrip/Empty.
+	DeviationEmptyPlaintextRejected Deviation = "DeviationEmptyPlaintextRejected"
+
+	// DeviationNoDryRun: the service has no DryRun. Skips DryRun.
+	DeviationNoDryRun Deviation = "DeviationNoDryRun"
+
+	// DeviationIncorrectKeyIsInvalidCiphertext: the service cannot tell a blob of
+	// another key from a damaged blob, and answers InvalidCiphertext where AWS
+	// answers IncorrectKey. Skips WrongKey and ReEncrypt/*/WrongSourceKey.
+	DeviationIncorrectKeyIsInvalidCiphertext Deviation = "DeviationIncorrectKeyIsInvalidCiphertext"
+)
+
+// Reason says what the deviation is, for skip messages.
+func (d Deviation) Reason() string {
+	switch d {
+	case DeviationContextPairCollision:
+		return "the service joins encryption context pairs without separators, so {ab:c} and {a:bc} collide"
+	case DeviationSourceKeyIDIgnored:
+		return "the service ignores SourceKeyId on ReEncrypt"
+	case DeviationDecryptKeyIDIgnored:
+		return "the service ignores KeyId on Decrypt"
+	case DeviationNoGrants:
+		return "the service does not implement grants"
+	case DeviationDisabledAccessDenied:
+		return "the service may answer AccessDenied instead of Disabled for a disabled key"
+	case DeviationOneAccountPerProcess:
+		return "one service instance serves a single account"
+	case DeviationEmptyPlaintextRejected:
+		return "the service rejects an empty plaintext"
+	case DeviationNoDryRun:
+		return "the service has no DryRun"
+	case DeviationIncorrectKeyIsInvalidCiphertext:
+		return "the service cannot tell a blob of another key from a damaged one"
+	}
+	return "undocumented deviation"
+}
+
+// has reports whether the fixture declares deviation d.
+func (f *Fixture) has(d Deviation) bool {
+	for _, x := range f.Deviations {
+		if x == d {
+			return true
+		}
+	}
+	return false
+}
+
+// skipIf skips t, by name and reason, when the fixture declares any of ds.
+func (f *Fixture) skipIf(t *testing.T, ds ...Deviation) {
+	t.Helper()
+	for _, d := range ds {
+		if f.has(d) {
+			t.Skipf("skipped: declared deviation %s: %s", d, d.Reason())
+		}
+	}
+}

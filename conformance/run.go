@@ -1,0 +1,198 @@
+package conformance
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/keyport/keyport/backends"
+)
+
+// Run runs the conformance suite against the driver that h prepares. It calls
+// h.Setup once, then runs each named subtest in turn against the Fixture.
+func Run(t *testing.T, h Harness) {
+	t.Helper()
+	ctx := context.Background()
+	f := h.Setup(ctx, t)
+	if f == nil {
+		t.Fatal("conformance: Harness.Setup returned a nil Fixture")
+	}
+	if f.Close != nil {
+		t.Cleanup(f.Close)
+	}
+	if err := f.validate(); err != nil {
+		t.Fatalf("conformance: invalid Fixture: %v", err)
+	}
+	s := &suite{f: f}
+	for _, st := range []struct {
+		name string
+		run  func(*testing.T)
+	}{
+		{"RoundTrip", s.testRoundTrip},
+		{"FreshCiphertext", s.testFreshCiphertext},
+		{"ContextBinding", s.testContextBinding},
+		{"EveryByteFlip", s.testEveryByteFlip},
+		{"EveryTruncation", s.testEveryTruncation},
+		{"WrongKey", s.testWrongKey},
+		{"UnknownKey", s.testUnknownKey},
+		{"Disabled", s.testDisabled},
+		{"PendingDeletion", s.testPendingDeletion},
+		{"KeyReferenceForms", s.testKeyReferenceForms},
+		{"ReEncrypt", s.testReEncrypt},
+		{"DryRun", s.testDryRun},
+		{"GenerateDataKey", s.testGenerateDataKey},
+		{"DescribeKey", s.testDescribeKey},
+		{"Rotation", s.testRotation},
+		{"Grants", s.testGrants},
+		{"Concurrent", s.testConcurrent},
+		{"CancelledContext", s.testCancelledContext},
+		{"ErrorMapping", s.testErrorMapping},
+	} {
+		t.Run(st.name, st.run)
+	}
+}
+
+// suite carries the fixture through the subtests.
+type suite struct {
+	f *Fixture
+}
+
+func (f *Fixture) validate() error {
+	switch {
+	case f.Backend == nil:
+		return errors.New("Backend is nil")
+	case f.KeyA == "" || f.KeyB == "":
+		return errors.New("KeyA and KeyB are required")
+	case f.KeyA == f.KeyB:
+		return errors.New("KeyA and KeyB are the same key")
+	case f.Unknown == "":
+		return errors.New("Unknown is required")
+	case (f.Other == nil) != (f.OtherKey == ""):
+		return errors.New("Other and OtherKey go together")
+	case f.MaxPlaintext < 0:
+		return errors.New("MaxPlaintext is negative")
+	}
+	return nil
+}
+
+// forms returns KeyA in every reference form the fixture gives.
+func (f *Fixture) forms() []string {
+	if len(f.KeyAForms) == 0 {
+		return []string{f.KeyA}
+	}
+	return f.KeyAForms
+}
+
+// secret returns a recognisable plaintext of n bytes. The suite never prints it;
+// ErrorMapping checks that no error message carries it.
+func secret(n int) []byte {
+	const pattern = "keyport-conformance-secret:"
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = pattern[i%len(pattern)]
+	}
+	return b
+}
+
+// kindName names the kind err matches, for messages.
+func kindName(err error) string {
+	if err == nil {
+		return "no error"
+	}
+	if k := backends.KindOf(err); k != nil {
+		return k.Name()
+	}
+	return fmt.Sprintf("an error of no keyport kind (%T: %v)", err, err)
+}
+
+// wantKind fails t unless err matches want; what says which call made err.
+func wantKind(t *testing.T, err error, want *backends.Kind, what string) bool {
+	t.Helper()
+	if errors.Is(err, want) {
+		return true
+	}
+	if err == nil {
+		t.Errorf("%s: want %s, got no error", what, want.Name())
+	} else {
+		t.Errorf("%s: want %s, got %s: %v", what, want.Name(), kindName(err), err)
+	}
+	return false
+}
+
+// wantOK fails t unless err is nil.
+func wantOK(t *testing.T, err error, what string) bool {
+	t.Helper()
+	if err != nil {
+		t.Errorf("%s: want success, got %s: %v", what, kindName(err), err)
+		return false
+	}
+	return true
+}
+
+// mustOK stops t unless err is nil.
+func mustOK(t *testing.T, err error, what string) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: want success, got %s: %v", what, kindName(err), err)
+	}
+}
+
+// encrypt encrypts pt under key with ec and stops t on failure.
+func (s *suite) encrypt(t *testing.T, key string, pt []byte, ec map[string]string) []byte {
+	t.Helper()
+	out, err := s.f.Backend.Encrypt(context.Background(), &backends.EncryptInput{KeyID: key, Plaintext: pt, EncryptionContext: ec})
+	mustOK(t, err, "Encrypt under "+key)
+	if out == nil || len(out.CiphertextBlob) == 0 {
+		t.Fatalf("Encrypt under %s: want a ciphertext, got none", key)
+	}
+	return out.CiphertextBlob
+}
+
+// decryptTo decrypts blob with b (key may be empty) and checks the plaintext and
+// the canonical key of the output.
+func decryptTo(t *testing.T, b backends.Backend, key string, blob []byte, ec map[string]string, want []byte, wantKey, what string) bool {
+	t.Helper()
+	out, err := b.Decrypt(context.Background(), &backends.DecryptInput{KeyID: key, CiphertextBlob: blob, EncryptionContext: ec})
+	if !wantOK(t, err, what) {
+		return false
+	}
+	defer clear(out.Plaintext)
+	ok := true
+	if !bytes.Equal(out.Plaintext, want) {
+		t.Errorf("%s: plaintext differs from what was encrypted (got %d bytes, want %d)", what, len(out.Plaintext), len(want))
+		ok = false
+	}
+	if wantKey != "" && out.KeyID != wantKey {
+		t.Errorf("%s: output KeyID = %q, want the canonical %q", what, out.KeyID, wantKey)
+		ok = false
+	}
+	return ok
+}
+
+// decryptErr decrypts blob under key and returns the error, failing t if a
+// plaintext came back with an error or no error came back.
+func (s *suite) decryptErr(t *testing.T, key string, blob []byte, ec map[string]string) error {
+	t.Helper()
+	out, err := s.f.Backend.Decrypt(context.Background(), &backends.DecryptInput{KeyID: key, CiphertextBlob: blob, EncryptionContext: ec})
+	if out != nil {
+		clear(out.Plaintext)
+		if err != nil {
+			t.Errorf("Decrypt returned an output together with an error (%s)", kindName(err))
+		}
+	}
+	return err
+}
+
+// errorsIs is errors.Is.
+func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+// describeErr names the kind of err and gives its message (never a secret: errors
+// carry no plaintext).
+func describeErr(err error) string {
+	if err == nil {
+		return "no error"
+	}
+	return kindName(err) + ": " + err.Error()
+}
