@@ -1,0 +1,262 @@
+package keyring_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/envelope"
+	"github.com/keyport/keyport/envelope/keyring"
+)
+
+const (
+	arnA     = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	arnB     = "arn:aws:kms:us-east-1:444455556666:key/0987dcba-09fe-87dc-65ba-ab0987654321"
+	mrkEast  = "arn:aws:kms:us-east-1:111122223333:key/mrk-1234567890abcdef1234567890abcdef"
+	mrkWest  = "arn:aws:kms:us-west-2:111122223333:key/mrk-1234567890abcdef1234567890abcdef"
+	vaultURI = "vault://transit/orders"
+)
+
+var ec = map[string]string{"purpose": "test", "Ünïcode": "✓", "B": "upper"}
+
+func encMaterials(s envelope.SuiteID) *envelope.EncryptionMaterials {
+	return &envelope.EncryptionMaterials{Suite: s, EncryptionContext: ec}
+}
+
+func decMaterials(s envelope.SuiteID) *envelope.DecryptionMaterials {
+	return &envelope.DecryptionMaterials{Suite: s, EncryptionContext: ec}
+}
+
+func mustBackend(t *testing.T, b backends.Backend, id string, o *keyring.BackendOptions) *keyring.Backend {
+	t.Helper()
+	k, err := keyring.NewBackend(b, id, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestBackendRoundTripProviderIDs(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		key, provider string
+		generator     bool
+	}{
+		{arnA, "aws-kms", true},
+		{arnA, "aws-kms", false},
+		{vaultURI, "keyport:vault", true},
+		{"VAULT://transit/orders", "keyport:vault", false},
+	} {
+		f := newFakeKMS(tc.key)
+		var b backends.Backend = f
+		if !tc.generator {
+			b = plainBackend{f}
+		}
+		k := mustBackend(t, b, tc.key, nil)
+		for _, s := range []envelope.SuiteID{envelope.SuiteAES256GCMHKDFSHA512CommitKey, envelope.SuiteAES128GCMIV12Tag16HKDFSHA256} {
+			m := encMaterials(s)
+			if err := k.OnEncrypt(ctx, m); err != nil {
+				t.Fatalf("%s: %v", tc.key, err)
+			}
+			if len(m.PlaintextDataKey) != s.DataKeyLen() || len(m.EncryptedDataKeys) != 1 {
+				t.Fatalf("%s: data key %d bytes, %d EDKs", tc.key, len(m.PlaintextDataKey), len(m.EncryptedDataKeys))
+			}
+			edk := m.EncryptedDataKeys[0]
+			if edk.ProviderID != tc.provider || string(edk.ProviderInfo) != tc.key {
+				t.Fatalf("EDK names %q %q, want %q %q", edk.ProviderID, edk.ProviderInfo, tc.provider, tc.key)
+			}
+			d := decMaterials(s)
+			if err := k.OnDecrypt(ctx, d, m.EncryptedDataKeys); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(d.PlaintextDataKey, m.PlaintextDataKey) {
+				t.Fatal("unwrapped a different data key")
+			}
+		}
+		if got := f.count("GenerateDataKey"); (got > 0) != tc.generator {
+			t.Errorf("%s: GenerateDataKey called %d times, generator capability %v", tc.key, got, tc.generator)
+		}
+	}
+}
+
+func TestBackendAliasLearnsCanonicalID(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeKMS(arnA)
+	f.aliases["alias/orders"] = arnA
+	m := encMaterials(envelope.SuiteAES256GCMHKDFSHA512CommitKey)
+	if err := mustBackend(t, f, "alias/orders", nil).OnEncrypt(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if string(m.EncryptedDataKeys[0].ProviderInfo) != arnA {
+		t.Fatalf("provider info %q, want the key ARN", m.EncryptedDataKeys[0].ProviderInfo)
+	}
+	// A fresh keyring on the alias recognises the EDK through DescribeKey.
+	d := decMaterials(m.Suite)
+	if err := mustBackend(t, f, "alias/orders", nil).OnDecrypt(ctx, d, m.EncryptedDataKeys); err != nil {
+		t.Fatal(err)
+	}
+	if f.count("DescribeKey") != 1 || !bytes.Equal(d.PlaintextDataKey, m.PlaintextDataKey) {
+		t.Fatalf("DescribeKey called %d times", f.count("DescribeKey"))
+	}
+	// Without a KeyDescriber the alias cannot be matched: strict means not tried.
+	d = decMaterials(m.Suite)
+	err := mustBackend(t, plainBackend{f}, "alias/orders", nil).OnDecrypt(ctx, d, m.EncryptedDataKeys)
+	if !errors.Is(err, backends.ErrIncorrectKey) || d.PlaintextDataKey != nil {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestBackendStrictTriesOnlyItsKeys(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeKMS(arnA, arnB)
+	m := encMaterials(envelope.SuiteAES256GCMHKDFSHA512CommitKey)
+	if err := mustBackend(t, f, arnA, nil).OnEncrypt(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	before := f.count("Decrypt")
+	d := decMaterials(m.Suite)
+	err := mustBackend(t, f, arnB, nil).OnDecrypt(ctx, d, m.EncryptedDataKeys)
+	if !errors.Is(err, backends.ErrIncorrectKey) || d.PlaintextDataKey != nil {
+		t.Fatalf("got %v", err)
+	}
+	if f.count("Decrypt") != before {
+		t.Fatal("a strict keyring asked the backend about another key's EDK")
+	}
+}
+
+func TestBackendKeepsBackendErrors(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeKMS(arnA)
+	m := encMaterials(envelope.SuiteAES256GCMHKDFSHA512CommitKeyECDSAP384)
+	k := mustBackend(t, f, arnA, nil)
+	if err := k.OnEncrypt(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	// Wrong encryption context: the backend's InvalidCiphertext comes through.
+	d := &envelope.DecryptionMaterials{Suite: m.Suite, EncryptionContext: map[string]string{"purpose": "other"}}
+	if err := k.OnDecrypt(ctx, d, m.EncryptedDataKeys); !errors.Is(err, backends.ErrInvalidCiphertext) || d.PlaintextDataKey != nil {
+		t.Fatalf("wrong context: %v", err)
+	}
+	// Disabled key: the backend's Disabled comes through, for every EDK tried.
+	f.disabled[arnA] = true
+	edks := append(append([]envelope.EncryptedDataKey(nil), m.EncryptedDataKeys...), m.EncryptedDataKeys...)
+	err := k.OnDecrypt(ctx, decMaterials(m.Suite), edks)
+	var be *backends.Error
+	if !errors.Is(err, backends.ErrDisabled) || !errors.As(err, &be) || be.Kind != backends.ErrDisabled {
+		t.Fatalf("disabled: %v", err)
+	}
+	f.disabled[arnA] = false
+	// A mangled blob.
+	bad := append([]envelope.EncryptedDataKey(nil), m.EncryptedDataKeys...)
+	bad[0].Ciphertext = append([]byte(nil), bad[0].Ciphertext...)
+	bad[0].Ciphertext[len(bad[0].Ciphertext)-1] ^= 1
+	if err := k.OnDecrypt(ctx, decMaterials(m.Suite), bad); !errors.Is(err, backends.ErrInvalidCiphertext) {
+		t.Fatalf("flipped bit: %v", err)
+	}
+	// Encrypt errors come through as they are.
+	f.disabled[arnA] = true
+	if err := k.OnEncrypt(ctx, encMaterials(m.Suite)); !errors.Is(err, backends.ErrDisabled) {
+		t.Fatalf("encrypt with disabled key: %v", err)
+	}
+}
+
+func TestBackendRejectsBadInput(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeKMS(arnA)
+	if _, err := keyring.NewBackend(nil, arnA, nil); !errors.Is(err, backends.ErrInvalidArgument) {
+		t.Errorf("nil backend: %v", err)
+	}
+	if _, err := keyring.NewBackend(f, "not a key", nil); !errors.Is(err, backends.ErrNotFound) {
+		t.Errorf("bad key reference: %v", err)
+	}
+	k := mustBackend(t, f, arnA, nil)
+	if err := k.OnEncrypt(ctx, &envelope.EncryptionMaterials{Suite: 0x9999}); !errors.Is(err, backends.ErrInvalidArgument) {
+		t.Errorf("unknown suite: %v", err)
+	}
+	m := encMaterials(envelope.SuiteAES256GCMHKDFSHA512CommitKey)
+	m.PlaintextDataKey = make([]byte, 16)
+	if err := k.OnEncrypt(ctx, m); !errors.Is(err, backends.ErrInvalidArgument) {
+		t.Errorf("short data key: %v", err)
+	}
+	// An aws-kms EDK whose provider info is not an ARN, and a keyport EDK whose
+	// scheme does not fit, are refused as invalid ciphertext by a matching keyring.
+	for _, bogus := range []envelope.EncryptedDataKey{
+		{ProviderID: "keyport:gcpkms", ProviderInfo: []byte(arnA), Ciphertext: []byte{1}},
+		{ProviderID: "keyport:gcpkms", ProviderInfo: []byte(vaultURI), Ciphertext: []byte{1}},
+	} {
+		kr := mustBackend(t, f, string(bogus.ProviderInfo), nil)
+		if err := kr.OnDecrypt(ctx, decMaterials(m.Suite), []envelope.EncryptedDataKey{bogus}); !errors.Is(err, backends.ErrInvalidCiphertext) {
+			t.Errorf("EDK %s %s: %v", bogus.ProviderID, bogus.ProviderInfo, err)
+		}
+	}
+	// The data key length from the backend is checked.
+	m = encMaterials(envelope.SuiteAES128GCMIV12Tag16HKDFSHA256)
+	if err := k.OnEncrypt(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	err := k.OnDecrypt(ctx, decMaterials(envelope.SuiteAES256GCMHKDFSHA512CommitKey), m.EncryptedDataKeys)
+	if !errors.Is(err, backends.ErrInvalidCiphertext) {
+		t.Errorf("16-byte key for a 32-byte suite: %v", err)
+	}
+	// A key that cannot be named in a header.
+	f.aliases["alias/bare"] = "1234abcd-12ab-34cd-56ef-1234567890ab"
+	f.add("1234abcd-12ab-34cd-56ef-1234567890ab")
+	if err := mustBackend(t, plainBackend{f}, "alias/bare", nil).OnEncrypt(ctx, encMaterials(m.Suite)); !errors.Is(err, backends.ErrInvalidArgument) {
+		t.Errorf("bare key ID as canonical: %v", err)
+	}
+}
+
+func TestBackendMRKAware(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeKMS(mrkEast, mrkWest)
+	m := encMaterials(envelope.SuiteAES256GCMHKDFSHA512CommitKey)
+	if err := mustBackend(t, f, mrkEast, nil).OnEncrypt(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	d := decMaterials(m.Suite)
+	if err := mustBackend(t, f, mrkWest, nil).OnDecrypt(ctx, d, m.EncryptedDataKeys); !errors.Is(err, backends.ErrIncorrectKey) {
+		t.Fatalf("MRK-unaware keyring took a replica's EDK: %v", err)
+	}
+	d = decMaterials(m.Suite)
+	if err := mustBackend(t, f, mrkWest, &keyring.BackendOptions{MRKAware: true}).OnDecrypt(ctx, d, m.EncryptedDataKeys); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(d.PlaintextDataKey, m.PlaintextDataKey) {
+		t.Fatal("wrong data key")
+	}
+}
+
+func TestMRKMatch(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{mrkEast, mrkWest, true},
+		{mrkEast, mrkEast, true},
+		{arnA, arnA, true},
+		{arnA, "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", false},
+		{mrkEast, "arn:aws:kms:us-west-2:999999999999:key/mrk-1234567890abcdef1234567890abcdef", false},
+		{mrkEast, "arn:aws-cn:kms:cn-north-1:111122223333:key/mrk-1234567890abcdef1234567890abcdef", false},
+		{mrkEast, "mrk-1234567890abcdef1234567890abcdef", false},
+		{mrkEast, "arn:aws:kms:us-west-2:111122223333:alias/mrk-1234567890abcdef1234567890abcdef", false},
+	} {
+		if got := keyring.MRKMatch(tc.a, tc.b); got != tc.want {
+			t.Errorf("MRKMatch(%s, %s) = %v", tc.a, tc.b, got)
+		}
+	}
+}
+
+func TestProviderID(t *testing.T) {
+	for in, want := range map[string]string{arnA: "aws-kms", vaultURI: "keyport:vault", "gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k": "keyport:gcpkms", "pkcs11:token=t;object=o": "keyport:pkcs11"} {
+		if got, err := keyring.ProviderID(in); err != nil || got != want {
+			t.Errorf("ProviderID(%s) = %q, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"alias/x", "arn:aws:kms:us-east-1:111122223333:alias/x", "1234abcd-12ab-34cd-56ef-1234567890ab", ""} {
+		if _, err := keyring.ProviderID(in); !errors.Is(err, backends.ErrInvalidArgument) {
+			t.Errorf("ProviderID(%q): %v", in, err)
+		}
+	}
+}
