@@ -1,7 +1,143 @@
 package conformance
 
-import "testing"
+import (
+	"context"
+	"testing"
+
+	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/reencrypt"
+)
+
+// unrouted is a key reference that no Router of the suite routes.
+const unrouted = "keyport-conformance-unrouted://nowhere/key"
 
 func (s *suite) testReEncryptEngine(t *testing.T) {
-	t.Skip("skipped: pending: the reencrypt engine has not landed yet; this subtest is wired once it does")
+	f := s.f
+	router := s.router(t)
+	eng := reencrypt.New(router, reencrypt.WithoutNative())
+	// Through the engine a wrong SourceKeyId is caught by the source backend's
+	// Decrypt, so it is the Decrypt deviations that excuse it.
+	t.Run("ViaPlaintext", func(t *testing.T) {
+		s.reEncryptCases(t, eng.ReEncrypt, false, DeviationDecryptKeyIDIgnored)
+	})
+	t.Run("CrossAccount", func(t *testing.T) {
+		if f.CrossAccountKey == "" {
+			t.Skip("skipped: the harness gives no key of another account (Fixture.CrossAccountKey is empty)")
+		}
+		s.crossAccount(t, eng.ReEncrypt, false)
+	})
+	t.Run("CrossProvider", func(t *testing.T) {
+		if f.Other == nil {
+			t.Skip("skipped: the harness gives no second provider (Fixture.Other is nil)")
+		}
+		s.crossProvider(t, eng.ReEncrypt)
+	})
+	t.Run("NativeWhenPossible", func(t *testing.T) {
+		_, native := f.Backend.(backends.ReEncrypter)
+		pt := secret(32)
+		blob := s.encrypt(t, f.KeyA, pt, nil)
+		out, err := reencrypt.New(router).ReEncrypt(context.Background(), &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: f.KeyA, DestinationKeyID: f.KeyB})
+		if wantOK(t, err, "ReEncrypt through an engine that may go native") {
+			s.checkOutput(t, out, f.KeyA, f.KeyB, native, "ReEncrypt through an engine that may go native")
+			decryptTo(t, f.Backend, f.KeyB, out.CiphertextBlob, nil, pt, f.KeyB, "Decrypt of the re-encrypted blob")
+		}
+	})
+	t.Run("DryRun", func(t *testing.T) {
+		f.skipIf(t, DeviationNoDryRun)
+		ctx := context.Background()
+		pt := secret(32)
+		ec := map[string]string{"case": "engine-dryrun"}
+		blob := s.encrypt(t, f.KeyA, pt, ec)
+		dests := []string{f.KeyB}
+		if f.Other != nil {
+			dests = append(dests, f.OtherKey)
+		}
+		for _, dst := range dests {
+			out, err := eng.ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: f.KeyA, SourceEncryptionContext: ec, DestinationKeyID: dst, DryRun: true})
+			wantKind(t, err, backends.ErrDryRunOperation, "ReEncrypt with DryRun to "+dst)
+			if out != nil {
+				t.Errorf("ReEncrypt with DryRun to %s returned an output", dst)
+			}
+			_, err = eng.ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: f.KeyA, DestinationKeyID: dst, DryRun: true})
+			wantKind(t, err, backends.ErrInvalidCiphertext, "ReEncrypt with DryRun and the wrong source context to "+dst)
+			_, err = eng.ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: f.KeyA, SourceEncryptionContext: ec, DestinationKeyID: f.Unknown, DryRun: true})
+			wantKind(t, err, backends.ErrNotFound, "ReEncrypt with DryRun to the unknown key")
+		}
+		decryptTo(t, f.Backend, f.KeyA, blob, ec, pt, f.KeyA, "Decrypt after the dry runs")
+	})
+	t.Run("Unroutable", func(t *testing.T) {
+		ctx := context.Background()
+		blob := s.encrypt(t, f.KeyA, secret(8), nil)
+		_, err := eng.ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: unrouted, DestinationKeyID: f.KeyB})
+		wantKind(t, err, backends.ErrNotFound, "ReEncrypt from a source key no backend owns")
+		_, err = eng.ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: f.KeyA, DestinationKeyID: unrouted})
+		wantKind(t, err, backends.ErrNotFound, "ReEncrypt to a destination key no backend owns")
+	})
+}
+
+// crossProvider re-encrypts from KeyA to OtherKey and back to KeyB.
+func (s *suite) crossProvider(t *testing.T, re reEncryptFunc) {
+	f := s.f
+	ctx := context.Background()
+	pt := secret(32)
+	src := map[string]string{"case": "crossprovider"}
+	dst := map[string]string{"case": "crossprovider", "at": "other"}
+	blob := s.encrypt(t, f.KeyA, pt, src)
+	out, err := re(ctx, &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: f.KeyA, SourceEncryptionContext: src,
+		DestinationKeyID: f.OtherKey, DestinationEncryptionContext: dst})
+	if !wantOK(t, err, "ReEncrypt from KeyA to the other provider's key") {
+		return
+	}
+	s.checkOutput(t, out, f.KeyA, f.OtherKey, false, "ReEncrypt to the other provider")
+	decryptTo(t, f.Other, f.OtherKey, out.CiphertextBlob, dst, pt, f.OtherKey, "Decrypt at the other provider")
+	back, err := re(ctx, &backends.ReEncryptInput{CiphertextBlob: out.CiphertextBlob, SourceKeyID: f.OtherKey, SourceEncryptionContext: dst,
+		DestinationKeyID: f.KeyB, DestinationEncryptionContext: src})
+	if wantOK(t, err, "ReEncrypt from the other provider's key to KeyB") {
+		s.checkOutput(t, back, f.OtherKey, f.KeyB, false, "ReEncrypt back from the other provider")
+		decryptTo(t, f.Backend, f.KeyB, back.CiphertextBlob, src, pt, f.KeyB, "Decrypt of the blob brought back")
+	}
+	_, err = re(ctx, &backends.ReEncryptInput{CiphertextBlob: out.CiphertextBlob, SourceKeyID: f.OtherKey, SourceEncryptionContext: src, DestinationKeyID: f.KeyB})
+	wantKind(t, err, backends.ErrInvalidCiphertext, "ReEncrypt from the other provider with the wrong source context")
+}
+
+// router returns the Fixture's Router, or builds one that routes the fixture's keys.
+func (s *suite) router(t *testing.T) *backends.Router {
+	t.Helper()
+	f := s.f
+	if f.Router != nil {
+		return f.Router
+	}
+	r := new(backends.Router)
+	r.SetDefault(f.Backend)
+	route := func(key string, b backends.Backend) {
+		t.Helper()
+		ref, err := backends.ParseKeyRef(key)
+		if err != nil {
+			t.Fatalf("conformance: cannot route %q: %v", key, err)
+		}
+		if have, _, err := r.Lookup(key); err == nil && (ref.Form == backends.FormURI || ref.IsARN()) {
+			if !backends.SameBackend(have, b) {
+				t.Fatalf("conformance: %s routes to two backends; give Fixture.Router", key)
+			}
+			return
+		}
+		switch {
+		case ref.Form == backends.FormURI:
+			if err := r.Register(ref.Scheme, b); err != nil {
+				t.Fatalf("conformance: register scheme %q: %v", ref.Scheme, err)
+			}
+		case ref.IsARN():
+			if err := r.RegisterPartitionAccount(ref.Partition, ref.Account, ref.Region, b); err != nil {
+				t.Fatalf("conformance: register account %s in %s: %v", ref.Account, ref.Region, err)
+			}
+		}
+	}
+	route(f.KeyA, f.Backend)
+	if f.CrossAccountKey != "" {
+		route(f.CrossAccountKey, f.Backend)
+	}
+	if f.Other != nil {
+		route(f.OtherKey, f.Other)
+	}
+	return r
 }

@@ -22,7 +22,7 @@ func (s *suite) testReEncryptNative(t *testing.T) {
 	if !ok {
 		t.Skip("skipped: the backend is not a backends.ReEncrypter (no native ReEncrypt)")
 	}
-	s.reEncryptCases(t, r.ReEncrypt, true, f.has(DeviationSourceKeyIDIgnored))
+	s.reEncryptCases(t, r.ReEncrypt, true, DeviationSourceKeyIDIgnored)
 	t.Run("CrossAccount", func(t *testing.T) {
 		f.skipIf(t, DeviationOneAccountPerProcess)
 		if f.CrossAccountKey == "" {
@@ -88,8 +88,8 @@ func (s *suite) checkOutput(t *testing.T, out *backends.ReEncryptOutput, srcKey,
 }
 
 // reEncryptCases runs the ReEncrypt cases shared by the native call and the
-// engine. ignoresSource says a declared deviation makes a wrong SourceKeyId pass.
-func (s *suite) reEncryptCases(t *testing.T, re reEncryptFunc, native, ignoresSource bool) {
+// engine. sourceDev is the deviation that, declared, lets a wrong SourceKeyId pass.
+func (s *suite) reEncryptCases(t *testing.T, re reEncryptFunc, native bool, sourceDev Deviation) {
 	f := s.f
 	ctx := context.Background()
 	pt := secret(32)
@@ -154,10 +154,7 @@ func (s *suite) reEncryptCases(t *testing.T, re reEncryptFunc, native, ignoresSo
 		}
 	})
 	t.Run("WrongSourceKey", func(t *testing.T) {
-		if ignoresSource {
-			t.Skipf("skipped: declared deviation %s: %s", DeviationSourceKeyIDIgnored, DeviationSourceKeyIDIgnored.Reason())
-		}
-		f.skipIf(t, DeviationIncorrectKeyIsInvalidCiphertext)
+		f.skipIf(t, sourceDev, DeviationIncorrectKeyIsInvalidCiphertext)
 		blob := s.encrypt(t, f.KeyA, pt, src)
 		out, err := re(ctx, &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: f.KeyB, SourceEncryptionContext: src, DestinationKeyID: f.KeyB})
 		wantKind(t, err, backends.ErrIncorrectKey, "ReEncrypt of a blob of KeyA naming KeyB as SourceKeyId")
@@ -174,7 +171,6 @@ func (s *suite) reEncryptCases(t *testing.T, re reEncryptFunc, native, ignoresSo
 		}{
 			{"WrongSourceContext", backends.ReEncryptInput{SourceKeyID: f.KeyA, SourceEncryptionContext: dst, DestinationKeyID: f.KeyB}, backends.ErrInvalidCiphertext},
 			{"UnknownDestination", backends.ReEncryptInput{SourceKeyID: f.KeyA, SourceEncryptionContext: src, DestinationKeyID: f.Unknown}, backends.ErrNotFound},
-			{"UnknownSource", backends.ReEncryptInput{SourceKeyID: f.Unknown, SourceEncryptionContext: src, DestinationKeyID: f.KeyB}, backends.ErrNotFound},
 			{"Tampered", backends.ReEncryptInput{SourceKeyID: f.KeyA, SourceEncryptionContext: src, DestinationKeyID: f.KeyB}, backends.ErrInvalidCiphertext},
 		} {
 			in := c.in
@@ -188,6 +184,13 @@ func (s *suite) reEncryptCases(t *testing.T, re reEncryptFunc, native, ignoresSo
 			if out != nil {
 				t.Errorf("ReEncrypt (%s) returned an output with the error", c.name)
 			}
+		}
+		// The source key named does not exist, and it is not the key that made the
+		// blob: NotFound and IncorrectKey are both true answers.
+		out, err := re(ctx, &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: f.Unknown, SourceEncryptionContext: src, DestinationKeyID: f.KeyB})
+		wantEither(t, err, backends.ErrNotFound, backends.ErrIncorrectKey, "ReEncrypt (UnknownSource)")
+		if out != nil {
+			t.Errorf("ReEncrypt (UnknownSource) returned an output with the error")
 		}
 	})
 }
