@@ -1,0 +1,344 @@
+package local
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+
+	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/backends/local/internal/blob"
+)
+
+// MaxPlaintext is the largest plaintext Encrypt takes, in bytes (the AWS limit).
+const MaxPlaintext = 4096
+
+// maxDataKey is the largest NumberOfBytes of GenerateDataKey (the AWS limit).
+const maxDataKey = 1024
+
+func checkAlgorithm(op, keyID string, a backends.Algorithm) error {
+	switch a.OrDefault() {
+	case backends.SymmetricDefault:
+		return nil
+	case backends.RSAESOAEPSHA1, backends.RSAESOAEPSHA256:
+		return backends.Errorf(backends.ErrInvalidKeyUsage, op, keyID, "encryption algorithm %s is not compatible with a symmetric key", a)
+	}
+	return backends.Errorf(backends.ErrInvalidArgument, op, keyID, "unknown encryption algorithm %q", a)
+}
+
+func gcm(key []byte) cipher.AEAD {
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		panic("keyport/local: bad key length") // material is always 32 bytes (checked on load)
+	}
+	g, err := cipher.NewGCM(b)
+	if err != nil {
+		panic("keyport/local: " + err.Error())
+	}
+	return g
+}
+
+// seal encrypts plaintext under the current version of k. The caller holds s.mu.
+func (s *Service) seal(k *keyRec, plaintext []byte, ec map[string]string) []byte {
+	v := len(k.Versions)
+	nonce := make([]byte, blob.NonceSize)
+	if _, err := rand.Read(nonce); err != nil {
+		panic("keyport/local: crypto/rand failed: " + err.Error())
+	}
+	h, err := blob.Header(s.keyARN(k), uint32(v), nonce)
+	if err != nil {
+		panic("keyport/local: " + err.Error()) // ARNs are short and versions >= 1
+	}
+	aad := blob.AAD(h, backends.EncodeEncryptionContext(ec))
+	return gcm(k.Versions[v-1].Material).Seal(h, nonce, plaintext, aad)
+}
+
+// open decrypts a parsed blob of k. The caller holds s.mu.
+func (s *Service) open(op string, k *keyRec, b *blob.Blob, ec map[string]string) ([]byte, error) {
+	if int(b.KeyVersion) > len(k.Versions) {
+		return nil, backends.Errorf(backends.ErrInvalidCiphertext, op, s.keyARN(k), "the ciphertext is not valid")
+	}
+	aad := blob.AAD(b.Header, backends.EncodeEncryptionContext(ec))
+	pt, err := gcm(k.Versions[b.KeyVersion-1].Material).Open(nil, b.Nonce, b.Ciphertext, aad)
+	if err != nil {
+		// AWS answers InvalidCiphertext for a wrong encryption context too.
+		return nil, backends.Errorf(backends.ErrInvalidCiphertext, op, s.keyARN(k), "the ciphertext or its encryption context is not valid")
+	}
+	if pt == nil {
+		pt = []byte{}
+	}
+	return pt, nil
+}
+
+// blobKey parses a blob and finds the key it names. A malformed blob is
+// InvalidCiphertext; a well-formed blob of a key the service does not hold is
+// NotFound. The caller holds s.mu.
+func (s *Service) blobKey(op string, ciphertext []byte) (*blob.Blob, *keyRec, error) {
+	b, err := blob.Parse(ciphertext)
+	if err != nil {
+		return nil, nil, backends.Errorf(backends.ErrInvalidCiphertext, op, "", "the ciphertext is not valid: %w", err)
+	}
+	ref, err := backends.ParseKeyRef(b.KeyARN)
+	if err != nil || ref.Form != backends.FormKeyARN {
+		return nil, nil, backends.Errorf(backends.ErrInvalidCiphertext, op, "", "the ciphertext does not name a key ARN")
+	}
+	k := s.st.Keys[ref.KeyID]
+	if ref.Partition != s.partition || ref.Region != s.region || k == nil || k.Account != ref.Account {
+		return nil, nil, backends.Errorf(backends.ErrNotFound, op, b.KeyARN, "key '%s' does not exist", b.KeyARN)
+	}
+	return b, k, nil
+}
+
+// Encrypt encrypts up to 4096 bytes under a key, binding the encryption context.
+// It is authorized as kms:Encrypt, or as kms:ReEncryptTo when in.ForReEncrypt.
+func (c *Client) Encrypt(ctx context.Context, in *backends.EncryptInput) (*backends.EncryptOutput, error) {
+	const op = "Encrypt"
+	if in == nil {
+		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
+	}
+	if err := checkAlgorithm(op, in.KeyID, in.EncryptionAlgorithm); err != nil {
+		return nil, err
+	}
+	if len(in.Plaintext) > MaxPlaintext {
+		return nil, backends.Errorf(backends.ErrInvalidArgument, op, in.KeyID, "plaintext is %d bytes; at most %d are allowed", len(in.Plaintext), MaxPlaintext)
+	}
+	action, gop := "kms:Encrypt", GrantEncrypt
+	if in.ForReEncrypt {
+		action, gop = "kms:ReEncryptTo", GrantReEncryptTo
+	}
+	if err := c.enter(ctx, op, in.KeyID); err != nil {
+		return nil, err
+	}
+	s := c.s
+	defer s.mu.Unlock()
+	k, err := c.useKey(op, in.KeyID, in.GrantTokens, action, gop, in.EncryptionContext)
+	if err != nil {
+		return nil, err
+	}
+	if in.DryRun {
+		return nil, dryRun(op, s.keyARN(k))
+	}
+	return &backends.EncryptOutput{
+		CiphertextBlob:      s.seal(k, in.Plaintext, in.EncryptionContext),
+		KeyID:               s.keyARN(k),
+		EncryptionAlgorithm: backends.SymmetricDefault,
+	}, nil
+}
+
+func dryRun(op, keyARN string) error {
+	return backends.Errorf(backends.ErrDryRunOperation, op, keyARN, "the request would have succeeded, but the DryRun flag is set")
+}
+
+// useKey resolves ref, checks the grant tokens, authorizes action and checks that
+// the key can be used for cryptography. The caller holds s.mu.
+func (c *Client) useKey(op, ref string, tokens []string, action string, gop GrantOperation, ec map[string]string) (*keyRec, error) {
+	s := c.s
+	if err := s.checkGrantTokens(op, ref, tokens); err != nil {
+		return nil, err
+	}
+	k, err := s.resolve(c.id, op, ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(c.id, op, k, action, gop, ec); err != nil {
+		return nil, err
+	}
+	if err := s.usable(op, k); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// decryptLocked is Decrypt after enter: the key, the plaintext (which the caller
+// must wipe) or an error. The caller holds s.mu.
+func (c *Client) decryptLocked(op string, blobBytes []byte, keyID string, ec map[string]string, tokens []string, action string, gop GrantOperation) (*keyRec, []byte, error) {
+	s := c.s
+	if err := s.checkGrantTokens(op, keyID, tokens); err != nil {
+		return nil, nil, err
+	}
+	b, k, err := s.blobKey(op, blobBytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	if keyID != "" {
+		named, err := s.resolve(c.id, op, keyID)
+		if err != nil {
+			return nil, nil, err
+		}
+		if named != k {
+			return nil, nil, backends.Errorf(backends.ErrIncorrectKey, op, keyID, "the ciphertext was not encrypted under the key %s", s.keyARN(named))
+		}
+	}
+	if err := s.authorize(c.id, op, k, action, gop, ec); err != nil {
+		return nil, nil, err
+	}
+	if err := s.usable(op, k); err != nil {
+		return nil, nil, err
+	}
+	pt, err := s.open(op, k, b, ec)
+	if err != nil {
+		return nil, nil, err
+	}
+	return k, pt, nil
+}
+
+// Decrypt decrypts a blob of this service. KeyID may be empty (the blob names its
+// key); if given it must be the key that encrypted, else IncorrectKey. It is
+// authorized as kms:Decrypt, or as kms:ReEncryptFrom when in.ForReEncrypt.
+func (c *Client) Decrypt(ctx context.Context, in *backends.DecryptInput) (*backends.DecryptOutput, error) {
+	const op = "Decrypt"
+	if in == nil {
+		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
+	}
+	if err := checkAlgorithm(op, in.KeyID, in.EncryptionAlgorithm); err != nil {
+		return nil, err
+	}
+	action, gop := "kms:Decrypt", GrantDecrypt
+	if in.ForReEncrypt {
+		action, gop = "kms:ReEncryptFrom", GrantReEncryptFrom
+	}
+	if err := c.enter(ctx, op, in.KeyID); err != nil {
+		return nil, err
+	}
+	s := c.s
+	defer s.mu.Unlock()
+	k, pt, err := c.decryptLocked(op, in.CiphertextBlob, in.KeyID, in.EncryptionContext, in.GrantTokens, action, gop)
+	if err != nil {
+		return nil, err
+	}
+	if in.DryRun {
+		clear(pt)
+		return nil, dryRun(op, s.keyARN(k))
+	}
+	return &backends.DecryptOutput{Plaintext: pt, KeyID: s.keyARN(k), EncryptionAlgorithm: backends.SymmetricDefault}, nil
+}
+
+// ReEncrypt decrypts a blob and encrypts its plaintext under the destination key
+// without the plaintext leaving the service. It is authorized as kms:ReEncryptFrom
+// on the source key (with the source context) and kms:ReEncryptTo on the
+// destination key (with the destination context); the two keys may belong to
+// different accounts of the service. DryRun checks everything, the ciphertext
+// included, and returns an error matching backends.ErrDryRunOperation.
+func (c *Client) ReEncrypt(ctx context.Context, in *backends.ReEncryptInput) (*backends.ReEncryptOutput, error) {
+	const op = "ReEncrypt"
+	if in == nil {
+		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
+	}
+	if err := checkAlgorithm(op, in.SourceKeyID, in.SourceEncryptionAlgorithm); err != nil {
+		return nil, err
+	}
+	if err := checkAlgorithm(op, in.DestinationKeyID, in.DestinationEncryptionAlgorithm); err != nil {
+		return nil, err
+	}
+	if in.DestinationKeyID == "" {
+		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "DestinationKeyId is required")
+	}
+	if err := c.enter(ctx, op, in.DestinationKeyID); err != nil {
+		return nil, err
+	}
+	s := c.s
+	defer s.mu.Unlock()
+	src, pt, err := c.decryptLocked(op, in.CiphertextBlob, in.SourceKeyID, in.SourceEncryptionContext, in.GrantTokens, "kms:ReEncryptFrom", GrantReEncryptFrom)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(pt)
+	dst, err := c.useKey(op, in.DestinationKeyID, nil, "kms:ReEncryptTo", GrantReEncryptTo, in.DestinationEncryptionContext)
+	if err != nil {
+		return nil, err
+	}
+	if in.DryRun {
+		return nil, dryRun(op, s.keyARN(dst))
+	}
+	return &backends.ReEncryptOutput{
+		CiphertextBlob:                 s.seal(dst, pt, in.DestinationEncryptionContext),
+		SourceKeyID:                    s.keyARN(src),
+		KeyID:                          s.keyARN(dst),
+		SourceEncryptionAlgorithm:      backends.SymmetricDefault,
+		DestinationEncryptionAlgorithm: backends.SymmetricDefault,
+		Native:                         true,
+	}, nil
+}
+
+// GenerateDataKey returns a fresh random data key in plaintext and encrypted under
+// a key (kms:GenerateDataKey). The caller should wipe Plaintext when done.
+func (c *Client) GenerateDataKey(ctx context.Context, in *backends.GenerateDataKeyInput) (*backends.GenerateDataKeyOutput, error) {
+	return c.generateDataKey(ctx, "GenerateDataKey", "kms:GenerateDataKey", GrantGenerateDataKey, in)
+}
+
+// GenerateDataKeyWithoutPlaintext is GenerateDataKey that returns only the
+// encrypted data key (kms:GenerateDataKeyWithoutPlaintext).
+func (c *Client) GenerateDataKeyWithoutPlaintext(ctx context.Context, in *backends.GenerateDataKeyInput) (*backends.GenerateDataKeyOutput, error) {
+	return c.generateDataKey(ctx, "GenerateDataKeyWithoutPlaintext", "kms:GenerateDataKeyWithoutPlaintext", GrantGenerateDataKeyWithoutPlaintext, in)
+}
+
+func (c *Client) generateDataKey(ctx context.Context, op, action string, gop GrantOperation, in *backends.GenerateDataKeyInput) (*backends.GenerateDataKeyOutput, error) {
+	if in == nil {
+		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
+	}
+	n := in.NumberOfBytes
+	if n == 0 {
+		n = 32
+	}
+	if n < 1 || n > maxDataKey {
+		return nil, backends.Errorf(backends.ErrInvalidArgument, op, in.KeyID, "NumberOfBytes must be 1 to %d", maxDataKey)
+	}
+	if err := c.enter(ctx, op, in.KeyID); err != nil {
+		return nil, err
+	}
+	s := c.s
+	defer s.mu.Unlock()
+	k, err := c.useKey(op, in.KeyID, in.GrantTokens, action, gop, in.EncryptionContext)
+	if err != nil {
+		return nil, err
+	}
+	if in.DryRun {
+		return nil, dryRun(op, s.keyARN(k))
+	}
+	pt := randomBytes(n)
+	out := &backends.GenerateDataKeyOutput{CiphertextBlob: s.seal(k, pt, in.EncryptionContext), KeyID: s.keyARN(k)}
+	if gop == GrantGenerateDataKeyWithoutPlaintext {
+		clear(pt)
+	} else {
+		out.Plaintext = pt
+	}
+	return out, nil
+}
+
+// DescribeKey describes a key in any state (kms:DescribeKey).
+func (c *Client) DescribeKey(ctx context.Context, in *backends.DescribeKeyInput) (*backends.KeyMetadata, error) {
+	const op = "DescribeKey"
+	if in == nil {
+		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
+	}
+	if err := c.enter(ctx, op, in.KeyID); err != nil {
+		return nil, err
+	}
+	s := c.s
+	defer s.mu.Unlock()
+	if err := s.checkGrantTokens(op, in.KeyID, in.GrantTokens); err != nil {
+		return nil, err
+	}
+	k, err := s.resolve(c.id, op, in.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(c.id, op, k, "kms:DescribeKey", GrantDescribeKey, nil); err != nil {
+		return nil, err
+	}
+	return s.metadata(k), nil
+}
+
+// CiphertextKeyID returns the key ARN a blob of this service names, without
+// decrypting it or checking that the key exists. A blob that is not well formed is
+// an error matching backends.ErrInvalidCiphertext.
+func (c *Client) CiphertextKeyID(ciphertext []byte) (string, error) {
+	b, err := blob.Parse(ciphertext)
+	if err != nil {
+		return "", backends.Errorf(backends.ErrInvalidCiphertext, "CiphertextKeyID", "", "the ciphertext is not valid: %w", err)
+	}
+	if ref, err := backends.ParseKeyRef(b.KeyARN); err != nil || ref.Form != backends.FormKeyARN {
+		return "", backends.Errorf(backends.ErrInvalidCiphertext, "CiphertextKeyID", "", "the ciphertext does not name a key ARN")
+	}
+	return b.KeyARN, nil
+}

@@ -1,0 +1,416 @@
+// Package local is keyport's embedded key service: an in-process service with AWS
+// KMS semantics. A Service holds many accounts in one region and partition: keys
+// with UUID key IDs and key ARNs, aliases and alias ARNs, key states (Enabled,
+// Disabled, PendingDeletion), key policies, grants and grant tokens, and automatic
+// and on-demand rotation of the backing key. It keeps its state in memory (New) or
+// in a file encrypted under a root key (Open).
+//
+// A Client is one caller's view (an account and a principal). It implements
+// backends.Backend and the optional capabilities ReEncrypter, DataKeyGenerator,
+// KeyDescriber and CiphertextInspector, and has the AWS admin operations
+// (CreateKey, ScheduleKeyDeletion, CreateAlias, PutKeyPolicy, CreateGrant,
+// EnableKeyRotation, ...) with the same inputs and the same errors.
+//
+// Deviations from AWS KMS, by design: only symmetric ENCRYPT_DECRYPT keys; IAM
+// policies are not modelled, so the key policy alone authorizes (a policy statement
+// naming an account lets every principal of that account in, as if each had an IAM
+// policy allowing it); grants take effect at once (AWS is eventually consistent);
+// plaintexts of 0 bytes are accepted (AWS wants at least 1). The ciphertext of a key
+// the service does not hold (never made, or deleted after its waiting period)
+// decrypts to NotFound, as AWS answers for a deleted key.
+package local
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/keyport/keyport/backends"
+)
+
+// RootKeyEnv is the environment variable Open reads the root key from (base64 of 32
+// bytes) when no WithRootKey or WithRootKeyFile option is given.
+const RootKeyEnv = "KEYPORT_LOCAL_ROOT_KEY"
+
+// Option configures a Service.
+type Option func(*config)
+
+type config struct {
+	region, partition       string
+	regionSet, partitionSet bool
+	clock                   func() time.Time
+	rootKey                 []byte
+	rootKeyFile             string
+	err                     error
+}
+
+// WithRegion sets the service's region (default us-east-1).
+func WithRegion(region string) Option {
+	return func(c *config) { c.region, c.regionSet = region, true }
+}
+
+// WithPartition sets the service's partition (default aws).
+func WithPartition(partition string) Option {
+	return func(c *config) { c.partition, c.partitionSet = partition, true }
+}
+
+// WithClock sets the clock that decides creation dates, automatic rotation and the
+// end of deletion windows (default time.Now). Tests use it to move time forward.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) { c.clock = now }
+}
+
+// WithRootKey sets the 32-byte root key that encrypts a file store (Open). The
+// Service keeps its own copy.
+func WithRootKey(key []byte) Option {
+	return func(c *config) { c.rootKey = append([]byte(nil), key...) }
+}
+
+// WithRootKeyFile makes Open read the root key from a file holding either the 32
+// raw bytes or their standard base64 encoding.
+func WithRootKeyFile(path string) Option {
+	return func(c *config) { c.rootKeyFile = path }
+}
+
+// Service is an in-process key service. It is safe for concurrent use.
+type Service struct {
+	region, partition string
+	now               func() time.Time
+
+	mu      sync.Mutex
+	st      *state
+	nextDue time.Time // the earliest rotation or deletion the clock can trigger
+	closed  bool
+	initErr error
+	file    *fileStore // nil for a memory store
+}
+
+// Client is one caller's view of a Service: every call is made as its Identity.
+// It is safe for concurrent use.
+type Client struct {
+	s  *Service
+	id Identity
+}
+
+var (
+	_ backends.Backend             = (*Client)(nil)
+	_ backends.ReEncrypter         = (*Client)(nil)
+	_ backends.DataKeyGenerator    = (*Client)(nil)
+	_ backends.KeyDescriber        = (*Client)(nil)
+	_ backends.CiphertextInspector = (*Client)(nil)
+)
+
+func buildConfig(opts []Option) *config {
+	c := &config{region: "us-east-1", partition: "aws", clock: time.Now}
+	for _, o := range opts {
+		o(c)
+	}
+	if !validRegion(c.region) {
+		c.err = fmt.Errorf("invalid region %q", c.region)
+	} else if _, err := backends.ParseKeyRef(backends.KeyARN(c.partition, c.region, "111122223333", "mrk-00000000000000000000000000000000")); err != nil {
+		c.err = fmt.Errorf("invalid partition %q", c.partition)
+	}
+	if c.clock == nil {
+		c.clock = time.Now
+	}
+	return c
+}
+
+func validRegion(r string) bool {
+	_, err := backends.ParseKeyRef(backends.KeyARN("aws", r, "111122223333", "mrk-00000000000000000000000000000000"))
+	return err == nil
+}
+
+// New returns a Service that keeps its state in memory. An invalid option makes
+// every call of the service fail with an error matching backends.ErrInvalidArgument.
+func New(opts ...Option) *Service {
+	c := buildConfig(opts)
+	s := &Service{region: c.region, partition: c.partition, now: c.clock, st: newState()}
+	clear(c.rootKey)
+	if c.err != nil {
+		s.initErr = backends.Errorf(backends.ErrInvalidArgument, "New", "", "%v", c.err)
+	}
+	return s
+}
+
+// Open returns a Service that keeps its state in the file at path, creating the
+// file if it does not exist. The state is encrypted under a 32-byte root key taken
+// from WithRootKey, else WithRootKeyFile, else the environment variable
+// KEYPORT_LOCAL_ROOT_KEY. A file that is not a keyport store, is damaged, or was
+// written under another root key is an error matching ErrForeignStore,
+// ErrCorruptStore or ErrWrongRootKey (and backends.ErrInvalidArgument); the file is
+// never overwritten then.
+func Open(path string, opts ...Option) (*Service, error) {
+	const op = "Open"
+	c := buildConfig(opts)
+	defer clear(c.rootKey)
+	if c.err != nil {
+		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "%v", c.err)
+	}
+	root, err := rootKey(c)
+	if err != nil {
+		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "root key: %w", err)
+	}
+	fs := &fileStore{path: path, root: root}
+	st, meta, err := fs.load()
+	if err != nil {
+		clear(root)
+		return nil, err
+	}
+	s := &Service{region: c.region, partition: c.partition, now: c.clock, file: fs}
+	if st == nil {
+		s.st = newState()
+		if err := fs.save(s.st, s.region, s.partition); err != nil {
+			clear(root)
+			return nil, err
+		}
+	} else {
+		if (c.regionSet && meta.Region != c.region) || (c.partitionSet && meta.Partition != c.partition) {
+			clear(root)
+			st.wipe()
+			return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "store %s is for %s/%s, not %s/%s", path, meta.Partition, meta.Region, c.partition, c.region)
+		}
+		s.region, s.partition, s.st = meta.Region, meta.Partition, st
+	}
+	s.recomputeDue()
+	return s, nil
+}
+
+func rootKey(c *config) ([]byte, error) {
+	var raw []byte
+	switch {
+	case c.rootKey != nil:
+		raw = append([]byte(nil), c.rootKey...)
+	case c.rootKeyFile != "":
+		b, err := os.ReadFile(c.rootKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		raw = b
+	default:
+		v := os.Getenv(RootKeyEnv)
+		if v == "" {
+			return nil, errors.New("no root key: use WithRootKey, WithRootKeyFile or " + RootKeyEnv)
+		}
+		raw = []byte(v)
+	}
+	if len(raw) == 32 {
+		return raw, nil
+	}
+	dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(raw)))
+	clear(raw)
+	if err != nil || len(dec) != 32 {
+		clear(dec)
+		return nil, errors.New("root key must be 32 bytes, raw or in standard base64")
+	}
+	return dec, nil
+}
+
+// Region returns the service's region.
+func (s *Service) Region() string { return s.region }
+
+// Partition returns the service's partition.
+func (s *Service) Partition() string { return s.partition }
+
+// Client returns the view of the service of the caller id. An empty Principal is
+// the account's root.
+func (s *Service) Client(id Identity) *Client {
+	if id.Principal == "" {
+		id.Principal = "arn:" + s.partition + ":iam::" + id.Account + ":root"
+	}
+	return &Client{s: s, id: id}
+}
+
+// Close wipes the key material the service holds in memory; every later call fails.
+// The file of a file store stays as it is.
+func (s *Service) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.st.wipe()
+	if s.file != nil {
+		clear(s.file.root)
+	}
+	return nil
+}
+
+// Identity returns the caller the client acts as.
+func (c *Client) Identity() Identity { return c.id }
+
+// enter starts a call: it checks ctx, the identity and the service, locks the
+// service and lets the clock act (rotations, deletions). On success the caller
+// holds s.mu and must unlock it.
+func (c *Client) enter(ctx context.Context, op, keyID string) error {
+	if err := backends.ContextError(ctx, op, keyID); err != nil {
+		return err
+	}
+	s := c.s
+	if s.initErr != nil {
+		return s.initErr
+	}
+	if !isAccount(c.id.Account) {
+		return backends.Errorf(backends.ErrInvalidArgument, op, keyID, "caller account %q is not 12 digits", c.id.Account)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return backends.Errorf(backends.ErrInternal, op, keyID, "service is closed")
+	}
+	if now := s.now(); !s.nextDue.IsZero() && !now.Before(s.nextDue) {
+		if err := s.commit(op, func() error { s.advance(now); return nil }); err != nil {
+			s.mu.Unlock()
+			return err
+		}
+	}
+	return nil
+}
+
+// commit runs fn, which changes the state, and then persists the state of a file
+// store. If persisting fails the state is reloaded from the file (the last state
+// that was written) and the error is returned. The caller holds s.mu.
+func (s *Service) commit(op string, fn func() error) error {
+	if err := fn(); err != nil {
+		return err
+	}
+	s.recomputeDue()
+	if s.file == nil {
+		return nil
+	}
+	if err := s.file.save(s.st, s.region, s.partition); err != nil {
+		st, _, lerr := s.file.load()
+		if lerr == nil && st != nil {
+			s.st.wipe()
+			s.st = st
+			s.recomputeDue()
+		}
+		return backends.Errorf(backends.ErrInternal, op, "", "persisting the store: %w", err)
+	}
+	return nil
+}
+
+// advance applies what the clock has made due: keys whose deletion window has
+// passed are deleted; enabled keys whose rotation period has passed get a new
+// backing-key version for each period that passed.
+func (s *Service) advance(now time.Time) {
+	for id, k := range s.st.Keys {
+		if k.State == backends.KeyStatePendingDeletion && !now.Before(k.DeletionDate) {
+			s.st.deleteKey(id)
+			continue
+		}
+		if k.State == backends.KeyStateEnabled && k.RotationEnabled && !k.NextRotation.IsZero() {
+			for i := 0; i < 1000 && !now.Before(k.NextRotation); i++ {
+				k.addVersion(k.NextRotation)
+				k.NextRotation = k.NextRotation.AddDate(0, 0, k.RotationPeriodDays)
+			}
+		}
+	}
+}
+
+// recomputeDue sets nextDue to the earliest time advance has work to do.
+func (s *Service) recomputeDue() {
+	var due time.Time
+	for _, k := range s.st.Keys {
+		var t time.Time
+		switch {
+		case k.State == backends.KeyStatePendingDeletion:
+			t = k.DeletionDate
+		case k.State == backends.KeyStateEnabled && k.RotationEnabled:
+			t = k.NextRotation
+		}
+		if !t.IsZero() && (due.IsZero() || t.Before(due)) {
+			due = t
+		}
+	}
+	s.nextDue = due
+}
+
+func (s *Service) keyARN(k *keyRec) string {
+	return backends.KeyARN(s.partition, s.region, k.Account, k.ID)
+}
+
+// resolve finds the key a reference names, as the caller id sees it: a bare key ID
+// or alias name in the caller's account; a key in another account only by ARN.
+// Anything it cannot find is ErrNotFound. The caller holds s.mu.
+func (s *Service) resolve(id Identity, op, ref string) (*keyRec, error) {
+	if ref == "" {
+		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "KeyId is required")
+	}
+	r, err := backends.ParseKeyRef(ref)
+	if err != nil {
+		return nil, backends.Errorf(backends.ErrNotFound, op, ref, "invalid keyId %q", ref)
+	}
+	account := id.Account
+	switch {
+	case r.Form == backends.FormURI:
+		return nil, backends.Errorf(backends.ErrNotFound, op, ref, "invalid keyId %q: not an AWS key reference", ref)
+	case r.IsARN():
+		if r.Partition != s.partition || r.Region != s.region {
+			return nil, backends.Errorf(backends.ErrNotFound, op, ref, "key %s is not in this service's partition and region (%s, %s)", ref, s.partition, s.region)
+		}
+		account = r.Account
+	}
+	keyID := r.KeyID
+	if r.Alias != "" {
+		keyID = s.st.Aliases[account][r.Alias]
+		if keyID == "" {
+			return nil, backends.Errorf(backends.ErrNotFound, op, ref, "alias %s is not found", backends.AliasARN(s.partition, s.region, account, r.Alias))
+		}
+	}
+	k := s.st.Keys[keyID]
+	if k == nil || k.Account != account {
+		return nil, backends.Errorf(backends.ErrNotFound, op, ref, "key '%s' does not exist", backends.KeyARN(s.partition, s.region, account, keyID))
+	}
+	return k, nil
+}
+
+// usable returns the error AWS gives for a cryptographic operation on k in its state.
+func (s *Service) usable(op string, k *keyRec) error {
+	switch k.State {
+	case backends.KeyStateEnabled:
+		return nil
+	case backends.KeyStateDisabled:
+		return backends.Errorf(backends.ErrDisabled, op, s.keyARN(k), "%s is disabled", s.keyARN(k))
+	case backends.KeyStatePendingDeletion:
+		return backends.Errorf(backends.ErrInvalidState, op, s.keyARN(k), "%s is pending deletion", s.keyARN(k))
+	}
+	return backends.Errorf(backends.ErrInvalidState, op, s.keyARN(k), "%s is %s", s.keyARN(k), k.State)
+}
+
+func (s *Service) metadata(k *keyRec) *backends.KeyMetadata {
+	return &backends.KeyMetadata{
+		KeyID:                s.keyARN(k),
+		ID:                   k.ID,
+		Account:              k.Account,
+		Region:               s.region,
+		State:                k.State,
+		Usage:                backends.KeyUsageEncryptDecrypt,
+		Spec:                 "SYMMETRIC_DEFAULT",
+		EncryptionAlgorithms: []backends.Algorithm{backends.SymmetricDefault},
+		Description:          k.Description,
+		CreationDate:         k.Created,
+		DeletionDate:         k.DeletionDate,
+		MultiRegion:          k.MultiRegion,
+		CurrentVersion:       len(k.Versions),
+		MinDecryptionVersion: 1,
+	}
+}
+
+func isAccount(a string) bool {
+	if len(a) != 12 {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if a[i] < '0' || a[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
