@@ -1,0 +1,368 @@
+package awskms
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/keyport/keyport/backends"
+)
+
+// maxDataKeyBytes is the largest data key GenerateDataKey makes.
+const maxDataKeyBytes = 1024
+
+// target resolves a key reference for op; an empty reference is an invalid argument.
+func (b *Backend) target(op, keyID string) (Target, error) {
+	if keyID == "" {
+		return Target{}, backends.Errorf(backends.ErrInvalidArgument, op, "", "no key named")
+	}
+	t, err := ParseKeyID(keyID)
+	if err != nil {
+		return Target{}, withOp(err, op)
+	}
+	return t, nil
+}
+
+func withOp(err error, op string) error {
+	if e, ok := err.(*backends.Error); ok && e.Op == "" {
+		c := *e
+		c.Op = op
+		return &c
+	}
+	return err
+}
+
+// dryRunDone is the answer to a DryRun that succeeded. AWS KMS answers it with
+// DryRunOperationException; a server that ignores DryRun (local-kms) answers with a
+// result, which the caller has discarded.
+func dryRunDone(op, keyID string) error {
+	return backends.Errorf(backends.ErrDryRunOperation, op, keyID, "the request would have succeeded; DryRun is set")
+}
+
+func algorithm(a backends.Algorithm) types.EncryptionAlgorithmSpec {
+	return types.EncryptionAlgorithmSpec(a)
+}
+
+func outAlgorithm(a types.EncryptionAlgorithmSpec, in backends.Algorithm) backends.Algorithm {
+	if a != "" {
+		return backends.Algorithm(a)
+	}
+	return in.OrDefault()
+}
+
+func encContext(ec map[string]string) map[string]string {
+	if len(ec) == 0 {
+		return nil
+	}
+	return ec
+}
+
+func dryRun(d bool) *bool {
+	if !d {
+		return nil
+	}
+	return aws.Bool(true)
+}
+
+func grantTokens(g []string) []string {
+	if len(g) == 0 {
+		return nil
+	}
+	return g
+}
+
+// Encrypt encrypts in.Plaintext (at most 4096 bytes) under the KMS key in.KeyID.
+// The output names the key by its key ARN. in.ForReEncrypt has no effect: KMS
+// authorizes an Encrypt call as kms:Encrypt.
+func (b *Backend) Encrypt(ctx context.Context, in *backends.EncryptInput) (*backends.EncryptOutput, error) {
+	const op = "Encrypt"
+	if in == nil {
+		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
+	}
+	if err := backends.ContextError(ctx, op, in.KeyID); err != nil {
+		return nil, err
+	}
+	t, err := b.target(op, in.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	if len(in.Plaintext) == 0 {
+		return nil, backends.Errorf(backends.ErrInvalidArgument, op, in.KeyID, "empty plaintext")
+	}
+	out, err := b.clientFor(t.Region).Encrypt(ctx, &kms.EncryptInput{
+		KeyId:               aws.String(t.KeyID),
+		Plaintext:           in.Plaintext,
+		EncryptionContext:   encContext(in.EncryptionContext),
+		GrantTokens:         grantTokens(in.GrantTokens),
+		EncryptionAlgorithm: algorithm(in.EncryptionAlgorithm),
+		DryRun:              dryRun(in.DryRun),
+	})
+	if err != nil {
+		return nil, MapError(ctx, op, in.KeyID, err)
+	}
+	if in.DryRun {
+		return nil, dryRunDone(op, in.KeyID)
+	}
+	return &backends.EncryptOutput{
+		CiphertextBlob:      out.CiphertextBlob,
+		KeyID:               canonical(out.KeyId, t),
+		EncryptionAlgorithm: outAlgorithm(out.EncryptionAlgorithm, in.EncryptionAlgorithm),
+	}, nil
+}
+
+// Decrypt decrypts in.CiphertextBlob. in.KeyID may be empty for a blob of a
+// symmetric key (KMS finds the key in the blob; the call goes to the home region);
+// otherwise the call goes to the region of the key named, which is how a replica of
+// a multi-Region key decrypts a blob made by another replica. The caller owns the
+// plaintext and should clear it.
+func (b *Backend) Decrypt(ctx context.Context, in *backends.DecryptInput) (*backends.DecryptOutput, error) {
+	const op = "Decrypt"
+	if in == nil {
+		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
+	}
+	if err := backends.ContextError(ctx, op, in.KeyID); err != nil {
+		return nil, err
+	}
+	var t Target
+	if in.KeyID != "" {
+		var err error
+		if t, err = b.target(op, in.KeyID); err != nil {
+			return nil, err
+		}
+	}
+	if len(in.CiphertextBlob) == 0 {
+		return nil, backends.Errorf(backends.ErrInvalidCiphertext, op, in.KeyID, "empty ciphertext")
+	}
+	req := &kms.DecryptInput{
+		CiphertextBlob:      in.CiphertextBlob,
+		EncryptionContext:   encContext(in.EncryptionContext),
+		GrantTokens:         grantTokens(in.GrantTokens),
+		EncryptionAlgorithm: algorithm(in.EncryptionAlgorithm),
+		DryRun:              dryRun(in.DryRun),
+	}
+	if t.KeyID != "" {
+		req.KeyId = aws.String(t.KeyID)
+	}
+	out, err := b.clientFor(t.Region).Decrypt(ctx, req)
+	if err != nil {
+		return nil, MapError(ctx, op, in.KeyID, err)
+	}
+	if in.DryRun {
+		clear(out.Plaintext)
+		return nil, dryRunDone(op, in.KeyID)
+	}
+	return &backends.DecryptOutput{
+		Plaintext:           out.Plaintext,
+		KeyID:               canonical(out.KeyId, t),
+		EncryptionAlgorithm: outAlgorithm(out.EncryptionAlgorithm, in.EncryptionAlgorithm),
+	}, nil
+}
+
+// ReEncrypt calls KMS ReEncrypt with every field of in: the plaintext never leaves
+// KMS. The call goes to the region of the source key (or of the destination key
+// when the source is not named by ARN). KMS cannot re-encrypt from one region to
+// another: when both keys are named by ARNs of different regions ReEncrypt returns
+// an error matching backends.ErrUnsupported, and a ReEncrypt engine decrypts in one
+// region and encrypts in the other instead.
+func (b *Backend) ReEncrypt(ctx context.Context, in *backends.ReEncryptInput) (*backends.ReEncryptOutput, error) {
+	const op = "ReEncrypt"
+	if in == nil {
+		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
+	}
+	if err := backends.ContextError(ctx, op, in.DestinationKeyID); err != nil {
+		return nil, err
+	}
+	dst, err := b.target(op, in.DestinationKeyID)
+	if err != nil {
+		return nil, err
+	}
+	var src Target
+	if in.SourceKeyID != "" {
+		if src, err = b.target(op, in.SourceKeyID); err != nil {
+			return nil, err
+		}
+	}
+	if len(in.CiphertextBlob) == 0 {
+		return nil, backends.Errorf(backends.ErrInvalidCiphertext, op, in.SourceKeyID, "empty ciphertext")
+	}
+	region := src.Region
+	switch {
+	case region == "":
+		region = dst.Region
+	case dst.Region != "" && dst.Region != region:
+		return nil, backends.Errorf(backends.ErrUnsupported, op, in.DestinationKeyID,
+			"KMS cannot re-encrypt from %s to %s in one call", region, dst.Region)
+	}
+	req := &kms.ReEncryptInput{
+		CiphertextBlob:                 in.CiphertextBlob,
+		DestinationKeyId:               aws.String(dst.KeyID),
+		SourceEncryptionContext:        encContext(in.SourceEncryptionContext),
+		DestinationEncryptionContext:   encContext(in.DestinationEncryptionContext),
+		SourceEncryptionAlgorithm:      algorithm(in.SourceEncryptionAlgorithm),
+		DestinationEncryptionAlgorithm: algorithm(in.DestinationEncryptionAlgorithm),
+		GrantTokens:                    grantTokens(in.GrantTokens),
+		DryRun:                         dryRun(in.DryRun),
+	}
+	if src.KeyID != "" {
+		req.SourceKeyId = aws.String(src.KeyID)
+	}
+	out, err := b.clientFor(region).ReEncrypt(ctx, req)
+	if err != nil {
+		return nil, MapError(ctx, op, in.DestinationKeyID, err)
+	}
+	if in.DryRun {
+		return nil, dryRunDone(op, in.DestinationKeyID)
+	}
+	return &backends.ReEncryptOutput{
+		CiphertextBlob:                 out.CiphertextBlob,
+		SourceKeyID:                    canonical(out.SourceKeyId, src),
+		KeyID:                          canonical(out.KeyId, dst),
+		SourceEncryptionAlgorithm:      outAlgorithm(out.SourceEncryptionAlgorithm, in.SourceEncryptionAlgorithm),
+		DestinationEncryptionAlgorithm: outAlgorithm(out.DestinationEncryptionAlgorithm, in.DestinationEncryptionAlgorithm),
+		Native:                         true,
+	}, nil
+}
+
+// GenerateDataKey makes a data key of in.NumberOfBytes (default 32, at most 1024)
+// bytes under in.KeyID. The caller owns Plaintext and should clear it.
+func (b *Backend) GenerateDataKey(ctx context.Context, in *backends.GenerateDataKeyInput) (*backends.GenerateDataKeyOutput, error) {
+	return b.generate(ctx, "GenerateDataKey", in, true)
+}
+
+// GenerateDataKeyWithoutPlaintext is GenerateDataKey without the plaintext copy.
+func (b *Backend) GenerateDataKeyWithoutPlaintext(ctx context.Context, in *backends.GenerateDataKeyInput) (*backends.GenerateDataKeyOutput, error) {
+	return b.generate(ctx, "GenerateDataKeyWithoutPlaintext", in, false)
+}
+
+func (b *Backend) generate(ctx context.Context, op string, in *backends.GenerateDataKeyInput, plaintext bool) (*backends.GenerateDataKeyOutput, error) {
+	if in == nil {
+		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
+	}
+	if err := backends.ContextError(ctx, op, in.KeyID); err != nil {
+		return nil, err
+	}
+	t, err := b.target(op, in.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	n := in.NumberOfBytes
+	if n == 0 {
+		n = 32
+	}
+	if n < 1 || n > maxDataKeyBytes {
+		return nil, backends.Errorf(backends.ErrInvalidArgument, op, in.KeyID, "NumberOfBytes %d is not between 1 and %d", in.NumberOfBytes, maxDataKeyBytes)
+	}
+	c := b.clientFor(t.Region)
+	if plaintext {
+		out, err := c.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{
+			KeyId:             aws.String(t.KeyID),
+			NumberOfBytes:     aws.Int32(int32(n)),
+			EncryptionContext: encContext(in.EncryptionContext),
+			GrantTokens:       grantTokens(in.GrantTokens),
+			DryRun:            dryRun(in.DryRun),
+		})
+		if err != nil {
+			return nil, MapError(ctx, op, in.KeyID, err)
+		}
+		if in.DryRun {
+			clear(out.Plaintext)
+			return nil, dryRunDone(op, in.KeyID)
+		}
+		return &backends.GenerateDataKeyOutput{CiphertextBlob: out.CiphertextBlob, Plaintext: out.Plaintext, KeyID: canonical(out.KeyId, t)}, nil
+	}
+	out, err := c.GenerateDataKeyWithoutPlaintext(ctx, &kms.GenerateDataKeyWithoutPlaintextInput{
+		KeyId:             aws.String(t.KeyID),
+		NumberOfBytes:     aws.Int32(int32(n)),
+		EncryptionContext: encContext(in.EncryptionContext),
+		GrantTokens:       grantTokens(in.GrantTokens),
+		DryRun:            dryRun(in.DryRun),
+	})
+	if err != nil {
+		return nil, MapError(ctx, op, in.KeyID, err)
+	}
+	if in.DryRun {
+		return nil, dryRunDone(op, in.KeyID)
+	}
+	return &backends.GenerateDataKeyOutput{CiphertextBlob: out.CiphertextBlob, KeyID: canonical(out.KeyId, t)}, nil
+}
+
+// DescribeKey describes the key in.KeyID; KeyMetadata.KeyID is its key ARN.
+func (b *Backend) DescribeKey(ctx context.Context, in *backends.DescribeKeyInput) (*backends.KeyMetadata, error) {
+	const op = "DescribeKey"
+	if in == nil {
+		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
+	}
+	if err := backends.ContextError(ctx, op, in.KeyID); err != nil {
+		return nil, err
+	}
+	t, err := b.target(op, in.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	out, err := b.clientFor(t.Region).DescribeKey(ctx, &kms.DescribeKeyInput{
+		KeyId:       aws.String(t.KeyID),
+		GrantTokens: grantTokens(in.GrantTokens),
+	})
+	if err != nil {
+		return nil, MapError(ctx, op, in.KeyID, err)
+	}
+	if out.KeyMetadata == nil {
+		return nil, backends.Errorf(backends.ErrInternal, op, in.KeyID, "the KMS endpoint answered without key metadata")
+	}
+	return metadata(out.KeyMetadata), nil
+}
+
+func metadata(m *types.KeyMetadata) *backends.KeyMetadata {
+	md := &backends.KeyMetadata{
+		KeyID:       aws.ToString(m.Arn),
+		ID:          aws.ToString(m.KeyId),
+		Account:     aws.ToString(m.AWSAccountId),
+		State:       backends.KeyState(m.KeyState),
+		Usage:       backends.KeyUsage(m.KeyUsage),
+		Spec:        string(m.KeySpec),
+		Description: aws.ToString(m.Description),
+		MultiRegion: aws.ToBool(m.MultiRegion),
+	}
+	if md.Spec == "" {
+		md.Spec = string(m.CustomerMasterKeySpec)
+	}
+	if ref, err := backends.ParseKeyRef(md.KeyID); err == nil {
+		md.Region = ref.Region
+		if md.Account == "" {
+			md.Account = ref.Account
+		}
+		if ref.MultiRegion() {
+			md.MultiRegion = true
+		}
+	}
+	if m.CreationDate != nil {
+		md.CreationDate = *m.CreationDate
+	}
+	if m.DeletionDate != nil {
+		md.DeletionDate = *m.DeletionDate
+	}
+	if md.State == "" {
+		md.State = backends.KeyStateDisabled
+		if m.Enabled {
+			md.State = backends.KeyStateEnabled
+		}
+	}
+	for _, a := range m.EncryptionAlgorithms {
+		md.EncryptionAlgorithms = append(md.EncryptionAlgorithms, backends.Algorithm(a))
+	}
+	return md
+}
+
+// canonical returns the key ARN the service answered with; if it answered none, the
+// reference itself when it is a key ARN, else "".
+func canonical(answered *string, t Target) string {
+	if s := aws.ToString(answered); s != "" {
+		return s
+	}
+	if t.Ref.Form == backends.FormKeyARN {
+		return t.KeyID
+	}
+	return ""
+}
