@@ -98,8 +98,9 @@ type Fixture struct {
 	Rotate func(ctx context.Context, keyID string) error
 
 	// Grant, when set, returns a backend acting as a principal that has no access to
-	// keyID of its own, and a grant token that lets it Encrypt and Decrypt under
-	// keyID at once when the token is passed in GrantTokens.
+	// keyID or KeyB of its own, and the token of a grant, just made, that lets it
+	// Encrypt and Decrypt under keyID; passed in GrantTokens, the token authorizes
+	// at once.
 	Grant func(ctx context.Context, keyID string) (grantee backends.Backend, token string, err error)
 
 	// Close, when set, is called when the suite is done.
