@@ -1,0 +1,69 @@
+package envelope
+
+import (
+	"context"
+
+	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/envelope/internal/format"
+)
+
+// chunkBytes is the plaintext a worker takes at a time (whole frames, at least one).
+const chunkBytes = 256 << 10
+
+// framesPerChunk returns how many frames of frameLen make one unit of work.
+func framesPerChunk(frameLen int) int {
+	return max(1, chunkBytes/frameLen)
+}
+
+// maxFooter bounds the footer: two-byte length and a DER ECDSA P-384 signature.
+const maxFooter = 2 + 2 + 2*(2+1+48) + 8
+
+// Encrypt encrypts plaintext into one message in the AWS Encryption SDK format:
+// framed, message format v2 with a key-committing suite (0x0578 by default; see
+// EncryptOptions). With opts.Workers > 1 the frames are sealed in parallel; the
+// layout of the output does not depend on the number of workers.
+func Encrypt(ctx context.Context, plaintext []byte, opts EncryptOptions) ([]byte, error) {
+	sess, err := newEncryptSession(ctx, &opts, "Encrypt")
+	if err != nil {
+		return nil, err
+	}
+	F := sess.frameLen
+	nFrames := frameCount(len(plaintext), F, true)
+	if nFrames > format.MaxFrames {
+		return nil, errArg("Encrypt", "plaintext needs %d frames of %d bytes, the format allows %d", nFrames, F, int64(format.MaxFrames))
+	}
+	hdr := sess.serializedHeader()
+	size := len(hdr) + sealedSize(len(plaintext), F, true)
+	footer := 0
+	if sess.signer != nil {
+		footer = maxFooter
+	}
+	out := make([]byte, size, size+footer)
+	copy(out, hdr)
+	C := framesPerChunk(F)
+	nChunks := (nFrames + C - 1) / C
+	err = parallel(ctx, "Encrypt", workers(opts.Workers), nChunks, func(i int, scratch *[]byte) error {
+		first, end := i*C, min(nFrames, (i+1)*C)
+		final := end == nFrames
+		ptEnd := end * F
+		if final {
+			ptEnd = len(plaintext)
+		}
+		pt := plaintext[first*F : ptEnd]
+		at := len(hdr) + first*(F+format.RegularOverhead)
+		*scratch = sess.sealFrames(out[at:at+sealedSize(len(pt), F, final)], pt, uint32(first+1), final, *scratch)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if sess.signer != nil {
+		sess.signer.Write(out)
+		sig, err := sess.signer.Sign()
+		if err != nil {
+			return nil, backends.Wrap(backends.ErrInternal, "Encrypt", "", err)
+		}
+		out = format.AppendFooter(out, sig)
+	}
+	return out, nil
+}

@@ -1,0 +1,117 @@
+// Package format reads and writes the parts of an AWS Encryption SDK message: the
+// header (v1 and v2) with its encryption context and encrypted data keys, the body
+// (framed and non-framed) and the footer. Parsers check every length against the
+// bytes available and return errors of kind backends.ErrInvalidCiphertext; writers
+// check the format's limits and return backends.ErrInvalidArgument.
+package format
+
+import (
+	"encoding/binary"
+	"sort"
+	"unicode/utf8"
+
+	"github.com/keyport/keyport/backends"
+)
+
+// MaxField is the largest length a two-byte length field holds.
+const MaxField = 1<<16 - 1
+
+func malformed(format string, args ...any) error {
+	return backends.Errorf(backends.ErrInvalidCiphertext, "Decrypt", "", "malformed message: "+format, args...)
+}
+
+func invalid(format string, args ...any) error {
+	return backends.Errorf(backends.ErrInvalidArgument, "Encrypt", "", format, args...)
+}
+
+// SortedKeys returns the keys of ec in ascending order of their UTF-8 bytes.
+func SortedKeys(ec map[string]string) []string {
+	keys := make([]string, 0, len(ec))
+	for k := range ec {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // Go compares strings byte by byte: UTF-8 byte order
+	return keys
+}
+
+// MarshalContext serializes an encryption context as the ESDK does: nothing for an
+// empty context; otherwise a two-byte pair count, then each pair in ascending
+// UTF-8 byte order of its key as two-byte length, key, two-byte length, value.
+// Keys and values must be valid UTF-8 and at most 65535 bytes.
+func MarshalContext(ec map[string]string) ([]byte, error) {
+	if len(ec) == 0 {
+		return nil, nil
+	}
+	if len(ec) > MaxField {
+		return nil, invalid("encryption context has %d pairs, the format holds at most %d", len(ec), MaxField)
+	}
+	n := 2
+	for k, v := range ec {
+		if len(k) > MaxField || len(v) > MaxField {
+			return nil, invalid("encryption context entry longer than %d bytes", MaxField)
+		}
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return nil, invalid("encryption context entries must be valid UTF-8")
+		}
+		n += 4 + len(k) + len(v)
+	}
+	b := make([]byte, 0, n)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(ec)))
+	for _, k := range SortedKeys(ec) {
+		v := ec[k]
+		b = binary.BigEndian.AppendUint16(b, uint16(len(k)))
+		b = append(b, k...)
+		b = binary.BigEndian.AppendUint16(b, uint16(len(v)))
+		b = append(b, v...)
+	}
+	return b, nil
+}
+
+// ParseContext parses a serialized encryption context. It refuses duplicate keys,
+// invalid UTF-8, and any length that does not match the bytes given. An empty b
+// (and, as some writers produce it, a zero pair count) is the empty context.
+func ParseContext(b []byte) (map[string]string, error) {
+	ec := map[string]string{}
+	if len(b) == 0 {
+		return ec, nil
+	}
+	if len(b) < 2 {
+		return nil, malformed("encryption context too short")
+	}
+	count := int(binary.BigEndian.Uint16(b))
+	b = b[2:]
+	for i := 0; i < count; i++ {
+		k, rest, ok := cut16(b)
+		if !ok {
+			return nil, malformed("encryption context key %d truncated", i)
+		}
+		v, rest, ok := cut16(rest)
+		if !ok {
+			return nil, malformed("encryption context value %d truncated", i)
+		}
+		b = rest
+		if !utf8.Valid(k) || !utf8.Valid(v) {
+			return nil, malformed("encryption context entry is not valid UTF-8")
+		}
+		if _, dup := ec[string(k)]; dup {
+			return nil, malformed("duplicate encryption context key")
+		}
+		ec[string(k)] = string(v)
+	}
+	if len(b) != 0 {
+		return nil, malformed("%d stray bytes after the encryption context", len(b))
+	}
+	return ec, nil
+}
+
+// cut16 splits a two-byte length-prefixed field off b.
+func cut16(b []byte) (field, rest []byte, ok bool) {
+	if len(b) < 2 {
+		return nil, nil, false
+	}
+	n := int(binary.BigEndian.Uint16(b))
+	if len(b)-2 < n {
+		return nil, nil, false
+	}
+	return b[2 : 2+n], b[2+n:], true
+}

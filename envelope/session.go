@@ -1,0 +1,312 @@
+package envelope
+
+import (
+	"context"
+	"crypto/cipher"
+	"crypto/rand"
+	"slices"
+	"strings"
+
+	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/envelope/internal/format"
+	"github.com/keyport/keyport/envelope/internal/suite"
+)
+
+// session holds what sealing or opening a message's body needs.
+type session struct {
+	hdr      *format.Header
+	suite    *suite.Suite
+	aead     cipher.AEAD
+	frameLen int
+	signer   *suite.Signer   // encrypt, signed suites
+	verifier *suite.Verifier // decrypt, signed suites
+}
+
+// allowedToWrite reports whether the policy lets s be written.
+func allowedToWrite(p CommitmentPolicy, s *suite.Suite) bool {
+	if p == ForbidEncryptAllowDecrypt {
+		return !s.Committing
+	}
+	return s.Committing
+}
+
+// newEncryptSession checks opts, gets the encryption materials from the keyring,
+// and builds and authenticates the header.
+func newEncryptSession(ctx context.Context, opts *EncryptOptions, op string) (*session, error) {
+	if opts == nil || opts.Keyring == nil {
+		return nil, errArg(op, "no keyring")
+	}
+	if opts.CommitmentPolicy < RequireEncryptRequireDecrypt || opts.CommitmentPolicy > ForbidEncryptAllowDecrypt {
+		return nil, errArg(op, "unknown commitment policy %d", opts.CommitmentPolicy)
+	}
+	id := opts.Suite
+	if id == 0 {
+		id = DefaultSuite
+		if opts.CommitmentPolicy == ForbidEncryptAllowDecrypt {
+			id = SuiteAES256GCMIV12Tag16HKDFSHA384ECDSAP384
+		}
+	}
+	st := suite.Lookup(uint16(id))
+	if st == nil {
+		return nil, errArg(op, "unknown algorithm suite %04X", uint16(id))
+	}
+	if !allowedToWrite(opts.CommitmentPolicy, st) {
+		return nil, backends.Errorf(backends.ErrUnsupported, op, "", "commitment policy %v does not allow writing suite %04X", opts.CommitmentPolicy, st.ID)
+	}
+	frameLen := opts.FrameLength
+	if frameLen == 0 {
+		frameLen = DefaultFrameLength
+	}
+	if frameLen < 1 || int64(frameLen) > MaxFrameLength {
+		return nil, errArg(op, "frame length %d out of range 1..%d", frameLen, int64(MaxFrameLength))
+	}
+	if opts.MaxEncryptedDataKeys < 0 {
+		return nil, errArg(op, "negative MaxEncryptedDataKeys")
+	}
+	full := make(map[string]string, len(opts.EncryptionContext)+1)
+	for k, v := range opts.EncryptionContext {
+		if strings.HasPrefix(k, ReservedPrefix) {
+			return nil, errArg(op, "encryption context key %q uses the reserved prefix %q", k, ReservedPrefix)
+		}
+		full[k] = v
+	}
+	required := map[string]string{}
+	for _, k := range opts.RequiredEncryptionContextKeys {
+		v, ok := full[k]
+		if !ok {
+			return nil, errArg(op, "required encryption context key %q is not in the encryption context", k)
+		}
+		if _, dup := required[k]; dup {
+			return nil, errArg(op, "required encryption context key %q listed twice", k)
+		}
+		required[k] = v
+	}
+	sess := &session{suite: st, frameLen: frameLen}
+	if st.Signed() {
+		signer, pub, err := suite.NewSigner(st)
+		if err != nil {
+			return nil, backends.Wrap(backends.ErrInternal, op, "", err)
+		}
+		sess.signer = signer
+		full[publicKeyContextKey] = pub
+	}
+	stored := make(map[string]string, len(full))
+	for k, v := range full {
+		if _, req := required[k]; !req {
+			stored[k] = v
+		}
+	}
+	// Check the format's limits before any key is made or wrapped.
+	if ec, err := format.MarshalContext(stored); err != nil {
+		return nil, err
+	} else if len(ec) > format.MaxField {
+		return nil, errArg(op, "serialized encryption context is %d bytes, at most %d fit in the header", len(ec), format.MaxField)
+	}
+	if _, err := format.MarshalContext(required); err != nil {
+		return nil, err
+	}
+
+	reqKeys := format.SortedKeys(required)
+	m := &EncryptionMaterials{
+		Suite:                         SuiteID(st.ID),
+		EncryptionContext:             backends.CloneEncryptionContext(full),
+		RequiredEncryptionContextKeys: reqKeys,
+	}
+	if err := backends.ContextError(ctx, op, ""); err != nil {
+		return nil, err
+	}
+	if err := opts.Keyring.OnEncrypt(ctx, m); err != nil {
+		clear(m.PlaintextDataKey)
+		return nil, err
+	}
+	dataKey := m.PlaintextDataKey
+	defer clear(dataKey)
+	if len(dataKey) != st.KeyLen {
+		return nil, backends.Errorf(backends.ErrInternal, op, "", "keyring returned a %d-byte data key, suite %04X needs %d", len(dataKey), st.ID, st.KeyLen)
+	}
+	if len(m.EncryptedDataKeys) == 0 {
+		return nil, backends.Errorf(backends.ErrInternal, op, "", "keyring returned no encrypted data key")
+	}
+	if opts.MaxEncryptedDataKeys > 0 && len(m.EncryptedDataKeys) > opts.MaxEncryptedDataKeys {
+		return nil, errArg(op, "%d encrypted data keys, at most %d allowed", len(m.EncryptedDataKeys), opts.MaxEncryptedDataKeys)
+	}
+
+	h := &format.Header{
+		Version:     st.MessageVersion,
+		Suite:       st,
+		MessageID:   make([]byte, st.MessageIDLen()),
+		Context:     stored,
+		ContentType: format.ContentFramed,
+		FrameLength: uint32(frameLen),
+	}
+	rand.Read(h.MessageID)
+	for _, k := range m.EncryptedDataKeys {
+		h.EDKs = append(h.EDKs, format.EDK(k))
+	}
+	key, commit, err := st.DeriveKey(dataKey, h.MessageID)
+	if err != nil {
+		return nil, backends.Wrap(backends.ErrInternal, op, "", err)
+	}
+	defer clear(key)
+	h.SuiteData = commit
+	if _, err := h.MarshalBody(); err != nil {
+		return nil, err
+	}
+	aead, err := suite.NewAEAD(key)
+	if err != nil {
+		return nil, backends.Wrap(backends.ErrInternal, op, "", err)
+	}
+	aad, err := h.AuthAAD(required)
+	if err != nil {
+		return nil, err
+	}
+	iv := make([]byte, suite.IVLen)
+	if h.Version == 1 {
+		h.AuthIV = iv
+	}
+	h.AuthTag = aead.Seal(nil, iv, nil, aad)
+	sess.hdr = h
+	sess.aead = aead
+	return sess, nil
+}
+
+// serializedHeader returns the header body followed by its authentication.
+func (s *session) serializedHeader() []byte {
+	out := make([]byte, 0, len(s.hdr.Body)+2*suite.IVLen+suite.TagLen)
+	return s.hdr.AppendAuth(append(out, s.hdr.Body...))
+}
+
+// newDecryptSession checks the parsed header against the policy and the
+// reproduced context, gets the data key from the keyring, checks the key
+// commitment and the header authentication tag.
+func newDecryptSession(ctx context.Context, h *format.Header, opts *DecryptOptions) (*session, *Result, error) {
+	st := h.Suite
+	if opts.CommitmentPolicy == RequireEncryptRequireDecrypt && !st.Committing {
+		return nil, nil, backends.Errorf(backends.ErrUnsupported, "Decrypt", "", "commitment policy %v does not allow reading suite %04X", opts.CommitmentPolicy, st.ID)
+	}
+	required := map[string]string{}
+	for k, v := range opts.EncryptionContext {
+		if sv, ok := h.Context[k]; ok {
+			if sv != v {
+				return nil, nil, errCiphertext("encryption context does not match the message's (key %q)", k)
+			}
+			continue
+		}
+		required[k] = v
+	}
+	pub, hasPub := h.Context[publicKeyContextKey]
+	if st.Signed() != hasPub {
+		return nil, nil, errCiphertext("suite %04X and the %q entry do not agree", st.ID, publicKeyContextKey)
+	}
+	full := make(map[string]string, len(h.Context)+len(required))
+	for k, v := range h.Context {
+		full[k] = v
+	}
+	for k, v := range required {
+		full[k] = v
+	}
+	reqKeys := format.SortedKeys(required)
+	sess := &session{hdr: h, suite: st, frameLen: int(h.FrameLength)}
+	if st.Signed() {
+		v, err := suite.NewVerifier(st, pub)
+		if err != nil {
+			return nil, nil, errCiphertext("bad signing public key: %v", err)
+		}
+		sess.verifier = v
+	}
+	edks := make([]EncryptedDataKey, len(h.EDKs))
+	for i, k := range h.EDKs {
+		edks[i] = EncryptedDataKey(k)
+	}
+	m := &DecryptionMaterials{
+		Suite:                         SuiteID(st.ID),
+		EncryptionContext:             backends.CloneEncryptionContext(full),
+		RequiredEncryptionContextKeys: slices.Clone(reqKeys),
+	}
+	if err := backends.ContextError(ctx, "Decrypt", ""); err != nil {
+		return nil, nil, err
+	}
+	if err := opts.Keyring.OnDecrypt(ctx, m, edks); err != nil {
+		clear(m.PlaintextDataKey)
+		return nil, nil, err
+	}
+	dataKey := m.PlaintextDataKey
+	defer clear(dataKey)
+	if dataKey == nil {
+		return nil, nil, backends.Errorf(backends.ErrIncorrectKey, "Decrypt", "", "the keyring could unwrap none of the %d encrypted data keys", len(edks))
+	}
+	if len(dataKey) != st.KeyLen {
+		return nil, nil, backends.Errorf(backends.ErrInternal, "Decrypt", "", "keyring returned a %d-byte data key, suite %04X needs %d", len(dataKey), st.ID, st.KeyLen)
+	}
+	key, commit, err := st.DeriveKey(dataKey, h.MessageID)
+	if err != nil {
+		return nil, nil, backends.Wrap(backends.ErrInternal, "Decrypt", "", err)
+	}
+	defer clear(key)
+	defer clear(commit)
+	if st.Committing {
+		if err := suite.CheckCommitment(commit, h.SuiteData); err != nil {
+			return nil, nil, errCiphertext("%v", err)
+		}
+	}
+	aead, err := suite.NewAEAD(key)
+	if err != nil {
+		return nil, nil, backends.Wrap(backends.ErrInternal, "Decrypt", "", err)
+	}
+	aad, err := h.AuthAAD(required)
+	if err != nil {
+		return nil, nil, errCiphertext("required encryption context: %v", err)
+	}
+	iv := h.AuthIV
+	if h.Version == 2 {
+		iv = make([]byte, suite.IVLen)
+	}
+	if _, err := aead.Open(nil, iv, h.AuthTag, aad); err != nil {
+		return nil, nil, errCiphertext("header authentication failed (wrong encryption context or tampered header)")
+	}
+	sess.aead = aead
+	if sess.verifier != nil {
+		sess.verifier.Write(h.Body)
+		sess.verifier.Write(h.AppendAuth(nil))
+	}
+	res := &Result{
+		Suite:                         SuiteID(st.ID),
+		EncryptionContext:             full,
+		RequiredEncryptionContextKeys: reqKeys,
+		Header:                        publicHeader(h),
+	}
+	return sess, res, nil
+}
+
+func publicHeader(h *format.Header) *Header {
+	out := &Header{
+		Version:           int(h.Version),
+		Suite:             SuiteID(h.Suite.ID),
+		MessageID:         slices.Clone(h.MessageID),
+		EncryptionContext: backends.CloneEncryptionContext(h.Context),
+		Framed:            h.ContentType == format.ContentFramed,
+		FrameLength:       int(h.FrameLength),
+		Size:              len(h.Body) + len(h.AuthIV) + len(h.AuthTag),
+	}
+	if out.EncryptionContext == nil {
+		out.EncryptionContext = map[string]string{}
+	}
+	for _, k := range h.EDKs {
+		out.EncryptedDataKeys = append(out.EncryptedDataKeys, EncryptedDataKey{
+			ProviderID: k.ProviderID, ProviderInfo: slices.Clone(k.ProviderInfo), Ciphertext: slices.Clone(k.Ciphertext),
+		})
+	}
+	return out
+}
+
+// parseHeader parses a header from r under opts' limits.
+func parseHeader(r interface{ Read([]byte) (int, error) }, opts *DecryptOptions) (*format.Header, error) {
+	if opts == nil || opts.Keyring == nil {
+		return nil, errArg("Decrypt", "no keyring")
+	}
+	if opts.MaxEncryptedDataKeys < 0 {
+		return nil, errArg("Decrypt", "negative MaxEncryptedDataKeys")
+	}
+	// Errors of the reader itself come back unchanged; the rest are typed.
+	return format.Parse(r, format.Limits{MaxEDKs: opts.MaxEncryptedDataKeys})
+}
