@@ -1,7 +1,6 @@
 package reencrypt
 
 import (
-	"context"
 	"errors"
 
 	"github.com/keyport/keyport/backends"
@@ -12,14 +11,14 @@ import (
 // a data key.
 const placeholderLen = 32
 
-// dryRun checks a ReEncrypt through src and dst without changing anything. It uses
-// the backends' own DryRun; a source that does not support DryRun decrypts for
-// real (the plaintext is wiped), and a destination that does not support it
-// encrypts a throwaway ciphertext. It returns an error matching ErrDryRunOperation
-// when the request would have succeeded, and the failure otherwise.
-func (e *Engine) dryRun(ctx context.Context, in *backends.ReEncryptInput, src backends.Backend, srcKey string, dst backends.Backend) error {
+// dryRun checks the trip without changing anything. It uses the backends' own
+// DryRun; a source that does not support DryRun decrypts for real (the plaintext is
+// wiped), and a destination that does not support it encrypts a throwaway
+// ciphertext. It returns an error matching ErrDryRunOperation when the request
+// would have succeeded, and the failure otherwise.
+func (t *trip) dryRun() error {
 	var pt []byte
-	dout, err := decrypt(ctx, src, in, srcKey, true)
+	dout, err := t.decrypt(true)
 	switch {
 	case err == nil:
 		// The backend ignored DryRun and decrypted; check the destination with it.
@@ -27,7 +26,7 @@ func (e *Engine) dryRun(ctx context.Context, in *backends.ReEncryptInput, src ba
 	case errors.Is(err, backends.ErrDryRunOperation):
 		pt = make([]byte, placeholderLen)
 	case errors.Is(err, backends.ErrUnsupported):
-		if dout, err = decrypt(ctx, src, in, srcKey, false); err != nil {
+		if dout, err = t.decrypt(false); err != nil {
 			return err
 		}
 		pt = dout.Plaintext
@@ -35,19 +34,19 @@ func (e *Engine) dryRun(ctx context.Context, in *backends.ReEncryptInput, src ba
 		return err
 	}
 	defer clear(pt)
-	if err := backends.ContextError(ctx, op, in.DestinationKeyID); err != nil {
+	if err := backends.ContextError(t.ctx, op, t.in.DestinationKeyID); err != nil {
 		return err
 	}
-	_, err = encrypt(ctx, dst, in, pt, true)
+	_, err = t.encrypt(pt, true)
 	switch {
 	case err == nil, errors.Is(err, backends.ErrDryRunOperation):
 	case errors.Is(err, backends.ErrUnsupported):
-		if _, err := encrypt(ctx, dst, in, pt, false); err != nil {
+		if _, err := t.encrypt(pt, false); err != nil {
 			return err
 		}
 	default:
 		return err
 	}
-	return backends.Errorf(backends.ErrDryRunOperation, op, in.DestinationKeyID,
+	return backends.Errorf(backends.ErrDryRunOperation, op, t.in.DestinationKeyID,
 		"the request would have succeeded, but DryRun is set")
 }

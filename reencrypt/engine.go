@@ -108,7 +108,16 @@ func (e *Engine) ReEncrypt(ctx context.Context, in *backends.ReEncryptInput) (*b
 			}
 		}
 	}
-	return e.viaPlaintext(ctx, in, src, srcKey, dst)
+	if in.SourceKeyID != "" {
+		if err := e.checkSourceKey(ctx, src, in); err != nil {
+			return nil, err
+		}
+	}
+	t := &trip{ctx: ctx, in: in, src: src, srcKey: srcKey, dst: dst, cross: !backends.SameBackend(src, dst)}
+	if in.DryRun {
+		return nil, t.dryRun()
+	}
+	return t.run()
 }
 
 // nativeReEncrypt lets the backend that holds both keys re-encrypt by itself.
@@ -125,89 +134,6 @@ func (e *Engine) nativeReEncrypt(ctx context.Context, re backends.ReEncrypter, i
 	c.SourceEncryptionAlgorithm = c.SourceEncryptionAlgorithm.OrDefault()
 	c.DestinationEncryptionAlgorithm = c.DestinationEncryptionAlgorithm.OrDefault()
 	return &c, nil
-}
-
-// viaPlaintext decrypts at src and encrypts at dst, wiping the plaintext.
-func (e *Engine) viaPlaintext(ctx context.Context, in *backends.ReEncryptInput, src backends.Backend, srcKey string, dst backends.Backend) (*backends.ReEncryptOutput, error) {
-	if in.SourceKeyID != "" {
-		if err := e.checkSourceKey(ctx, src, in); err != nil {
-			return nil, err
-		}
-	}
-	if in.DryRun {
-		return nil, e.dryRun(ctx, in, src, srcKey, dst)
-	}
-	dout, err := decrypt(ctx, src, in, srcKey, false)
-	if err != nil {
-		return nil, err
-	}
-	pt := dout.Plaintext
-	defer clear(pt)
-	if err := backends.ContextError(ctx, op, in.DestinationKeyID); err != nil {
-		return nil, err
-	}
-	eout, err := encrypt(ctx, dst, in, pt, false)
-	if err != nil {
-		return nil, err
-	}
-	return &backends.ReEncryptOutput{
-		CiphertextBlob:                 eout.CiphertextBlob,
-		SourceKeyID:                    firstNonEmpty(dout.KeyID, srcKey),
-		KeyID:                          firstNonEmpty(eout.KeyID, in.DestinationKeyID),
-		SourceEncryptionAlgorithm:      firstAlg(dout.EncryptionAlgorithm, in.SourceEncryptionAlgorithm),
-		DestinationEncryptionAlgorithm: firstAlg(eout.EncryptionAlgorithm, in.DestinationEncryptionAlgorithm),
-		Native:                         false,
-	}, nil
-}
-
-// decrypt decrypts in.CiphertextBlob at src on behalf of a ReEncrypt. The caller
-// wipes the returned plaintext; on error none is returned (any the backend handed
-// back is wiped here).
-func decrypt(ctx context.Context, src backends.Backend, in *backends.ReEncryptInput, srcKey string, dryRun bool) (*backends.DecryptOutput, error) {
-	out, err := src.Decrypt(ctx, &backends.DecryptInput{
-		CiphertextBlob:      in.CiphertextBlob,
-		KeyID:               srcKey,
-		EncryptionContext:   in.SourceEncryptionContext,
-		GrantTokens:         in.GrantTokens,
-		EncryptionAlgorithm: in.SourceEncryptionAlgorithm,
-		DryRun:              dryRun,
-		ForReEncrypt:        true,
-	})
-	if err != nil {
-		if out != nil {
-			clear(out.Plaintext)
-		}
-		// A backend asked to decrypt without a key that cannot find the key itself.
-		if srcKey == "" && (errors.Is(err, backends.ErrInvalidArgument) || !dryRun && errors.Is(err, backends.ErrUnsupported)) {
-			return nil, &backends.Error{Kind: backends.ErrInvalidArgument, Op: op,
-				Message: errNoSourceKey + " (the default backend: " + err.Error() + ")", Err: err}
-		}
-		return nil, wrap(ctx, err, srcKey, "decrypt at source")
-	}
-	if out == nil {
-		return nil, backends.Errorf(backends.ErrInternal, op, srcKey, "decrypt at source: the backend returned no output and no error")
-	}
-	return out, nil
-}
-
-// encrypt encrypts pt at dst on behalf of a ReEncrypt.
-func encrypt(ctx context.Context, dst backends.Backend, in *backends.ReEncryptInput, pt []byte, dryRun bool) (*backends.EncryptOutput, error) {
-	out, err := dst.Encrypt(ctx, &backends.EncryptInput{
-		KeyID:               in.DestinationKeyID,
-		Plaintext:           pt,
-		EncryptionContext:   in.DestinationEncryptionContext,
-		GrantTokens:         in.GrantTokens,
-		EncryptionAlgorithm: in.DestinationEncryptionAlgorithm,
-		DryRun:              dryRun,
-		ForReEncrypt:        true,
-	})
-	if err != nil {
-		return nil, wrap(ctx, err, in.DestinationKeyID, "encrypt at destination")
-	}
-	if out == nil {
-		return nil, backends.Errorf(backends.ErrInternal, op, in.DestinationKeyID, "encrypt at destination: the backend returned no output and no error")
-	}
-	return out, nil
 }
 
 func firstNonEmpty(a, b string) string {

@@ -36,26 +36,27 @@ const (
 // handed out or was handed, so a test can check that the engine wiped them.
 type fake struct {
 	scheme string
+	prefix string // every key of the fake starts with it
 
 	mu              sync.Mutex
 	decrypted       [][]byte // slices returned by Decrypt
 	handed          [][]byte // slices given to Encrypt
+	decryptCalls    int      // every Decrypt call
 	decrypts        int      // real (non-DryRun) Decrypt calls
 	encrypts        int      // real (non-DryRun) Encrypt calls
 	lastDecrypt     backends.DecryptInput
 	lastEncrypt     backends.EncryptInput
 	decryptDryRun   dryRunMode
 	encryptDryRun   dryRunMode
-	encryptErr      error             // returned by Encrypt when set
-	onDecrypt       func()            // called inside Decrypt
-	needsKey        bool              // Decrypt without KeyID is ErrInvalidArgument
-	denyReEncryptTo bool              // Encrypt with ForReEncrypt is AccessDenied
-	failWith        map[string]string // key -> service error code (AccessDenied)
+	encryptErr      error  // returned by Encrypt when set
+	onDecrypt       func() // called inside Decrypt
+	needsKey        bool   // Decrypt without KeyID is ErrInvalidArgument
+	denyReEncryptTo bool   // Encrypt with ForReEncrypt is AccessDenied
 }
 
-func newFake(scheme string) *fake { return &fake{scheme: scheme} }
+func newFake(scheme string) *fake { return &fake{scheme: scheme, prefix: scheme + "://"} }
 
-func (f *fake) key(name string) string { return f.scheme + "://" + name }
+func (f *fake) key(name string) string { return f.prefix + name }
 
 func (f *fake) blob(key string, ec map[string]string, pt []byte) []byte {
 	return []byte("fake|" + key + "|" + hex.EncodeToString(backends.EncodeEncryptionContext(ec)) + "|" + hex.EncodeToString(pt))
@@ -81,7 +82,7 @@ func (f *fake) Encrypt(ctx context.Context, in *backends.EncryptInput) (*backend
 	defer f.mu.Unlock()
 	f.lastEncrypt = *in
 	f.handed = append(f.handed, in.Plaintext)
-	if !strings.HasPrefix(in.KeyID, f.scheme+"://") {
+	if !strings.HasPrefix(in.KeyID, f.prefix) {
 		return nil, backends.Errorf(backends.ErrNotFound, "Encrypt", in.KeyID, "no such key")
 	}
 	if in.ForReEncrypt && f.denyReEncryptTo {
@@ -110,13 +111,14 @@ func (f *fake) Decrypt(ctx context.Context, in *backends.DecryptInput) (*backend
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lastDecrypt = *in
+	f.decryptCalls++
 	key, ec, pt, ok := parseFakeBlob(in.CiphertextBlob)
 	switch {
 	case !ok:
 		return nil, backends.Errorf(backends.ErrInvalidCiphertext, "Decrypt", in.KeyID, "not a fake blob")
 	case in.KeyID == "" && f.needsKey:
 		return nil, backends.Errorf(backends.ErrInvalidArgument, "Decrypt", "", "KeyId is required")
-	case in.KeyID != "" && in.KeyID != key:
+	case in.KeyID != "" && in.KeyID != key && f.prefix+in.KeyID != key:
 		return nil, backends.Errorf(backends.ErrIncorrectKey, "Decrypt", in.KeyID, "wrong key")
 	case ec != hex.EncodeToString(backends.EncodeEncryptionContext(in.EncryptionContext)):
 		return nil, backends.Errorf(backends.ErrInvalidCiphertext, "Decrypt", in.KeyID, "wrong context")
@@ -154,7 +156,7 @@ type inspecting struct{ *fake }
 
 func (f inspecting) CiphertextKeyID(blob []byte) (string, error) {
 	key, _, _, ok := parseFakeBlob(blob)
-	if !ok || !strings.HasPrefix(key, f.scheme+"://") {
+	if !ok || !strings.HasPrefix(key, f.prefix) {
 		return "", backends.Errorf(backends.ErrInvalidCiphertext, "CiphertextKeyID", "", "not my blob")
 	}
 	return key, nil
@@ -443,5 +445,45 @@ func TestUncomparableBackends(t *testing.T) {
 	}
 	if out.Native || out.KeyID != a.key("k2") {
 		t.Errorf("output = %+v", out)
+	}
+}
+
+func TestIncorrectKeyBeforeDecrypting(t *testing.T) {
+	const (
+		acct = "111111111111"
+		id1  = "11111111-1111-4111-8111-111111111111"
+		id2  = "22222222-2222-4222-8222-222222222222"
+	)
+	a := inspecting{newFake("fa")}
+	a.prefix = backends.KeyARN("aws", "us-east-1", acct, "")
+	b := newFake("fb")
+	r := fakeRouter(t, b)
+	if err := r.RegisterAccount(acct, "", a); err != nil {
+		t.Fatal(err)
+	}
+	r.SetDefault(a)
+	blob := a.blob(a.key(id1), nil, []byte("data key"))
+	for _, src := range []string{id2, a.key(id2), backends.KeyARN("aws", "us-west-2", acct, id1)} {
+		_, err := New(r).ReEncrypt(context.Background(), &backends.ReEncryptInput{
+			CiphertextBlob: blob, SourceKeyID: src, DestinationKeyID: b.key("k")})
+		if !errors.Is(err, backends.ErrIncorrectKey) {
+			t.Errorf("SourceKeyId %s: err = %v, want IncorrectKey", src, err)
+		}
+	}
+	if a.decryptCalls != 0 {
+		t.Errorf("the engine called Decrypt %d times for a blob whose key it knew was wrong", a.decryptCalls)
+	}
+	// The right key, in either form, passes the check.
+	for _, src := range []string{id1, a.key(id1)} {
+		if _, err := New(r).ReEncrypt(context.Background(), &backends.ReEncryptInput{
+			CiphertextBlob: blob, SourceKeyID: src, DestinationKeyID: b.key("k")}); err != nil {
+			t.Errorf("SourceKeyId %s: %v", src, err)
+		}
+	}
+	// An alias the backend cannot describe is left to the backend, which decides.
+	_, err := New(r).ReEncrypt(context.Background(), &backends.ReEncryptInput{
+		CiphertextBlob: blob, SourceKeyID: "alias/other", DestinationKeyID: b.key("k")})
+	if !errors.Is(err, backends.ErrIncorrectKey) || a.decryptCalls != 3 {
+		t.Errorf("alias: err = %v after %d decrypt calls; want IncorrectKey from the backend's Decrypt", err, a.decryptCalls)
 	}
 }
