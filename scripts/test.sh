@@ -17,8 +17,11 @@ for start in ${COMPONENTS:-}; do
   "$start"
 done
 
-log "go vet"
+log "gofmt, go vet, staticcheck"
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted" >&2; exit 1; fi
 go vet ./...
+go run honnef.co/go/tools/cmd/staticcheck@v0.7.0 ./...
 log "go test -race"
 go test -race -count=1 "$@" ./...
 log "fuzz (short)"
