@@ -213,12 +213,50 @@ func (s *suite) testErrorMapping(t *testing.T) {
 		return enc(f.KeyA, pt, false)(c)
 	}, false}
 
+	names := []string{"NotFound", "InvalidCiphertext", "IncorrectKey", "Disabled", "InvalidState", "InvalidArgument", "DryRunOperation", "Canceled"}
+	why := map[string]string{
+		"IncorrectKey":    "a declared deviation (" + string(DeviationDecryptKeyIDIgnored) + " or " + string(DeviationIncorrectKeyIsInvalidCiphertext) + ")",
+		"Disabled":        "no Disabled key (Fixture.Disabled is empty) or declared deviation " + string(DeviationDisabledAccessDenied),
+		"InvalidState":    "no key pending deletion (Fixture.PendingDeletion is empty)",
+		"InvalidArgument": "no plaintext limit (Fixture.MaxPlaintext is 0)",
+		"DryRunOperation": "declared deviation " + string(DeviationNoDryRun),
+	}
+	// The other operations name themselves in their errors too.
+	if g, ok := f.Backend.(backends.DataKeyGenerator); ok {
+		names = append(names, "NotFoundOnGenerateDataKey")
+		cases["NotFoundOnGenerateDataKey"] = provoked{backends.ErrNotFound, "GenerateDataKey", func(ctx context.Context) error {
+			out, err := g.GenerateDataKey(ctx, &backends.GenerateDataKeyInput{KeyID: f.Unknown})
+			if out != nil {
+				clear(out.Plaintext)
+			}
+			return err
+		}, true}
+	}
+	if d, ok := f.Backend.(backends.KeyDescriber); ok {
+		names = append(names, "NotFoundOnDescribeKey")
+		cases["NotFoundOnDescribeKey"] = provoked{backends.ErrNotFound, "DescribeKey", func(ctx context.Context) error {
+			_, err := d.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: f.Unknown})
+			return err
+		}, true}
+	}
+	if r, ok := f.Backend.(backends.ReEncrypter); ok {
+		names = append(names, "NotFoundOnReEncrypt", "InvalidCiphertextOnReEncrypt")
+		cases["NotFoundOnReEncrypt"] = provoked{backends.ErrNotFound, "ReEncrypt", func(ctx context.Context) error {
+			_, err := r.ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: blobA, SourceKeyID: f.KeyA, DestinationKeyID: f.Unknown})
+			return err
+		}, true}
+		cases["InvalidCiphertextOnReEncrypt"] = provoked{backends.ErrInvalidCiphertext, "ReEncrypt", func(ctx context.Context) error {
+			_, err := r.ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: garbage, SourceKeyID: f.KeyA, DestinationKeyID: f.KeyB})
+			return err
+		}, false}
+	}
+
 	secrets := []string{string(secret(12)), hex.EncodeToString(blobA), base64.StdEncoding.EncodeToString(blobA)}
-	for _, name := range []string{"NotFound", "InvalidCiphertext", "IncorrectKey", "Disabled", "InvalidState", "InvalidArgument", "DryRunOperation", "Canceled"} {
+	for _, name := range names {
 		c, ok := cases[name]
 		t.Run(name, func(t *testing.T) {
 			if !ok {
-				t.Skip("skipped: the fixture cannot provoke this kind (no such key state, no limit, or a declared deviation)")
+				t.Skipf("skipped: the fixture cannot provoke this kind: %s", why[name])
 			}
 			err := c.call(context.Background())
 			if !wantKind(t, err, c.kind, c.op) {
