@@ -78,6 +78,9 @@ func TestSuiteCatchesFaults(t *testing.T) {
 		{"context", "--- FAIL: TestFake/ContextBinding/WrongValue"},
 		{"nonce", "--- FAIL: TestFake/FreshCiphertext"},
 		{"incorrectkey", "--- FAIL: TestFake/WrongKey"},
+		{"ctx", "--- FAIL: TestFake/CancelledContext/Cancelled"},
+		{"errkeyid", "--- FAIL: TestFake/ErrorMapping/InvalidCiphertext"},
+		{"trailing", "--- FAIL: TestFake/EveryTruncation"},
 	} {
 		t.Run(c.fault, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestFake$", "-test.v")
