@@ -73,6 +73,10 @@ func New(r *backends.Router, opts ...Option) *Engine {
 //   - Otherwise the source decrypts with ForReEncrypt set (authorized as
 //     kms:ReEncryptFrom), the destination encrypts with ForReEncrypt set (authorized
 //     as kms:ReEncryptTo), and the plaintext is wiped on every path.
+//   - in.GrantTokens go to both sides. Between two different backends, where a
+//     token issued by one service means nothing to the other, a side that rejects
+//     the tokens as invalid is asked once more without them, unless the other
+//     side rejected them too (then the error matches backends.ErrInvalidGrantToken).
 //   - With in.DryRun the Engine checks everything, changes nothing and, when the
 //     request would have succeeded, returns an error matching
 //     backends.ErrDryRunOperation.
@@ -92,13 +96,13 @@ func (e *Engine) ReEncrypt(ctx context.Context, in *backends.ReEncryptInput) (*b
 	if in.DestinationKeyID == "" {
 		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "DestinationKeyId is required")
 	}
-	dst, _, err := e.router.Lookup(in.DestinationKeyID)
-	if err != nil {
-		return nil, wrap(ctx, err, in.DestinationKeyID, "destination key")
-	}
 	src, srcKey, err := e.source(ctx, in)
 	if err != nil {
 		return nil, err
+	}
+	dst, _, err := e.router.Lookup(in.DestinationKeyID)
+	if err != nil {
+		return nil, wrap(ctx, err, in.DestinationKeyID, "destination key")
 	}
 	if e.native && backends.SameBackend(src, dst) {
 		if re, ok := dst.(backends.ReEncrypter); ok {
