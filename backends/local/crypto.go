@@ -73,14 +73,15 @@ func (s *Service) open(op string, k *keyRec, b *blob.Blob, ec map[string]string)
 // blobKey parses a blob and finds the key it names. A malformed blob is
 // InvalidCiphertext; a well-formed blob of a key the service does not hold is
 // NotFound. The caller holds s.mu.
-func (s *Service) blobKey(op string, ciphertext []byte) (*blob.Blob, *keyRec, error) {
+// named is the key the call named, if any, for the errors.
+func (s *Service) blobKey(op, named string, ciphertext []byte) (*blob.Blob, *keyRec, error) {
 	b, err := blob.Parse(ciphertext)
 	if err != nil {
-		return nil, nil, backends.Errorf(backends.ErrInvalidCiphertext, op, "", "the ciphertext is not valid: %w", err)
+		return nil, nil, backends.Errorf(backends.ErrInvalidCiphertext, op, named, "the ciphertext is not valid: %w", err)
 	}
 	ref, err := backends.ParseKeyRef(b.KeyARN)
 	if err != nil || ref.Form != backends.FormKeyARN {
-		return nil, nil, backends.Errorf(backends.ErrInvalidCiphertext, op, "", "the ciphertext does not name a key ARN")
+		return nil, nil, backends.Errorf(backends.ErrInvalidCiphertext, op, named, "the ciphertext does not name a key ARN")
 	}
 	k := s.st.Keys[ref.KeyID]
 	if ref.Partition != s.partition || ref.Region != s.region || k == nil || k.Account != ref.Account {
@@ -156,7 +157,7 @@ func (c *Client) decryptLocked(op string, blobBytes []byte, keyID string, ec map
 	if err := s.checkGrantTokens(op, keyID, tokens); err != nil {
 		return nil, nil, err
 	}
-	b, k, err := s.blobKey(op, blobBytes)
+	b, k, err := s.blobKey(op, keyID, blobBytes)
 	if err != nil {
 		return nil, nil, err
 	}

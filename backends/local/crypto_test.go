@@ -1,0 +1,456 @@
+package local_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/backends/local"
+)
+
+func TestRoundTrip(t *testing.T) {
+	f := newFixture(t)
+	k := f.key(f.a, nil)
+	for _, n := range []int{0, 1, 32, 4096} {
+		pt := bytes.Repeat([]byte{0xA5}, n)
+		out, err := f.a.Encrypt(bg, &backends.EncryptInput{KeyID: k.ID, Plaintext: pt})
+		mustOK(t, err)
+		if out.KeyID != k.KeyID || out.EncryptionAlgorithm != backends.SymmetricDefault {
+			t.Fatalf("Encrypt output %q %q", out.KeyID, out.EncryptionAlgorithm)
+		}
+		again := f.encrypt(f.a, k.ID, pt, nil)
+		if bytes.Equal(again, out.CiphertextBlob) {
+			t.Fatalf("%d bytes: two encryptions gave the same ciphertext", n)
+		}
+		dec, err := f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: out.CiphertextBlob})
+		mustOK(t, err)
+		if !bytes.Equal(dec.Plaintext, pt) || dec.KeyID != k.KeyID || dec.Plaintext == nil {
+			t.Fatalf("%d bytes: round trip gave %d bytes from %s", n, len(dec.Plaintext), dec.KeyID)
+		}
+	}
+	_, err := f.a.Encrypt(bg, &backends.EncryptInput{KeyID: k.ID, Plaintext: make([]byte, 4097)})
+	wantKind(t, err, backends.ErrInvalidArgument)
+}
+
+func TestKeyReferenceForms(t *testing.T) {
+	f := newFixture(t)
+	k := f.key(f.a, nil)
+	mustOK(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/app", TargetKeyID: k.ID}))
+	aliasARN := "arn:aws:kms:us-east-1:" + acctA + ":alias/app"
+	for _, ref := range []string{k.ID, k.KeyID, "alias/app", aliasARN} {
+		ct := f.encrypt(f.a, ref, []byte("x"), nil)
+		out, err := f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct, KeyID: ref})
+		mustOK(t, err)
+		if out.KeyID != k.KeyID {
+			t.Fatalf("%s: decrypted by %s", ref, out.KeyID)
+		}
+		if _, err := f.a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: ref}); err != nil {
+			t.Fatalf("DescribeKey(%s): %v", ref, err)
+		}
+	}
+	// Account B: bare forms resolve in B's own account; ARNs reach A's key but the
+	// default policy keeps B out.
+	for _, tc := range []struct {
+		ref  string
+		want *backends.Kind
+	}{
+		{k.ID, backends.ErrNotFound},
+		{"alias/app", backends.ErrNotFound},
+		{k.KeyID, backends.ErrAccessDenied},
+		{aliasARN, backends.ErrAccessDenied},
+	} {
+		_, err := f.b.Encrypt(bg, &backends.EncryptInput{KeyID: tc.ref, Plaintext: []byte("x")})
+		wantKind(t, err, tc.want)
+	}
+	mustOK(t, f.a.PutKeyPolicy(bg, &local.PutKeyPolicyInput{KeyID: k.ID, Policy: allowPolicy(acctA, []string{acctB}, "kms:Encrypt", "kms:Decrypt")}))
+	for _, ref := range []string{k.KeyID, aliasARN} {
+		ct := f.encrypt(f.b, ref, []byte("y"), nil)
+		if _, err := f.b.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct}); err != nil {
+			t.Fatalf("B decrypt of %s: %v", ref, err)
+		}
+	}
+	// B may encrypt and decrypt but not describe: the policy does not say so.
+	_, err := f.b.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: k.KeyID})
+	wantKind(t, err, backends.ErrAccessDenied)
+}
+
+func TestNotFound(t *testing.T) {
+	f := newFixture(t)
+	k := f.key(f.a, nil)
+	for _, ref := range []string{
+		"00000000-0000-4000-8000-000000000000",
+		"arn:aws:kms:us-east-1:" + acctA + ":key/00000000-0000-4000-8000-000000000000",
+		"alias/missing",
+		"arn:aws:kms:us-east-1:" + acctA + ":alias/missing",
+		"arn:aws:kms:eu-west-1:" + acctA + ":key/" + k.ID, // another region
+		"arn:aws-cn:kms:us-east-1:" + acctA + ":key/" + k.ID,
+		"arn:aws:kms:us-east-1:" + acctB + ":key/" + k.ID, // the key is not B's
+		"vault://transit/orders",
+		"not a key",
+	} {
+		_, err := f.a.Encrypt(bg, &backends.EncryptInput{KeyID: ref, Plaintext: []byte("x")})
+		wantKind(t, err, backends.ErrNotFound)
+		_, err = f.a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: ref})
+		wantKind(t, err, backends.ErrNotFound)
+	}
+	_, err := f.a.Encrypt(bg, &backends.EncryptInput{Plaintext: []byte("x")})
+	wantKind(t, err, backends.ErrInvalidArgument)
+}
+
+func TestEncryptionContextBinding(t *testing.T) {
+	f := newFixture(t)
+	k := f.key(f.a, nil)
+	ec := map[string]string{"ab": "c", "tenant": "t1"}
+	ct := f.encrypt(f.a, k.ID, []byte("secret"), ec)
+	for _, tc := range []struct {
+		name string
+		ec   map[string]string
+		ok   bool
+	}{
+		{"same", map[string]string{"tenant": "t1", "ab": "c"}, true},
+		{"missing", nil, false},
+		{"one missing", map[string]string{"ab": "c"}, false},
+		{"extra", map[string]string{"ab": "c", "tenant": "t1", "x": "y"}, false},
+		{"wrong value", map[string]string{"ab": "c", "tenant": "t2"}, false},
+		{"re-split", map[string]string{"a": "bc", "tenant": "t1"}, false},
+		{"empty value", map[string]string{"ab": "", "tenant": "t1"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct, EncryptionContext: tc.ec})
+			if tc.ok {
+				mustOK(t, err)
+				if string(out.Plaintext) != "secret" {
+					t.Fatal("wrong plaintext")
+				}
+				return
+			}
+			wantKind(t, err, backends.ErrInvalidCiphertext)
+		})
+	}
+	// A blob with no context does not decrypt with one.
+	ct2 := f.encrypt(f.a, k.ID, []byte("s"), nil)
+	_, err := f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct2, EncryptionContext: map[string]string{"a": "b"}})
+	wantKind(t, err, backends.ErrInvalidCiphertext)
+}
+
+func TestTamperedCiphertext(t *testing.T) {
+	f := newFixture(t)
+	k := f.key(f.a, nil)
+	other := f.key(f.a, nil)
+	ec := map[string]string{"k": "v"}
+	ct := f.encrypt(f.a, k.ID, make([]byte, 32), ec)
+	for _, keyID := range []string{"", k.ID} {
+		for i := range ct {
+			for _, mask := range []byte{0x01, 0x80, 0xFF} {
+				bad := bytes.Clone(ct)
+				bad[i] ^= mask
+				_, err := f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: bad, KeyID: keyID, EncryptionContext: ec})
+				if !errors.Is(err, backends.ErrInvalidCiphertext) {
+					t.Fatalf("KeyID %q: byte %d ^ %#x: got %v, want InvalidCiphertext", keyID, i, mask, err)
+				}
+			}
+		}
+		for n := 0; n < len(ct); n++ {
+			_, err := f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct[:n], KeyID: keyID, EncryptionContext: ec})
+			if !errors.Is(err, backends.ErrInvalidCiphertext) {
+				t.Fatalf("KeyID %q: truncated to %d: got %v, want InvalidCiphertext", keyID, n, err)
+			}
+		}
+	}
+	// ReEncrypt rejects the same damage.
+	bad := bytes.Clone(ct)
+	bad[len(bad)-1] ^= 1
+	_, err := f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: bad, SourceEncryptionContext: ec, DestinationKeyID: other.ID})
+	wantKind(t, err, backends.ErrInvalidCiphertext)
+	_, err = f.a.CiphertextKeyID(ct[:10])
+	wantKind(t, err, backends.ErrInvalidCiphertext)
+	id, err := f.a.CiphertextKeyID(ct)
+	mustOK(t, err)
+	if id != k.KeyID {
+		t.Fatalf("CiphertextKeyID = %s, want %s", id, k.KeyID)
+	}
+}
+
+func TestIncorrectKey(t *testing.T) {
+	f := newFixture(t)
+	k1, k2 := f.key(f.a, nil), f.key(f.a, nil)
+	ct := f.encrypt(f.a, k1.ID, []byte("x"), nil)
+	_, err := f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct, KeyID: k2.ID})
+	wantKind(t, err, backends.ErrIncorrectKey)
+	_, err = f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, SourceKeyID: k2.KeyID, DestinationKeyID: k2.ID})
+	wantKind(t, err, backends.ErrIncorrectKey)
+	// A key the caller cannot even find is NotFound.
+	_, err = f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct, KeyID: "alias/none"})
+	wantKind(t, err, backends.ErrNotFound)
+}
+
+func TestAlgorithms(t *testing.T) {
+	f := newFixture(t)
+	k := f.key(f.a, nil)
+	ct := f.encrypt(f.a, k.ID, []byte("x"), nil)
+	_, err := f.a.Encrypt(bg, &backends.EncryptInput{KeyID: k.ID, EncryptionAlgorithm: backends.RSAESOAEPSHA256})
+	wantKind(t, err, backends.ErrInvalidKeyUsage)
+	_, err = f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct, EncryptionAlgorithm: "ROT13"})
+	wantKind(t, err, backends.ErrInvalidArgument)
+	_, err = f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct, EncryptionAlgorithm: backends.SymmetricDefault})
+	mustOK(t, err)
+	_, err = f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, DestinationKeyID: k.ID, DestinationEncryptionAlgorithm: backends.RSAESOAEPSHA1})
+	wantKind(t, err, backends.ErrInvalidKeyUsage)
+}
+
+func TestGenerateDataKey(t *testing.T) {
+	f := newFixture(t)
+	k := f.key(f.a, nil)
+	ec := map[string]string{"p": "q"}
+	for _, n := range []int{0, 1, 16, 64, 1024} {
+		out, err := f.a.GenerateDataKey(bg, &backends.GenerateDataKeyInput{KeyID: "arn:aws:kms:us-east-1:" + acctA + ":key/" + k.ID, NumberOfBytes: n, EncryptionContext: ec})
+		mustOK(t, err)
+		want := n
+		if n == 0 {
+			want = 32
+		}
+		if len(out.Plaintext) != want || out.KeyID != k.KeyID {
+			t.Fatalf("NumberOfBytes %d: got %d bytes from %s", n, len(out.Plaintext), out.KeyID)
+		}
+		dec, err := f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: out.CiphertextBlob, EncryptionContext: ec})
+		mustOK(t, err)
+		if !bytes.Equal(dec.Plaintext, out.Plaintext) {
+			t.Fatal("data key does not decrypt to its plaintext")
+		}
+	}
+	for _, n := range []int{-1, 1025} {
+		_, err := f.a.GenerateDataKey(bg, &backends.GenerateDataKeyInput{KeyID: k.ID, NumberOfBytes: n})
+		wantKind(t, err, backends.ErrInvalidArgument)
+	}
+	out, err := f.a.GenerateDataKeyWithoutPlaintext(bg, &backends.GenerateDataKeyInput{KeyID: k.ID})
+	mustOK(t, err)
+	if out.Plaintext != nil {
+		t.Fatal("WithoutPlaintext returned a plaintext")
+	}
+	dec, err := f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: out.CiphertextBlob})
+	mustOK(t, err)
+	if len(dec.Plaintext) != 32 {
+		t.Fatalf("data key is %d bytes", len(dec.Plaintext))
+	}
+}
+
+func TestReEncrypt(t *testing.T) {
+	f := newFixture(t)
+	src, dst := f.key(f.a, nil), f.key(f.a, nil)
+	bKey := f.key(f.b, &local.CreateKeyInput{Policy: allowPolicy(acctB, []string{roleA}, "kms:ReEncryptTo")})
+	ec := map[string]string{"app": "orders"}
+	ct := f.encrypt(f.a, src.ID, []byte("dk"), ec)
+	mustOK(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/dst", TargetKeyID: dst.ID}))
+
+	for _, tc := range []struct {
+		name              string
+		srcRef, dstRef    string
+		dstEC             map[string]string
+		wantSrc, wantDest string
+	}{
+		{"to another key by ID", "", dst.ID, ec, src.KeyID, dst.KeyID},
+		{"by alias, naming the source", src.ID, "alias/dst", nil, src.KeyID, dst.KeyID},
+		{"context change only", src.KeyID, src.ID, map[string]string{"app": "billing"}, src.KeyID, src.KeyID},
+		{"to another account by ARN", "", bKey.KeyID, ec, src.KeyID, bKey.KeyID},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, SourceEncryptionContext: ec, SourceKeyID: tc.srcRef,
+				DestinationKeyID: tc.dstRef, DestinationEncryptionContext: tc.dstEC})
+			mustOK(t, err)
+			if !out.Native || out.SourceKeyID != tc.wantSrc || out.KeyID != tc.wantDest ||
+				out.SourceEncryptionAlgorithm != backends.SymmetricDefault || out.DestinationEncryptionAlgorithm != backends.SymmetricDefault {
+				t.Fatalf("output %+v", out)
+			}
+			// Whoever owns the destination decrypts with the destination context only.
+			owner := f.a
+			if tc.wantDest == bKey.KeyID {
+				owner = f.b
+			}
+			dec, err := owner.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: out.CiphertextBlob, EncryptionContext: tc.dstEC})
+			mustOK(t, err)
+			if string(dec.Plaintext) != "dk" {
+				t.Fatal("wrong plaintext after ReEncrypt")
+			}
+			if len(tc.dstEC) > 0 && tc.dstEC["app"] != "orders" {
+				_, err = owner.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: out.CiphertextBlob, EncryptionContext: ec})
+				wantKind(t, err, backends.ErrInvalidCiphertext)
+			}
+		})
+	}
+	// Wrong source context, missing destination.
+	_, err := f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, DestinationKeyID: dst.ID})
+	wantKind(t, err, backends.ErrInvalidCiphertext)
+	_, err = f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, SourceEncryptionContext: ec})
+	wantKind(t, err, backends.ErrInvalidArgument)
+	// Another account by bare key ID: not found in A.
+	_, err = f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, SourceEncryptionContext: ec, DestinationKeyID: bKey.ID})
+	wantKind(t, err, backends.ErrNotFound)
+}
+
+// TestReEncryptAuthorizedTwice checks that ReEncrypt needs kms:ReEncryptFrom on the
+// source and kms:ReEncryptTo on the destination, and that Decrypt and Encrypt
+// with ForReEncrypt are authorized as those actions.
+func TestReEncryptAuthorizedTwice(t *testing.T) {
+	f := newFixture(t)
+	src := f.key(f.a, nil)
+	ec := map[string]string{"a": "1"}
+	ct := f.encrypt(f.a, src.ID, []byte("dk"), ec)
+	for _, tc := range []struct {
+		name       string
+		srcActions []string // what the source key's policy lets B do
+		dstActions []string // what the destination key's policy (owned by A) lets B do
+		want       *backends.Kind
+	}{
+		{"both", []string{"kms:ReEncryptFrom"}, []string{"kms:ReEncryptTo"}, nil},
+		{"wildcard", []string{"kms:ReEncrypt*"}, []string{"kms:ReEncrypt*"}, nil},
+		{"no From", []string{"kms:Decrypt"}, []string{"kms:ReEncryptTo"}, backends.ErrAccessDenied},
+		{"no To", []string{"kms:ReEncryptFrom"}, []string{"kms:Encrypt"}, backends.ErrAccessDenied},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mustOK(t, f.a.PutKeyPolicy(bg, &local.PutKeyPolicyInput{KeyID: src.ID, Policy: allowPolicy(acctA, []string{roleB}, tc.srcActions...)}))
+			dst := f.key(f.a, &local.CreateKeyInput{Policy: allowPolicy(acctA, []string{roleB}, tc.dstActions...)})
+			_, err := f.b.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, SourceEncryptionContext: ec, DestinationKeyID: dst.KeyID})
+			if tc.want == nil {
+				mustOK(t, err)
+			} else {
+				wantKind(t, err, tc.want)
+			}
+			// The same two permissions through Decrypt/Encrypt with ForReEncrypt.
+			_, derr := f.b.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct, EncryptionContext: ec, ForReEncrypt: true})
+			_, eerr := f.b.Encrypt(bg, &backends.EncryptInput{KeyID: dst.KeyID, Plaintext: []byte("dk"), ForReEncrypt: true})
+			if (derr == nil) != strings.Contains(strings.Join(tc.srcActions, ","), "ReEncrypt") {
+				t.Fatalf("Decrypt ForReEncrypt: %v", derr)
+			}
+			if (eerr == nil) != strings.Contains(strings.Join(tc.dstActions, ","), "ReEncrypt") {
+				t.Fatalf("Encrypt ForReEncrypt: %v", eerr)
+			}
+		})
+	}
+	// Without ForReEncrypt, the ReEncrypt permissions do not let B decrypt or encrypt.
+	mustOK(t, f.a.PutKeyPolicy(bg, &local.PutKeyPolicyInput{KeyID: src.ID, Policy: allowPolicy(acctA, []string{roleB}, "kms:ReEncrypt*")}))
+	_, err := f.b.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct, EncryptionContext: ec})
+	wantKind(t, err, backends.ErrAccessDenied)
+	_, err = f.b.Encrypt(bg, &backends.EncryptInput{KeyID: src.KeyID, Plaintext: []byte("x")})
+	wantKind(t, err, backends.ErrAccessDenied)
+}
+
+func TestDryRun(t *testing.T) {
+	f := newFixture(t)
+	k, k2 := f.key(f.a, nil), f.key(f.a, nil)
+	ct := f.encrypt(f.a, k.ID, []byte("x"), nil)
+	_, err := f.a.Encrypt(bg, &backends.EncryptInput{KeyID: k.ID, Plaintext: []byte("x"), DryRun: true})
+	wantKind(t, err, backends.ErrDryRunOperation)
+	_, err = f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct, DryRun: true})
+	wantKind(t, err, backends.ErrDryRunOperation)
+	_, err = f.a.GenerateDataKey(bg, &backends.GenerateDataKeyInput{KeyID: k.ID, DryRun: true})
+	wantKind(t, err, backends.ErrDryRunOperation)
+	_, err = f.a.GenerateDataKeyWithoutPlaintext(bg, &backends.GenerateDataKeyInput{KeyID: k.ID, DryRun: true})
+	wantKind(t, err, backends.ErrDryRunOperation)
+	_, err = f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, DestinationKeyID: k2.ID, DryRun: true})
+	wantKind(t, err, backends.ErrDryRunOperation)
+	// DryRun checks everything: a failing request fails with its own error.
+	_, err = f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct, EncryptionContext: map[string]string{"a": "b"}, DryRun: true})
+	wantKind(t, err, backends.ErrInvalidCiphertext)
+	_, err = f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, SourceKeyID: k2.ID, DestinationKeyID: k2.ID, DryRun: true})
+	wantKind(t, err, backends.ErrIncorrectKey)
+	_, err = f.b.Encrypt(bg, &backends.EncryptInput{KeyID: k.KeyID, DryRun: true})
+	wantKind(t, err, backends.ErrAccessDenied)
+	mustOK(t, f.a.DisableKey(bg, &local.DisableKeyInput{KeyID: k2.ID}))
+	_, err = f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, DestinationKeyID: k2.ID, DryRun: true})
+	wantKind(t, err, backends.ErrDisabled)
+	_, err = f.a.Encrypt(bg, &backends.EncryptInput{KeyID: k.ID, Plaintext: make([]byte, 5000), DryRun: true})
+	wantKind(t, err, backends.ErrInvalidArgument)
+}
+
+func TestErrorShape(t *testing.T) {
+	f := newFixture(t)
+	k := f.key(f.a, nil)
+	mustOK(t, f.a.DisableKey(bg, &local.DisableKeyInput{KeyID: k.ID}))
+	_, err := f.a.Encrypt(bg, &backends.EncryptInput{KeyID: k.ID, Plaintext: []byte("x")})
+	var e *backends.Error
+	if !errors.As(err, &e) || e.Op != "Encrypt" || e.KeyID != k.KeyID || e.Kind != backends.ErrDisabled || e.Retryable() {
+		t.Fatalf("error %#v", err)
+	}
+	if !strings.Contains(err.Error(), "DisabledException") {
+		t.Fatalf("message %q", err)
+	}
+}
+
+func TestContextCanceled(t *testing.T) {
+	f := newFixture(t)
+	k := f.key(f.a, nil)
+	ctx, cancel := context.WithCancel(bg)
+	cancel()
+	_, err := f.a.Encrypt(ctx, &backends.EncryptInput{KeyID: k.ID, Plaintext: []byte("x")})
+	if !errors.Is(err, backends.ErrCanceled) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v", err)
+	}
+	_, err = f.a.CreateKey(ctx, nil)
+	wantKind(t, err, backends.ErrCanceled)
+	dctx, dcancel := context.WithDeadline(bg, time.Unix(1, 0))
+	defer dcancel()
+	_, err = f.a.Decrypt(dctx, &backends.DecryptInput{CiphertextBlob: []byte("x")})
+	if !errors.Is(err, backends.ErrDependencyTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	f := newFixture(t)
+	k1, k2 := f.key(f.a, nil), f.key(f.a, nil)
+	mustOK(t, f.a.EnableKeyRotation(bg, &local.EnableKeyRotationInput{KeyID: k1.ID, RotationPeriodInDays: 90}))
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for g := 0; g < 32; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				if g == 0 && i%5 == 0 {
+					f.clock.Advance(30 * day) // rotations happen while others work
+				}
+				ec := map[string]string{"g": string(rune('a' + g))}
+				out, err := f.a.Encrypt(bg, &backends.EncryptInput{KeyID: k1.ID, Plaintext: []byte{byte(g), byte(i)}, EncryptionContext: ec})
+				if err != nil {
+					errs <- err
+					return
+				}
+				re, err := f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: out.CiphertextBlob, SourceEncryptionContext: ec, DestinationKeyID: k2.ID})
+				if err != nil {
+					errs <- err
+					return
+				}
+				dec, err := f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: re.CiphertextBlob})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if !bytes.Equal(dec.Plaintext, []byte{byte(g), byte(i)}) {
+					errs <- errors.New("wrong plaintext")
+					return
+				}
+				if g%8 == 1 {
+					if _, err := f.a.CreateKey(bg, nil); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	md, err := f.a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: k1.ID})
+	mustOK(t, err)
+	if md.CurrentVersion < 2 {
+		t.Fatalf("no rotation happened: CurrentVersion %d", md.CurrentVersion)
+	}
+}
