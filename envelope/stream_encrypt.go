@@ -1,0 +1,278 @@
+package envelope
+
+import (
+	"context"
+	"io"
+	"sync"
+
+	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/envelope/internal/format"
+)
+
+// Encrypter encrypts a stream into one message written to an io.Writer. It
+// holds back the last frame until Close (or until more plaintext shows it is not
+// the last), so that the final frame is full when the plaintext length is a
+// multiple of the frame length: the layout equals Encrypt's. Memory is bounded by
+// a few frames per worker (at least 256 KiB of plaintext per batch). An Encrypter
+// is not safe for concurrent use; always call Close, also after an error.
+type Encrypter struct {
+	ctx         context.Context
+	w           io.Writer
+	sess        *session
+	batchFrames int
+	seq         uint64 // sequence number of the next frame
+	cur         *ebatch
+	err         error
+	closed      bool
+	par         *encPipeline
+}
+
+var _ io.WriteCloser = (*Encrypter)(nil)
+
+// ebatch is a run of whole frames of plaintext and their sealed form.
+type ebatch struct {
+	in, out, aad []byte
+	seq          uint32
+	final        bool
+	done         chan struct{}
+}
+
+// encPipeline seals batches on workers and writes them in order.
+type encPipeline struct {
+	jobs, pending, free chan *ebatch
+	wg                  sync.WaitGroup
+	wdone               chan struct{}
+	mu                  sync.Mutex
+	werr                error
+}
+
+// NewEncrypter gets the data key from opts.Keyring, writes the message header to
+// w and returns the writer that encrypts what is written to it. Close writes the
+// final frame and, for signed suites, the footer; it does not close w.
+func NewEncrypter(ctx context.Context, w io.Writer, opts EncryptOptions) (*Encrypter, error) {
+	sess, err := newEncryptSession(ctx, &opts, "Encrypt")
+	if err != nil {
+		return nil, err
+	}
+	hdr := sess.serializedHeader()
+	if _, err := w.Write(hdr); err != nil {
+		return nil, err
+	}
+	if sess.signer != nil {
+		sess.signer.Write(hdr)
+	}
+	e := &Encrypter{ctx: ctx, w: w, sess: sess, batchFrames: framesPerChunk(sess.frameLen), seq: 1}
+	if n := workers(opts.Workers); n > 1 {
+		e.par = newEncPipeline(e, n)
+		e.cur = <-e.par.free
+	} else {
+		e.cur = &ebatch{}
+	}
+	e.cur.in = e.buf(e.cur.in)
+	return e, nil
+}
+
+func (e *Encrypter) buf(b []byte) []byte {
+	if b == nil {
+		return make([]byte, 0, e.batchFrames*e.sess.frameLen)
+	}
+	return b[:0]
+}
+
+func newEncPipeline(e *Encrypter, n int) *encPipeline {
+	nb := 2*n + 1
+	p := &encPipeline{
+		jobs: make(chan *ebatch, nb), pending: make(chan *ebatch, nb), free: make(chan *ebatch, nb),
+		wdone: make(chan struct{}),
+	}
+	for range nb {
+		p.free <- &ebatch{}
+	}
+	for range n {
+		p.wg.Go(func() {
+			for b := range p.jobs {
+				e.seal(b)
+				close(b.done)
+			}
+		})
+	}
+	go func() {
+		defer close(p.wdone)
+		for b := range p.pending {
+			<-b.done
+			if p.error() == nil {
+				if err := e.emit(b.out); err != nil {
+					p.mu.Lock()
+					p.werr = err
+					p.mu.Unlock()
+				}
+			}
+			p.free <- b
+		}
+	}()
+	return p
+}
+
+func (p *encPipeline) error() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.werr
+}
+
+// seal seals batch b (its frames start at b.seq).
+func (e *Encrypter) seal(b *ebatch) {
+	size := sealedSize(len(b.in), e.sess.frameLen, b.final)
+	if cap(b.out) < size {
+		b.out = make([]byte, size)
+	}
+	b.out = b.out[:size]
+	b.aad = e.sess.sealFrames(b.out, b.in, b.seq, b.final, b.aad)
+}
+
+// emit writes sealed bytes and feeds the signature.
+func (e *Encrypter) emit(p []byte) error {
+	if _, err := e.w.Write(p); err != nil {
+		return err
+	}
+	if e.sess.signer != nil {
+		e.sess.signer.Write(p)
+	}
+	return nil
+}
+
+// take assigns sequence numbers to a batch of n plaintext bytes.
+func (e *Encrypter) take(n int, final bool) (uint32, error) {
+	k := frameCount(n, e.sess.frameLen, final)
+	if e.seq+uint64(k)-1 > format.MaxFrames {
+		return 0, errArg("Encrypt", "message would exceed %d frames", int64(format.MaxFrames))
+	}
+	s := e.seq
+	e.seq += uint64(k)
+	return uint32(s), nil
+}
+
+// flush seals and writes (or hands to the pipeline) the current batch.
+func (e *Encrypter) flush(final bool) error {
+	b := e.cur
+	seq, err := e.take(len(b.in), final)
+	if err != nil {
+		return err
+	}
+	b.seq, b.final = seq, final
+	if e.par == nil {
+		e.seal(b)
+		err := e.emit(b.out)
+		b.in = b.in[:0]
+		return err
+	}
+	if err := e.par.error(); err != nil {
+		return err
+	}
+	b.done = make(chan struct{})
+	e.par.pending <- b
+	e.par.jobs <- b
+	if final {
+		e.cur = nil
+		return nil
+	}
+	select {
+	case nb := <-e.par.free:
+		e.cur = nb
+	case <-e.ctx.Done():
+		e.cur = nil
+		return backends.ContextError(e.ctx, "Encrypt", "")
+	}
+	e.cur.in = e.buf(e.cur.in)
+	return nil
+}
+
+// Write encrypts p. Frames are written to the underlying writer as they fill.
+func (e *Encrypter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	if e.closed {
+		return 0, errArg("Encrypt", "write after Close")
+	}
+	written := 0
+	F := e.sess.frameLen
+	for len(p) > 0 {
+		if err := backends.ContextError(e.ctx, "Encrypt", ""); err != nil {
+			e.err = err
+			return written, err
+		}
+		b := e.cur
+		if len(b.in) == cap(b.in) {
+			// Full, and more plaintext follows: its frames are regular.
+			if err := e.flush(false); err != nil {
+				e.err = err
+				return written, err
+			}
+			continue
+		}
+		if e.par == nil && len(b.in) == 0 && len(p) > F {
+			// Seal whole frames straight from p, keeping at least one byte back.
+			n := min((len(p)-1)/F, e.batchFrames) * F
+			seq, err := e.take(n, false)
+			if err != nil {
+				e.err = err
+				return written, err
+			}
+			size := sealedSize(n, F, false)
+			if cap(b.out) < size {
+				b.out = make([]byte, size)
+			}
+			b.out = b.out[:size]
+			b.aad = e.sess.sealFrames(b.out, p[:n], seq, false, b.aad)
+			if err := e.emit(b.out); err != nil {
+				e.err = err
+				return written, err
+			}
+			p = p[n:]
+			written += n
+			continue
+		}
+		n := copy(b.in[len(b.in):cap(b.in)], p)
+		b.in = b.in[:len(b.in)+n]
+		p = p[n:]
+		written += n
+	}
+	return written, nil
+}
+
+// Close seals the final frame, writes it and, for signed suites, the footer. It
+// does not close the underlying writer. After an error Close releases the workers
+// and returns the error.
+func (e *Encrypter) Close() error {
+	if e.closed {
+		return e.err
+	}
+	e.closed = true
+	if e.err == nil && e.cur != nil {
+		e.err = e.flush(true)
+	}
+	if e.par != nil {
+		close(e.par.jobs)
+		e.par.wg.Wait()
+		close(e.par.pending)
+		<-e.par.wdone
+		if e.err == nil {
+			e.err = e.par.error()
+		}
+		close(e.par.free)
+		for b := range e.par.free {
+			clear(b.in[:cap(b.in)])
+		}
+	} else if e.cur != nil {
+		clear(e.cur.in[:cap(e.cur.in)])
+	}
+	if e.err == nil && e.sess.signer != nil {
+		sig, err := e.sess.signer.Sign()
+		if err != nil {
+			e.err = backends.Wrap(backends.ErrInternal, "Encrypt", "", err)
+		} else if _, err := e.w.Write(format.AppendFooter(nil, sig)); err != nil {
+			e.err = err
+		}
+	}
+	return e.err
+}
