@@ -25,10 +25,10 @@ type Backend struct {
 	region    string
 	account   string
 	partition string
-	endpoints map[string]string // region -> base endpoint override
+	endpoints map[string]string // region, or account "/" region -> base endpoint override
 
 	mu       sync.Mutex
-	regional map[string]*kms.Client
+	regional map[string]*kms.Client // by region, or account "/" region
 }
 
 var (
@@ -80,6 +80,14 @@ func WithRegionEndpoint(region, url string) Option {
 		}
 		s.endpoints[region] = url
 	}
+}
+
+// WithAccountEndpoint sends calls for the key ARNs and alias ARNs of account in
+// region to a base endpoint of their own. AWS serves every account of a region from
+// one endpoint, so this is for local servers that serve one account each
+// (local-kms): it lets one Backend reach keys of several such processes by ARN.
+func WithAccountEndpoint(account, region, url string) Option {
+	return WithRegionEndpoint(account+"/"+region, url)
 }
 
 // WithMaxIdleConnsPerHost sets how many idle connections to one KMS endpoint the
@@ -172,23 +180,35 @@ func (b *Backend) Region() string { return b.region }
 // Account returns the account given with WithAccount, or "".
 func (b *Backend) Account() string { return b.account }
 
-// clientFor returns the client for region ("" means the home region).
-func (b *Backend) clientFor(region string) *kms.Client {
-	if region == "" || region == b.region {
+// clientFor returns the client for a resolved key reference: the home client for a
+// bare key ID or alias name and for ARNs of the home region, else a client for the
+// ARN's region (or for its account and region, given WithAccountEndpoint), made once.
+func (b *Backend) clientFor(t Target) *kms.Client {
+	region := t.Region
+	if region == "" {
+		region = b.region
+	}
+	key := region
+	if t.Ref.Account != "" && t.Ref.Account != b.account {
+		if _, ok := b.endpoints[t.Ref.Account+"/"+region]; ok {
+			key = t.Ref.Account + "/" + region
+		}
+	}
+	if key == b.region {
 		return b.home
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if c, ok := b.regional[region]; ok {
+	if c, ok := b.regional[key]; ok {
 		return c
 	}
 	c := kms.New(b.home.Options(), func(o *kms.Options) {
 		o.Region = region
-		if ep, ok := b.endpoints[region]; ok {
+		if ep, ok := b.endpoints[key]; ok {
 			o.BaseEndpoint = aws.String(ep)
 		}
 	})
-	b.regional[region] = c
+	b.regional[key] = c
 	return c
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -197,11 +198,27 @@ func kindForStatus(status int) *backends.Kind {
 	return backends.ErrInvalidArgument
 }
 
-// apiMessage returns the service's message, cut short: some servers quote the
-// request (a whole ciphertext, say) in it.
+// apiMessage returns the service's message without any value it quotes from the
+// request, and cut short: AWS redacts the values of its validation messages, but
+// other servers (local-kms) quote the plaintext or ciphertext there.
 func apiMessage(e smithy.APIError) string {
-	if m := e.ErrorMessage(); m != "" {
-		return truncate(m, 300)
+	m := e.ErrorMessage()
+	if m == "" {
+		return e.ErrorCode()
 	}
-	return e.ErrorCode()
+	return truncate(redactValue(m), 300)
+}
+
+// redactValue removes the quoted value of a validation message ("Value '...' at
+// 'plaintext' failed to satisfy constraint ...").
+func redactValue(m string) string {
+	i := strings.Index(m, "Value '")
+	if i < 0 {
+		return m
+	}
+	j := strings.LastIndex(m, "' at '")
+	if j < i+len("Value '") {
+		return m[:i] + "Value [redacted]"
+	}
+	return m[:i] + "Value [redacted]" + m[j+1:]
 }

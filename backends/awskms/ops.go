@@ -10,8 +10,13 @@ import (
 	"github.com/keyport/keyport/backends"
 )
 
-// maxDataKeyBytes is the largest data key GenerateDataKey makes.
-const maxDataKeyBytes = 1024
+// Limits of the KMS API, checked before a call so that no server ever quotes an
+// oversized plaintext or ciphertext back in an error message.
+const (
+	maxDataKeyBytes   = 1024 // NumberOfBytes of GenerateDataKey
+	maxPlaintextBytes = 4096 // Plaintext of Encrypt
+	maxBlobBytes      = 6144 // CiphertextBlob of Decrypt and ReEncrypt
+)
 
 // target resolves a key reference for op; an empty reference is an invalid argument.
 func (b *Backend) target(op, keyID string) (Target, error) {
@@ -39,6 +44,18 @@ func withOp(err error, op string) error {
 // result, which the caller has discarded.
 func dryRunDone(op, keyID string) error {
 	return backends.Errorf(backends.ErrDryRunOperation, op, keyID, "the request would have succeeded; DryRun is set")
+}
+
+// checkBlob rejects a ciphertext blob that cannot be one: empty (InvalidCiphertext)
+// or longer than KMS takes (InvalidArgument, as KMS answers ValidationException).
+func checkBlob(op, keyID string, blob []byte) error {
+	switch {
+	case len(blob) == 0:
+		return backends.Errorf(backends.ErrInvalidCiphertext, op, keyID, "empty ciphertext")
+	case len(blob) > maxBlobBytes:
+		return backends.Errorf(backends.ErrInvalidArgument, op, keyID, "ciphertext of %d bytes: KMS takes at most %d", len(blob), maxBlobBytes)
+	}
+	return nil
 }
 
 func algorithm(a backends.Algorithm) types.EncryptionAlgorithmSpec {
@@ -88,10 +105,10 @@ func (b *Backend) Encrypt(ctx context.Context, in *backends.EncryptInput) (*back
 	if err != nil {
 		return nil, err
 	}
-	if len(in.Plaintext) == 0 {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, in.KeyID, "empty plaintext")
+	if len(in.Plaintext) == 0 || len(in.Plaintext) > maxPlaintextBytes {
+		return nil, backends.Errorf(backends.ErrInvalidArgument, op, in.KeyID, "plaintext of %d bytes: KMS takes 1 to %d", len(in.Plaintext), maxPlaintextBytes)
 	}
-	out, err := b.clientFor(t.Region).Encrypt(ctx, &kms.EncryptInput{
+	out, err := b.clientFor(t).Encrypt(ctx, &kms.EncryptInput{
 		KeyId:               aws.String(t.KeyID),
 		Plaintext:           in.Plaintext,
 		EncryptionContext:   encContext(in.EncryptionContext),
@@ -132,8 +149,8 @@ func (b *Backend) Decrypt(ctx context.Context, in *backends.DecryptInput) (*back
 			return nil, err
 		}
 	}
-	if len(in.CiphertextBlob) == 0 {
-		return nil, backends.Errorf(backends.ErrInvalidCiphertext, op, in.KeyID, "empty ciphertext")
+	if err := checkBlob(op, in.KeyID, in.CiphertextBlob); err != nil {
+		return nil, err
 	}
 	req := &kms.DecryptInput{
 		CiphertextBlob:      in.CiphertextBlob,
@@ -145,7 +162,7 @@ func (b *Backend) Decrypt(ctx context.Context, in *backends.DecryptInput) (*back
 	if t.KeyID != "" {
 		req.KeyId = aws.String(t.KeyID)
 	}
-	out, err := b.clientFor(t.Region).Decrypt(ctx, req)
+	out, err := b.clientFor(t).Decrypt(ctx, req)
 	if err != nil {
 		return nil, MapError(ctx, op, in.KeyID, err)
 	}
@@ -161,11 +178,12 @@ func (b *Backend) Decrypt(ctx context.Context, in *backends.DecryptInput) (*back
 }
 
 // ReEncrypt calls KMS ReEncrypt with every field of in: the plaintext never leaves
-// KMS. The call goes to the region of the source key (or of the destination key
-// when the source is not named by ARN). KMS cannot re-encrypt from one region to
-// another: when both keys are named by ARNs of different regions ReEncrypt returns
-// an error matching backends.ErrUnsupported, and a ReEncrypt engine decrypts in one
-// region and encrypts in the other instead.
+// KMS. The call goes to the endpoint of the source key (of the destination key when
+// in.SourceKeyID is empty). KMS cannot re-encrypt from one region to another: when
+// the two keys are served by different endpoints (regions, or the per-account
+// endpoints of WithAccountEndpoint) ReEncrypt returns an error matching
+// backends.ErrUnsupported, and the reencrypt engine decrypts at one and encrypts at
+// the other instead.
 func (b *Backend) ReEncrypt(ctx context.Context, in *backends.ReEncryptInput) (*backends.ReEncryptOutput, error) {
 	const op = "ReEncrypt"
 	if in == nil {
@@ -184,16 +202,17 @@ func (b *Backend) ReEncrypt(ctx context.Context, in *backends.ReEncryptInput) (*
 			return nil, err
 		}
 	}
-	if len(in.CiphertextBlob) == 0 {
-		return nil, backends.Errorf(backends.ErrInvalidCiphertext, op, in.SourceKeyID, "empty ciphertext")
+	if err := checkBlob(op, in.DestinationKeyID, in.CiphertextBlob); err != nil {
+		return nil, err
 	}
-	region := src.Region
-	switch {
-	case region == "":
-		region = dst.Region
-	case dst.Region != "" && dst.Region != region:
-		return nil, backends.Errorf(backends.ErrUnsupported, op, in.DestinationKeyID,
-			"KMS cannot re-encrypt from %s to %s in one call", region, dst.Region)
+	// The source key is where the call goes; without a SourceKeyId, the blob is
+	// taken to belong where the destination is.
+	client := b.clientFor(dst)
+	if in.SourceKeyID != "" {
+		if c := b.clientFor(src); c != client {
+			return nil, backends.Errorf(backends.ErrUnsupported, op, in.DestinationKeyID,
+				"the source and destination keys are served by different KMS endpoints (regions): KMS cannot re-encrypt between them in one call")
+		}
 	}
 	req := &kms.ReEncryptInput{
 		CiphertextBlob:                 in.CiphertextBlob,
@@ -208,7 +227,7 @@ func (b *Backend) ReEncrypt(ctx context.Context, in *backends.ReEncryptInput) (*
 	if src.KeyID != "" {
 		req.SourceKeyId = aws.String(src.KeyID)
 	}
-	out, err := b.clientFor(region).ReEncrypt(ctx, req)
+	out, err := client.ReEncrypt(ctx, req)
 	if err != nil {
 		return nil, MapError(ctx, op, in.DestinationKeyID, err)
 	}
@@ -254,7 +273,7 @@ func (b *Backend) generate(ctx context.Context, op string, in *backends.Generate
 	if n < 1 || n > maxDataKeyBytes {
 		return nil, backends.Errorf(backends.ErrInvalidArgument, op, in.KeyID, "NumberOfBytes %d is not between 1 and %d", in.NumberOfBytes, maxDataKeyBytes)
 	}
-	c := b.clientFor(t.Region)
+	c := b.clientFor(t)
 	if plaintext {
 		out, err := c.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{
 			KeyId:             aws.String(t.KeyID),
@@ -301,7 +320,7 @@ func (b *Backend) DescribeKey(ctx context.Context, in *backends.DescribeKeyInput
 	if err != nil {
 		return nil, err
 	}
-	out, err := b.clientFor(t.Region).DescribeKey(ctx, &kms.DescribeKeyInput{
+	out, err := b.clientFor(t).DescribeKey(ctx, &kms.DescribeKeyInput{
 		KeyId:       aws.String(t.KeyID),
 		GrantTokens: grantTokens(in.GrantTokens),
 	})
