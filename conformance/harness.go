@@ -119,11 +119,13 @@ const (
 	DeviationContextPairCollision Deviation = "DeviationContextPairCollision"
 
 	// DeviationSourceKeyIDIgnored: the service ignores SourceKeyId on ReEncrypt, so
-	// a wrong one is not IncorrectKey. Skips ReEncrypt/Native/WrongSourceKey.
+	// a wrong one is not IncorrectKey. Skips ReEncrypt/Native/WrongSourceKey and
+	// ReEncrypt/Native/Failures/UnknownSource.
 	DeviationSourceKeyIDIgnored Deviation = "DeviationSourceKeyIDIgnored"
 
 	// DeviationDecryptKeyIDIgnored: the service ignores KeyId on Decrypt, so a
-	// wrong one is not IncorrectKey. Skips WrongKey.
+	// wrong one is not IncorrectKey. Skips WrongKey, UnknownKey/Decrypt and the
+	// engine's ReEncrypt/Engine/ViaPlaintext/WrongSourceKey.
 	DeviationDecryptKeyIDIgnored Deviation = "DeviationDecryptKeyIDIgnored"
 
 	// DeviationNoGrants: the service does not implement grants. Skips Grants.
@@ -148,6 +150,13 @@ const (
 	// another key from a damaged blob, and answers InvalidCiphertext where AWS
 	// answers IncorrectKey. Skips WrongKey and ReEncrypt/*/WrongSourceKey.
 	DeviationIncorrectKeyIsInvalidCiphertext Deviation = "DeviationIncorrectKeyIsInvalidCiphertext"
+
+	// DeviationTamperKindMisreported: the service does not check the integrity of
+	// its blob's header, so a damaged key reference or version is answered with
+	// another kind (NotFound, an internal error) instead of InvalidCiphertext.
+	// Skips EveryByteFlip/*/AsInvalidCiphertext and EveryTruncation/*/AsInvalidCiphertext;
+	// the .../Rejected subtests, that every damaged blob fails, still run.
+	DeviationTamperKindMisreported Deviation = "DeviationTamperKindMisreported"
 )
 
 // Reason says what the deviation is, for skip messages.
@@ -171,6 +180,8 @@ func (d Deviation) Reason() string {
 		return "the service has no DryRun"
 	case DeviationIncorrectKeyIsInvalidCiphertext:
 		return "the service cannot tell a blob of another key from a damaged one"
+	case DeviationTamperKindMisreported:
+		return "the service does not check its blob's header, so some damaged blobs fail with another kind than InvalidCiphertext"
 	}
 	return "undocumented deviation"
 }
