@@ -1,0 +1,172 @@
+package vault
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"slices"
+
+	"github.com/keyport/keyport/backends"
+)
+
+// encryptRequest is the body of <mount>/encrypt/<name>. Byte slices travel as
+// base64, as Transit wants them.
+type encryptRequest struct {
+	Plaintext      []byte `json:"plaintext"`
+	Context        []byte `json:"context,omitempty"`
+	AssociatedData []byte `json:"associated_data,omitempty"`
+}
+
+// decryptRequest is the body of <mount>/decrypt/<name> and <mount>/rewrap/<name>.
+type decryptRequest struct {
+	Ciphertext     string `json:"ciphertext"`
+	Context        []byte `json:"context,omitempty"`
+	AssociatedData []byte `json:"associated_data,omitempty"`
+}
+
+// Encrypt encrypts in.Plaintext under the Transit key in.KeyID, binding
+// in.EncryptionContext (see the package documentation). It never creates a key: a
+// missing one is an error matching backends.ErrNotFound.
+func (b *Backend) Encrypt(ctx context.Context, in *backends.EncryptInput) (*backends.EncryptOutput, error) {
+	const op = "Encrypt"
+	if in == nil {
+		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
+	}
+	if err := backends.ContextError(ctx, op, in.KeyID); err != nil {
+		return nil, err
+	}
+	ref, err := parse(op, in.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	// Transit would create a missing key (upsert) unless the mount forbids it, so
+	// check the key afresh unless it does.
+	info, err := b.keyFor(ctx, op, ref, !b.upsertDisabled(ctx, ref.Mount))
+	if err != nil {
+		return nil, err
+	}
+	alg, err := info.algorithm(op, ref, in.EncryptionAlgorithm)
+	if err != nil {
+		return nil, err
+	}
+	derivation, ad, err := info.binding(op, ref, in.EncryptionContext)
+	if err != nil {
+		return nil, err
+	}
+	if in.DryRun {
+		return nil, b.dryRun(ctx, op, ref, "encrypt")
+	}
+	pt := in.Plaintext
+	if pt == nil {
+		pt = []byte{}
+	}
+	var out struct {
+		Ciphertext string `json:"ciphertext"`
+	}
+	err = b.write(ctx, op, ref, ref.Mount+"/encrypt/"+ref.Name,
+		&encryptRequest{Plaintext: pt, Context: derivation, AssociatedData: ad}, &out, false)
+	if err != nil {
+		b.forget(ref, err)
+		return nil, err
+	}
+	if !isTransitCiphertext([]byte(out.Ciphertext)) {
+		return nil, backends.Errorf(backends.ErrInternal, op, ref.URI(), "Vault answered no Transit ciphertext")
+	}
+	return &backends.EncryptOutput{CiphertextBlob: []byte(out.Ciphertext), KeyID: ref.URI(), EncryptionAlgorithm: alg}, nil
+}
+
+// Decrypt decrypts in.CiphertextBlob, a Transit ciphertext of the key in.KeyID, under
+// in.EncryptionContext. in.KeyID is required: Transit ciphertexts do not name their
+// key.
+func (b *Backend) Decrypt(ctx context.Context, in *backends.DecryptInput) (*backends.DecryptOutput, error) {
+	const op = "Decrypt"
+	if in == nil {
+		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
+	}
+	if err := backends.ContextError(ctx, op, in.KeyID); err != nil {
+		return nil, err
+	}
+	if in.KeyID == "" {
+		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "KeyID is required: Vault Transit ciphertexts do not name their key")
+	}
+	ref, err := parse(op, in.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	if !isTransitCiphertext(in.CiphertextBlob) {
+		return nil, backends.Errorf(backends.ErrInvalidCiphertext, op, ref.URI(), "not a Vault Transit ciphertext (want vault:v<version>:<base64>)")
+	}
+	info, err := b.keyFor(ctx, op, ref, false)
+	if err != nil {
+		return nil, err
+	}
+	alg, err := info.algorithm(op, ref, in.EncryptionAlgorithm)
+	if err != nil {
+		return nil, err
+	}
+	derivation, ad, err := info.binding(op, ref, in.EncryptionContext)
+	if err != nil {
+		return nil, err
+	}
+	if in.DryRun {
+		return nil, b.dryRun(ctx, op, ref, "decrypt")
+	}
+	var out struct {
+		Plaintext []byte `json:"plaintext"`
+	}
+	err = b.write(ctx, op, ref, ref.Mount+"/decrypt/"+ref.Name,
+		&decryptRequest{Ciphertext: string(in.CiphertextBlob), Context: derivation, AssociatedData: ad}, &out, false)
+	if err != nil {
+		clear(out.Plaintext)
+		b.forget(ref, err)
+		return nil, err
+	}
+	if out.Plaintext == nil {
+		out.Plaintext = []byte{}
+	}
+	return &backends.DecryptOutput{Plaintext: out.Plaintext, KeyID: ref.URI(), EncryptionAlgorithm: alg}, nil
+}
+
+// isTransitCiphertext reports whether blob looks like vault:v<digits>:<base64>.
+func isTransitCiphertext(blob []byte) bool {
+	rest, ok := bytes.CutPrefix(blob, []byte("vault:v"))
+	if !ok {
+		return false
+	}
+	ver, body, ok := bytes.Cut(rest, []byte(":"))
+	if !ok || len(ver) == 0 || len(ver) > 9 || len(body) == 0 {
+		return false
+	}
+	for _, c := range ver {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	for _, c := range body {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=') {
+			return false
+		}
+	}
+	return true
+}
+
+// dryRun answers a DryRun of op on ref: the key was already found and checked, so
+// it asks Vault whether the token may call <mount>/<endpoint>/<name>, and returns
+// backends.ErrDryRunOperation when it may.
+func (b *Backend) dryRun(ctx context.Context, op string, ref Ref, endpoint string) error {
+	path := ref.Mount + "/" + endpoint + "/" + ref.Name
+	var out map[string]json.RawMessage
+	if err := b.write(ctx, op, ref, "sys/capabilities-self", map[string]any{"paths": []string{path}}, &out, false); err != nil {
+		return err
+	}
+	var caps []string
+	if raw, ok := out[path]; ok {
+		_ = json.Unmarshal(raw, &caps)
+	} else if raw, ok := out["capabilities"]; ok {
+		_ = json.Unmarshal(raw, &caps)
+	}
+	if !slices.Contains(caps, "root") && !slices.Contains(caps, "update") {
+		return backends.Errorf(backends.ErrAccessDenied, op, ref.URI(), "dry run: the token may not update %s", path)
+	}
+	return backends.Errorf(backends.ErrDryRunOperation, op, ref.URI(), "dry run: the request would have succeeded")
+}

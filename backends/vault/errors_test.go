@@ -1,0 +1,145 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+	"github.com/keyport/keyport/backends"
+)
+
+func TestMapResponse(t *testing.T) {
+	cases := []struct {
+		status int
+		msg    string
+		want   *backends.Kind
+	}{
+		{400, "encryption key not found", backends.ErrNotFound},
+		{404, "", backends.ErrNotFound},
+		{404, "no handler for route \"nope/encrypt/k\". route entry not found.", backends.ErrNotFound},
+		{400, "ciphertext or signature version is disallowed by policy (too old)", backends.ErrDisabled},
+		{400, "cipher: message authentication failed", backends.ErrInvalidCiphertext},
+		{400, "invalid ciphertext: no prefix", backends.ErrInvalidCiphertext},
+		{400, "invalid ciphertext length", backends.ErrInvalidCiphertext},
+		{400, "no such key version", backends.ErrInvalidCiphertext},
+		{400, "illegal base64 data at input byte 4", backends.ErrInvalidCiphertext},
+		{400, "'[0].associated_data' provided for non-AEAD cipher suite rsa-2048", backends.ErrInvalidKeyUsage},
+		{400, "message encryption not supported for key type ed25519", backends.ErrInvalidKeyUsage},
+		{403, "permission denied", backends.ErrAccessDenied},
+		{403, "", backends.ErrAccessDenied},
+		{503, "Vault is sealed", backends.ErrKeyUnavailable},
+		{503, "", backends.ErrKeyUnavailable},
+		{429, "request path \"transit/encrypt/k\": rate limit quota exceeded", backends.ErrThrottling},
+		{500, "internal error", backends.ErrInternal},
+		{504, "", backends.ErrDependencyTimeout},
+		{412, "", backends.ErrKeyUnavailable},
+		{400, "something else", backends.ErrInvalidArgument},
+	}
+	for _, c := range cases {
+		raw := &api.ResponseError{StatusCode: c.status, Errors: []string{c.msg}}
+		err := mapError(context.Background(), "Decrypt", "vault://transit/k", raw)
+		if !errors.Is(err, c.want) {
+			t.Errorf("%d %q: got %v, want %s", c.status, c.msg, err, c.want.Name())
+		}
+		var re *api.ResponseError
+		if !errors.As(err, &re) || re != raw {
+			t.Errorf("%d %q: the *api.ResponseError is not reachable with errors.As", c.status, c.msg)
+		}
+		if backends.IsRetryable(err) != c.want.Retryable() {
+			t.Errorf("%d %q: retryable = %v", c.status, c.msg, backends.IsRetryable(err))
+		}
+	}
+}
+
+func TestMapErrorContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := mapError(ctx, "Encrypt", "vault://transit/k", errors.New("transport said something"))
+	if !errors.Is(err, backends.ErrCanceled) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: got %v", err)
+	}
+	if err := mapError(context.Background(), "Encrypt", "", errors.New("dial tcp: connection refused")); !errors.Is(err, backends.ErrKeyUnavailable) {
+		t.Fatalf("transport failure: got %v, want KeyUnavailable", err)
+	}
+}
+
+// offline returns a Backend whose client points at a server that fails the test if
+// it is ever asked anything.
+func offline(t *testing.T) *Backend {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("unexpected request %s %s", r.Method, r.URL.Path)
+		w.WriteHeader(500)
+	}))
+	t.Cleanup(srv.Close)
+	cfg := api.DefaultConfig()
+	cfg.Address = srv.URL
+	cfg.MaxRetries = 0
+	c, err := api.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetToken("t")
+	b, err := New(Options{Client: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestValidationBeforeNetwork(t *testing.T) {
+	b := offline(t)
+	ctx := context.Background()
+	check := func(name string, err error, want *backends.Kind) {
+		t.Helper()
+		if !errors.Is(err, want) {
+			t.Errorf("%s: got %v, want %s", name, err, want.Name())
+		}
+	}
+	_, err := b.Encrypt(ctx, nil)
+	check("nil encrypt input", err, backends.ErrInvalidArgument)
+	_, err = b.Encrypt(ctx, &backends.EncryptInput{KeyID: "vault://transit/", Plaintext: []byte("x")})
+	check("bad key", err, backends.ErrNotFound)
+	_, err = b.Decrypt(ctx, &backends.DecryptInput{CiphertextBlob: []byte("vault:v1:AAAA")})
+	check("decrypt without KeyID", err, backends.ErrInvalidArgument)
+	_, err = b.Decrypt(ctx, &backends.DecryptInput{KeyID: "vault://transit/k", CiphertextBlob: []byte("not transit")})
+	check("decrypt garbage", err, backends.ErrInvalidCiphertext)
+	_, err = b.ReEncrypt(ctx, &backends.ReEncryptInput{SourceKeyID: "vault://transit/a", DestinationKeyID: "vault://transit/b", CiphertextBlob: []byte("vault:v1:AAAA")})
+	check("rewrap across keys", err, backends.ErrUnsupported)
+	_, err = b.ReEncrypt(ctx, &backends.ReEncryptInput{SourceKeyID: "vault://transit/a", DestinationKeyID: "vault://transit/a",
+		DestinationEncryptionContext: map[string]string{"k": "v"}, CiphertextBlob: []byte("vault:v1:AAAA")})
+	check("rewrap changing context", err, backends.ErrUnsupported)
+	_, err = b.ReEncrypt(ctx, &backends.ReEncryptInput{DestinationKeyID: "vault://transit/a", CiphertextBlob: []byte("vault:v1:AAAA")})
+	check("rewrap without source", err, backends.ErrUnsupported)
+	_, err = b.GenerateDataKey(ctx, &backends.GenerateDataKeyInput{KeyID: "vault://transit/a", NumberOfBytes: 2000})
+	check("data key too long", err, backends.ErrInvalidArgument)
+	_, err = b.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: "alias/x"})
+	check("describe non-vault", err, backends.ErrNotFound)
+
+	cctx, cancel := context.WithTimeout(ctx, time.Nanosecond)
+	defer cancel()
+	<-cctx.Done()
+	_, err = b.Encrypt(cctx, &backends.EncryptInput{KeyID: "vault://transit/k", Plaintext: []byte("x")})
+	check("expired context", err, backends.ErrDependencyTimeout)
+}
+
+func TestNamespaceOption(t *testing.T) {
+	c, err := api.NewClient(api.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(Options{Client: c, Namespace: "team-a/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Client().Namespace(); got != "team-a/" {
+		t.Fatalf("namespace = %q, want team-a/", got)
+	}
+	if c.Namespace() != "" {
+		t.Fatal("New changed the caller's client")
+	}
+}
