@@ -25,8 +25,17 @@
 // EveryByteFlip, EveryTruncation, WrongKey, UnknownKey, Disabled, PendingDeletion,
 // KeyReferenceForms, ReEncrypt/Native, ReEncrypt/Engine, DryRun, GenerateDataKey,
 // DescribeKey, Rotation, Grants, Concurrent, CancelledContext, ErrorMapping), so a
-// failure reads, for example, "TestConformance/WrongKey/Decrypt: want
-// IncorrectKeyException, got InvalidCiphertextException".
+// failure reads, for example, "TestConformance/WrongKey: Decrypt with KeyB of a
+// blob of KeyA: want IncorrectKeyException, got InvalidCiphertextException".
+// Setup runs once; every subtest shares its keys. The suite changes no key's state:
+// it only rotates KeyB when the Fixture gives a Rotate hook, and makes a grant on
+// KeyA when it gives a Grant hook.
+//
+// ReEncrypt/Engine runs reencrypt.Engine over a backends.Router that routes the
+// fixture's keys (Fixture.Router, or one the suite builds), with
+// reencrypt.WithoutNative so that the decrypt-then-encrypt path is the one tested,
+// and re-encrypts to and from Fixture.Other when the harness gives a second
+// provider.
 //
 // Optional capabilities are found by type assertion on Fixture.Backend
 // (backends.ReEncrypter, backends.DataKeyGenerator, backends.KeyDescriber,
