@@ -1,0 +1,567 @@
+package local_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/backends/local"
+)
+
+// TestKeyStates checks every operation against every key state, with the error AWS
+// gives (nil: the call succeeds).
+func TestKeyStates(t *testing.T) {
+	type call func(f *fixture, key string, blob []byte, other string) error
+	calls := []struct {
+		name                       string
+		call                       call
+		enabled, disabled, pending *backends.Kind
+	}{
+		{"Encrypt", func(f *fixture, key string, _ []byte, _ string) error {
+			_, err := f.a.Encrypt(bg, &backends.EncryptInput{KeyID: key, Plaintext: []byte("x")})
+			return err
+		}, nil, backends.ErrDisabled, backends.ErrInvalidState},
+		{"Decrypt", func(f *fixture, _ string, blob []byte, _ string) error {
+			_, err := f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: blob})
+			return err
+		}, nil, backends.ErrDisabled, backends.ErrInvalidState},
+		{"GenerateDataKey", func(f *fixture, key string, _ []byte, _ string) error {
+			_, err := f.a.GenerateDataKey(bg, &backends.GenerateDataKeyInput{KeyID: key})
+			return err
+		}, nil, backends.ErrDisabled, backends.ErrInvalidState},
+		{"GenerateDataKeyWithoutPlaintext", func(f *fixture, key string, _ []byte, _ string) error {
+			_, err := f.a.GenerateDataKeyWithoutPlaintext(bg, &backends.GenerateDataKeyInput{KeyID: key})
+			return err
+		}, nil, backends.ErrDisabled, backends.ErrInvalidState},
+		{"ReEncrypt from", func(f *fixture, _ string, blob []byte, other string) error {
+			_, err := f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: blob, DestinationKeyID: other})
+			return err
+		}, nil, backends.ErrDisabled, backends.ErrInvalidState},
+		{"ReEncrypt to", func(f *fixture, key string, _ []byte, other string) error {
+			blob := f.encrypt(f.a, other, []byte("x"), nil)
+			_, err := f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: blob, DestinationKeyID: key})
+			return err
+		}, nil, backends.ErrDisabled, backends.ErrInvalidState},
+		{"DescribeKey", func(f *fixture, key string, _ []byte, _ string) error {
+			_, err := f.a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: key})
+			return err
+		}, nil, nil, nil},
+		{"EnableKey", func(f *fixture, key string, _ []byte, _ string) error {
+			return f.a.EnableKey(bg, &local.EnableKeyInput{KeyID: key})
+		}, nil, nil, backends.ErrInvalidState},
+		{"DisableKey", func(f *fixture, key string, _ []byte, _ string) error {
+			return f.a.DisableKey(bg, &local.DisableKeyInput{KeyID: key})
+		}, nil, nil, backends.ErrInvalidState},
+		{"ScheduleKeyDeletion", func(f *fixture, key string, _ []byte, _ string) error {
+			_, err := f.a.ScheduleKeyDeletion(bg, &local.ScheduleKeyDeletionInput{KeyID: key})
+			return err
+		}, nil, nil, backends.ErrInvalidState},
+		{"CancelKeyDeletion", func(f *fixture, key string, _ []byte, _ string) error {
+			_, err := f.a.CancelKeyDeletion(bg, &local.CancelKeyDeletionInput{KeyID: key})
+			return err
+		}, backends.ErrInvalidState, backends.ErrInvalidState, nil},
+		{"CreateAlias", func(f *fixture, key string, _ []byte, _ string) error {
+			return f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/state-test", TargetKeyID: key})
+		}, nil, nil, backends.ErrInvalidState},
+		{"CreateGrant", func(f *fixture, key string, _ []byte, _ string) error {
+			_, err := f.a.CreateGrant(bg, &local.CreateGrantInput{KeyID: key, GranteePrincipal: roleB, Operations: []local.GrantOperation{local.GrantDecrypt}})
+			return err
+		}, nil, backends.ErrDisabled, backends.ErrInvalidState},
+		{"ListGrants", func(f *fixture, key string, _ []byte, _ string) error {
+			_, err := f.a.ListGrants(bg, &local.ListGrantsInput{KeyID: key})
+			return err
+		}, nil, nil, nil},
+		{"PutKeyPolicy", func(f *fixture, key string, _ []byte, _ string) error {
+			return f.a.PutKeyPolicy(bg, &local.PutKeyPolicyInput{KeyID: key, Policy: allowPolicy(acctA, []string{acctB}, "kms:Decrypt")})
+		}, nil, nil, nil},
+		{"GetKeyPolicy", func(f *fixture, key string, _ []byte, _ string) error {
+			_, err := f.a.GetKeyPolicy(bg, &local.GetKeyPolicyInput{KeyID: key})
+			return err
+		}, nil, nil, nil},
+		{"EnableKeyRotation", func(f *fixture, key string, _ []byte, _ string) error {
+			return f.a.EnableKeyRotation(bg, &local.EnableKeyRotationInput{KeyID: key})
+		}, nil, backends.ErrDisabled, backends.ErrInvalidState},
+		{"DisableKeyRotation", func(f *fixture, key string, _ []byte, _ string) error {
+			return f.a.DisableKeyRotation(bg, &local.DisableKeyRotationInput{KeyID: key})
+		}, nil, backends.ErrDisabled, backends.ErrInvalidState},
+		{"GetKeyRotationStatus", func(f *fixture, key string, _ []byte, _ string) error {
+			_, err := f.a.GetKeyRotationStatus(bg, &local.GetKeyRotationStatusInput{KeyID: key})
+			return err
+		}, nil, nil, nil},
+		{"RotateKeyOnDemand", func(f *fixture, key string, _ []byte, _ string) error {
+			_, err := f.a.RotateKeyOnDemand(bg, &local.RotateKeyOnDemandInput{KeyID: key})
+			return err
+		}, nil, backends.ErrDisabled, backends.ErrInvalidState},
+	}
+	for _, c := range calls {
+		for _, st := range []struct {
+			state backends.KeyState
+			want  func() *backends.Kind
+		}{
+			{backends.KeyStateEnabled, func() *backends.Kind { return c.enabled }},
+			{backends.KeyStateDisabled, func() *backends.Kind { return c.disabled }},
+			{backends.KeyStatePendingDeletion, func() *backends.Kind { return c.pending }},
+		} {
+			t.Run(c.name+"/"+string(st.state), func(t *testing.T) {
+				f := newFixture(t)
+				k, other := f.key(f.a, nil), f.key(f.a, nil)
+				blob := f.encrypt(f.a, k.ID, []byte("x"), nil)
+				switch st.state {
+				case backends.KeyStateDisabled:
+					mustOK(t, f.a.DisableKey(bg, &local.DisableKeyInput{KeyID: k.ID}))
+				case backends.KeyStatePendingDeletion:
+					_, err := f.a.ScheduleKeyDeletion(bg, &local.ScheduleKeyDeletionInput{KeyID: k.ID, PendingWindowInDays: 7})
+					mustOK(t, err)
+				}
+				err := c.call(f, k.ID, blob, other.ID)
+				if want := st.want(); want == nil {
+					mustOK(t, err)
+				} else {
+					wantKind(t, err, want)
+				}
+			})
+		}
+	}
+}
+
+func TestDeletion(t *testing.T) {
+	f := newFixture(t)
+	k := f.key(f.a, nil)
+	mustOK(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/doomed", TargetKeyID: k.ID}))
+	blob := f.encrypt(f.a, k.ID, []byte("x"), nil)
+	for _, days := range []int{-1, 6, 31} {
+		_, err := f.a.ScheduleKeyDeletion(bg, &local.ScheduleKeyDeletionInput{KeyID: k.ID, PendingWindowInDays: days})
+		wantKind(t, err, backends.ErrInvalidArgument)
+	}
+	out, err := f.a.ScheduleKeyDeletion(bg, &local.ScheduleKeyDeletionInput{KeyID: k.ID})
+	mustOK(t, err)
+	if want := f.clock.Now().Add(30 * day); !out.DeletionDate.Equal(want) || out.PendingWindowInDays != 30 || out.KeyState != backends.KeyStatePendingDeletion || out.KeyID != k.KeyID {
+		t.Fatalf("ScheduleKeyDeletion output %+v", out)
+	}
+	md, err := f.a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: "alias/doomed"})
+	mustOK(t, err)
+	if md.State != backends.KeyStatePendingDeletion || !md.DeletionDate.Equal(out.DeletionDate) {
+		t.Fatalf("metadata %+v", md)
+	}
+	// Cancel: Disabled, as AWS; then enable and use again.
+	_, err = f.a.CancelKeyDeletion(bg, &local.CancelKeyDeletionInput{KeyID: k.ID})
+	mustOK(t, err)
+	md, _ = f.a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: k.ID})
+	if md.State != backends.KeyStateDisabled || !md.DeletionDate.IsZero() {
+		t.Fatalf("after cancel: %s %v", md.State, md.DeletionDate)
+	}
+	mustOK(t, f.a.EnableKey(bg, &local.EnableKeyInput{KeyID: k.ID}))
+	f.encrypt(f.a, k.ID, []byte("x"), nil)
+
+	// Schedule again for 7 days; one second before, the key still exists.
+	_, err = f.a.ScheduleKeyDeletion(bg, &local.ScheduleKeyDeletionInput{KeyID: k.ID, PendingWindowInDays: 7})
+	mustOK(t, err)
+	f.clock.Advance(7*day - time.Second)
+	_, err = f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: blob})
+	wantKind(t, err, backends.ErrInvalidState)
+	f.clock.Advance(time.Second)
+	_, err = f.a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: k.ID})
+	wantKind(t, err, backends.ErrNotFound)
+	_, err = f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: blob})
+	wantKind(t, err, backends.ErrNotFound)
+	_, err = f.a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: "alias/doomed"})
+	wantKind(t, err, backends.ErrNotFound)
+	aliases, err := f.a.ListAliases(bg, nil)
+	mustOK(t, err)
+	keys, err := f.a.ListKeys(bg, nil)
+	mustOK(t, err)
+	if len(aliases.Aliases) != 0 || len(keys.Keys) != 0 {
+		t.Fatalf("deleted key still listed: %+v %+v", aliases, keys)
+	}
+}
+
+func TestRotation(t *testing.T) {
+	f := newFixture(t)
+	k := f.key(f.a, nil)
+	if k.CurrentVersion != 1 {
+		t.Fatalf("new key CurrentVersion %d", k.CurrentVersion)
+	}
+	for _, days := range []int{-1, 89, 2561} {
+		err := f.a.EnableKeyRotation(bg, &local.EnableKeyRotationInput{KeyID: k.ID, RotationPeriodInDays: days})
+		wantKind(t, err, backends.ErrInvalidArgument)
+	}
+	v1 := f.encrypt(f.a, k.ID, []byte("one"), nil)
+	mustOK(t, f.a.EnableKeyRotation(bg, &local.EnableKeyRotationInput{KeyID: k.ID, RotationPeriodInDays: 90}))
+	st, err := f.a.GetKeyRotationStatus(bg, &local.GetKeyRotationStatusInput{KeyID: k.ID})
+	mustOK(t, err)
+	if !st.KeyRotationEnabled || st.RotationPeriodInDays != 90 || !st.NextRotationDate.Equal(f.clock.Now().Add(90*day)) {
+		t.Fatalf("rotation status %+v", st)
+	}
+	version := func() int {
+		t.Helper()
+		md, err := f.a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: k.ID})
+		mustOK(t, err)
+		return md.CurrentVersion
+	}
+	f.clock.Advance(89 * day)
+	if v := version(); v != 1 {
+		t.Fatalf("rotated early: version %d", v)
+	}
+	f.clock.Advance(day)
+	if v := version(); v != 2 {
+		t.Fatalf("after 90 days: version %d, want 2", v)
+	}
+	v2 := f.encrypt(f.a, k.ID, []byte("two"), nil)
+	// A disabled key does not rotate; once enabled it catches up.
+	mustOK(t, f.a.DisableKey(bg, &local.DisableKeyInput{KeyID: k.ID}))
+	f.clock.Advance(100 * day)
+	if v := version(); v != 2 {
+		t.Fatalf("disabled key rotated: version %d", v)
+	}
+	mustOK(t, f.a.EnableKey(bg, &local.EnableKeyInput{KeyID: k.ID}))
+	if v := version(); v != 3 {
+		t.Fatalf("re-enabled key: version %d, want 3", v)
+	}
+	out, err := f.a.RotateKeyOnDemand(bg, &local.RotateKeyOnDemandInput{KeyID: k.ID})
+	mustOK(t, err)
+	if out.CurrentVersion != 4 || version() != 4 {
+		t.Fatalf("on demand: version %d", out.CurrentVersion)
+	}
+	for _, tc := range []struct {
+		blob []byte
+		want string
+	}{{v1, "one"}, {v2, "two"}} {
+		dec, err := f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: tc.blob})
+		mustOK(t, err)
+		if string(dec.Plaintext) != tc.want {
+			t.Fatalf("old ciphertext decrypts to %q", dec.Plaintext)
+		}
+	}
+	mustOK(t, f.a.DisableKeyRotation(bg, &local.DisableKeyRotationInput{KeyID: k.ID}))
+	f.clock.Advance(1000 * day)
+	if v := version(); v != 4 {
+		t.Fatalf("rotation off, yet version %d", v)
+	}
+	// On-demand rotations are limited to 10 per key.
+	for i := 1; i < 10; i++ {
+		_, err := f.a.RotateKeyOnDemand(bg, &local.RotateKeyOnDemandInput{KeyID: k.ID})
+		mustOK(t, err)
+	}
+	_, err = f.a.RotateKeyOnDemand(bg, &local.RotateKeyOnDemandInput{KeyID: k.ID})
+	wantKind(t, err, backends.ErrLimitExceeded)
+}
+
+func TestPolicies(t *testing.T) {
+	f := newFixture(t)
+	ec := map[string]string{"purpose": "billing"}
+	for _, tc := range []struct {
+		name   string
+		policy string
+		ec     map[string]string
+		want   *backends.Kind
+	}{
+		{"default keeps B out", "", ec, backends.ErrAccessDenied},
+		{"account ID", allowPolicy(acctA, []string{acctB}, "kms:Decrypt"), ec, nil},
+		{"account root ARN", allowPolicy(acctA, []string{"arn:aws:iam::" + acctB + ":root"}, "kms:*"), ec, nil},
+		{"exact role", allowPolicy(acctA, []string{roleB}, "kms:Decrypt"), ec, nil},
+		{"another role", allowPolicy(acctA, []string{"arn:aws:iam::" + acctB + ":role/other"}, "kms:Decrypt"), ec, backends.ErrAccessDenied},
+		{"anyone", allowPolicy(acctA, []string{"*"}, "kms:Decrypt"), ec, nil},
+		{"wildcard action", allowPolicy(acctA, []string{acctB}, "kms:Dec*"), ec, nil},
+		{"question mark", allowPolicy(acctA, []string{acctB}, "kms:Decryp?"), ec, nil},
+		{"case-insensitive action", allowPolicy(acctA, []string{acctB}, "KMS:decrypt"), ec, nil},
+		{"other action", allowPolicy(acctA, []string{acctB}, "kms:Encrypt"), ec, backends.ErrAccessDenied},
+		{"deny beats allow", `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:*","Resource":"*"},` +
+			`{"Effect":"Deny","Principal":{"AWS":"` + acctB + `"},"Action":"kms:Decrypt","Resource":"*"}]}`, ec, backends.ErrAccessDenied},
+		{"condition met", `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"` + acctA + `"},"Action":"kms:*","Resource":"*"},` +
+			`{"Effect":"Allow","Principal":{"AWS":"` + acctB + `"},"Action":"kms:Decrypt","Resource":"*",` +
+			`"Condition":{"StringEquals":{"kms:EncryptionContext:purpose":["billing","audit"]}}}]}`, ec, nil},
+		{"condition not met", `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"` + acctA + `"},"Action":"kms:*","Resource":"*"},` +
+			`{"Effect":"Allow","Principal":{"AWS":"` + acctB + `"},"Action":"kms:Decrypt","Resource":"*",` +
+			`"Condition":{"StringEquals":{"kms:EncryptionContext:purpose":"audit"}}}]}`, ec, backends.ErrAccessDenied},
+		{"caller account condition", `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"` + acctA + `"},"Action":"kms:*","Resource":"*"},` +
+			`{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*",` +
+			`"Condition":{"StringEquals":{"kms:CallerAccount":"` + acctB + `"}}}]}`, ec, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k := f.key(f.a, &local.CreateKeyInput{Policy: tc.policy, BypassPolicyLockoutSafetyCheck: true})
+			blob := f.encrypt(f.svc.Client(local.Identity{Account: acctA}), k.ID, []byte("x"), tc.ec)
+			_, err := f.b.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: blob, EncryptionContext: tc.ec})
+			if tc.want == nil {
+				mustOK(t, err)
+			} else {
+				wantKind(t, err, tc.want)
+			}
+		})
+	}
+	// Malformed policies and the lockout check.
+	k := f.key(f.a, nil)
+	for _, p := range []string{
+		"not json", `{}`, `{"Statement":[]}`,
+		`{"Statement":[{"Effect":"Maybe","Principal":"*","Action":"kms:*","Resource":"*"}]}`,
+		`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"}]}`,
+		`{"Statement":[{"Effect":"Allow","Principal":"*","NotAction":"kms:Decrypt","Resource":"*"}]}`,
+		`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringLike":{"kms:CallerAccount":"1*"}}}]}`,
+		`{"Statement":[{"Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},"Action":"kms:*","Resource":"*"}]}`,
+		allowPolicy(acctB, []string{acctB}, "kms:*"), // locks A out
+	} {
+		err := f.a.PutKeyPolicy(bg, &local.PutKeyPolicyInput{KeyID: k.ID, Policy: p})
+		wantKind(t, err, backends.ErrInvalidArgument)
+	}
+	got, err := f.a.GetKeyPolicy(bg, &local.GetKeyPolicyInput{KeyID: k.ID})
+	mustOK(t, err)
+	if got.PolicyName != "default" || got.Policy == "" {
+		t.Fatalf("GetKeyPolicy %+v", got)
+	}
+	_, err = f.a.GetKeyPolicy(bg, &local.GetKeyPolicyInput{KeyID: k.ID, PolicyName: "other"})
+	wantKind(t, err, backends.ErrNotFound)
+	// Bypass: A locks itself out, and then cannot even read the policy.
+	mustOK(t, f.a.PutKeyPolicy(bg, &local.PutKeyPolicyInput{KeyID: k.ID, Policy: allowPolicy(acctB, []string{acctB}, "kms:*"), BypassPolicyLockoutSafetyCheck: true}))
+	_, err = f.a.GetKeyPolicy(bg, &local.GetKeyPolicyInput{KeyID: k.ID})
+	wantKind(t, err, backends.ErrAccessDenied)
+	// Admin actions are authorized too: B cannot disable A's key.
+	k2 := f.key(f.a, &local.CreateKeyInput{Policy: allowPolicy(acctA, []string{acctB}, "kms:Decrypt")})
+	err = f.b.DisableKey(bg, &local.DisableKeyInput{KeyID: k2.KeyID})
+	wantKind(t, err, backends.ErrAccessDenied)
+}
+
+func TestGrants(t *testing.T) {
+	f := newFixture(t)
+	k := f.key(f.a, nil)
+	ec := map[string]string{"tenant": "t1", "x": "y"}
+	blob := f.encrypt(f.a, k.ID, []byte("x"), ec)
+	decrypt := func(tokens ...string) error {
+		_, err := f.b.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: blob, EncryptionContext: ec, GrantTokens: tokens})
+		return err
+	}
+	wantKind(t, decrypt(), backends.ErrAccessDenied)
+	g, err := f.a.CreateGrant(bg, &local.CreateGrantInput{KeyID: k.ID, GranteePrincipal: roleB, RetiringPrincipal: roleA,
+		Operations: []local.GrantOperation{local.GrantDecrypt}, Name: "b-decrypt"})
+	mustOK(t, err)
+	if len(g.GrantID) != 64 || g.GrantToken == "" {
+		t.Fatalf("grant %+v", g)
+	}
+	mustOK(t, decrypt(g.GrantToken))
+	mustOK(t, decrypt()) // grants are effective at once, token or not
+	_, err = f.b.Encrypt(bg, &backends.EncryptInput{KeyID: k.KeyID, Plaintext: []byte("x")})
+	wantKind(t, err, backends.ErrAccessDenied) // the grant allows Decrypt only
+	// Bad tokens.
+	other := local.New()
+	defer other.Close()
+	oc := other.Client(local.Identity{Account: acctA})
+	ok, _ := oc.CreateKey(bg, nil)
+	og, err := oc.CreateGrant(bg, &local.CreateGrantInput{KeyID: ok.KeyMetadata.ID, GranteePrincipal: roleB, Operations: []local.GrantOperation{local.GrantDecrypt}})
+	mustOK(t, err)
+	for _, tok := range []string{"garbage", "", g.GrantToken[:len(g.GrantToken)-2], og.GrantToken} {
+		wantKind(t, decrypt(tok), backends.ErrInvalidGrantToken)
+	}
+	many := make([]string, 11)
+	for i := range many {
+		many[i] = g.GrantToken
+	}
+	wantKind(t, decrypt(many...), backends.ErrInvalidArgument)
+
+	list, err := f.a.ListGrants(bg, &local.ListGrantsInput{KeyID: k.ID})
+	mustOK(t, err)
+	if len(list.Grants) != 1 || list.Grants[0].GrantID != g.GrantID || list.Grants[0].GranteePrincipal != roleB || list.Grants[0].KeyID != k.KeyID {
+		t.Fatalf("ListGrants %+v", list)
+	}
+	// B cannot retire it (not the retiring principal, no RetireGrant operation); A can.
+	wantKind(t, f.b.RetireGrant(bg, &local.RetireGrantInput{GrantToken: g.GrantToken}), backends.ErrAccessDenied)
+	mustOK(t, f.a.RetireGrant(bg, &local.RetireGrantInput{GrantToken: g.GrantToken}))
+	wantKind(t, decrypt(), backends.ErrAccessDenied)
+	// The token of a retired grant is well formed but authorizes nothing.
+	wantKind(t, decrypt(g.GrantToken), backends.ErrAccessDenied)
+	wantKind(t, f.a.RetireGrant(bg, &local.RetireGrantInput{GrantToken: g.GrantToken}), backends.ErrNotFound)
+	wantKind(t, f.a.RetireGrant(bg, &local.RetireGrantInput{GrantToken: "bad"}), backends.ErrInvalidGrantToken)
+
+	// Constraints.
+	for _, tc := range []struct {
+		name string
+		c    *local.GrantConstraints
+		want *backends.Kind
+	}{
+		{"equals", &local.GrantConstraints{EncryptionContextEquals: map[string]string{"tenant": "t1", "x": "y"}}, nil},
+		{"equals fewer", &local.GrantConstraints{EncryptionContextEquals: map[string]string{"tenant": "t1"}}, backends.ErrAccessDenied},
+		{"subset", &local.GrantConstraints{EncryptionContextSubset: map[string]string{"tenant": "t1"}}, nil},
+		{"subset other value", &local.GrantConstraints{EncryptionContextSubset: map[string]string{"tenant": "t2"}}, backends.ErrAccessDenied},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, err := f.a.CreateGrant(bg, &local.CreateGrantInput{KeyID: k.ID, GranteePrincipal: roleB, Operations: []local.GrantOperation{local.GrantDecrypt}, Constraints: tc.c})
+			mustOK(t, err)
+			defer func() { mustOK(t, f.a.RevokeGrant(bg, &local.RevokeGrantInput{KeyID: k.ID, GrantID: g.GrantID})) }()
+			err = decrypt(g.GrantToken)
+			if tc.want == nil {
+				mustOK(t, err)
+			} else {
+				wantKind(t, err, tc.want)
+			}
+		})
+	}
+	wantKind(t, f.a.RevokeGrant(bg, &local.RevokeGrantInput{KeyID: k.ID, GrantID: "nope"}), backends.ErrNotFound)
+
+	// Grantee with RetireGrant and DescribeKey; a grantee by account.
+	g2, err := f.a.CreateGrant(bg, &local.CreateGrantInput{KeyID: k.ID, GranteePrincipal: acctB, Operations: []local.GrantOperation{local.GrantDescribeKey, local.GrantRetireGrant}})
+	mustOK(t, err)
+	_, err = f.b.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: k.KeyID, GrantTokens: []string{g2.GrantToken}})
+	mustOK(t, err)
+	mustOK(t, f.b.RetireGrant(bg, &local.RetireGrantInput{KeyID: k.KeyID, GrantID: g2.GrantID}))
+
+	// Invalid grant requests.
+	for _, in := range []*local.CreateGrantInput{
+		{KeyID: k.ID, GranteePrincipal: "bob", Operations: []local.GrantOperation{local.GrantDecrypt}},
+		{KeyID: k.ID, GranteePrincipal: roleB},
+		{KeyID: k.ID, GranteePrincipal: roleB, Operations: []local.GrantOperation{"Sign"}},
+		{KeyID: k.ID, GranteePrincipal: roleB, Operations: []local.GrantOperation{local.GrantDescribeKey}, Constraints: &local.GrantConstraints{EncryptionContextSubset: ec}},
+	} {
+		_, err := f.a.CreateGrant(bg, in)
+		wantKind(t, err, backends.ErrInvalidArgument)
+	}
+	// B may not grant on A's key.
+	_, err = f.b.CreateGrant(bg, &local.CreateGrantInput{KeyID: k.KeyID, GranteePrincipal: roleB, Operations: []local.GrantOperation{local.GrantDecrypt}})
+	wantKind(t, err, backends.ErrAccessDenied)
+}
+
+func TestGrantReEncrypt(t *testing.T) {
+	f := newFixture(t)
+	src, dst := f.key(f.a, nil), f.key(f.a, nil)
+	blob := f.encrypt(f.a, src.ID, []byte("x"), nil)
+	re := func() error {
+		_, err := f.b.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: blob, DestinationKeyID: dst.KeyID})
+		return err
+	}
+	wantKind(t, re(), backends.ErrAccessDenied)
+	_, err := f.a.CreateGrant(bg, &local.CreateGrantInput{KeyID: src.ID, GranteePrincipal: roleB, Operations: []local.GrantOperation{local.GrantReEncryptFrom}})
+	mustOK(t, err)
+	wantKind(t, re(), backends.ErrAccessDenied)
+	_, err = f.a.CreateGrant(bg, &local.CreateGrantInput{KeyID: dst.ID, GranteePrincipal: roleB, Operations: []local.GrantOperation{local.GrantReEncryptTo}})
+	mustOK(t, err)
+	mustOK(t, re())
+}
+
+func TestAliases(t *testing.T) {
+	f := newFixture(t)
+	k1, k2 := f.key(f.a, nil), f.key(f.a, nil)
+	kb := f.key(f.b, nil)
+	for _, name := range []string{"orders", "alias/", "alias/bad name", "alias/aws/reserved", "alias/AWS/reserved"} {
+		wantKind(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: name, TargetKeyID: k1.ID}), backends.ErrInvalidAliasName)
+	}
+	mustOK(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/app", TargetKeyID: k1.KeyID}))
+	wantKind(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/app", TargetKeyID: k2.ID}), backends.ErrAlreadyExists)
+	wantKind(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/x", TargetKeyID: "alias/app"}), backends.ErrInvalidArgument)
+	wantKind(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/x", TargetKeyID: kb.KeyID}), backends.ErrNotFound)
+	// The same name in another account is another alias.
+	mustOK(t, f.b.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/app", TargetKeyID: kb.ID}))
+	md, err := f.b.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: "alias/app"})
+	mustOK(t, err)
+	if md.ID != kb.ID {
+		t.Fatalf("B's alias/app is %s", md.ID)
+	}
+	mustOK(t, f.a.UpdateAlias(bg, &local.UpdateAliasInput{AliasName: "alias/app", TargetKeyID: k2.ID}))
+	md, _ = f.a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: "alias/app"})
+	if md.ID != k2.ID {
+		t.Fatalf("after UpdateAlias alias/app is %s", md.ID)
+	}
+	wantKind(t, f.a.UpdateAlias(bg, &local.UpdateAliasInput{AliasName: "alias/none", TargetKeyID: k2.ID}), backends.ErrNotFound)
+	for i := 0; i < 5; i++ {
+		mustOK(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/k1-" + string(rune('a'+i)), TargetKeyID: k1.ID}))
+	}
+	var names []string
+	marker := ""
+	for pages := 0; ; pages++ {
+		out, err := f.a.ListAliases(bg, &local.ListAliasesInput{Limit: 2, Marker: marker})
+		mustOK(t, err)
+		for _, a := range out.Aliases {
+			names = append(names, a.AliasName)
+			if a.AliasArn != "arn:aws:kms:us-east-1:"+acctA+":"+a.AliasName {
+				t.Fatalf("AliasArn %s", a.AliasArn)
+			}
+		}
+		if !out.Truncated {
+			break
+		}
+		if pages > 10 {
+			t.Fatal("pagination does not end")
+		}
+		marker = out.NextMarker
+	}
+	if len(names) != 6 {
+		t.Fatalf("listed %v", names)
+	}
+	out, err := f.a.ListAliases(bg, &local.ListAliasesInput{KeyID: k1.ID})
+	mustOK(t, err)
+	if len(out.Aliases) != 5 {
+		t.Fatalf("aliases of k1: %+v", out.Aliases)
+	}
+	_, err = f.a.ListAliases(bg, &local.ListAliasesInput{Marker: "!!"})
+	wantKind(t, err, backends.ErrInvalidMarker)
+	_, err = f.a.ListAliases(bg, &local.ListAliasesInput{Limit: 101})
+	wantKind(t, err, backends.ErrInvalidArgument)
+	mustOK(t, f.a.DeleteAlias(bg, &local.DeleteAliasInput{AliasName: "alias/app"}))
+	wantKind(t, f.a.DeleteAlias(bg, &local.DeleteAliasInput{AliasName: "alias/app"}), backends.ErrNotFound)
+	_, err = f.a.Encrypt(bg, &backends.EncryptInput{KeyID: "alias/app"})
+	wantKind(t, err, backends.ErrNotFound)
+}
+
+func TestListKeys(t *testing.T) {
+	f := newFixture(t)
+	want := map[string]bool{}
+	for i := 0; i < 7; i++ {
+		want[f.key(f.a, &local.CreateKeyInput{MultiRegion: i == 0}).ID] = true
+	}
+	f.key(f.b, nil)
+	got := map[string]bool{}
+	marker := ""
+	for {
+		out, err := f.a.ListKeys(bg, &local.ListKeysInput{Limit: 3, Marker: marker})
+		mustOK(t, err)
+		if len(out.Keys) > 3 {
+			t.Fatalf("page of %d", len(out.Keys))
+		}
+		for _, k := range out.Keys {
+			if got[k.KeyID] {
+				t.Fatalf("%s listed twice", k.KeyID)
+			}
+			got[k.KeyID] = true
+			if k.KeyArn != "arn:aws:kms:us-east-1:"+acctA+":key/"+k.KeyID {
+				t.Fatalf("KeyArn %s", k.KeyArn)
+			}
+		}
+		if !out.Truncated {
+			break
+		}
+		marker = out.NextMarker
+	}
+	if len(got) != len(want) {
+		t.Fatalf("listed %d keys, want %d", len(got), len(want))
+	}
+	for id := range want {
+		if !got[id] {
+			t.Fatalf("%s not listed", id)
+		}
+	}
+	_, err := f.a.ListKeys(bg, &local.ListKeysInput{Limit: 1001})
+	wantKind(t, err, backends.ErrInvalidArgument)
+}
+
+func TestCreateKey(t *testing.T) {
+	f := newFixture(t, local.WithRegion("eu-west-2"))
+	md := f.key(f.a, &local.CreateKeyInput{Description: "d", MultiRegion: true})
+	if md.Region != "eu-west-2" || md.Account != acctA || md.Description != "d" || !md.MultiRegion ||
+		md.KeyID != "arn:aws:kms:eu-west-2:"+acctA+":key/"+md.ID || md.State != backends.KeyStateEnabled ||
+		md.Usage != backends.KeyUsageEncryptDecrypt || !md.CreationDate.Equal(f.clock.Now()) || md.ID[:4] != "mrk-" {
+		t.Fatalf("metadata %+v", md)
+	}
+	if _, err := backends.ParseKeyRef(md.KeyID); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.a.CreateKey(bg, &local.CreateKeyInput{KeyUsage: backends.KeyUsageSignVerify})
+	wantKind(t, err, backends.ErrUnsupported)
+	_, err = f.a.CreateKey(bg, &local.CreateKeyInput{Policy: "{"})
+	wantKind(t, err, backends.ErrInvalidArgument)
+	bad := local.New(local.WithRegion("Not A Region"))
+	_, err = bad.Client(local.Identity{Account: acctA}).CreateKey(bg, nil)
+	wantKind(t, err, backends.ErrInvalidArgument)
+	_, err = f.svc.Client(local.Identity{Account: "123"}).CreateKey(bg, nil)
+	wantKind(t, err, backends.ErrInvalidArgument)
+	mustOK(t, f.svc.Close())
+	_, err = f.a.CreateKey(bg, nil)
+	if !errors.Is(err, backends.ErrInternal) {
+		t.Fatalf("after Close: %v", err)
+	}
+}
