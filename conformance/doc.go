@@ -24,7 +24,8 @@
 // Run then runs named subtests (RoundTrip, FreshCiphertext, ContextBinding,
 // EveryByteFlip, EveryTruncation, WrongKey, UnknownKey, Disabled, PendingDeletion,
 // KeyReferenceForms, ReEncrypt/Native, ReEncrypt/Engine, DryRun, GenerateDataKey,
-// DescribeKey, Rotation, Grants, Concurrent, CancelledContext, ErrorMapping), so a
+// DescribeKey, Rotation, Grants, Authorization, Concurrent, CancelledContext,
+// ErrorMapping), so a
 // failure reads, for example, "TestConformance/WrongKey: Decrypt with KeyB of a
 // blob of KeyA: want IncorrectKeyException, got InvalidCiphertextException".
 // Setup runs once; every subtest shares its keys. The suite changes no key's state:

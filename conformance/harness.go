@@ -103,6 +103,12 @@ type Fixture struct {
 	// at once.
 	Grant func(ctx context.Context, keyID string) (grantee backends.Backend, token string, err error)
 
+	// ReEncryptCaller, when set, returns a backend acting as a principal that may
+	// do nothing with the keys from and to but kms:ReEncryptFrom on from and
+	// kms:ReEncryptTo on to. The suite checks that ReEncrypt is authorized twice,
+	// natively and through the engine, and that Decrypt and Encrypt are refused.
+	ReEncryptCaller func(ctx context.Context, from, to string) (backends.Backend, error)
+
 	// Close, when set, is called when the suite is done.
 	Close func()
 }

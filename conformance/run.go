@@ -46,6 +46,7 @@ func Run(t *testing.T, h Harness) {
 		{"DescribeKey", s.testDescribeKey},
 		{"Rotation", s.testRotation},
 		{"Grants", s.testGrants},
+		{"Authorization", s.testAuthorization},
 		{"Concurrent", s.testConcurrent},
 		{"CancelledContext", s.testCancelledContext},
 		{"ErrorMapping", s.testErrorMapping},

@@ -22,6 +22,8 @@ const (
 	confGranteeAcct  = "999900001111"
 	confGrantee      = "arn:aws:iam::999900001111:role/conformance-grantee"
 	confAliasA       = "alias/conformance-key-a"
+	confReAccount    = "123412341234"
+	confReEncryptor  = "arn:aws:iam::123412341234:role/conformance-reencryptor"
 )
 
 // TestConformance runs the conformance suite against backends/local.
@@ -101,6 +103,17 @@ func localHarness(ctx context.Context, t *testing.T) *conformance.Fixture {
 		Rotate: func(ctx context.Context, keyID string) error {
 			_, err := c.RotateKeyOnDemand(ctx, &local.RotateKeyOnDemandInput{KeyID: keyID})
 			return err
+		},
+		ReEncryptCaller: func(ctx context.Context, from, to string) (backends.Backend, error) {
+			for _, p := range []struct{ key, action string }{{from, "kms:ReEncryptFrom"}, {to, "kms:ReEncryptTo"}} {
+				policy := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[`+
+					`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::%s:root"},"Action":"kms:*","Resource":"*"},`+
+					`{"Effect":"Allow","Principal":{"AWS":"%s"},"Action":"%s","Resource":"*"}]}`, confAccount, confReEncryptor, p.action)
+				if err := c.PutKeyPolicy(ctx, &local.PutKeyPolicyInput{KeyID: p.key, Policy: policy}); err != nil {
+					return nil, err
+				}
+			}
+			return svc.Client(local.Identity{Account: confReAccount, Principal: confReEncryptor}), nil
 		},
 		Grant: func(ctx context.Context, keyID string) (backends.Backend, string, error) {
 			out, err := c.CreateGrant(ctx, &local.CreateGrantInput{
