@@ -25,12 +25,12 @@
 // EveryByteFlip, EveryTruncation, WrongKey, UnknownKey, Disabled, PendingDeletion,
 // KeyReferenceForms, ReEncrypt/Native, ReEncrypt/Engine, DryRun, GenerateDataKey,
 // DescribeKey, Rotation, Grants, Authorization, Concurrent, CancelledContext,
-// ErrorMapping), so a
-// failure reads, for example, "TestConformance/WrongKey: Decrypt with KeyB of a
-// blob of KeyA: want IncorrectKeyException, got InvalidCiphertextException".
-// Setup runs once; every subtest shares its keys. The suite changes no key's state:
-// it only rotates KeyB when the Fixture gives a Rotate hook, and makes a grant on
-// KeyA when it gives a Grant hook.
+// ErrorMapping), so a failure reads, for example, "TestConformance/WrongKey:
+// Decrypt with KeyB of a blob of KeyA: want IncorrectKeyException, got
+// InvalidCiphertextException". Setup runs once; every subtest shares its keys. The
+// suite changes no key's state itself: it rotates KeyB through the Rotate hook,
+// makes a grant on KeyA through the Grant hook, and lets the ReEncryptCaller hook
+// extend the policies of KeyA and KeyB, when the Fixture gives those hooks.
 //
 // ReEncrypt/Engine runs reencrypt.Engine over a backends.Router that routes the
 // fixture's keys (Fixture.Router, or one the suite builds), with
