@@ -1,0 +1,229 @@
+package reencrypt
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"slices"
+
+	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/envelope"
+	"github.com/keyport/keyport/envelope/keyring"
+)
+
+// msgOp is the operation the errors of message re-encryption name.
+const msgOp = "ReEncryptMessage"
+
+// Mode says what happens to the encrypted data keys of a re-encrypted message.
+type Mode int
+
+// Modes. The zero value is Replace.
+const (
+	// Replace drops every encrypted data key of the message; the destination's
+	// keys take their place.
+	Replace Mode = iota
+	// Add keeps every encrypted data key and adds the destination's. The
+	// encryption context must stay the same, and the suite must be unsigned
+	// (the kept keys are bound to the old context).
+	Add
+	// Remove drops the encrypted data keys that RemoveKeyIDs names and keeps the
+	// others; a destination, if any, adds its keys. The same limits as Add apply.
+	Remove
+)
+
+// MessageOptions configure ReEncryptMessage and ReEncryptMessageHeader.
+//
+// The source and the destination are keyrings, or keys that Router reaches:
+//   - Source, if set, unwraps the data key. Otherwise, with SourceKeyIDs, a strict
+//     keyring over those keys of Router does (the allow-list); with neither, a
+//     discovery keyring over Router tries every key the header names.
+//   - Destination, if set, wraps the data key for the new header. Otherwise each
+//     key of DestinationKeyIDs (through Router) wraps it.
+//
+// Backend keyrings made here mark their calls ForReEncrypt, so that services which
+// distinguish them authorize kms:ReEncryptFrom on the source and kms:ReEncryptTo on
+// the destination.
+type MessageOptions struct {
+	Source       envelope.Keyring
+	Destination  envelope.Keyring
+	Router       *backends.Router
+	SourceKeyIDs []string
+	// DestinationKeyIDs are the keys the data key is wrapped for when Destination
+	// is nil.
+	DestinationKeyIDs []string
+	GrantTokens       []string
+
+	// SourceEncryptionContext reproduces the message's context: the pairs stored
+	// in the header may be given (they must match) and the required pairs must be.
+	SourceEncryptionContext map[string]string
+	// DestinationEncryptionContext, if not nil, replaces the context; nil keeps it.
+	DestinationEncryptionContext map[string]string
+	// RequiredEncryptionContextKeys are keys of DestinationEncryptionContext whose
+	// pairs are authenticated but not stored.
+	RequiredEncryptionContextKeys []string
+
+	Mode Mode
+	// RemoveKeyIDs names, for Remove, the keys whose encrypted data keys are
+	// dropped: an encrypted data key goes when its provider info names one of
+	// them (the key ARN or URI of backend keyrings, the key name of raw RSA and
+	// raw AES keyrings). Naming a key the message does not have is not an error.
+	RemoveKeyIDs []string
+
+	// CommitmentPolicy decides which suites may be read.
+	CommitmentPolicy envelope.CommitmentPolicy
+	// MaxEncryptedDataKeys bounds the old and the new header's encrypted data
+	// keys; 0 means no limit.
+	MaxEncryptedDataKeys int
+}
+
+// MessageOutput describes a re-encrypted message.
+type MessageOutput struct {
+	// Header is the new header.
+	Header []byte
+	// BodyOffset is where the body starts in the old message: for an unsigned
+	// suite the new message is Header followed by the old message from there on.
+	BodyOffset int64
+	// Written is the number of bytes ReEncryptMessage wrote (0 for the header form).
+	Written int64
+	// Suite is the message's algorithm suite.
+	Suite envelope.SuiteID
+	// EncryptionContext is the new message's whole context (stored and required
+	// pairs, and the new signing key of signed suites).
+	EncryptionContext map[string]string
+	// EncryptedDataKeys are those of the new header.
+	EncryptedDataKeys []envelope.EncryptedDataKey
+}
+
+// ReEncryptMessage re-encrypts an envelope message read from r and writes it to w:
+// it unwraps the data key through the source, wraps it for the destination
+// (replacing, adding or removing encrypted data keys), optionally changes the
+// encryption context, and recomputes the header authentication tag. The body
+// frames are copied byte for byte; a signed suite gets a new signing key and a
+// new signature, computed while the body streams through (and only once the old
+// signature has verified). The data key is wiped when done. See
+// envelope.RewrapHeader for what keeping the message ID and data key implies.
+func ReEncryptMessage(ctx context.Context, r io.Reader, w io.Writer, opts MessageOptions) (*MessageOutput, error) {
+	ro, err := rewrapOptions(&opts)
+	if err != nil {
+		return nil, err
+	}
+	res, err := envelope.Rewrap(ctx, r, w, ro)
+	if err != nil {
+		return nil, err
+	}
+	return output(res), nil
+}
+
+// ReEncryptMessageHeader is the header-only form of ReEncryptMessage for unsigned
+// suites: it reads only the header from r and returns the new header and the
+// offset where the unchanged body starts in the old message, so that storage
+// which can splice never rereads the body. Signed suites fail with
+// backends.ErrUnsupported (their signature covers the body).
+func ReEncryptMessageHeader(ctx context.Context, r io.Reader, opts MessageOptions) (*MessageOutput, error) {
+	ro, err := rewrapOptions(&opts)
+	if err != nil {
+		return nil, err
+	}
+	res, err := envelope.RewrapHeader(ctx, r, ro)
+	if err != nil {
+		return nil, err
+	}
+	return output(res), nil
+}
+
+func output(res *envelope.RewrapResult) *MessageOutput {
+	return &MessageOutput{
+		Header:            res.Header,
+		BodyOffset:        res.BodyOffset,
+		Written:           res.Written,
+		Suite:             res.Suite,
+		EncryptionContext: res.EncryptionContext,
+		EncryptedDataKeys: res.EncryptedDataKeys,
+	}
+}
+
+// rewrapOptions turns message options into the envelope's rewrap options,
+// building the keyrings the options name by key.
+func rewrapOptions(o *MessageOptions) (envelope.RewrapOptions, error) {
+	ro := envelope.RewrapOptions{
+		Source:                        o.Source,
+		Destination:                   o.Destination,
+		SourceEncryptionContext:       o.SourceEncryptionContext,
+		EncryptionContext:             o.DestinationEncryptionContext,
+		RequiredEncryptionContextKeys: o.RequiredEncryptionContextKeys,
+		CommitmentPolicy:              o.CommitmentPolicy,
+		MaxEncryptedDataKeys:          o.MaxEncryptedDataKeys,
+	}
+	bopts := &keyring.BackendOptions{GrantTokens: o.GrantTokens, ForReEncrypt: true}
+	if ro.Source == nil {
+		if o.Router == nil {
+			return ro, backends.Errorf(backends.ErrInvalidArgument, msgOp, "", "no source keyring and no router")
+		}
+		var err error
+		if len(o.SourceKeyIDs) > 0 {
+			ro.Source, err = keyring.NewStrict(o.Router, bopts, o.SourceKeyIDs...)
+		} else {
+			ro.Source, err = keyring.NewDiscovery(o.Router, &keyring.DiscoveryOptions{GrantTokens: o.GrantTokens, ForReEncrypt: true})
+		}
+		if err != nil {
+			return ro, err
+		}
+	}
+	if ro.Destination == nil && len(o.DestinationKeyIDs) > 0 {
+		if o.Router == nil {
+			return ro, backends.Errorf(backends.ErrInvalidArgument, msgOp, "", "destination key IDs and no router")
+		}
+		ks := make([]envelope.Keyring, len(o.DestinationKeyIDs))
+		for i, id := range o.DestinationKeyIDs {
+			k, err := keyring.NewBackend(o.Router, id, bopts)
+			if err != nil {
+				return ro, err
+			}
+			ks[i] = k
+		}
+		// No generator: the data key exists; every key wraps it.
+		m, err := keyring.NewMulti(nil, ks...)
+		if err != nil {
+			return ro, err
+		}
+		ro.Destination = m
+	}
+	switch o.Mode {
+	case Replace:
+		if len(o.RemoveKeyIDs) > 0 {
+			return ro, backends.Errorf(backends.ErrInvalidArgument, msgOp, "", "RemoveKeyIDs is for the Remove mode")
+		}
+		if ro.Destination == nil {
+			return ro, backends.Errorf(backends.ErrInvalidArgument, msgOp, "", "Replace needs a destination keyring or destination key IDs")
+		}
+	case Add:
+		if ro.Destination == nil {
+			return ro, backends.Errorf(backends.ErrInvalidArgument, msgOp, "", "Add needs a destination keyring or destination key IDs")
+		}
+		ro.Keep = func(envelope.EncryptedDataKey) bool { return true }
+	case Remove:
+		if len(o.RemoveKeyIDs) == 0 {
+			return ro, backends.Errorf(backends.ErrInvalidArgument, msgOp, "", "Remove needs RemoveKeyIDs")
+		}
+		drop := slices.Clone(o.RemoveKeyIDs)
+		ro.Keep = func(e envelope.EncryptedDataKey) bool {
+			return !slices.ContainsFunc(drop, func(id string) bool { return names(e.ProviderInfo, id) })
+		}
+	default:
+		return ro, backends.Errorf(backends.ErrInvalidArgument, msgOp, "", "unknown mode %d", o.Mode)
+	}
+	return ro, nil
+}
+
+// rawAESInfoTail is what follows the key name in a raw AES keyring's provider
+// info: the tag length in bits (128) and the IV length (12), then a 12-byte IV.
+var rawAESInfoTail = []byte{0, 0, 0, 128, 0, 0, 0, 12}
+
+// names reports whether an encrypted data key's provider info names key id.
+func names(info []byte, id string) bool {
+	if string(info) == id {
+		return true
+	}
+	n := len(id)
+	return len(info) == n+len(rawAESInfoTail)+12 && string(info[:n]) == id && bytes.Equal(info[n:n+len(rawAESInfoTail)], rawAESInfoTail)
+}

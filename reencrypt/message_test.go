@@ -1,0 +1,235 @@
+package reencrypt_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/backends/local"
+	"github.com/keyport/keyport/envelope"
+	"github.com/keyport/keyport/envelope/keyring"
+	"github.com/keyport/keyport/reencrypt"
+)
+
+const msgAccount = "111122223333"
+
+// msgWorld is one local key service with two keys, reachable through a Router.
+type msgWorld struct {
+	router     *backends.Router
+	keyA, keyB string // key ARNs
+	client     *local.Client
+}
+
+func newMsgWorld(t testing.TB) *msgWorld {
+	t.Helper()
+	ctx := context.Background()
+	svc := local.New()
+	t.Cleanup(func() { svc.Close() })
+	c := svc.Client(local.Identity{Account: msgAccount, Principal: "arn:aws:iam::" + msgAccount + ":role/app"})
+	w := &msgWorld{router: new(backends.Router), client: c}
+	for _, p := range []*string{&w.keyA, &w.keyB} {
+		out, err := c.CreateKey(ctx, &local.CreateKeyInput{Description: "message test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		*p = out.KeyMetadata.KeyID
+	}
+	if err := w.router.RegisterAccount(msgAccount, "", c); err != nil {
+		t.Fatal(err)
+	}
+	w.router.SetDefault(c)
+	return w
+}
+
+func (w *msgWorld) keyring(t testing.TB, id string) *keyring.Backend {
+	t.Helper()
+	k, err := keyring.NewBackend(w.router, id, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestReEncryptMessageBetweenBackendKeys(t *testing.T) {
+	ctx := context.Background()
+	w := newMsgWorld(t)
+	pt := make([]byte, 70000)
+	rand.Read(pt)
+	oldEC := map[string]string{"tenant": "a"}
+	newEC := map[string]string{"tenant": "b", "Stage": "prod"}
+	for _, s := range []envelope.SuiteID{envelope.SuiteAES256GCMHKDFSHA512CommitKey, envelope.SuiteAES256GCMHKDFSHA512CommitKeyECDSAP384} {
+		msg, err := envelope.Encrypt(ctx, pt, envelope.EncryptOptions{Keyring: w.keyring(t, w.keyA), EncryptionContext: oldEC, Suite: s, FrameLength: 4096})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, byKeyID := range []bool{true, false} {
+			opts := reencrypt.MessageOptions{
+				Router:                       w.router,
+				SourceEncryptionContext:      oldEC,
+				DestinationKeyIDs:            []string{w.keyB},
+				DestinationEncryptionContext: newEC,
+			}
+			if byKeyID {
+				opts.SourceKeyIDs = []string{w.keyA} // strict; otherwise discovery
+			}
+			var out bytes.Buffer
+			res, err := reencrypt.ReEncryptMessage(ctx, bytes.NewReader(msg), &out, opts)
+			if err != nil {
+				t.Fatalf("%04x: %v", uint16(s), err)
+			}
+			nm := out.Bytes()
+			if len(res.EncryptedDataKeys) != 1 || string(res.EncryptedDataKeys[0].ProviderInfo) != w.keyB || res.EncryptedDataKeys[0].ProviderID != "aws-kms" {
+				t.Fatalf("%04x: EDKs %+v", uint16(s), res.EncryptedDataKeys)
+			}
+			got, dres, err := envelope.Decrypt(ctx, nm, envelope.DecryptOptions{Keyring: w.keyring(t, w.keyB), EncryptionContext: newEC})
+			if err != nil || !bytes.Equal(got, pt) || dres.EncryptionContext["Stage"] != "prod" {
+				t.Fatalf("%04x: new key: %v", uint16(s), err)
+			}
+			if _, _, err := envelope.Decrypt(ctx, nm, envelope.DecryptOptions{Keyring: w.keyring(t, w.keyA)}); !errors.Is(err, backends.ErrIncorrectKey) {
+				t.Fatalf("%04x: old key: %v", uint16(s), err)
+			}
+			// The body frames are the old ones.
+			end := len(msg)
+			nend := len(nm)
+			if s == envelope.SuiteAES256GCMHKDFSHA512CommitKeyECDSAP384 {
+				end, nend = bodyEnd(msg), bodyEnd(nm)
+			}
+			if !bytes.Equal(msg[res.BodyOffset:end], nm[len(res.Header):nend]) {
+				t.Fatalf("%04x: body differs", uint16(s))
+			}
+		}
+		// The wrong source key is never asked and the allow-list refuses.
+		_, err = reencrypt.ReEncryptMessage(ctx, bytes.NewReader(msg), &bytes.Buffer{}, reencrypt.MessageOptions{
+			Router: w.router, SourceKeyIDs: []string{w.keyB}, SourceEncryptionContext: oldEC, DestinationKeyIDs: []string{w.keyB},
+		})
+		if !errors.Is(err, backends.ErrIncorrectKey) {
+			t.Fatalf("%04x: source key off the message: %v", uint16(s), err)
+		}
+	}
+}
+
+// bodyEnd returns where a signed message's footer starts, from its frames.
+func bodyEnd(msg []byte) int {
+	for n := 110; n >= 2; n-- {
+		if int(msg[len(msg)-n])<<8|int(msg[len(msg)-n+1]) == n-2 {
+			return len(msg) - n
+		}
+	}
+	return -1
+}
+
+func TestReEncryptMessageModes(t *testing.T) {
+	ctx := context.Background()
+	w := newMsgWorld(t)
+	aes1, _ := keyring.NewRawAES("modes", "aes-1", bytes.Repeat([]byte{3}, 32))
+	gen, _ := keyring.NewMulti(w.keyring(t, w.keyA), aes1)
+	ec := map[string]string{"k": "v"}
+	pt := []byte("modes")
+	msg, err := envelope.Encrypt(ctx, pt, envelope.EncryptOptions{Keyring: gen, EncryptionContext: ec, Suite: envelope.SuiteAES256GCMHKDFSHA512CommitKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opens := func(m []byte, k envelope.Keyring) bool {
+		got, _, err := envelope.Decrypt(ctx, m, envelope.DecryptOptions{Keyring: k})
+		return err == nil && bytes.Equal(got, pt)
+	}
+	run := func(o reencrypt.MessageOptions) ([]byte, *reencrypt.MessageOutput, error) {
+		res, err := reencrypt.ReEncryptMessageHeader(ctx, bytes.NewReader(msg), o)
+		if err != nil {
+			return nil, nil, err
+		}
+		return append(bytes.Clone(res.Header), msg[res.BodyOffset:]...), res, nil
+	}
+	// Add key B: A, the raw key and B all open it.
+	m, res, err := run(reencrypt.MessageOptions{Router: w.router, Mode: reencrypt.Add, DestinationKeyIDs: []string{w.keyB}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.EncryptedDataKeys) != 3 || !opens(m, w.keyring(t, w.keyA)) || !opens(m, aes1) || !opens(m, w.keyring(t, w.keyB)) {
+		t.Fatalf("add: %d EDKs", len(res.EncryptedDataKeys))
+	}
+	// Remove key A and the raw AES key (by its name); add B.
+	m, res, err = run(reencrypt.MessageOptions{Router: w.router, Mode: reencrypt.Remove, RemoveKeyIDs: []string{w.keyA, "aes-1"}, DestinationKeyIDs: []string{w.keyB}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.EncryptedDataKeys) != 1 || opens(m, w.keyring(t, w.keyA)) || opens(m, aes1) || !opens(m, w.keyring(t, w.keyB)) {
+		t.Fatalf("remove: %d EDKs", len(res.EncryptedDataKeys))
+	}
+	// Remove only the raw key, keep A, no destination.
+	m, _, err = run(reencrypt.MessageOptions{Source: aes1, Mode: reencrypt.Remove, RemoveKeyIDs: []string{"aes-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opens(m, aes1) || !opens(m, w.keyring(t, w.keyA)) {
+		t.Fatal("remove the raw key")
+	}
+	// Replace both with two keys at once.
+	m, res, err = run(reencrypt.MessageOptions{Source: aes1, Router: w.router, DestinationKeyIDs: []string{w.keyB, w.keyA}, DestinationEncryptionContext: map[string]string{"k": "new"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.EncryptedDataKeys) != 2 || opens(m, aes1) || !opens(m, w.keyring(t, w.keyA)) || !opens(m, w.keyring(t, w.keyB)) {
+		t.Fatal("replace with two keys")
+	}
+	for name, bad := range map[string]reencrypt.MessageOptions{
+		"no source":                        {DestinationKeyIDs: []string{w.keyB}},
+		"replace, no destination":          {Router: w.router},
+		"add, no destination":              {Router: w.router, Mode: reencrypt.Add},
+		"remove, no keys":                  {Router: w.router, Mode: reencrypt.Remove},
+		"replace with RemoveKeyIDs":        {Router: w.router, DestinationKeyIDs: []string{w.keyB}, RemoveKeyIDs: []string{w.keyA}},
+		"unknown mode":                     {Router: w.router, DestinationKeyIDs: []string{w.keyB}, Mode: 9},
+		"add with a new context":           {Router: w.router, Mode: reencrypt.Add, DestinationKeyIDs: []string{w.keyB}, DestinationEncryptionContext: map[string]string{"k": "x"}},
+		"destination by ID without router": {Source: aes1, DestinationKeyIDs: []string{w.keyB}},
+	} {
+		if _, _, err := run(bad); !errors.Is(err, backends.ErrInvalidArgument) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// A disabled destination key: the backend's error comes through.
+	if err := w.client.DisableKey(ctx, &local.DisableKeyInput{KeyID: w.keyB}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := run(reencrypt.MessageOptions{Router: w.router, DestinationKeyIDs: []string{w.keyB}}); !errors.Is(err, backends.ErrDisabled) {
+		t.Errorf("disabled destination: %v", err)
+	}
+}
+
+// Example re-encrypts an envelope message from one key of a key service to
+// another, changing its encryption context; the body is not decrypted.
+func ExampleReEncryptMessage() {
+	ctx := context.Background()
+	svc := local.New()
+	defer svc.Close()
+	c := svc.Client(local.Identity{Account: msgAccount})
+	oldKey, _ := c.CreateKey(ctx, &local.CreateKeyInput{Description: "2025"})
+	newKey, _ := c.CreateKey(ctx, &local.CreateKeyInput{Description: "2026"})
+	router := new(backends.Router)
+	router.SetDefault(c)
+	_ = router.RegisterAccount(msgAccount, "", c)
+
+	src, _ := keyring.NewBackend(router, oldKey.KeyMetadata.KeyID, nil)
+	msg, _ := envelope.Encrypt(ctx, []byte("quarterly numbers"), envelope.EncryptOptions{
+		Keyring: src, EncryptionContext: map[string]string{"year": "2025"},
+	})
+
+	var out bytes.Buffer
+	_, err := reencrypt.ReEncryptMessage(ctx, bytes.NewReader(msg), &out, reencrypt.MessageOptions{
+		Router:                       router,
+		SourceKeyIDs:                 []string{oldKey.KeyMetadata.KeyID},
+		DestinationKeyIDs:            []string{newKey.KeyMetadata.KeyID},
+		DestinationEncryptionContext: map[string]string{"year": "2026"},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	dst, _ := keyring.NewBackend(router, newKey.KeyMetadata.KeyID, nil)
+	pt, res, err := envelope.Decrypt(ctx, out.Bytes(), envelope.DecryptOptions{Keyring: dst})
+	fmt.Println(string(pt), res.EncryptionContext["year"], err)
+	// Output: quarterly numbers 2026 <nil>
+}
