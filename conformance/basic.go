@@ -148,6 +148,7 @@ func (s *suite) checkMutants(t *testing.T, ms []mutant, ec map[string]string) {
 			for i, m := range ms {
 				errs[i] = s.decryptErr(t, key, m.blob, ec)
 			}
+			t.Logf("decrypted %d damaged blobs %s", len(ms), keyLabel(key))
 			report := func(t *testing.T, ok func(i int) bool, want string) {
 				t.Helper()
 				bad := 0
