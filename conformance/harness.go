@@ -189,8 +189,11 @@ func (d Deviation) Reason() string {
 	case DeviationTamperKindMisreported:
 		return "the service does not check its blob's header, so some damaged blobs fail with another kind than InvalidCiphertext"
 	}
-	return "undocumented deviation"
+	return undocumented
 }
+
+// undocumented is the Reason of a Deviation that is none of the constants.
+const undocumented = "undocumented deviation"
 
 // has reports whether the fixture declares deviation d.
 func (f *Fixture) has(d Deviation) bool {

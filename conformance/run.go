@@ -75,6 +75,11 @@ func (f *Fixture) validate() error {
 	case f.MaxPlaintext < 0:
 		return errors.New("field MaxPlaintext is negative")
 	}
+	for _, d := range f.Deviations {
+		if d.Reason() == undocumented {
+			return fmt.Errorf("unknown deviation %q: declare one of the Deviation constants", string(d))
+		}
+	}
 	return nil
 }
 
