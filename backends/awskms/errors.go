@@ -146,9 +146,10 @@ func MapError(ctx context.Context, op, keyID string, err error) error {
 		return &backends.Error{Kind: backends.ErrKeyUnavailable, Op: op, KeyID: keyID,
 			Message: "no answer from the KMS endpoint: " + err.Error(), Err: err}
 	}
-	// No known code: decide by the HTTP status.
+	// An error status without a known code: decide by the status. (An error body
+	// that is not JSON at all, such as local-kms's plain-text 501, lands here too.)
 	var respErr *awshttp.ResponseError
-	if errors.As(err, &respErr) && respErr.HTTPStatusCode() != 0 {
+	if errors.As(err, &respErr) && respErr.HTTPStatusCode() >= 300 {
 		status := respErr.HTTPStatusCode()
 		kind := kindForStatus(status)
 		msg := fmt.Sprintf("unexpected answer from the KMS endpoint: HTTP %d %s", status, http.StatusText(status))
