@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
 	"sync"
 	"time"
 
@@ -245,7 +246,14 @@ func (b *Backend) write(ctx context.Context, op string, ref Ref, path string, bo
 	if err != nil {
 		return backends.Wrap(backends.ErrInvalidArgument, op, refKey(ref), err)
 	}
-	resp, err := b.client.Logical().WriteRawWithContext(ctx, path, buf)
+	// Logical().WriteRawWithContext would keep the body of an error answer (which a
+	// batch needs), but in vault/api v1.23.0 it cancels the request's context when it
+	// returns, so a success body longer than what was already buffered fails to
+	// read. RawRequestWithContext, which ReadRawWithContext itself uses, does not.
+	req := b.client.NewRequest(http.MethodPut, "/v1/"+path)
+	req.BodyBytes = buf
+	//lint:ignore SA1019 the non-deprecated WriteRawWithContext cancels the body's context early (see above)
+	resp, err := b.client.RawRequestWithContext(ctx, req)
 	clear(buf)
 	if resp != nil {
 		defer resp.Body.Close()

@@ -27,7 +27,6 @@ type BatchResult struct {
 // request size limit.
 const maxBatch = 1000
 
-
 type batchItemResult struct {
 	Ciphertext string `json:"ciphertext"`
 	Plaintext  []byte `json:"plaintext"`
@@ -72,7 +71,7 @@ func (b *Backend) batch(ctx context.Context, op, keyID string, items []BatchItem
 		return nil, err
 	}
 	results := make([]BatchResult, len(items))
-	reqs := make([]any, 0, len(items)) // *encryptRequest or *decryptRequest
+	reqs := make([]any, 0, len(items))  // *encryptRequest or *decryptRequest
 	index := make([]int, 0, len(items)) // reqs[j] is items[index[j]]
 	for i, it := range items {
 		derivation, ad, err := info.binding(op, ref, it.EncryptionContext)

@@ -71,9 +71,11 @@
 // ErrInternal. The *api.ResponseError stays reachable with errors.As.
 //
 // Vault has no key states: a key is there (Enabled) or not (NotFound); there is no
-// Disabled or PendingDeletion. DryRun is emulated: the backend checks that the key
-// exists and fits, and asks sys/capabilities-self whether the token may call the
-// endpoint, then answers backends.ErrDryRunOperation.
+// Disabled or PendingDeletion. Transit has no dry run either; a DryRun makes the
+// real request (Transit's encrypt, decrypt and datakey endpoints change nothing),
+// discards the result, clearing any plaintext, and answers
+// backends.ErrDryRunOperation, so it checks the key, the token's permission, the
+// ciphertext and the encryption context as AWS KMS does.
 //
 // # Plaintext hygiene
 //

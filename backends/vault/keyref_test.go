@@ -80,15 +80,19 @@ func FuzzParseRef(f *testing.F) {
 
 func TestIsTransitCiphertext(t *testing.T) {
 	for in, want := range map[string]bool{
-		"vault:v1:abcd==":   true,
-		"vault:v12:AB+/cd=": true,
-		"vault:v1:":         false,
-		"vault:v:abc":       false,
-		"vault:vx:abc":      false,
-		"vault:v1:ab cd":    false,
-		"vault:v1":          false,
-		"VAULT:v1:abc":      false,
-		"":                  false,
+		"vault:v1:abcd":      true,
+		"vault:v12:AB+/cg==": true,
+		"vault:v1:AB+/cd==":  false, // non-zero padding bits: Transit would accept it
+		"vault:v0:abcd":      false, // Transit reads version 0 as the latest
+		"vault:v01:abcd":     false,
+		"vault:v1:abcd==":    false,
+		"vault:v1:":          false,
+		"vault:v:abc":        false,
+		"vault:vx:abc":       false,
+		"vault:v1:ab cd":     false,
+		"vault:v1":           false,
+		"VAULT:v1:abc":       false,
+		"":                   false,
 	} {
 		if got := isTransitCiphertext([]byte(in)); got != want {
 			t.Errorf("isTransitCiphertext(%q) = %v, want %v", in, got, want)

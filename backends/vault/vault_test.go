@@ -331,8 +331,8 @@ func TestBatch(t *testing.T) {
 			}
 			dec[i] = BatchItem{CiphertextBlob: r.CiphertextBlob, EncryptionContext: items[i].EncryptionContext}
 		}
-		dec[2].EncryptionContext = map[string]string{"i": "wrong"}         // fails in Vault: partial failure, HTTP 400
-		dec = append(dec, BatchItem{CiphertextBlob: []byte("garbage")})    // fails before Vault
+		dec[2].EncryptionContext = map[string]string{"i": "wrong"}          // fails in Vault: partial failure, HTTP 400
+		dec = append(dec, BatchItem{CiphertextBlob: []byte("garbage")})     // fails before Vault
 		dec = append(dec, BatchItem{CiphertextBlob: enc[0].CiphertextBlob}) // context missing
 		res, err := v.b.DecryptBatch(ctx, key, dec)
 		if err != nil {
