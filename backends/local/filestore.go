@@ -24,6 +24,7 @@ var (
 type fileStore struct {
 	path string
 	root []byte
+	last []byte // the bytes last written or read: the state to go back to
 }
 
 type storeMeta struct {
@@ -48,7 +49,17 @@ func (f *fileStore) load() (*state, storeMeta, error) {
 	if err != nil {
 		return nil, storeMeta{}, backends.Errorf(backends.ErrInternal, "Open", "", "reading store: %w", err)
 	}
-	return parseStore(f.root, b)
+	st, meta, err := parseStore(f.root, b)
+	if err == nil {
+		f.last = b
+	}
+	return st, meta, err
+}
+
+// lastState decodes the state that was last written or read.
+func (f *fileStore) lastState() (*state, error) {
+	st, _, err := parseStore(f.root, f.last)
+	return st, err
 }
 
 // parseStore decrypts and decodes the bytes of a store file.
@@ -76,5 +87,9 @@ func (f *fileStore) save(st *state, region, partition string) error {
 	if err != nil {
 		return err
 	}
-	return store.WriteFile(f.path, b)
+	if err := store.WriteFile(f.path, b); err != nil {
+		return err
+	}
+	f.last = b
+	return nil
 }

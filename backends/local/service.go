@@ -274,8 +274,8 @@ func (c *Client) enter(ctx context.Context, op, keyID string) error {
 }
 
 // commit runs fn, which changes the state, and then persists the state of a file
-// store. If persisting fails the state is reloaded from the file (the last state
-// that was written) and the error is returned. The caller holds s.mu.
+// store. If persisting fails the state goes back to the last one written and the
+// error is returned. The caller holds s.mu.
 func (s *Service) commit(op string, fn func() error) error {
 	if err := fn(); err != nil {
 		return err
@@ -285,8 +285,7 @@ func (s *Service) commit(op string, fn func() error) error {
 		return nil
 	}
 	if err := s.file.save(s.st, s.region, s.partition); err != nil {
-		st, _, lerr := s.file.load()
-		if lerr == nil && st != nil {
+		if st, lerr := s.file.lastState(); lerr == nil {
 			s.st.wipe()
 			s.st = st
 			s.recomputeDue()

@@ -120,7 +120,8 @@ func (st *state) fixup() bool {
 		st.Grants = map[string]*grantRec{}
 	}
 	for id, k := range st.Keys {
-		if k == nil || k.ID != id || !isAccount(k.Account) || len(k.Versions) == 0 {
+		if k == nil || k.ID != id || !isAccount(k.Account) || len(k.Versions) == 0 ||
+			(k.RotationEnabled && (k.RotationPeriodDays < 90 || k.RotationPeriodDays > 2560)) {
 			return false
 		}
 		for _, v := range k.Versions {
