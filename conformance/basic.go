@@ -137,16 +137,27 @@ type mutant struct {
 	validation bool
 }
 
-// checkMutants decrypts every mutant and checks, in two named subtests, that each
-// is rejected (Rejected) and that each is rejected as InvalidCiphertext
-// (AsInvalidCiphertext; skipped under DeviationTamperKindMisreported).
-func (s *suite) checkMutants(t *testing.T, ms []mutant, ec map[string]string) {
+// checkMutants decrypts every mutant of a blob of pt and checks, in named
+// subtests, that each is rejected (Rejected; skipped under
+// DeviationUnauthenticatedBlobHeader), that each rejection is InvalidCiphertext
+// (AsInvalidCiphertext; skipped under DeviationTamperKindMisreported), and that
+// none ever decrypts to anything but pt under KeyA (NeverWrongPlaintext; always).
+func (s *suite) checkMutants(t *testing.T, ms []mutant, pt []byte, ec map[string]string) {
 	f := s.f
 	for _, key := range s.mutationTargets() {
 		t.Run(keyTestName(key), func(t *testing.T) {
 			errs := make([]error, len(ms))
+			wrong := make([]bool, len(ms)) // decrypted to another plaintext or key
 			for i, m := range ms {
-				errs[i] = s.decryptErr(t, key, m.blob, ec)
+				out, err := f.Backend.Decrypt(context.Background(), &backends.DecryptInput{KeyID: key, CiphertextBlob: m.blob, EncryptionContext: ec})
+				errs[i] = err
+				if out != nil {
+					wrong[i] = err == nil && (!bytes.Equal(out.Plaintext, pt) || out.KeyID != f.KeyA)
+					if err != nil {
+						t.Errorf("Decrypt %s of the blob %s returned an output together with an error (%s)", keyLabel(key), m.what, kindName(err))
+					}
+					clear(out.Plaintext)
+				}
 			}
 			t.Logf("decrypted %d damaged blobs %s", len(ms), keyLabel(key))
 			report := func(t *testing.T, ok func(i int) bool, want string) {
@@ -166,13 +177,17 @@ func (s *suite) checkMutants(t *testing.T, ms []mutant, ec map[string]string) {
 				}
 			}
 			t.Run("Rejected", func(t *testing.T) {
+				f.skipIf(t, DeviationUnauthenticatedBlobHeader)
 				report(t, func(i int) bool { return errs[i] != nil }, "an error")
 			})
 			t.Run("AsInvalidCiphertext", func(t *testing.T) {
 				f.skipIf(t, DeviationTamperKindMisreported)
 				report(t, func(i int) bool {
-					return errorsIs(errs[i], backends.ErrInvalidCiphertext) || ms[i].validation && errorsIs(errs[i], backends.ErrInvalidArgument)
+					return errs[i] == nil || errorsIs(errs[i], backends.ErrInvalidCiphertext) || ms[i].validation && errorsIs(errs[i], backends.ErrInvalidArgument)
 				}, backends.ErrInvalidCiphertext.Name())
+			})
+			t.Run("NeverWrongPlaintext", func(t *testing.T) {
+				report(t, func(i int) bool { return !wrong[i] }, "an error, or at worst the original plaintext under KeyA")
 			})
 		})
 	}
@@ -190,7 +205,7 @@ func (s *suite) testEveryByteFlip(t *testing.T) {
 			ms = append(ms, mutant{what: fmt.Sprintf("with byte %d of %d XOR %#02x", i, len(blob), mask), blob: m})
 		}
 	}
-	s.checkMutants(t, ms, ec)
+	s.checkMutants(t, ms, pt, ec)
 }
 
 func (s *suite) testEveryTruncation(t *testing.T) {
@@ -206,7 +221,7 @@ func (s *suite) testEveryTruncation(t *testing.T) {
 	// A blob with bytes appended is not the blob either.
 	ms = append(ms, mutant{what: "with a zero byte appended", blob: append(bytes.Clone(blob), 0)},
 		mutant{what: "twice over", blob: append(bytes.Clone(blob), blob...)})
-	s.checkMutants(t, ms, ec)
+	s.checkMutants(t, ms, pt, ec)
 }
 
 func (s *suite) testWrongKey(t *testing.T) {

@@ -136,6 +136,9 @@ func (c *fakeClient) aad(header []byte, ec map[string]string) []byte {
 	if c.kms.broken == "context" {
 		return header
 	}
+	if c.kms.broken == "malleable" {
+		header = header[1:] // the version byte is neither checked nor bound
+	}
 	return append(bytes.Clone(header), backends.EncodeEncryptionContext(ec)...)
 }
 
@@ -196,7 +199,7 @@ func (c *fakeClient) open(op, keyRef string, blob []byte, ec map[string]string) 
 		}
 		named = k
 	}
-	if len(blob) < headerLen+12+16 || blob[0] != 1 {
+	if len(blob) < headerLen+12+16 || blob[0] != 1 && c.kms.broken != "malleable" {
 		return nil, nil, bad()
 	}
 	key := c.kms.keys[string(blob[1:headerLen])]
@@ -213,6 +216,9 @@ func (c *fakeClient) open(op, keyRef string, blob []byte, ec map[string]string) 
 		return nil, nil, err
 	}
 	pt, err := key.aead.Open(nil, blob[headerLen:headerLen+12], blob[headerLen+12:], c.aad(blob[:headerLen], ec))
+	if err != nil && c.kms.broken == "wrongpt" && len(ec) == 1 && ec["case"] == "flip" {
+		return key, make([]byte, len(blob)-headerLen-12-16), nil // garbage out instead of an error
+	}
 	if err != nil {
 		return nil, nil, bad()
 	}

@@ -159,10 +159,18 @@ const (
 
 	// DeviationTamperKindMisreported: the service does not check the integrity of
 	// its blob's header, so a damaged key reference or version is answered with
-	// another kind (NotFound, an internal error) instead of InvalidCiphertext.
-	// Skips EveryByteFlip/*/AsInvalidCiphertext and EveryTruncation/*/AsInvalidCiphertext;
-	// the .../Rejected subtests, that every damaged blob fails, still run.
+	// another kind (NotFound, an internal error, no answer) instead of
+	// InvalidCiphertext. Skips EveryByteFlip/*/AsInvalidCiphertext and
+	// EveryTruncation/*/AsInvalidCiphertext; the .../Rejected subtests, that every
+	// damaged blob fails, still run.
 	DeviationTamperKindMisreported Deviation = "DeviationTamperKindMisreported"
+
+	// DeviationUnauthenticatedBlobHeader: the service does not authenticate all of
+	// its blob's header (local-kms reads only part of the key ARN in it), so some
+	// damaged blobs still decrypt. Skips EveryByteFlip/*/Rejected and
+	// EveryTruncation/*/Rejected; .../NeverWrongPlaintext, that no damaged blob
+	// decrypts to anything but the original plaintext, still runs.
+	DeviationUnauthenticatedBlobHeader Deviation = "DeviationUnauthenticatedBlobHeader"
 )
 
 // Reason says what the deviation is, for skip messages.
@@ -186,6 +194,8 @@ func (d Deviation) Reason() string {
 		return "the service has no DryRun"
 	case DeviationIncorrectKeyIsInvalidCiphertext:
 		return "the service cannot tell a blob of another key from a damaged one"
+	case DeviationUnauthenticatedBlobHeader:
+		return "the service does not authenticate all of its blob's header, so some damaged blobs still decrypt"
 	case DeviationTamperKindMisreported:
 		return "the service does not check its blob's header, so some damaged blobs fail with another kind than InvalidCiphertext"
 	}

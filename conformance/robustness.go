@@ -187,10 +187,18 @@ func (s *suite) testErrorMapping(t *testing.T) {
 			return err
 		}
 	}
-	garbage := []byte("this is not a ciphertext blob of any service, just bytes")
+	wrongEC := map[string]string{"not": "the context of the blob"}
 	cases := map[string]provoked{
-		"NotFound":          {backends.ErrNotFound, "Encrypt", enc(f.Unknown, pt, false), true},
-		"InvalidCiphertext": {backends.ErrInvalidCiphertext, "Decrypt", dec(f.KeyA, garbage), false},
+		"NotFound": {backends.ErrNotFound, "Encrypt", enc(f.Unknown, pt, false), true},
+		// A blob opened with the wrong context: InvalidCiphertext on every service,
+		// however it treats damaged blobs.
+		"InvalidCiphertext": {backends.ErrInvalidCiphertext, "Decrypt", func(ctx context.Context) error {
+			out, err := f.Backend.Decrypt(ctx, &backends.DecryptInput{KeyID: f.KeyA, CiphertextBlob: blobA, EncryptionContext: wrongEC})
+			if out != nil {
+				clear(out.Plaintext)
+			}
+			return err
+		}, false},
 	}
 	if !f.has(DeviationDecryptKeyIDIgnored) && !f.has(DeviationIncorrectKeyIsInvalidCiphertext) {
 		cases["IncorrectKey"] = provoked{backends.ErrIncorrectKey, "Decrypt", dec(f.KeyB, blobA), false}
@@ -246,7 +254,7 @@ func (s *suite) testErrorMapping(t *testing.T) {
 			return err
 		}, true}
 		cases["InvalidCiphertextOnReEncrypt"] = provoked{backends.ErrInvalidCiphertext, "ReEncrypt", func(ctx context.Context) error {
-			_, err := r.ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: garbage, SourceKeyID: f.KeyA, DestinationKeyID: f.KeyB})
+			_, err := r.ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: blobA, SourceKeyID: f.KeyA, SourceEncryptionContext: wrongEC, DestinationKeyID: f.KeyB})
 			return err
 		}, false}
 	}
