@@ -21,7 +21,6 @@ func TestFileStoreSurvivesRestart(t *testing.T) {
 	svc, err := local.Open(path, local.WithRootKey(rootKey(1)), local.WithClock(c.Now))
 	mustOK(t, err)
 	a := svc.Client(local.Identity{Account: acctA, Principal: roleA})
-	b := svc.Client(local.Identity{Account: acctB, Principal: roleB})
 	k1out, err := a.CreateKey(bg, &local.CreateKeyInput{Description: "one", Policy: allowPolicy(acctA, []string{acctB}, "kms:Encrypt")})
 	mustOK(t, err)
 	k1 := k1out.KeyMetadata
@@ -54,7 +53,7 @@ func TestFileStoreSurvivesRestart(t *testing.T) {
 	mustOK(t, err)
 	defer svc2.Close()
 	a = svc2.Client(local.Identity{Account: acctA, Principal: roleA})
-	b = svc2.Client(local.Identity{Account: acctB, Principal: roleB})
+	b := svc2.Client(local.Identity{Account: acctB, Principal: roleB})
 	md, err := a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: "alias/one"})
 	mustOK(t, err)
 	if md.ID != k1.ID || md.Description != "one" || md.CurrentVersion != 2 {

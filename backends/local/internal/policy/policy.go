@@ -124,7 +124,7 @@ func Parse(doc string) (*Policy, error) {
 	if err := json.Unmarshal(raw.Statement, &rs); err != nil {
 		var one rawStatement
 		if err2 := json.Unmarshal(raw.Statement, &one); err2 != nil {
-			return nil, errors.New("Statement must be an object or an array of objects")
+			return nil, errors.New("the Statement must be an object or an array of objects")
 		}
 		rs = []rawStatement{one}
 	}
@@ -135,7 +135,7 @@ func Parse(doc string) (*Policy, error) {
 	for i, r := range rs {
 		st, err := parseStatement(r)
 		if err != nil {
-			return nil, fmt.Errorf("Statement %d: %v", i, err)
+			return nil, fmt.Errorf("statement %d: %v", i, err)
 		}
 		p.stmts = append(p.stmts, st)
 	}
@@ -152,7 +152,7 @@ func parseStatement(r rawStatement) (statement, error) {
 		st.allow = true
 	case "Deny":
 	default:
-		return st, fmt.Errorf("Effect must be Allow or Deny, not %q", r.Effect)
+		return st, fmt.Errorf("the Effect must be Allow or Deny, not %q", r.Effect)
 	}
 	princ, err := parsePrincipal(r.Principal)
 	if err != nil {
@@ -194,13 +194,13 @@ func parsePrincipal(raw json.RawMessage) ([]string, error) {
 	var s string
 	if err := json.Unmarshal(raw, &s); err == nil {
 		if s != "*" {
-			return nil, errors.New(`Principal must be "*" or {"AWS": ...}`)
+			return nil, errors.New(`the Principal must be "*" or {"AWS": ...}`)
 		}
 		return []string{"*"}, nil
 	}
 	var m map[string]stringList
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, errors.New(`Principal must be "*" or {"AWS": ...}`)
+		return nil, errors.New(`the Principal must be "*" or {"AWS": ...}`)
 	}
 	var out []string
 	for typ, vs := range m {
@@ -225,7 +225,7 @@ func parsePrincipal(raw json.RawMessage) ([]string, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, errors.New("Principal names nobody")
+		return nil, errors.New("the Principal names nobody")
 	}
 	return out, nil
 }
