@@ -7,6 +7,7 @@ import (
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/local/internal/policy"
+	"github.com/keyport/keyport/backends/local/internal/state"
 	"github.com/keyport/keyport/backends/local/internal/token"
 )
 
@@ -54,9 +55,9 @@ func (c *Client) CreateKey(ctx context.Context, in *CreateKeyInput) (*CreateKeyO
 		return nil, err
 	}
 	now := s.now()
-	k := &keyRec{ID: newKeyID(in.MultiRegion), Account: c.id.Account, Description: in.Description,
-		State: backends.KeyStateEnabled, Created: now, Policy: doc, MultiRegion: in.MultiRegion, policy: p}
-	k.addVersion(now)
+	k := &state.Key{ID: state.NewKeyID(in.MultiRegion), Account: c.id.Account, Description: in.Description,
+		State: backends.KeyStateEnabled, Created: now, Policy: doc, MultiRegion: in.MultiRegion, Parsed: p}
+	k.AddVersion(now)
 	if err := s.commit(op, func() error { s.st.Keys[k.ID] = k; return nil }); err != nil {
 		return nil, err
 	}
@@ -66,7 +67,7 @@ func (c *Client) CreateKey(ctx context.Context, in *CreateKeyInput) (*CreateKeyO
 // adminKey starts an admin operation on a key: it resolves ref, authorizes action
 // (policy, or grant for gop if not empty) and returns the key with s.mu held; on
 // error s.mu is released.
-func (c *Client) adminKey(ctx context.Context, op, ref, action string, gop GrantOperation) (*keyRec, error) {
+func (c *Client) adminKey(ctx context.Context, op, ref, action string, gop GrantOperation) (*state.Key, error) {
 	if err := c.enter(ctx, op, ref); err != nil {
 		return nil, err
 	}
@@ -82,7 +83,7 @@ func (c *Client) adminKey(ctx context.Context, op, ref, action string, gop Grant
 	return k, nil
 }
 
-func (s *Service) notPendingDeletion(op string, k *keyRec) error {
+func (s *Service) notPendingDeletion(op string, k *state.Key) error {
 	if k.State == backends.KeyStatePendingDeletion {
 		return backends.Errorf(backends.ErrInvalidState, op, s.keyARN(k), "%s is pending deletion", s.keyARN(k))
 	}
@@ -203,7 +204,7 @@ func checkAlias(op, name string) error {
 // aliasTarget resolves the target of CreateAlias and UpdateAlias: a key ID or key
 // ARN of a key in the caller's account, not pending deletion, on which the caller
 // has action.
-func (c *Client) aliasTarget(op, ref, action string) (*keyRec, error) {
+func (c *Client) aliasTarget(op, ref, action string) (*state.Key, error) {
 	s := c.s
 	if r, err := backends.ParseKeyRef(ref); err == nil && r.Form != backends.FormKeyID && r.Form != backends.FormKeyARN {
 		return nil, backends.Errorf(backends.ErrInvalidArgument, op, ref, "TargetKeyId must be a key ID or key ARN")
@@ -407,7 +408,7 @@ func (c *Client) PutKeyPolicy(ctx context.Context, in *PutKeyPolicyInput) error 
 	if err != nil {
 		return err
 	}
-	return s.commit(op, func() error { k.Policy, k.policy = in.Policy, p; return nil })
+	return s.commit(op, func() error { k.Policy, k.Parsed = in.Policy, p; return nil })
 }
 
 // GetKeyPolicy returns the key policy (kms:GetKeyPolicy).

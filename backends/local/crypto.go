@@ -2,12 +2,10 @@ package local
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/local/internal/blob"
+	"github.com/keyport/keyport/backends/local/internal/state"
 )
 
 // MaxPlaintext is the largest plaintext Encrypt takes, in bytes (the AWS limit).
@@ -26,46 +24,25 @@ func checkAlgorithm(op, keyID string, a backends.Algorithm) error {
 	return backends.Errorf(backends.ErrInvalidArgument, op, keyID, "unknown encryption algorithm %q", a)
 }
 
-func gcm(key []byte) cipher.AEAD {
-	b, err := aes.NewCipher(key)
-	if err != nil {
-		panic("keyport/local: bad key length") // material is always 32 bytes (checked on load)
-	}
-	g, err := cipher.NewGCM(b)
-	if err != nil {
-		panic("keyport/local: " + err.Error())
-	}
-	return g
-}
-
 // seal encrypts plaintext under the current version of k. The caller holds s.mu.
-func (s *Service) seal(k *keyRec, plaintext []byte, ec map[string]string) []byte {
+func (s *Service) seal(k *state.Key, plaintext []byte, ec map[string]string) []byte {
 	v := len(k.Versions)
-	nonce := make([]byte, blob.NonceSize)
-	if _, err := rand.Read(nonce); err != nil {
-		panic("keyport/local: crypto/rand failed: " + err.Error())
-	}
-	h, err := blob.Header(s.keyARN(k), uint32(v), nonce)
+	b, err := blob.Seal(k.Versions[v-1].Material, s.keyARN(k), uint32(v), plaintext, backends.EncodeEncryptionContext(ec))
 	if err != nil {
-		panic("keyport/local: " + err.Error()) // ARNs are short and versions >= 1
+		panic("keyport/local: " + err.Error()) // material is 32 bytes, ARNs short, crypto/rand never fails
 	}
-	aad := blob.AAD(h, backends.EncodeEncryptionContext(ec))
-	return gcm(k.Versions[v-1].Material).Seal(h, nonce, plaintext, aad)
+	return b
 }
 
 // open decrypts a parsed blob of k. The caller holds s.mu.
-func (s *Service) open(op string, k *keyRec, b *blob.Blob, ec map[string]string) ([]byte, error) {
+func (s *Service) open(op string, k *state.Key, b *blob.Blob, ec map[string]string) ([]byte, error) {
 	if int(b.KeyVersion) > len(k.Versions) {
 		return nil, backends.Errorf(backends.ErrInvalidCiphertext, op, s.keyARN(k), "the ciphertext is not valid")
 	}
-	aad := blob.AAD(b.Header, backends.EncodeEncryptionContext(ec))
-	pt, err := gcm(k.Versions[b.KeyVersion-1].Material).Open(nil, b.Nonce, b.Ciphertext, aad)
+	pt, err := blob.Open(k.Versions[b.KeyVersion-1].Material, b, backends.EncodeEncryptionContext(ec))
 	if err != nil {
 		// AWS answers InvalidCiphertext for a wrong encryption context too.
 		return nil, backends.Errorf(backends.ErrInvalidCiphertext, op, s.keyARN(k), "the ciphertext or its encryption context is not valid")
-	}
-	if pt == nil {
-		pt = []byte{}
 	}
 	return pt, nil
 }
@@ -74,7 +51,7 @@ func (s *Service) open(op string, k *keyRec, b *blob.Blob, ec map[string]string)
 // InvalidCiphertext; a well-formed blob of a key the service does not hold is
 // NotFound. The caller holds s.mu.
 // named is the key the call named, if any, for the errors.
-func (s *Service) blobKey(op, named string, ciphertext []byte) (*blob.Blob, *keyRec, error) {
+func (s *Service) blobKey(op, named string, ciphertext []byte) (*blob.Blob, *state.Key, error) {
 	b, err := blob.Parse(ciphertext)
 	if err != nil {
 		return nil, nil, backends.Errorf(backends.ErrInvalidCiphertext, op, named, "the ciphertext is not valid: %w", err)
@@ -132,7 +109,7 @@ func dryRun(op, keyARN string) error {
 
 // useKey resolves ref, checks the grant tokens, authorizes action and checks that
 // the key can be used for cryptography. The caller holds s.mu.
-func (c *Client) useKey(op, ref string, tokens []string, action string, gop GrantOperation, ec map[string]string) (*keyRec, error) {
+func (c *Client) useKey(op, ref string, tokens []string, action string, gop GrantOperation, ec map[string]string) (*state.Key, error) {
 	s := c.s
 	if err := s.checkGrantTokens(op, ref, tokens); err != nil {
 		return nil, err
@@ -152,7 +129,7 @@ func (c *Client) useKey(op, ref string, tokens []string, action string, gop Gran
 
 // decryptLocked is Decrypt after enter: the key, the plaintext (which the caller
 // must wipe) or an error. The caller holds s.mu.
-func (c *Client) decryptLocked(op string, blobBytes []byte, keyID string, ec map[string]string, tokens []string, action string, gop GrantOperation) (*keyRec, []byte, error) {
+func (c *Client) decryptLocked(op string, blobBytes []byte, keyID string, ec map[string]string, tokens []string, action string, gop GrantOperation) (*state.Key, []byte, error) {
 	s := c.s
 	if err := s.checkGrantTokens(op, keyID, tokens); err != nil {
 		return nil, nil, err
@@ -296,7 +273,7 @@ func (c *Client) generateDataKey(ctx context.Context, op, action string, gop Gra
 	if in.DryRun {
 		return nil, dryRun(op, s.keyARN(k))
 	}
-	pt := randomBytes(n)
+	pt := state.RandomBytes(n)
 	out := &backends.GenerateDataKeyOutput{CiphertextBlob: s.seal(k, pt, in.EncryptionContext), KeyID: s.keyARN(k)}
 	if gop == GrantGenerateDataKeyWithoutPlaintext {
 		clear(pt)

@@ -1,12 +1,12 @@
 package local
 
 import (
-	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
 
 	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/backends/local/internal/state"
 	"github.com/keyport/keyport/backends/local/internal/store"
 )
 
@@ -27,63 +27,35 @@ type fileStore struct {
 	last []byte // the bytes last written or read: the state to go back to
 }
 
-type storeMeta struct {
-	Format    string `json:"format"`
-	Region    string `json:"region"`
-	Partition string `json:"partition"`
-}
-
-type storePayload struct {
-	storeMeta
-	State *state `json:"state"`
-}
-
-const payloadFormat = "keyport-local/v1"
-
 // load reads the store; a missing file is (nil, zero, nil).
-func (f *fileStore) load() (*state, storeMeta, error) {
+func (f *fileStore) load() (*state.State, state.Meta, error) {
 	b, err := os.ReadFile(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, storeMeta{}, nil
+		return nil, state.Meta{}, nil
 	}
 	if err != nil {
-		return nil, storeMeta{}, backends.Errorf(backends.ErrInternal, "Open", "", "reading store: %w", err)
+		return nil, state.Meta{}, backends.Errorf(backends.ErrInternal, "Open", "", "reading store: %w", err)
 	}
-	st, meta, err := parseStore(f.root, b)
-	if err == nil {
-		f.last = b
+	st, meta, err := state.Decode(f.root, b)
+	if err != nil {
+		return nil, state.Meta{}, backends.Errorf(backends.ErrInvalidArgument, "Open", "", "%s: %w", f.path, err)
 	}
-	return st, meta, err
+	if !validRegion(meta.Region) {
+		st.Wipe()
+		return nil, state.Meta{}, backends.Errorf(backends.ErrInvalidArgument, "Open", "", "%s: %w: bad region", f.path, store.ErrCorrupt)
+	}
+	f.last = b
+	return st, meta, nil
 }
 
 // lastState decodes the state that was last written or read.
-func (f *fileStore) lastState() (*state, error) {
-	st, _, err := parseStore(f.root, f.last)
+func (f *fileStore) lastState() (*state.State, error) {
+	st, _, err := state.Decode(f.root, f.last)
 	return st, err
 }
 
-// parseStore decrypts and decodes the bytes of a store file.
-func parseStore(root, b []byte) (*state, storeMeta, error) {
-	pt, err := store.Open(root, b)
-	if err != nil {
-		return nil, storeMeta{}, backends.Errorf(backends.ErrInvalidArgument, "Open", "", "%w", err)
-	}
-	defer clear(pt)
-	var p storePayload
-	if err := json.Unmarshal(pt, &p); err != nil || p.Format != payloadFormat || p.State == nil || !validRegion(p.Region) || !p.State.fixup() {
-		p.State.wipe()
-		return nil, storeMeta{}, backends.Errorf(backends.ErrInvalidArgument, "Open", "", "%w: the decrypted state is not valid", store.ErrCorrupt)
-	}
-	return p.State, p.storeMeta, nil
-}
-
-func (f *fileStore) save(st *state, region, partition string) error {
-	pt, err := json.Marshal(storePayload{storeMeta{payloadFormat, region, partition}, st})
-	if err != nil {
-		return err
-	}
-	defer clear(pt)
-	b, err := store.Seal(f.root, pt)
+func (f *fileStore) save(st *state.State, region, partition string) error {
+	b, err := state.Encode(f.root, st, state.Meta{Region: region, Partition: partition})
 	if err != nil {
 		return err
 	}

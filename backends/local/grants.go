@@ -7,6 +7,7 @@ import (
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/local/internal/policy"
+	"github.com/keyport/keyport/backends/local/internal/state"
 	"github.com/keyport/keyport/backends/local/internal/token"
 )
 
@@ -18,52 +19,38 @@ func caller(id Identity) policy.Caller { return policy.Caller{Account: id.Accoun
 // authorize decides whether id may perform action on k: an explicit Deny in the
 // key policy refuses; an Allow in it, or a grant to id for gop whose constraints
 // ec meets, allows; anything else is AccessDenied. The caller holds s.mu.
-func (s *Service) authorize(id Identity, op string, k *keyRec, action string, gop GrantOperation, ec map[string]string) error {
-	switch k.policy.Evaluate(policy.Request{Caller: caller(id), Action: action, EncryptionContext: ec}) {
+func (s *Service) authorize(id Identity, op string, k *state.Key, action string, gop GrantOperation, ec map[string]string) error {
+	switch k.Parsed.Evaluate(policy.Request{Caller: caller(id), Action: action, EncryptionContext: ec}) {
 	case policy.Allow:
 		return nil
 	case policy.Deny:
 		return backends.Errorf(backends.ErrAccessDenied, op, s.keyARN(k), "User: %s is not authorized to perform: %s on resource: %s with an explicit deny in a resource-based policy", id.Principal, action, s.keyARN(k))
 	}
-	if gop != "" && s.grantAllows(id, k, gop, ec) {
+	if gop != "" && s.st.GrantAllows(k, caller(id), string(gop), ec) {
 		return nil
 	}
 	return backends.Errorf(backends.ErrAccessDenied, op, s.keyARN(k), "User: %s is not authorized to perform: %s on resource: %s because no resource-based policy allows the %s action", id.Principal, action, s.keyARN(k), action)
 }
 
-func (s *Service) grantAllows(id Identity, k *keyRec, gop GrantOperation, ec map[string]string) bool {
-	c := caller(id)
-	for _, g := range s.st.Grants {
-		if g.KeyID != k.ID || !policy.MatchPrincipal([]string{g.grantee}, c) || !slices.Contains(g.Operations, gop) {
-			continue
-		}
-		if g.Constraints.allow(ec) {
-			return true
-		}
+// toState and fromState convert between the API's and the state's form of constraints.
+func toState(c *GrantConstraints) *state.Constraints {
+	if c == nil {
+		return nil
 	}
-	return false
+	return &state.Constraints{
+		EncryptionContextEquals: backends.CloneEncryptionContext(c.EncryptionContextEquals),
+		EncryptionContextSubset: backends.CloneEncryptionContext(c.EncryptionContextSubset),
+	}
 }
 
-func (gc *GrantConstraints) allow(ec map[string]string) bool {
-	if gc == nil {
-		return true
+func fromState(c *state.Constraints) *GrantConstraints {
+	if c == nil {
+		return nil
 	}
-	if gc.EncryptionContextEquals != nil {
-		if len(ec) != len(gc.EncryptionContextEquals) {
-			return false
-		}
-		for k, v := range gc.EncryptionContextEquals {
-			if w, ok := ec[k]; !ok || w != v {
-				return false
-			}
-		}
+	return &GrantConstraints{
+		EncryptionContextEquals: backends.CloneEncryptionContext(c.EncryptionContextEquals),
+		EncryptionContextSubset: backends.CloneEncryptionContext(c.EncryptionContextSubset),
 	}
-	for k, v := range gc.EncryptionContextSubset {
-		if w, ok := ec[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 // checkGrantTokens rejects a request whose grant tokens are not all tokens this
@@ -105,7 +92,9 @@ func (c *Client) CreateGrant(ctx context.Context, in *CreateGrantInput) (*Create
 	if len(in.Operations) == 0 {
 		return nil, backends.Errorf(backends.ErrInvalidArgument, op, in.KeyID, "Operations is empty")
 	}
+	var ops []string
 	for _, o := range in.Operations {
+		ops = append(ops, string(o))
 		if !slices.Contains(grantOps, o) {
 			return nil, backends.Errorf(backends.ErrInvalidArgument, op, in.KeyID, "grant operation %q is not supported", o)
 		}
@@ -122,18 +111,12 @@ func (c *Client) CreateGrant(ctx context.Context, in *CreateGrantInput) (*Create
 	if err != nil {
 		return nil, err
 	}
-	g := &grantRec{
-		ID: hex.EncodeToString(randomBytes(32)), KeyID: k.ID, Name: in.Name,
+	g := &state.Grant{
+		ID: hex.EncodeToString(state.RandomBytes(32)), KeyID: k.ID, Name: in.Name,
 		GranteePrincipal: in.GranteePrincipal, RetiringPrincipal: in.RetiringPrincipal,
 		IssuingAccount: "arn:" + s.partition + ":iam::" + c.id.Account + ":root",
-		Operations:     slices.Clone(in.Operations), Created: s.now(),
-		grantee: grantee, retiring: retiring,
-	}
-	if in.Constraints != nil {
-		g.Constraints = &GrantConstraints{
-			EncryptionContextEquals: backends.CloneEncryptionContext(in.Constraints.EncryptionContextEquals),
-			EncryptionContextSubset: backends.CloneEncryptionContext(in.Constraints.EncryptionContextSubset),
-		}
+		Operations:     ops, Created: s.now(), Constraints: toState(in.Constraints),
+		Grantee: grantee, Retiring: retiring,
 	}
 	tok, err := token.Make(s.st.Secret, g.ID)
 	if err != nil {
@@ -158,7 +141,7 @@ func (c *Client) RetireGrant(ctx context.Context, in *RetireGrantInput) error {
 	}
 	s := c.s
 	defer s.mu.Unlock()
-	var g *grantRec
+	var g *state.Grant
 	switch {
 	case in.GrantToken != "":
 		gid, err := token.Check(s.st.Secret, in.GrantToken)
@@ -181,9 +164,9 @@ func (c *Client) RetireGrant(ctx context.Context, in *RetireGrantInput) error {
 	}
 	k := s.st.Keys[g.KeyID]
 	cl := caller(c.id)
-	allowed := (g.retiring != "" && policy.MatchPrincipal([]string{g.retiring}, cl)) ||
-		(policy.MatchPrincipal([]string{g.grantee}, cl) && slices.Contains(g.Operations, GrantRetireGrant)) ||
-		(c.id.Account == k.Account && k.policy.Allows(policy.Request{Caller: cl, Action: "kms:RetireGrant"}))
+	allowed := (g.Retiring != "" && policy.MatchPrincipal([]string{g.Retiring}, cl)) ||
+		(policy.MatchPrincipal([]string{g.Grantee}, cl) && slices.Contains(g.Operations, string(GrantRetireGrant))) ||
+		(c.id.Account == k.Account && k.Parsed.Allows(policy.Request{Caller: cl, Action: "kms:RetireGrant"}))
 	if !allowed {
 		return backends.Errorf(backends.ErrAccessDenied, op, s.keyARN(k), "User: %s is not authorized to retire grant %s", c.id.Principal, g.ID)
 	}
@@ -256,12 +239,9 @@ func (c *Client) ListGrants(ctx context.Context, in *ListGrantsInput) (*ListGran
 		g := s.st.Grants[id]
 		e := GrantListEntry{GrantID: g.ID, KeyID: s.keyARN(k), Name: g.Name, GranteePrincipal: g.GranteePrincipal,
 			RetiringPrincipal: g.RetiringPrincipal, IssuingAccount: g.IssuingAccount,
-			Operations: slices.Clone(g.Operations), CreationDate: g.Created}
-		if g.Constraints != nil {
-			e.Constraints = &GrantConstraints{
-				EncryptionContextEquals: backends.CloneEncryptionContext(g.Constraints.EncryptionContextEquals),
-				EncryptionContextSubset: backends.CloneEncryptionContext(g.Constraints.EncryptionContextSubset),
-			}
+			CreationDate: g.Created, Constraints: fromState(g.Constraints)}
+		for _, o := range g.Operations {
+			e.Operations = append(e.Operations, GrantOperation(o))
 		}
 		out.Grants = append(out.Grants, e)
 	}

@@ -107,7 +107,7 @@ func (c *Client) RotateKeyOnDemand(ctx context.Context, in *RotateKeyOnDemandInp
 		return nil, backends.Errorf(backends.ErrLimitExceeded, op, s.keyARN(k), "the key has had %d on-demand rotations, the most allowed", maxOnDemandRotations)
 	}
 	if err := s.commit(op, func() error {
-		k.addVersion(s.now())
+		k.AddVersion(s.now())
 		k.OnDemandRotations++
 		return nil
 	}); err != nil {

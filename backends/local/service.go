@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/backends/local/internal/state"
 )
 
 // RootKeyEnv is the environment variable Open reads the root key from (base64 of 32
@@ -83,7 +84,7 @@ type Service struct {
 	now               func() time.Time
 
 	mu      sync.Mutex
-	st      *state
+	st      *state.State
 	nextDue time.Time // the earliest rotation or deletion the clock can trigger
 	closed  bool
 	initErr error
@@ -130,7 +131,7 @@ func validRegion(r string) bool {
 // every call of the service fail with an error matching backends.ErrInvalidArgument.
 func New(opts ...Option) *Service {
 	c := buildConfig(opts)
-	s := &Service{region: c.region, partition: c.partition, now: c.clock, st: newState()}
+	s := &Service{region: c.region, partition: c.partition, now: c.clock, st: state.New()}
 	clear(c.rootKey)
 	if c.err != nil {
 		s.initErr = backends.Errorf(backends.ErrInvalidArgument, "New", "", "%v", c.err)
@@ -164,7 +165,7 @@ func Open(path string, opts ...Option) (*Service, error) {
 	}
 	s := &Service{region: c.region, partition: c.partition, now: c.clock, file: fs}
 	if st == nil {
-		s.st = newState()
+		s.st = state.New()
 		if err := fs.save(s.st, s.region, s.partition); err != nil {
 			clear(root)
 			return nil, err
@@ -172,12 +173,12 @@ func Open(path string, opts ...Option) (*Service, error) {
 	} else {
 		if (c.regionSet && meta.Region != c.region) || (c.partitionSet && meta.Partition != c.partition) {
 			clear(root)
-			st.wipe()
+			st.Wipe()
 			return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "store %s is for %s/%s, not %s/%s", path, meta.Partition, meta.Region, c.partition, c.region)
 		}
 		s.region, s.partition, s.st = meta.Region, meta.Partition, st
 	}
-	s.recomputeDue()
+	s.nextDue = s.st.NextDue()
 	return s, nil
 }
 
@@ -235,7 +236,7 @@ func (s *Service) Close() error {
 		return nil
 	}
 	s.closed = true
-	s.st.wipe()
+	s.st.Wipe()
 	if s.file != nil {
 		clear(s.file.root)
 	}
@@ -265,7 +266,7 @@ func (c *Client) enter(ctx context.Context, op, keyID string) error {
 		return backends.Errorf(backends.ErrInternal, op, keyID, "service is closed")
 	}
 	if now := s.now(); !s.nextDue.IsZero() && !now.Before(s.nextDue) {
-		if err := s.commit(op, func() error { s.advance(now); return nil }); err != nil {
+		if err := s.commit(op, func() error { s.st.Advance(now); return nil }); err != nil {
 			s.mu.Unlock()
 			return err
 		}
@@ -280,65 +281,29 @@ func (s *Service) commit(op string, fn func() error) error {
 	if err := fn(); err != nil {
 		return err
 	}
-	s.recomputeDue()
+	s.nextDue = s.st.NextDue()
 	if s.file == nil {
 		return nil
 	}
 	if err := s.file.save(s.st, s.region, s.partition); err != nil {
 		if st, lerr := s.file.lastState(); lerr == nil {
-			s.st.wipe()
+			s.st.Wipe()
 			s.st = st
-			s.recomputeDue()
+			s.nextDue = s.st.NextDue()
 		}
 		return backends.Errorf(backends.ErrInternal, op, "", "persisting the store: %w", err)
 	}
 	return nil
 }
 
-// advance applies what the clock has made due: keys whose deletion window has
-// passed are deleted; enabled keys whose rotation period has passed get a new
-// backing-key version for each period that passed.
-func (s *Service) advance(now time.Time) {
-	for id, k := range s.st.Keys {
-		if k.State == backends.KeyStatePendingDeletion && !now.Before(k.DeletionDate) {
-			s.st.deleteKey(id)
-			continue
-		}
-		if k.State == backends.KeyStateEnabled && k.RotationEnabled && !k.NextRotation.IsZero() {
-			for i := 0; i < 1000 && !now.Before(k.NextRotation); i++ {
-				k.addVersion(k.NextRotation)
-				k.NextRotation = k.NextRotation.AddDate(0, 0, k.RotationPeriodDays)
-			}
-		}
-	}
-}
-
-// recomputeDue sets nextDue to the earliest time advance has work to do.
-func (s *Service) recomputeDue() {
-	var due time.Time
-	for _, k := range s.st.Keys {
-		var t time.Time
-		switch {
-		case k.State == backends.KeyStatePendingDeletion:
-			t = k.DeletionDate
-		case k.State == backends.KeyStateEnabled && k.RotationEnabled:
-			t = k.NextRotation
-		}
-		if !t.IsZero() && (due.IsZero() || t.Before(due)) {
-			due = t
-		}
-	}
-	s.nextDue = due
-}
-
-func (s *Service) keyARN(k *keyRec) string {
+func (s *Service) keyARN(k *state.Key) string {
 	return backends.KeyARN(s.partition, s.region, k.Account, k.ID)
 }
 
 // resolve finds the key a reference names, as the caller id sees it: a bare key ID
 // or alias name in the caller's account; a key in another account only by ARN.
 // Anything it cannot find is ErrNotFound. The caller holds s.mu.
-func (s *Service) resolve(id Identity, op, ref string) (*keyRec, error) {
+func (s *Service) resolve(id Identity, op, ref string) (*state.Key, error) {
 	if ref == "" {
 		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "KeyId is required")
 	}
@@ -371,7 +336,7 @@ func (s *Service) resolve(id Identity, op, ref string) (*keyRec, error) {
 }
 
 // usable returns the error AWS gives for a cryptographic operation on k in its state.
-func (s *Service) usable(op string, k *keyRec) error {
+func (s *Service) usable(op string, k *state.Key) error {
 	switch k.State {
 	case backends.KeyStateEnabled:
 		return nil
@@ -383,7 +348,7 @@ func (s *Service) usable(op string, k *keyRec) error {
 	return backends.Errorf(backends.ErrInvalidState, op, s.keyARN(k), "%s is %s", s.keyARN(k), k.State)
 }
 
-func (s *Service) metadata(k *keyRec) *backends.KeyMetadata {
+func (s *Service) metadata(k *state.Key) *backends.KeyMetadata {
 	return &backends.KeyMetadata{
 		KeyID:                s.keyARN(k),
 		ID:                   k.ID,

@@ -20,6 +20,9 @@
 package blob
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
@@ -101,3 +104,47 @@ func Parse(b []byte) (*Blob, error) {
 	}
 	return out, nil
 }
+
+func gcm(key []byte) (cipher.AEAD, error) {
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(b)
+}
+
+// Seal encrypts plaintext with AES-256-GCM under key (version version of the key
+// keyARN), binding encodedContext (backends.EncodeEncryptionContext), and returns
+// the blob.
+func Seal(key []byte, keyARN string, version uint32, plaintext, encodedContext []byte) ([]byte, error) {
+	g, err := gcm(key)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, NonceSize)
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	h, err := Header(keyARN, version, nonce)
+	if err != nil {
+		return nil, err
+	}
+	return g.Seal(h, nonce, plaintext, AAD(h, encodedContext)), nil
+}
+
+// Open decrypts a parsed blob under key with encodedContext. It returns a non-nil
+// plaintext (empty for an empty one), or ErrAuth.
+func Open(key []byte, b *Blob, encodedContext []byte) ([]byte, error) {
+	g, err := gcm(key)
+	if err != nil {
+		return nil, err
+	}
+	pt, err := g.Open(make([]byte, 0, len(b.Ciphertext)), b.Nonce, b.Ciphertext, AAD(b.Header, encodedContext))
+	if err != nil {
+		return nil, ErrAuth
+	}
+	return pt, nil
+}
+
+// ErrAuth is the error of Open for a blob or context that does not authenticate.
+var ErrAuth = errors.New("the ciphertext or its encryption context does not authenticate")

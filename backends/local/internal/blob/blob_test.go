@@ -79,3 +79,31 @@ func FuzzParseBlob(f *testing.F) {
 		}
 	})
 }
+
+func TestSealOpen(t *testing.T) {
+	key := bytes.Repeat([]byte{7}, 32)
+	ec := []byte("encoded context")
+	for _, pt := range [][]byte{nil, {1}, bytes.Repeat([]byte{2}, 4096)} {
+		b, err := Seal(key, arn, 2, pt, ec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Parse(b)
+		if err != nil || p.KeyVersion != 2 || p.KeyARN != arn {
+			t.Fatalf("Parse: %+v %v", p, err)
+		}
+		got, err := Open(key, p, ec)
+		if err != nil || got == nil || !bytes.Equal(got, pt) {
+			t.Fatalf("Open: %v", err)
+		}
+		if _, err := Open(key, p, []byte("other")); !errors.Is(err, ErrAuth) {
+			t.Fatalf("other context: %v", err)
+		}
+		if _, err := Open(bytes.Repeat([]byte{8}, 32), p, ec); !errors.Is(err, ErrAuth) {
+			t.Fatalf("other key: %v", err)
+		}
+	}
+	if _, err := Seal(key[:5], arn, 1, nil, nil); err == nil {
+		t.Fatal("Seal with a 5-byte key")
+	}
+}

@@ -1,0 +1,278 @@
+// Package state is the data model of backends/local: keys with their backing-key
+// versions, aliases and grants; what the clock does to them (rotation, deletion);
+// and their encoding in a store file.
+package state
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"slices"
+	"time"
+
+	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/backends/local/internal/policy"
+)
+
+// State is everything a service holds. The caller serializes access.
+type State struct {
+	// Secret keys the MACs of grant tokens.
+	Secret  []byte                       `json:"secret"`
+	Keys    map[string]*Key              `json:"keys"`
+	Aliases map[string]map[string]string `json:"aliases"` // account -> alias name -> key ID
+	Grants  map[string]*Grant            `json:"grants"`  // grant ID -> grant
+}
+
+// Key is one KMS key.
+type Key struct {
+	ID                 string            `json:"id"`
+	Account            string            `json:"account"`
+	Description        string            `json:"description,omitempty"`
+	State              backends.KeyState `json:"state"`
+	Created            time.Time         `json:"created"`
+	DeletionDate       time.Time         `json:"deletionDate,omitzero"`
+	Policy             string            `json:"policy"`
+	MultiRegion        bool              `json:"multiRegion,omitempty"`
+	Versions           []Version         `json:"versions"`
+	RotationEnabled    bool              `json:"rotationEnabled,omitempty"`
+	RotationPeriodDays int               `json:"rotationPeriodDays,omitempty"`
+	NextRotation       time.Time         `json:"nextRotation,omitzero"`
+	OnDemandRotations  int               `json:"onDemandRotations,omitempty"`
+
+	// Parsed is Policy, parsed.
+	Parsed *policy.Policy `json:"-"`
+}
+
+// Version is one backing key; version numbers are 1-based indexes into Key.Versions.
+type Version struct {
+	Material []byte    `json:"material"`
+	Created  time.Time `json:"created"`
+}
+
+// Grant is one grant.
+type Grant struct {
+	ID                string       `json:"id"`
+	KeyID             string       `json:"keyId"`
+	Name              string       `json:"name,omitempty"`
+	GranteePrincipal  string       `json:"grantee"`
+	RetiringPrincipal string       `json:"retiring,omitempty"`
+	IssuingAccount    string       `json:"issuingAccount"`
+	Operations        []string     `json:"operations"`
+	Constraints       *Constraints `json:"constraints,omitempty"`
+	Created           time.Time    `json:"created"`
+
+	// Grantee and Retiring are the principals as policy.MatchPrincipal takes them.
+	Grantee  string `json:"-"`
+	Retiring string `json:"-"`
+}
+
+// Constraints restrict a grant to requests with a given encryption context.
+type Constraints struct {
+	EncryptionContextEquals map[string]string `json:"equals,omitempty"`
+	EncryptionContextSubset map[string]string `json:"subset,omitempty"`
+}
+
+// New returns an empty state with a fresh secret.
+func New() *State {
+	return &State{
+		Secret:  RandomBytes(32),
+		Keys:    map[string]*Key{},
+		Aliases: map[string]map[string]string{},
+		Grants:  map[string]*Grant{},
+	}
+}
+
+// Wipe clears every secret the state holds.
+func (st *State) Wipe() {
+	if st == nil {
+		return
+	}
+	clear(st.Secret)
+	for _, k := range st.Keys {
+		k.Wipe()
+	}
+}
+
+// Wipe clears the key's backing keys.
+func (k *Key) Wipe() {
+	for _, v := range k.Versions {
+		clear(v.Material)
+	}
+}
+
+// AddVersion adds a new backing key, which becomes current.
+func (k *Key) AddVersion(at time.Time) {
+	k.Versions = append(k.Versions, Version{Material: RandomBytes(32), Created: at})
+}
+
+// DeleteKey removes a key, its aliases and its grants, wiping its material.
+func (st *State) DeleteKey(id string) {
+	k := st.Keys[id]
+	if k == nil {
+		return
+	}
+	k.Wipe()
+	delete(st.Keys, id)
+	for name, target := range st.Aliases[k.Account] {
+		if target == id {
+			delete(st.Aliases[k.Account], name)
+		}
+	}
+	for gid, g := range st.Grants {
+		if g.KeyID == id {
+			delete(st.Grants, gid)
+		}
+	}
+}
+
+// Advance applies what the clock has made due by now: keys whose deletion window
+// has passed are deleted; an enabled key whose rotation period has passed gets a
+// new backing key for each period that passed. A disabled key does not rotate;
+// once enabled again it catches up.
+func (st *State) Advance(now time.Time) {
+	for id, k := range st.Keys {
+		if k.State == backends.KeyStatePendingDeletion && !now.Before(k.DeletionDate) {
+			st.DeleteKey(id)
+			continue
+		}
+		if k.State == backends.KeyStateEnabled && k.RotationEnabled && k.RotationPeriodDays > 0 && !k.NextRotation.IsZero() {
+			for i := 0; i < 1000 && !now.Before(k.NextRotation); i++ {
+				k.AddVersion(k.NextRotation)
+				k.NextRotation = k.NextRotation.AddDate(0, 0, k.RotationPeriodDays)
+			}
+		}
+	}
+}
+
+// NextDue returns the earliest time Advance has work to do, or the zero time.
+func (st *State) NextDue() time.Time {
+	var due time.Time
+	for _, k := range st.Keys {
+		var t time.Time
+		switch {
+		case k.State == backends.KeyStatePendingDeletion:
+			t = k.DeletionDate
+		case k.State == backends.KeyStateEnabled && k.RotationEnabled:
+			t = k.NextRotation
+		}
+		if !t.IsZero() && (due.IsZero() || t.Before(due)) {
+			due = t
+		}
+	}
+	return due
+}
+
+// GrantAllows reports whether a grant of key k lets caller perform op with the
+// encryption context ec.
+func (st *State) GrantAllows(k *Key, caller policy.Caller, op string, ec map[string]string) bool {
+	for _, g := range st.Grants {
+		if g.KeyID == k.ID && policy.MatchPrincipal([]string{g.Grantee}, caller) && slices.Contains(g.Operations, op) && g.Constraints.Allow(ec) {
+			return true
+		}
+	}
+	return false
+}
+
+// Allow reports whether ec meets the constraints (nil constraints allow anything).
+func (c *Constraints) Allow(ec map[string]string) bool {
+	if c == nil {
+		return true
+	}
+	if c.EncryptionContextEquals != nil && len(ec) != len(c.EncryptionContextEquals) {
+		return false
+	}
+	for _, m := range []map[string]string{c.EncryptionContextEquals, c.EncryptionContextSubset} {
+		for k, v := range m {
+			if w, ok := ec[k]; !ok || w != v {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Fixup rebuilds what the JSON form does not keep (parsed policies, normalized
+// principals) and validates the state; it reports false for a state a service
+// cannot have written.
+func (st *State) Fixup() bool {
+	if len(st.Secret) != 32 || st.Keys == nil {
+		return false
+	}
+	if st.Aliases == nil {
+		st.Aliases = map[string]map[string]string{}
+	}
+	if st.Grants == nil {
+		st.Grants = map[string]*Grant{}
+	}
+	for id, k := range st.Keys {
+		if k == nil || k.ID != id || !isAccount(k.Account) || len(k.Versions) == 0 ||
+			(k.RotationEnabled && (k.RotationPeriodDays < 90 || k.RotationPeriodDays > 2560)) {
+			return false
+		}
+		for _, v := range k.Versions {
+			if len(v.Material) != 32 {
+				return false
+			}
+		}
+		p, err := policy.Parse(k.Policy)
+		if err != nil {
+			return false
+		}
+		k.Parsed = p
+	}
+	for gid, g := range st.Grants {
+		if g == nil || g.ID != gid || st.Keys[g.KeyID] == nil {
+			return false
+		}
+		var ok bool
+		if g.Grantee, ok = policy.NormalizePrincipal(g.GranteePrincipal); !ok {
+			return false
+		}
+		if g.RetiringPrincipal != "" {
+			if g.Retiring, ok = policy.NormalizePrincipal(g.RetiringPrincipal); !ok {
+				return false
+			}
+		}
+	}
+	for _, m := range st.Aliases {
+		for _, target := range m {
+			if st.Keys[target] == nil {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isAccount(a string) bool {
+	if len(a) != 12 {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if a[i] < '0' || a[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// RandomBytes returns n bytes from crypto/rand.
+func RandomBytes(n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("keyport/local: crypto/rand failed: " + err.Error()) // crypto/rand never fails on supported platforms
+	}
+	return b
+}
+
+// NewKeyID returns a random (version 4) UUID, or mrk- and 32 hex digits for a
+// multi-Region key.
+func NewKeyID(multiRegion bool) string {
+	b := RandomBytes(16)
+	if multiRegion {
+		return "mrk-" + hex.EncodeToString(b)
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
