@@ -1,0 +1,74 @@
+package envelope_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log"
+
+	"github.com/keyport/keyport/envelope"
+	"github.com/keyport/keyport/envelope/keyring"
+)
+
+func Example() {
+	ctx := context.Background()
+	wrappingKey := bytes.Repeat([]byte{0x42}, 32) // in practice: from your key store
+	kr, err := keyring.NewRawAES("my-namespace", "my-key", wrappingKey)
+	if err != nil {
+		log.Fatal(err)
+	}
+	msg, err := envelope.Encrypt(ctx, []byte("hello, envelope"), envelope.EncryptOptions{
+		Keyring:           kr,
+		EncryptionContext: map[string]string{"purpose": "example", "tenant": "t-1"},
+		// "tenant" is authenticated but not stored: the reader supplies it.
+		RequiredEncryptionContextKeys: []string{"tenant"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	pt, res, err := envelope.Decrypt(ctx, msg, envelope.DecryptOptions{
+		Keyring:           kr,
+		EncryptionContext: map[string]string{"tenant": "t-1"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%s (suite %04X, purpose %s)\n", pt, uint16(res.Suite), res.EncryptionContext["purpose"])
+	// Output: hello, envelope (suite 0578, purpose example)
+}
+
+func ExampleNewEncrypter() {
+	ctx := context.Background()
+	kr, err := keyring.NewRawAES("my-namespace", "my-key", bytes.Repeat([]byte{0x42}, 32))
+	if err != nil {
+		log.Fatal(err)
+	}
+	var msg bytes.Buffer
+	enc, err := envelope.NewEncrypter(ctx, &msg, envelope.EncryptOptions{
+		Keyring:     kr,
+		Suite:       envelope.SuiteAES256GCMHKDFSHA512CommitKey,
+		FrameLength: 64 << 10,
+		Workers:     envelope.AllCores,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := io.Copy(enc, bytes.NewReader(make([]byte, 1<<20))); err != nil {
+		log.Fatal(err)
+	}
+	if err := enc.Close(); err != nil {
+		log.Fatal(err)
+	}
+	dec, err := envelope.NewDecrypter(ctx, &msg, envelope.DecryptOptions{Keyring: kr, Workers: envelope.AllCores})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer dec.Close()
+	n, err := io.Copy(io.Discard, dec)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(n, "bytes")
+	// Output: 1048576 bytes
+}
