@@ -11,13 +11,27 @@
 // (CreateKey, ScheduleKeyDeletion, CreateAlias, PutKeyPolicy, CreateGrant,
 // EnableKeyRotation, ...) with the same inputs and the same errors.
 //
+// Errors follow AWS per operation and key state: a cryptographic operation on a
+// Disabled key is Disabled and on a key pending deletion KMSInvalidState;
+// DescribeKey works in every state; EnableKey, DisableKey and CreateAlias on a key
+// pending deletion are KMSInvalidState; CancelKeyDeletion leaves the key Disabled.
+// A wrong encryption context is InvalidCiphertext (as AWS answers, not
+// IncorrectKey); a Decrypt KeyID that is not the key that encrypted is
+// IncorrectKey; a well-formed ciphertext of a key the service does not hold (never
+// made, or deleted after its waiting period) is NotFound, as AWS answers for a
+// deleted key. Every error is a *backends.Error with Op and KeyID.
+//
+// Ciphertext blobs are keyport's own format (see internal/blob), not AWS's: they
+// carry the key ARN and backing-key version in a checksummed header, and AES-256-GCM
+// authenticates the header and the encryption context.
+//
 // Deviations from AWS KMS, by design: only symmetric ENCRYPT_DECRYPT keys; IAM
-// policies are not modelled, so the key policy alone authorizes (a policy statement
-// naming an account lets every principal of that account in, as if each had an IAM
-// policy allowing it); grants take effect at once (AWS is eventually consistent);
-// plaintexts of 0 bytes are accepted (AWS wants at least 1). The ciphertext of a key
-// the service does not hold (never made, or deleted after its waiting period)
-// decrypts to NotFound, as AWS answers for a deleted key.
+// policies are not modelled, so the key policy alone authorizes (a statement naming
+// an account lets every principal of that account in, as if each had an IAM policy
+// allowing it); grants take effect at once (AWS is eventually consistent), a grant
+// with CreateGrant may pass on any operation, and grant names are not idempotency
+// keys; plaintexts of 0 bytes are accepted (AWS wants at least 1); a malformed key
+// policy is backends.ErrInvalidArgument (AWS: MalformedPolicyDocumentException).
 package local
 
 import (
@@ -145,7 +159,9 @@ func New(opts ...Option) *Service {
 // KEYPORT_LOCAL_ROOT_KEY. A file that is not a keyport store, is damaged, or was
 // written under another root key is an error matching ErrForeignStore,
 // ErrCorruptStore or ErrWrongRootKey (and backends.ErrInvalidArgument); the file is
-// never overwritten then.
+// never overwritten then. Every change is written at once, atomically (temporary
+// file, fsync, rename, fsync of the directory). One Service at a time may use a
+// file: nothing locks it against a second process.
 func Open(path string, opts ...Option) (*Service, error) {
 	const op = "Open"
 	c := buildConfig(opts)
@@ -168,7 +184,7 @@ func Open(path string, opts ...Option) (*Service, error) {
 		s.st = state.New()
 		if err := fs.save(s.st, s.region, s.partition); err != nil {
 			clear(root)
-			return nil, err
+			return nil, backends.Errorf(backends.ErrInternal, op, "", "creating store %s: %w", path, err)
 		}
 	} else {
 		if (c.regionSet && meta.Region != c.region) || (c.partitionSet && meta.Partition != c.partition) {
