@@ -557,8 +557,10 @@ func TestCreateKey(t *testing.T) {
 	bad := local.New(local.WithRegion("Not A Region"))
 	_, err = bad.Client(local.Identity{Account: acctA}).CreateKey(bg, nil)
 	wantKind(t, err, backends.ErrInvalidArgument)
-	_, err = f.svc.Client(local.Identity{Account: "123"}).CreateKey(bg, nil)
-	wantKind(t, err, backends.ErrInvalidArgument)
+	for _, id := range []local.Identity{{Account: "123"}, {Account: acctA, Principal: roleB}, {Account: acctA, Principal: "bob"}} {
+		_, err = f.svc.Client(id).CreateKey(bg, nil)
+		wantKind(t, err, backends.ErrInvalidArgument)
+	}
 	mustOK(t, f.svc.Close())
 	_, err = f.a.CreateKey(bg, nil)
 	if !errors.Is(err, backends.ErrInternal) {

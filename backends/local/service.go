@@ -276,6 +276,9 @@ func (c *Client) enter(ctx context.Context, op, keyID string) error {
 	if !isAccount(c.id.Account) {
 		return backends.Errorf(backends.ErrInvalidArgument, op, keyID, "caller account %q is not 12 digits", c.id.Account)
 	}
+	if parts := strings.SplitN(c.id.Principal, ":", 6); len(parts) != 6 || parts[0] != "arn" || parts[4] != c.id.Account {
+		return backends.Errorf(backends.ErrInvalidArgument, op, keyID, "caller principal %q is not an ARN of account %s", c.id.Principal, c.id.Account)
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
