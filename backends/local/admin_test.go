@@ -385,6 +385,12 @@ func TestGrants(t *testing.T) {
 			g, err := f.a.CreateGrant(bg, &local.CreateGrantInput{KeyID: k.ID, GranteePrincipal: roleB, Operations: []local.GrantOperation{local.GrantDecrypt}, Constraints: tc.c})
 			mustOK(t, err)
 			defer func() { mustOK(t, f.a.RevokeGrant(bg, &local.RevokeGrantInput{KeyID: k.ID, GrantID: g.GrantID})) }()
+			l, err := f.a.ListGrants(bg, &local.ListGrantsInput{KeyID: k.KeyID, GrantID: g.GrantID})
+			mustOK(t, err)
+			if len(l.Grants) != 1 || l.Grants[0].Constraints == nil || len(l.Grants[0].Constraints.EncryptionContextEquals) != len(tc.c.EncryptionContextEquals) ||
+				len(l.Grants[0].Constraints.EncryptionContextSubset) != len(tc.c.EncryptionContextSubset) || l.Grants[0].Operations[0] != local.GrantDecrypt {
+				t.Fatalf("ListGrants %+v", l.Grants)
+			}
 			err = decrypt(g.GrantToken)
 			if tc.want == nil {
 				mustOK(t, err)
@@ -565,5 +571,60 @@ func TestCreateKey(t *testing.T) {
 	_, err = f.a.CreateKey(bg, nil)
 	if !errors.Is(err, backends.ErrInternal) {
 		t.Fatalf("after Close: %v", err)
+	}
+}
+
+func TestPartitionAndAccessors(t *testing.T) {
+	f := newFixture(t, local.WithPartition("aws-cn"), local.WithRegion("cn-north-1"))
+	if f.svc.Region() != "cn-north-1" || f.svc.Partition() != "aws-cn" {
+		t.Fatalf("Region %q Partition %q", f.svc.Region(), f.svc.Partition())
+	}
+	root := f.svc.Client(local.Identity{Account: acctA})
+	if id := root.Identity(); id.Principal != "arn:aws-cn:iam::"+acctA+":root" {
+		t.Fatalf("default principal %q", id.Principal)
+	}
+	md := f.key(root, nil)
+	if md.KeyID != "arn:aws-cn:kms:cn-north-1:"+acctA+":key/"+md.ID {
+		t.Fatalf("KeyID %s", md.KeyID)
+	}
+	f.encrypt(root, md.KeyID, []byte("x"), nil)
+	_, err := root.Encrypt(bg, &backends.EncryptInput{KeyID: "arn:aws:kms:cn-north-1:" + acctA + ":key/" + md.ID})
+	wantKind(t, err, backends.ErrNotFound)
+	bad := local.New(local.WithPartition("nope"))
+	_, err = bad.Client(local.Identity{Account: acctA}).CreateKey(bg, nil)
+	wantKind(t, err, backends.ErrInvalidArgument)
+}
+
+func TestNilInputs(t *testing.T) {
+	f := newFixture(t)
+	c := f.a
+	for name, call := range map[string]func() error{
+		"Encrypt":             func() error { _, err := c.Encrypt(bg, nil); return err },
+		"Decrypt":             func() error { _, err := c.Decrypt(bg, nil); return err },
+		"ReEncrypt":           func() error { _, err := c.ReEncrypt(bg, nil); return err },
+		"GenerateDataKey":     func() error { _, err := c.GenerateDataKey(bg, nil); return err },
+		"DescribeKey":         func() error { _, err := c.DescribeKey(bg, nil); return err },
+		"EnableKey":           func() error { return c.EnableKey(bg, nil) },
+		"DisableKey":          func() error { return c.DisableKey(bg, nil) },
+		"ScheduleKeyDeletion": func() error { _, err := c.ScheduleKeyDeletion(bg, nil); return err },
+		"CancelKeyDeletion":   func() error { _, err := c.CancelKeyDeletion(bg, nil); return err },
+		"CreateAlias":         func() error { return c.CreateAlias(bg, nil) },
+		"UpdateAlias":         func() error { return c.UpdateAlias(bg, nil) },
+		"DeleteAlias":         func() error { return c.DeleteAlias(bg, nil) },
+		"PutKeyPolicy":        func() error { return c.PutKeyPolicy(bg, nil) },
+		"GetKeyPolicy":        func() error { _, err := c.GetKeyPolicy(bg, nil); return err },
+		"CreateGrant":         func() error { _, err := c.CreateGrant(bg, nil); return err },
+		"RetireGrant":         func() error { return c.RetireGrant(bg, nil) },
+		"RevokeGrant":         func() error { return c.RevokeGrant(bg, nil) },
+		"ListGrants":          func() error { _, err := c.ListGrants(bg, nil); return err },
+		"EnableKeyRotation":   func() error { return c.EnableKeyRotation(bg, nil) },
+		"DisableKeyRotation":  func() error { return c.DisableKeyRotation(bg, nil) },
+		"GetKeyRotationStatus": func() error {
+			_, err := c.GetKeyRotationStatus(bg, nil)
+			return err
+		},
+		"RotateKeyOnDemand": func() error { _, err := c.RotateKeyOnDemand(bg, nil); return err },
+	} {
+		t.Run(name, func(t *testing.T) { wantKind(t, call(), backends.ErrInvalidArgument) })
 	}
 }
