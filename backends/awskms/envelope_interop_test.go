@@ -3,7 +3,6 @@ package awskms_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 
@@ -165,6 +164,6 @@ func TestEnvelopeInteropJSESDK(t *testing.T) {
 		}
 	}
 	if t.Failed() {
-		t.Log(fmt.Sprintf("local-kms A at %s, JS harness at %s", epA, dir))
+		t.Logf("local-kms A at %s, JS harness at %s", epA, dir)
 	}
 }

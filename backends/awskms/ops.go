@@ -344,9 +344,6 @@ func metadata(m *types.KeyMetadata) *backends.KeyMetadata {
 		Description: aws.ToString(m.Description),
 		MultiRegion: aws.ToBool(m.MultiRegion),
 	}
-	if md.Spec == "" {
-		md.Spec = string(m.CustomerMasterKeySpec)
-	}
 	if ref, err := backends.ParseKeyRef(md.KeyID); err == nil {
 		md.Region = ref.Region
 		if md.Account == "" {
