@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"slices"
 
 	"github.com/keyport/keyport/envelope/internal/format"
 	"github.com/keyport/keyport/envelope/internal/suite"
@@ -14,33 +15,48 @@ import (
 // what the message was bound to. On any error it returns no plaintext. Messages
 // with trailing bytes after their end are rejected.
 func Decrypt(ctx context.Context, msg []byte, opts DecryptOptions) ([]byte, *Result, error) {
+	pt, res, err := AppendDecrypt(ctx, nil, msg, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	if pt == nil {
+		pt = []byte{}
+	}
+	return pt, res, nil
+}
+
+// AppendDecrypt is Decrypt that appends the plaintext to dst and returns the
+// extended slice, so that a caller can reuse one buffer (as cipher.AEAD.Open
+// does). msg must not overlap dst's spare capacity. On error it returns dst
+// unchanged, with nothing written past its length left in place.
+func AppendDecrypt(ctx context.Context, dst, msg []byte, opts DecryptOptions) ([]byte, *Result, error) {
 	rd := bytes.NewReader(msg)
 	h, err := parseHeader(rd, &opts)
 	if err != nil {
-		return nil, nil, err
+		return dst, nil, err
 	}
 	sess, res, err := newDecryptSession(ctx, h, &opts)
 	if err != nil {
-		return nil, nil, err
+		return dst, nil, err
 	}
 	start := len(msg) - rd.Len()
 	var (
-		pt  []byte
+		out []byte
 		end int
 	)
 	if h.ContentType == format.ContentNonFramed {
-		pt, end, err = sess.openNonFramed(msg, start)
+		out, end, err = sess.openNonFramed(dst, msg, start)
 	} else {
-		pt, end, err = sess.openFramed(ctx, msg, start, workers(opts.Workers))
+		out, end, err = sess.openFramed(ctx, dst, msg, start, workers(opts.Workers))
 	}
 	if err != nil {
-		return nil, nil, err
+		return dst, nil, err
 	}
 	if err := sess.checkFooter(msg, end); err != nil {
-		clear(pt)
-		return nil, nil, err
+		clear(out[len(dst):])
+		return dst, nil, err
 	}
-	return pt, res, nil
+	return out, res, nil
 }
 
 // checkFooter verifies the footer at msg[end:] (none for unsigned suites) and
@@ -76,7 +92,7 @@ func (s *session) hdrEnd() int {
 }
 
 // openNonFramed opens the single block of a non-framed body at msg[start:].
-func (s *session) openNonFramed(msg []byte, start int) ([]byte, int, error) {
+func (s *session) openNonFramed(dst, msg []byte, start int) ([]byte, int, error) {
 	b := msg[start:]
 	if len(b) < suite.IVLen+8 {
 		return nil, 0, errCiphertext("truncated in the body")
@@ -90,16 +106,17 @@ func (s *session) openNonFramed(msg []byte, start int) ([]byte, int, error) {
 		return nil, 0, errCiphertext("truncated in the body")
 	}
 	aad := format.AppendBodyAAD(nil, s.hdr.MessageID, format.Single, 1, n)
-	pt, err := s.aead.Open(make([]byte, 0, n), b[:suite.IVLen], b[suite.IVLen+8:size], aad)
-	if err != nil {
+	base := len(dst)
+	dst = slices.Grow(dst, int(n))
+	if _, err := s.aead.Open(dst[base:base], b[:suite.IVLen], b[suite.IVLen+8:size], aad); err != nil {
 		return nil, 0, errCiphertext("body failed authentication")
 	}
-	return pt, start + size, nil
+	return dst[:base+int(n)], start + size, nil
 }
 
 // openFramed scans the frames of the body at msg[start:], checks their sequence,
 // and opens them on w workers.
-func (s *session) openFramed(ctx context.Context, msg []byte, start, w int) ([]byte, int, error) {
+func (s *session) openFramed(ctx context.Context, dst, msg []byte, start, w int) ([]byte, int, error) {
 	F := s.frameLen
 	stride := F + format.RegularOverhead
 	body := msg[start:]
@@ -132,7 +149,9 @@ func (s *session) openFramed(ctx context.Context, msg []byte, start, w int) ([]b
 		return nil, 0, errCiphertext("final frame numbered %d, expected %d", fl.Seq, n+1)
 	}
 	final := body[p : p+fl.Size]
-	pt := make([]byte, n*F+fl.Len)
+	base := len(dst)
+	dst = slices.Grow(dst, n*F+fl.Len)
+	pt := dst[base : base+n*F+fl.Len]
 	C := framesPerChunk(F)
 	nChunks := n/C + 1 // the last chunk holds the final frame
 	err = parallel(ctx, "Decrypt", w, nChunks, func(i int, scratch *[]byte) error {
@@ -153,5 +172,5 @@ func (s *session) openFramed(ctx context.Context, msg []byte, start, w int) ([]b
 		clear(pt)
 		return nil, 0, err
 	}
-	return pt, start + p + fl.Size, nil
+	return dst[:base+len(pt)], start + p + fl.Size, nil
 }

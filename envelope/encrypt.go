@@ -2,6 +2,7 @@ package envelope
 
 import (
 	"context"
+	"slices"
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/envelope/internal/format"
@@ -23,6 +24,14 @@ const maxFooter = 2 + 2 + 2*(2+1+48) + 8
 // EncryptOptions). With opts.Workers > 1 the frames are sealed in parallel; the
 // layout of the output does not depend on the number of workers.
 func Encrypt(ctx context.Context, plaintext []byte, opts EncryptOptions) ([]byte, error) {
+	return AppendEncrypt(ctx, nil, plaintext, opts)
+}
+
+// AppendEncrypt is Encrypt that appends the message to dst and returns the
+// extended slice, so that a caller can reuse one buffer for many messages (as
+// cipher.AEAD.Seal does). plaintext must not overlap dst's spare capacity. On
+// error it returns nil.
+func AppendEncrypt(ctx context.Context, dst, plaintext []byte, opts EncryptOptions) ([]byte, error) {
 	sess, err := newEncryptSession(ctx, &opts, "Encrypt")
 	if err != nil {
 		return nil, err
@@ -38,7 +47,9 @@ func Encrypt(ctx context.Context, plaintext []byte, opts EncryptOptions) ([]byte
 	if sess.signer != nil {
 		footer = maxFooter
 	}
-	out := make([]byte, size, size+footer)
+	base := len(dst)
+	dst = slices.Grow(dst, size+footer)
+	out := dst[base : base+size]
 	copy(out, hdr)
 	C := framesPerChunk(F)
 	nChunks := (nFrames + C - 1) / C
@@ -65,5 +76,5 @@ func Encrypt(ctx context.Context, plaintext []byte, opts EncryptOptions) ([]byte
 		}
 		out = format.AppendFooter(out, sig)
 	}
-	return out, nil
+	return dst[:base+len(out)], nil
 }
