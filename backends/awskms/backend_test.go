@@ -401,3 +401,31 @@ func TestBadInput(t *testing.T) {
 	_, err = b.DescribeKey(ctxBG, &backends.DescribeKeyInput{})
 	mustKind(t, err, backends.ErrInvalidArgument)
 }
+
+// TestPendingDeletionDecryptLocalKMS pins what local-kms answers to a Decrypt under
+// a key pending deletion: AccessDeniedException (its Decrypt answers every unusable
+// key so), where AWS answers KMSInvalidStateException. The conformance harness
+// therefore gives no PendingDeletionCiphertext. Encrypt and ReEncrypt answer
+// KMSInvalidStateException as AWS does.
+func TestPendingDeletionDecryptLocalKMS(t *testing.T) {
+	b := localA(t)
+	ctx := context.Background()
+	c := b.Client()
+	k, err := c.CreateKey(ctx, &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := b.Encrypt(ctx, &backends.EncryptInput{KeyID: aws.ToString(k.KeyMetadata.Arn), Plaintext: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: k.KeyMetadata.KeyId, PendingWindowInDays: aws.Int32(7)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.Decrypt(ctx, &backends.DecryptInput{CiphertextBlob: enc.CiphertextBlob})
+	mustKind(t, err, backends.ErrAccessDenied)
+	_, err = b.ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: enc.CiphertextBlob, DestinationKeyID: keyPrimary})
+	mustKind(t, err, backends.ErrInvalidState)
+	_, err = b.Encrypt(ctx, &backends.EncryptInput{KeyID: aws.ToString(k.KeyMetadata.Arn), Plaintext: []byte("x")})
+	mustKind(t, err, backends.ErrInvalidState)
+}

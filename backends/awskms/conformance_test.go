@@ -30,6 +30,12 @@ var localKMSDeviations = []conformance.Deviation{
 	conformance.DeviationDisabledAccessDenied,
 	// One account per process: no native ReEncrypt to another account's key.
 	conformance.DeviationOneAccountPerProcess,
+	// Its blobs are "key ARN, version, AES-GCM ciphertext" and only the last part
+	// is authenticated: given a KeyId, a damaged ARN still decrypts (with the
+	// right plaintext), and some truncations crash the request handler (the
+	// connection drops: KeyUnavailable, not InvalidCiphertext).
+	conformance.DeviationUnauthenticatedBlobHeader,
+	conformance.DeviationTamperKindMisreported,
 	// Not a deviation of local-kms: AWS KMS itself rejects an empty plaintext
 	// (Plaintext has a minimum length of 1), and so does the Backend.
 	conformance.DeviationEmptyPlaintextRejected,
