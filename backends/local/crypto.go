@@ -49,8 +49,8 @@ func (s *Service) open(op string, k *state.Key, b *blob.Blob, ec map[string]stri
 
 // blobKey parses a blob and finds the key it names. A malformed blob is
 // InvalidCiphertext; a well-formed blob of a key the service does not hold is
-// NotFound. The caller holds s.mu.
-// named is the key the call named, if any, for the errors.
+// NotFound. named, the key the call named if any, goes into the errors. The caller
+// holds s.mu.
 func (s *Service) blobKey(op, named string, ciphertext []byte) (*blob.Blob, *state.Key, error) {
 	b, err := blob.Parse(ciphertext)
 	if err != nil {
