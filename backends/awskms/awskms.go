@@ -19,7 +19,7 @@ import (
 // Backend was built with (its home client). A key ARN or alias ARN is sent to a
 // client for the ARN's region: the home client for the home region, otherwise a
 // client made once per region from the home client's options (same credentials,
-// same HTTP client and so the same connection pool).
+// retryer and HTTP settings), each keeping its connections open for reuse.
 type Backend struct {
 	home      *kms.Client
 	region    string

@@ -37,8 +37,14 @@
 //		awskms.WithRegionEndpoint("us-west-2", "http://127.0.0.1:8081"), // a second process for us-west-2
 //		awskms.WithAccount("111122223333"))
 //
-// scripts/components/localkms.sh installs local-kms, starts it seeded from
-// testdata/seed-*.yaml and exports KEYPORT_LOCALKMS_A/B/C for the tests.
+// WithAccountEndpoint does the same for the ARNs of another account, served by a
+// process of its own. scripts/components/localkms.sh installs local-kms, starts
+// three processes seeded from testdata/seed-*.yaml (two accounts in us-east-1, one
+// of them again in us-west-2) and exports KEYPORT_LOCALKMS_A/B/C for the tests.
+// local-kms departs from AWS in known ways (encryption context pairs joined without
+// separators, SourceKeyId ignored, no grants, AccessDenied from Decrypt for keys
+// that are disabled or pending deletion, an unauthenticated key-ARN header in its
+// blobs, no DryRun); the conformance harness in conformance_test.go declares them.
 //
 // # Key references
 //
@@ -48,7 +54,9 @@
 // ARN, as KMS answers it. A bare key ID or alias name resolves in the account and
 // region of the Backend's own client; a key in another account must be named by ARN.
 // An ARN of another region goes to a client for that region, made once from the home
-// client's options and sharing its HTTP client, so connections are reused.
+// client's options (credentials, retryer, HTTP settings). Every client keeps its
+// connections open for reuse, up to 64 idle ones per endpoint by default
+// (WithMaxIdleConnsPerHost).
 //
 // # Multi-Region keys
 //

@@ -178,7 +178,7 @@ func MapError(ctx context.Context, op, keyID string, err error) error {
 	}
 	if apiErr != nil {
 		return &backends.Error{Kind: backends.ErrInternal, Op: op, KeyID: keyID,
-			Message: "unknown KMS error: " + apiErr.Error(), Err: err}
+			Message: "unknown KMS error " + apiErr.ErrorCode() + ": " + apiMessage(apiErr), Err: err}
 	}
 	return &backends.Error{Kind: backends.ErrInternal, Op: op, KeyID: keyID, Message: err.Error(), Err: err}
 }
