@@ -29,7 +29,6 @@ type Decrypter struct {
 	res         *Result
 	batchFrames int
 	nextSeq     uint64
-	ended       bool // the producer has read the whole message
 
 	cur    *dbatch
 	off    int
@@ -171,7 +170,6 @@ func (d *Decrypter) fill(b *dbatch) error {
 // finish completes the batch that ends the body: signature and end of input.
 func (d *Decrypter) finish(b *dbatch) error {
 	b.last = true
-	d.ended = true
 	if v := d.sess.verifier; v != nil {
 		v.Write(b.in)
 		foot, err := d.readN(nil, 2, "the footer")

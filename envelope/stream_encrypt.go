@@ -20,6 +20,7 @@ type Encrypter struct {
 	w           io.Writer
 	sess        *session
 	batchFrames int
+	limit       int    // plaintext bytes in a full batch
 	seq         uint64 // sequence number of the next frame
 	cur         *ebatch
 	err         error
@@ -62,6 +63,7 @@ func NewEncrypter(ctx context.Context, w io.Writer, opts EncryptOptions) (*Encry
 		sess.signer.Write(hdr)
 	}
 	e := &Encrypter{ctx: ctx, w: w, sess: sess, batchFrames: framesPerChunk(sess.frameLen), seq: 1}
+	e.limit = e.batchFrames * sess.frameLen
 	if n := workers(opts.Workers); n > 1 {
 		e.par = newEncPipeline(e, n)
 		e.cur = <-e.par.free
@@ -72,9 +74,11 @@ func NewEncrypter(ctx context.Context, w io.Writer, opts EncryptOptions) (*Encry
 	return e, nil
 }
 
+// buf returns b emptied, or a new buffer that grows up to e.limit as plaintext
+// arrives (a huge frame length costs memory only when it is used).
 func (e *Encrypter) buf(b []byte) []byte {
 	if b == nil {
-		return make([]byte, 0, e.batchFrames*e.sess.frameLen)
+		return make([]byte, 0, min(e.limit, 1<<20))
 	}
 	return b[:0]
 }
@@ -202,7 +206,7 @@ func (e *Encrypter) Write(p []byte) (int, error) {
 			return written, err
 		}
 		b := e.cur
-		if len(b.in) == cap(b.in) {
+		if len(b.in) == e.limit {
 			// Full, and more plaintext follows: its frames are regular.
 			if err := e.flush(false); err != nil {
 				e.err = err
@@ -232,8 +236,8 @@ func (e *Encrypter) Write(p []byte) (int, error) {
 			written += n
 			continue
 		}
-		n := copy(b.in[len(b.in):cap(b.in)], p)
-		b.in = b.in[:len(b.in)+n]
+		n := min(e.limit-len(b.in), len(p))
+		b.in = append(b.in, p[:n]...)
 		p = p[n:]
 		written += n
 	}
