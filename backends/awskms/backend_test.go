@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/awskms"
+	"github.com/keyport/keyport/internal/testenv"
 )
 
 var ctxBG = context.Background()
@@ -428,4 +431,41 @@ func TestPendingDeletionDecryptLocalKMS(t *testing.T) {
 	mustKind(t, err, backends.ErrInvalidState)
 	_, err = b.Encrypt(ctx, &backends.EncryptInput{KeyID: aws.ToString(k.KeyMetadata.Arn), Plaintext: []byte("x")})
 	mustKind(t, err, backends.ErrInvalidState)
+}
+
+// countingTransport counts the requests it carries.
+type countingTransport struct {
+	n  atomic.Int64
+	rt http.RoundTripper
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.rt.RoundTrip(r)
+}
+
+// TestCallerClient builds the Backend from the caller's own *kms.Client (its
+// endpoint and options kept), and with the caller's own HTTP client.
+func TestCallerClient(t *testing.T) {
+	ep := testenv.Require(t, "KEYPORT_LOCALKMS_A", "local-kms")
+	client := kms.NewFromConfig(staticConfig(east), func(o *kms.Options) { o.BaseEndpoint = aws.String(ep) })
+	b, err := awskms.New(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := b.Encrypt(ctxBG, &backends.EncryptInput{KeyID: aliasPrimary, Plaintext: []byte("caller's client")})
+	if err != nil || out.KeyID != arnA(keyPrimary) {
+		t.Fatalf("Encrypt through the caller's client: %v, %v", out, err)
+	}
+	ct := &countingTransport{rt: http.DefaultTransport}
+	b, err = awskms.New(client, awskms.WithHTTPClient(&http.Client{Transport: ct}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Decrypt(ctxBG, &backends.DecryptInput{CiphertextBlob: out.CiphertextBlob}); err != nil {
+		t.Fatal(err)
+	}
+	if ct.n.Load() != 1 {
+		t.Fatalf("the caller's HTTP client carried %d requests, want 1", ct.n.Load())
+	}
 }
