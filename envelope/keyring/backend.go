@@ -105,6 +105,7 @@ type Backend struct {
 
 	mu        sync.Mutex
 	canonical string // the key's canonical ID, once known
+	pid       string // the provider ID of canonical
 }
 
 var _ envelope.Keyring = (*Backend)(nil)
@@ -125,8 +126,8 @@ func NewBackend(b backends.Backend, keyID string, opts *BackendOptions) (*Backen
 		k.opts = *opts
 		k.opts.GrantTokens = append([]string(nil), opts.GrantTokens...)
 	}
-	if _, err := ProviderID(keyID); err == nil {
-		k.canonical = keyID
+	if pid, err := ProviderID(keyID); err == nil {
+		k.canonical, k.pid = keyID, pid
 	}
 	return k, nil
 }
@@ -201,14 +202,13 @@ func (k *Backend) appendEDK(m *envelope.EncryptionMaterials, outKeyID string, bl
 	if id == "" {
 		id = k.keyID
 	}
-	pid, err := ProviderID(id)
+	pid, err := k.providerID(id)
 	if err != nil {
 		return err
 	}
 	if len(blob) == 0 || len(blob) > 0xffff || len(id) > 0xffff {
 		return backends.Errorf(backends.ErrInternal, "OnEncrypt", id, "backend returned a %d-byte ciphertext blob", len(blob))
 	}
-	k.learn(id)
 	m.EncryptedDataKeys = append(m.EncryptedDataKeys, envelope.EncryptedDataKey{
 		ProviderID:   pid,
 		ProviderInfo: []byte(id),
@@ -217,11 +217,29 @@ func (k *Backend) appendEDK(m *envelope.EncryptionMaterials, outKeyID string, bl
 	return nil
 }
 
+// providerID returns the provider ID for the canonical key ID a backend answered,
+// and records it as the keyring key's canonical ID if none is known yet.
+func (k *Backend) providerID(id string) (string, error) {
+	k.mu.Lock()
+	if id == k.canonical {
+		pid := k.pid
+		k.mu.Unlock()
+		return pid, nil
+	}
+	k.mu.Unlock()
+	pid, err := ProviderID(id)
+	if err != nil {
+		return "", err
+	}
+	k.learn(id, pid)
+	return pid, nil
+}
+
 // learn records the canonical ID of the keyring's key from a backend answer.
-func (k *Backend) learn(id string) {
+func (k *Backend) learn(id, pid string) {
 	k.mu.Lock()
 	if k.canonical == "" {
-		k.canonical = id
+		k.canonical, k.pid = id, pid
 	}
 	k.mu.Unlock()
 }
@@ -242,10 +260,11 @@ func (k *Backend) canonicalID(ctx context.Context) string {
 	if err != nil || md == nil || md.KeyID == "" {
 		return ""
 	}
-	if _, err := ProviderID(md.KeyID); err != nil {
+	pid, err := ProviderID(md.KeyID)
+	if err != nil {
 		return ""
 	}
-	k.learn(md.KeyID)
+	k.learn(md.KeyID, pid)
 	return md.KeyID
 }
 

@@ -29,7 +29,7 @@ func decMaterials(s envelope.SuiteID) *envelope.DecryptionMaterials {
 	return &envelope.DecryptionMaterials{Suite: s, EncryptionContext: ec}
 }
 
-func mustBackend(t *testing.T, b backends.Backend, id string, o *keyring.BackendOptions) *keyring.Backend {
+func mustBackend(t testing.TB, b backends.Backend, id string, o *keyring.BackendOptions) *keyring.Backend {
 	t.Helper()
 	k, err := keyring.NewBackend(b, id, o)
 	if err != nil {

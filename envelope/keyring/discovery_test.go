@@ -12,7 +12,7 @@ import (
 )
 
 // wrapAll encrypts a data key for each key in turn (the first generates it).
-func wrapAll(t *testing.T, f backends.Backend, keys ...string) *envelope.EncryptionMaterials {
+func wrapAll(t testing.TB, f backends.Backend, keys ...string) *envelope.EncryptionMaterials {
 	t.Helper()
 	m := encMaterials(envelope.SuiteAES256GCMHKDFSHA512CommitKey)
 	for _, k := range keys {
@@ -138,4 +138,42 @@ func TestNewDiscoveryValidatesFilter(t *testing.T) {
 	if _, err := keyring.NewDiscovery(nil, nil); !errors.Is(err, backends.ErrInvalidArgument) {
 		t.Errorf("nil backend: %v", err)
 	}
+}
+
+// FuzzBackendKeyringsOnDecrypt feeds arbitrary encrypted data keys to the
+// discovery, strict and multi keyrings: no panic, every error typed, and a data
+// key only from a real wrapping.
+func FuzzBackendKeyringsOnDecrypt(f *testing.F) {
+	fk := newFakeKMS(arnA, vaultURI, mrkWest)
+	m := wrapAll(f, fk, arnA, vaultURI)
+	for _, e := range m.EncryptedDataKeys {
+		f.Add(e.ProviderID, e.ProviderInfo, e.Ciphertext)
+	}
+	f.Add("aws-kms", []byte(mrkEast), []byte{0, 1, 2})
+	f.Add("keyport:", []byte("keyport:"), []byte{})
+	f.Add("aws-kms", []byte("arn:aws:kms:us-east-1:111122223333:alias/x"), []byte{1})
+	disc, _ := keyring.NewDiscovery(fk, &keyring.DiscoveryOptions{MRKRegion: "us-west-2"})
+	strict, _ := keyring.NewStrict(fk, &keyring.BackendOptions{MRKAware: true}, mrkWest, arnA, vaultURI)
+	multi, _ := keyring.NewMulti(nil, disc, strict)
+	f.Fuzz(func(t *testing.T, pid string, info, ct []byte) {
+		edks := append([]envelope.EncryptedDataKey{{ProviderID: pid, ProviderInfo: info, Ciphertext: ct}}, m.EncryptedDataKeys[:1]...)
+		for _, k := range []envelope.Keyring{disc, strict, multi} {
+			for _, list := range [][]envelope.EncryptedDataKey{edks[:1], edks} {
+				d := decMaterials(m.Suite)
+				err := k.OnDecrypt(context.Background(), d, list)
+				if err != nil {
+					if backends.KindOf(err) == nil {
+						t.Fatalf("untyped error %v", err)
+					}
+					if d.PlaintextDataKey != nil {
+						t.Fatal("data key set on error")
+					}
+					continue
+				}
+				if len(d.PlaintextDataKey) != 32 {
+					t.Fatalf("%d-byte data key", len(d.PlaintextDataKey))
+				}
+			}
+		}
+	})
 }
