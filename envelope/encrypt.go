@@ -5,16 +5,9 @@ import (
 	"slices"
 
 	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/envelope/internal/body"
 	"github.com/keyport/keyport/envelope/internal/format"
 )
-
-// chunkBytes is the plaintext a worker takes at a time (whole frames, at least one).
-const chunkBytes = 256 << 10
-
-// framesPerChunk returns how many frames of frameLen make one unit of work.
-func framesPerChunk(frameLen int) int {
-	return max(1, chunkBytes/frameLen)
-}
 
 // maxFooter bounds the footer: two-byte length and a DER ECDSA P-384 signature.
 const maxFooter = 2 + 2 + 2*(2+1+48) + 8
@@ -37,12 +30,12 @@ func AppendEncrypt(ctx context.Context, dst, plaintext []byte, opts EncryptOptio
 		return nil, err
 	}
 	F := sess.frameLen
-	nFrames := frameCount(len(plaintext), F, true)
+	nFrames := body.FrameCount(len(plaintext), F, true)
 	if nFrames > format.MaxFrames {
 		return nil, errArg("Encrypt", "plaintext needs %d frames of %d bytes, the format allows %d", nFrames, F, int64(format.MaxFrames))
 	}
 	hdr := sess.serializedHeader()
-	size := len(hdr) + sealedSize(len(plaintext), F, true)
+	size := len(hdr) + body.SealedSize(len(plaintext), F, true)
 	footer := 0
 	if sess.signer != nil {
 		footer = maxFooter
@@ -51,9 +44,9 @@ func AppendEncrypt(ctx context.Context, dst, plaintext []byte, opts EncryptOptio
 	dst = slices.Grow(dst, size+footer)
 	out := dst[base : base+size]
 	copy(out, hdr)
-	C := framesPerChunk(F)
+	C := body.FramesPerChunk(F)
 	nChunks := (nFrames + C - 1) / C
-	err = parallel(ctx, "Encrypt", workers(opts.Workers), nChunks, func(i int, scratch *[]byte) error {
+	err = body.Parallel(ctx, "Encrypt", workers(opts.Workers), nChunks, func(i int, scratch *[]byte) error {
 		first, end := i*C, min(nFrames, (i+1)*C)
 		final := end == nFrames
 		ptEnd := end * F
@@ -62,7 +55,7 @@ func AppendEncrypt(ctx context.Context, dst, plaintext []byte, opts EncryptOptio
 		}
 		pt := plaintext[first*F : ptEnd]
 		at := len(hdr) + first*(F+format.RegularOverhead)
-		*scratch = sess.sealFrames(out[at:at+sealedSize(len(pt), F, final)], pt, uint32(first+1), final, *scratch)
+		*scratch = sess.codec.SealFrames(out[at:at+body.SealedSize(len(pt), F, final)], pt, uint32(first+1), final, *scratch)
 		return nil
 	})
 	if err != nil {

@@ -2,12 +2,12 @@ package envelope
 
 import (
 	"context"
-	"crypto/cipher"
 	"crypto/rand"
 	"slices"
 	"strings"
 
 	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/envelope/internal/body"
 	"github.com/keyport/keyport/envelope/internal/format"
 	"github.com/keyport/keyport/envelope/internal/suite"
 )
@@ -16,7 +16,7 @@ import (
 type session struct {
 	hdr      *format.Header
 	suite    *suite.Suite
-	aead     cipher.AEAD
+	codec    *body.Codec
 	frameLen int
 	signer   *suite.Signer   // encrypt, signed suites
 	verifier *suite.Verifier // decrypt, signed suites
@@ -166,7 +166,7 @@ func newEncryptSession(ctx context.Context, opts *EncryptOptions, op string) (*s
 	}
 	h.AuthTag = aead.Seal(nil, iv, nil, aad)
 	sess.hdr = h
-	sess.aead = aead
+	sess.codec = &body.Codec{AEAD: aead, MessageID: h.MessageID, FrameLen: frameLen}
 	return sess, nil
 }
 
@@ -264,7 +264,7 @@ func newDecryptSession(ctx context.Context, h *format.Header, opts *DecryptOptio
 	if _, err := aead.Open(nil, iv, h.AuthTag, aad); err != nil {
 		return nil, nil, errCiphertext("header authentication failed (wrong encryption context or tampered header)")
 	}
-	sess.aead = aead
+	sess.codec = &body.Codec{AEAD: aead, MessageID: h.MessageID, FrameLen: int(h.FrameLength)}
 	if sess.verifier != nil {
 		sess.verifier.Write(h.Body)
 		sess.verifier.Write(h.AppendAuth(nil))

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/envelope/internal/body"
 	"github.com/keyport/keyport/envelope/internal/format"
 	"github.com/keyport/keyport/envelope/internal/suite"
 )
@@ -75,7 +76,7 @@ func NewDecrypter(ctx context.Context, r io.Reader, opts DecryptOptions) (*Decry
 	}
 	d := &Decrypter{ctx: ctx, br: br, sess: sess, res: res, nextSeq: 1, batchFrames: 1}
 	if h.ContentType == format.ContentFramed {
-		d.batchFrames = framesPerChunk(sess.frameLen)
+		d.batchFrames = body.FramesPerChunk(sess.frameLen)
 	}
 	if n := workers(opts.Workers); n > 1 && h.ContentType == format.ContentFramed {
 		d.par = d.start(n)
@@ -202,18 +203,17 @@ func (d *Decrypter) open(b *dbatch) error {
 	}
 	b.out = b.out[:n]
 	if d.sess.hdr.ContentType == format.ContentNonFramed {
-		l := b.frames[0].l
-		b.aad = format.AppendBodyAAD(b.aad[:0], d.sess.hdr.MessageID, format.Single, 1, uint64(l.Len))
-		if _, err := d.sess.aead.Open(b.out[:0], b.in[:suite.IVLen], b.in[suite.IVLen+8:], b.aad); err != nil {
+		var err error
+		if b.aad, err = d.sess.codec.OpenSingle(b.out, b.in, b.aad); err != nil {
 			clear(b.out)
-			return errCiphertext("body failed authentication")
+			return err
 		}
 		return nil
 	}
 	pos := 0
 	var err error
 	for _, f := range b.frames {
-		if b.aad, err = d.sess.openFrame(b.out[pos:], b.in[f.at:f.at+f.l.Size], f.l, b.aad); err != nil {
+		if b.aad, err = d.sess.codec.OpenFrame(b.out[pos:], b.in[f.at:f.at+f.l.Size], f.l, b.aad); err != nil {
 			clear(b.out)
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/envelope/internal/body"
 	"github.com/keyport/keyport/envelope/internal/format"
 )
 
@@ -62,7 +63,7 @@ func NewEncrypter(ctx context.Context, w io.Writer, opts EncryptOptions) (*Encry
 	if sess.signer != nil {
 		sess.signer.Write(hdr)
 	}
-	e := &Encrypter{ctx: ctx, w: w, sess: sess, batchFrames: framesPerChunk(sess.frameLen), seq: 1}
+	e := &Encrypter{ctx: ctx, w: w, sess: sess, batchFrames: body.FramesPerChunk(sess.frameLen), seq: 1}
 	e.limit = e.batchFrames * sess.frameLen
 	if n := workers(opts.Workers); n > 1 {
 		e.par = newEncPipeline(e, n)
@@ -125,12 +126,12 @@ func (p *encPipeline) error() error {
 
 // seal seals batch b (its frames start at b.seq).
 func (e *Encrypter) seal(b *ebatch) {
-	size := sealedSize(len(b.in), e.sess.frameLen, b.final)
+	size := body.SealedSize(len(b.in), e.sess.frameLen, b.final)
 	if cap(b.out) < size {
 		b.out = make([]byte, size)
 	}
 	b.out = b.out[:size]
-	b.aad = e.sess.sealFrames(b.out, b.in, b.seq, b.final, b.aad)
+	b.aad = e.sess.codec.SealFrames(b.out, b.in, b.seq, b.final, b.aad)
 }
 
 // emit writes sealed bytes and feeds the signature.
@@ -146,7 +147,7 @@ func (e *Encrypter) emit(p []byte) error {
 
 // take assigns sequence numbers to a batch of n plaintext bytes.
 func (e *Encrypter) take(n int, final bool) (uint32, error) {
-	k := frameCount(n, e.sess.frameLen, final)
+	k := body.FrameCount(n, e.sess.frameLen, final)
 	if e.seq+uint64(k)-1 > format.MaxFrames {
 		return 0, errArg("Encrypt", "message would exceed %d frames", int64(format.MaxFrames))
 	}
@@ -222,12 +223,12 @@ func (e *Encrypter) Write(p []byte) (int, error) {
 				e.err = err
 				return written, err
 			}
-			size := sealedSize(n, F, false)
+			size := body.SealedSize(n, F, false)
 			if cap(b.out) < size {
 				b.out = make([]byte, size)
 			}
 			b.out = b.out[:size]
-			b.aad = e.sess.sealFrames(b.out, p[:n], seq, false, b.aad)
+			b.aad = e.sess.codec.SealFrames(b.out, p[:n], seq, false, b.aad)
 			if err := e.emit(b.out); err != nil {
 				e.err = err
 				return written, err

@@ -1,0 +1,73 @@
+package body
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+
+	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/envelope/internal/suite"
+)
+
+func TestSizes(t *testing.T) {
+	for _, c := range []struct{ n, F, frames, size int }{
+		{0, 10, 1, 40},
+		{1, 10, 1, 41},
+		{10, 10, 1, 50},            // a full final frame, no empty one
+		{11, 10, 2, 42 + 41},       // regular + final of 1
+		{30, 10, 3, 2*42 + 50},     // the final frame is full
+		{25, 10, 3, 2*42 + 40 + 5}, // remainder in the final frame
+		{1 << 20, 4096, 256, 255*(4096+32) + 40 + 4096},
+	} {
+		if got := FrameCount(c.n, c.F, true); got != c.frames {
+			t.Errorf("FrameCount(%d,%d) = %d, want %d", c.n, c.F, got, c.frames)
+		}
+		if got := SealedSize(c.n, c.F, true); got != c.size {
+			t.Errorf("SealedSize(%d,%d) = %d, want %d", c.n, c.F, got, c.size)
+		}
+	}
+	if FrameCount(25, 10, false) != 2 || SealedSize(20, 10, false) != 84 {
+		t.Error("non-final runs")
+	}
+}
+
+func TestSealOpenWorkers(t *testing.T) {
+	key := bytes.Repeat([]byte{1}, 32)
+	aead, _ := suite.NewAEAD(key)
+	c := &Codec{AEAD: aead, MessageID: make([]byte, 32), FrameLen: 7}
+	pt := bytes.Repeat([]byte("0123456789"), 500)
+	ct := make([]byte, SealedSize(len(pt), 7, true))
+	c.SealFrames(ct, pt, 1, true, nil)
+	for _, w := range []int{1, 2, 4} {
+		got, n, err := c.AppendOpenFramed(context.Background(), []byte("x"), append(ct, 0xEE), w)
+		if err != nil || n != len(ct) || !bytes.Equal(got[1:], pt) || got[0] != 'x' {
+			t.Fatalf("workers %d: %v", w, err)
+		}
+	}
+	ct[len(ct)/2] ^= 1
+	if got, _, err := c.AppendOpenFramed(context.Background(), nil, ct, 3); !errors.Is(err, backends.ErrInvalidCiphertext) || got != nil {
+		t.Fatalf("tampered: %v", err)
+	}
+}
+
+func TestParallelStopsAtFirstError(t *testing.T) {
+	boom := errors.New("boom")
+	var ran atomic.Int64
+	err := Parallel(context.Background(), "op", 4, 10000, func(i int, _ *[]byte) error {
+		ran.Add(1)
+		if i == 10 {
+			return boom
+		}
+		return nil
+	})
+	if !errors.Is(err, boom) || ran.Load() == 10000 {
+		t.Fatalf("err %v, ran %d", err, ran.Load())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := Parallel(ctx, "op", 2, 5, func(int, *[]byte) error { return nil }); !errors.Is(err, context.Canceled) {
+		t.Fatalf("canceled: %v", err)
+	}
+}
