@@ -37,7 +37,8 @@ func RewrapHeader(ctx context.Context, r io.Reader, opts RewrapOptions) (*Rewrap
 
 // Rewrap re-wraps the message read from r and writes the new message to w, as
 // RewrapHeader does. For unsigned suites the body is copied byte for byte, without
-// being decrypted. For signed suites it makes a new signing key (a new
+// being decrypted or checked (a damaged body stays damaged: the frames are
+// authenticated when the new message is decrypted). For signed suites it makes a new signing key (a new
 // "aws-crypto-public-key" in the context) and, streaming, checks the old
 // signature over the old message while it signs the new one; the body is still
 // copied byte for byte, and the new footer is written only if the old signature

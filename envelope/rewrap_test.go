@@ -232,12 +232,24 @@ func TestRewrapRefusesWhatDecryptRefuses(t *testing.T) {
 		if _, err := try(msg, envelope.RewrapOptions{DataKey: make([]byte, 32), Destination: b}); !errors.Is(err, backends.ErrInvalidCiphertext) {
 			t.Fatalf("%04x: wrong data key: %v", uint16(s), err)
 		}
-		// A flipped bit in the header (the context value) fails authentication.
-		i := bytes.Index(msg, []byte("d"))
+		// A flipped bit in the context value: the raw AES key (whose AAD is the
+		// context) no longer unwraps, and nothing is written.
+		i := bytes.Index(msg, []byte("\x00\x01c\x00\x01d"))
 		bad := bytes.Clone(msg)
-		bad[i] ^= 1
-		if _, err := try(bad, ok); !errors.Is(err, backends.ErrInvalidCiphertext) {
-			t.Fatalf("%04x: tampered header: %v", uint16(s), err)
+		bad[i+5] ^= 1
+		if n, err := try(bad, ok); backends.KindOf(err) == nil || n != 0 {
+			t.Fatalf("%04x: tampered context: %v, %d bytes written", uint16(s), err, n)
+		}
+		// A flipped bit in the frame length, which neither the keyring nor the key
+		// commitment covers: the old header tag does not verify.
+		_, dres, err := envelope.Decrypt(ctx, msg, envelope.DecryptOptions{Keyring: a})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad = bytes.Clone(msg)
+		bad[dres.Header.Size-16-32-1] ^= 1
+		if n, err := try(bad, ok); !errors.Is(err, backends.ErrInvalidCiphertext) || n != 0 {
+			t.Fatalf("%04x: tampered frame length: %v, %d bytes written", uint16(s), err, n)
 		}
 		// Truncated header.
 		if _, err := try(msg[:40], ok); !errors.Is(err, backends.ErrInvalidCiphertext) {

@@ -260,3 +260,39 @@ func TestProviderID(t *testing.T) {
 		}
 	}
 }
+
+func TestBackendConcurrentUse(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeKMS(arnA, vaultURI)
+	f.aliases["alias/orders"] = arnA
+	alias := mustBackend(t, f, "alias/orders", nil)
+	mk, err := keyring.NewMulti(alias, mustBackend(t, f, vaultURI, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 16)
+	for range 16 {
+		go func() {
+			m := encMaterials(envelope.SuiteAES256GCMHKDFSHA512CommitKey)
+			if err := mk.OnEncrypt(ctx, m); err != nil {
+				errs <- err
+				return
+			}
+			d := decMaterials(m.Suite)
+			if err := alias.OnDecrypt(ctx, d, m.EncryptedDataKeys); err != nil {
+				errs <- err
+				return
+			}
+			if !bytes.Equal(d.PlaintextDataKey, m.PlaintextDataKey) {
+				errs <- errors.New("wrong data key")
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range 16 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
