@@ -32,7 +32,12 @@ import (
 // protect old copies of a rewrapped message, or decrypt and encrypt it again
 // instead when old copies may leak.
 func RewrapHeader(ctx context.Context, r io.Reader, opts RewrapOptions) (*RewrapResult, error) {
-	return rewrapHeader(ctx, r, &opts, "RewrapHeader", true)
+	res, err := rewrapHeader(ctx, r, &opts, "RewrapHeader", true)
+	if err != nil {
+		return nil, err
+	}
+	res.hdr = nil
+	return res, nil
 }
 
 // Rewrap re-wraps the message read from r and writes the new message to w, as
@@ -56,6 +61,7 @@ func Rewrap(ctx context.Context, r io.Reader, w io.Writer, opts RewrapOptions) (
 		return nil, err
 	}
 	if res.signer == nil {
+		res.hdr = nil
 		n, err := br.WriteTo(w)
 		res.Written += n
 		if err != nil {
@@ -63,7 +69,10 @@ func Rewrap(ctx context.Context, r io.Reader, w io.Writer, opts RewrapOptions) (
 		}
 		return res, nil
 	}
-	if err := copySigned(ctx, br, w, res); err != nil {
+	err = copySigned(ctx, br, w, res)
+	// The signing key is not kept beyond the call.
+	res.signer, res.verifier, res.hdr = nil, nil, nil
+	if err != nil {
 		return nil, err
 	}
 	return res, nil
