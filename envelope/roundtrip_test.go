@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"testing"
+	"testing/iotest"
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/envelope"
@@ -54,6 +55,24 @@ func streamEncrypt(t testing.TB, pt []byte, opts envelope.EncryptOptions, piece 
 	return out.Bytes()
 }
 
+// readFromEncrypt encrypts pt through io.Copy from a reader without WriteTo, so
+// that the Encrypter's ReadFrom does the reading, in short reads.
+func readFromEncrypt(t testing.TB, pt []byte, opts envelope.EncryptOptions) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	e, err := envelope.NewEncrypter(context.Background(), &out, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := io.Copy(e, iotest.HalfReader(bytes.NewReader(pt))); err != nil || n != int64(len(pt)) {
+		t.Fatalf("ReadFrom: %d, %v", n, err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
 var ctxEC = map[string]string{"purpose": "test", "Ünïcode ✓": "välue", "B": "upper", "a": "lower"}
 
 func TestRoundTrip(t *testing.T) {
@@ -90,7 +109,7 @@ func TestRoundTrip(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					msgs = append(msgs, m, streamEncrypt(t, pt, o, 1+c.frame/2), streamEncrypt(t, pt, o, 3*c.frame+1))
+					msgs = append(msgs, m, streamEncrypt(t, pt, o, 1+c.frame/2), streamEncrypt(t, pt, o, 3*c.frame+1), readFromEncrypt(t, pt, o))
 				}
 				dopts := envelope.DecryptOptions{Keyring: kr, EncryptionContext: map[string]string{"a": "lower"}}
 				for i, m := range msgs {

@@ -230,14 +230,14 @@ func (d *Decrypter) start(n int) *decPipeline {
 		stop: make(chan struct{}),
 	}
 	for range nb {
-		p.free <- &dbatch{}
+		p.free <- &dbatch{done: make(chan struct{}, 1)} // one signal per use, reused
 	}
 	var wg sync.WaitGroup
 	for range n {
 		wg.Go(func() {
 			for b := range p.jobs {
 				b.err = d.open(b)
-				close(b.done)
+				b.done <- struct{}{}
 			}
 		})
 	}
@@ -251,12 +251,11 @@ func (d *Decrypter) start(n int) *decPipeline {
 			case <-p.stop:
 				return
 			}
-			b.done = make(chan struct{})
 			err := d.fill(b)
 			p.pending <- b
 			if err != nil {
 				b.err = err
-				close(b.done)
+				b.done <- struct{}{}
 				return
 			}
 			p.jobs <- b
@@ -375,6 +374,10 @@ func (d *Decrypter) fail(err error) {
 func (d *Decrypter) Close() error {
 	if d.par != nil {
 		d.par.stopOnce.Do(func() { close(d.par.stop) })
+	}
+	if d.cur != nil {
+		clear(d.cur.out)
+		d.cur = nil
 	}
 	if d.err == nil {
 		d.err = errArg("Decrypt", "read after Close")

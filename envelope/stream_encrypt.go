@@ -3,6 +3,7 @@ package envelope
 import (
 	"context"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/keyport/keyport/backends"
@@ -29,7 +30,10 @@ type Encrypter struct {
 	par         *encPipeline
 }
 
-var _ io.WriteCloser = (*Encrypter)(nil)
+var (
+	_ io.WriteCloser = (*Encrypter)(nil)
+	_ io.ReaderFrom  = (*Encrypter)(nil)
+)
 
 // ebatch is a run of whole frames of plaintext and their sealed form.
 type ebatch struct {
@@ -91,13 +95,13 @@ func newEncPipeline(e *Encrypter, n int) *encPipeline {
 		wdone: make(chan struct{}),
 	}
 	for range nb {
-		p.free <- &ebatch{}
+		p.free <- &ebatch{done: make(chan struct{}, 1)} // one signal per use, reused
 	}
 	for range n {
 		p.wg.Go(func() {
 			for b := range p.jobs {
 				e.seal(b)
-				close(b.done)
+				b.done <- struct{}{}
 			}
 		})
 	}
@@ -173,7 +177,6 @@ func (e *Encrypter) flush(final bool) error {
 	if err := e.par.error(); err != nil {
 		return err
 	}
-	b.done = make(chan struct{})
 	e.par.pending <- b
 	e.par.jobs <- b
 	if final {
@@ -243,6 +246,56 @@ func (e *Encrypter) Write(p []byte) (int, error) {
 		written += n
 	}
 	return written, nil
+}
+
+// ReadFrom encrypts everything r yields until io.EOF, reading straight into the
+// frame buffers (io.Copy uses it). It does not Close the Encrypter.
+func (e *Encrypter) ReadFrom(r io.Reader) (int64, error) {
+	var total int64
+	for {
+		if e.err != nil {
+			return total, e.err
+		}
+		if e.closed {
+			return total, errArg("Encrypt", "write after Close")
+		}
+		if err := backends.ContextError(e.ctx, "Encrypt", ""); err != nil {
+			e.err = err
+			return total, err
+		}
+		b := e.cur
+		if len(b.in) == e.limit {
+			// Full: read one byte to learn whether the batch is the last.
+			var one [1]byte
+			n, err := r.Read(one[:])
+			if n == 1 {
+				if _, werr := e.Write(one[:]); werr != nil {
+					return total, werr
+				}
+				total++
+			}
+			if err == io.EOF {
+				return total, nil
+			}
+			if err != nil {
+				return total, err
+			}
+			continue
+		}
+		if len(b.in) == cap(b.in) {
+			b.in = slices.Grow(b.in, min(e.limit-len(b.in), max(len(b.in), 64<<10)))
+		}
+		room := b.in[len(b.in):min(cap(b.in), len(b.in)+e.limit-len(b.in))]
+		n, err := r.Read(room)
+		b.in = b.in[:len(b.in)+n]
+		total += int64(n)
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
 // Close seals the final frame, writes it and, for signed suites, the footer. It

@@ -1,0 +1,124 @@
+package envelope_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/envelope"
+)
+
+type failingWriter struct {
+	n   int
+	err error
+}
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if w.n < len(p) {
+		return 0, w.err
+	}
+	w.n -= len(p)
+	return len(p), nil
+}
+
+func TestEncrypterWriterError(t *testing.T) {
+	boom := errors.New("disk full")
+	pt := randBytes(3, 4<<20)
+	for _, w := range []int{1, 3} {
+		e, err := envelope.NewEncrypter(context.Background(), &failingWriter{n: 100 << 10, err: boom}, envelope.EncryptOptions{Keyring: aesKeyring(t, "k1", 1), Workers: w})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var werr error
+		for i := 0; i < len(pt) && werr == nil; i += 64 << 10 {
+			_, werr = e.Write(pt[i : i+64<<10])
+		}
+		cerr := e.Close()
+		if !errors.Is(werr, boom) && !errors.Is(cerr, boom) {
+			t.Fatalf("workers %d: write %v, close %v", w, werr, cerr)
+		}
+		if _, err := e.Write([]byte("x")); err == nil {
+			t.Fatalf("workers %d: write after failure succeeded", w)
+		}
+	}
+	if _, err := envelope.NewEncrypter(context.Background(), &failingWriter{err: boom}, envelope.EncryptOptions{Keyring: aesKeyring(t, "k1", 1)}); !errors.Is(err, boom) {
+		t.Fatalf("header write: %v", err)
+	}
+}
+
+func TestDecrypterCloseEarly(t *testing.T) {
+	kr := aesKeyring(t, "k1", 1)
+	msg, err := envelope.Encrypt(context.Background(), randBytes(4, 8<<20), envelope.EncryptOptions{Keyring: kr, FrameLength: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := runtime.NumGoroutine()
+	for range 5 {
+		d, err := envelope.NewDecrypter(context.Background(), bytes.NewReader(msg), envelope.DecryptOptions{Keyring: kr, Workers: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 1000)
+		if _, err := io.ReadFull(d, buf); err != nil {
+			t.Fatal(err)
+		}
+		d.Close()
+		if _, err := d.Read(buf); err == nil {
+			t.Fatal("read after Close succeeded")
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before+1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before+1 {
+		t.Fatalf("%d goroutines left after Close, %d before", n, before)
+	}
+}
+
+func TestStreamContextCanceled(t *testing.T) {
+	kr := aesKeyring(t, "k1", 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	e, err := envelope.NewEncrypter(ctx, io.Discard, envelope.EncryptOptions{Keyring: kr, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if _, err := e.Write(make([]byte, 1<<20)); !errors.Is(err, context.Canceled) || !errors.Is(err, backends.ErrCanceled) {
+		t.Fatalf("write: %v", err)
+	}
+	e.Close()
+	msg, _ := envelope.Encrypt(context.Background(), make([]byte, 1<<20), envelope.EncryptOptions{Keyring: kr})
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	d, err := envelope.NewDecrypter(ctx2, bytes.NewReader(msg), envelope.DecryptOptions{Keyring: kr, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel2()
+	if _, err := io.Copy(io.Discard, d); !errors.Is(err, context.Canceled) {
+		t.Fatalf("read: %v", err)
+	}
+}
+
+func TestHugeFrameLengthSmallMessage(t *testing.T) {
+	kr := aesKeyring(t, "k1", 1)
+	o := envelope.EncryptOptions{Keyring: kr, Suite: envelope.SuiteAES256GCMHKDFSHA512CommitKey, FrameLength: envelope.MaxFrameLength}
+	a, err := envelope.Encrypt(context.Background(), []byte("tiny"), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := streamEncrypt(t, []byte("tiny"), o, 2)
+	if len(a) != len(b) {
+		t.Fatalf("%d vs %d bytes", len(a), len(b))
+	}
+	for _, m := range [][]byte{a, b} {
+		if pt, _, err := decryptBoth(t, m, envelope.DecryptOptions{Keyring: kr}); err != nil || string(pt) != "tiny" {
+			t.Fatalf("%v", err)
+		}
+	}
+}
