@@ -143,3 +143,35 @@ func TestNamespaceOption(t *testing.T) {
 		t.Fatal("New changed the caller's client")
 	}
 }
+
+func TestTransportFailures(t *testing.T) {
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	t.Cleanup(hang.Close)
+	for name, tc := range map[string]struct {
+		addr string
+		want *backends.Kind
+	}{
+		"no answer before the deadline": {hang.URL, backends.ErrDependencyTimeout},
+		"nothing listening":             {"http://127.0.0.1:1", backends.ErrKeyUnavailable},
+	} {
+		cfg := api.DefaultConfig()
+		cfg.Address = tc.addr
+		cfg.MaxRetries = 0
+		c, err := api.NewClient(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := New(Options{Client: c})
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		_, err = b.Decrypt(ctx, &backends.DecryptInput{KeyID: "vault://transit/k", CiphertextBlob: []byte("vault:v1:AAAA")})
+		cancel()
+		if !errors.Is(err, tc.want) {
+			t.Errorf("%s: got %v, want %s", name, err, tc.want.Name())
+		}
+		if !backends.IsRetryable(err) {
+			t.Errorf("%s: %v is not retryable", name, err)
+		}
+	}
+}
