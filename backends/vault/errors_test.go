@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -172,6 +173,48 @@ func TestTransportFailures(t *testing.T) {
 		}
 		if !backends.IsRetryable(err) {
 			t.Errorf("%s: %v is not retryable", name, err)
+		}
+	}
+}
+
+// TestNamespaceHeader checks that Options.Namespace reaches Vault as the
+// X-Vault-Namespace header on every request (the dev server is Vault CE, which
+// ignores namespaces, so this is checked against a recording fake).
+func TestNamespaceHeader(t *testing.T) {
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, r.URL.Path+" ns="+r.Header.Get("X-Vault-Namespace"))
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/v1/transit/keys/k":
+			_, _ = w.Write([]byte(`{"data":{"type":"aes256-gcm96","latest_version":1,"min_decryption_version":1,"supports_encryption":true,"supports_decryption":true}}`))
+		case "/v1/transit/config/keys":
+			_, _ = w.Write([]byte(`{"data":{"disable_upsert":false}}`))
+		case "/v1/transit/encrypt/k":
+			_, _ = w.Write([]byte(`{"data":{"ciphertext":"vault:v1:AAAA","key_version":1}}`))
+		default:
+			w.WriteHeader(404)
+			_, _ = w.Write([]byte(`{"errors":[]}`))
+		}
+	}))
+	t.Cleanup(srv.Close)
+	cfg := api.DefaultConfig()
+	cfg.Address = srv.URL
+	cfg.MaxRetries = 0
+	c, err := api.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := New(Options{Client: c, Namespace: "team-a"})
+	if _, err := b.Encrypt(context.Background(), &backends.EncryptInput{KeyID: "vault://transit/k", Plaintext: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) < 2 {
+		t.Fatalf("requests: %v", seen)
+	}
+	for _, s := range seen {
+		if !strings.HasSuffix(s, " ns=team-a") {
+			t.Errorf("request %q does not carry the namespace", s)
 		}
 	}
 }
