@@ -162,8 +162,20 @@ func (k *Backend) OnEncrypt(ctx context.Context, m *envelope.EncryptionMaterials
 	return k.appendEDK(m, out.KeyID, out.CiphertextBlob)
 }
 
+// owner returns the backend that owns the keyring's key, looking through a
+// *backends.Router (which dispatches only Encrypt and Decrypt) so that the owner's
+// optional capabilities (DataKeyGenerator, KeyDescriber) are found.
+func (k *Backend) owner() backends.Backend {
+	if r, ok := k.b.(*backends.Router); ok {
+		if o, _, err := r.Lookup(k.keyID); err == nil {
+			return o
+		}
+	}
+	return k.b
+}
+
 func (k *Backend) generate(ctx context.Context, m *envelope.EncryptionMaterials, n int) error {
-	if g, ok := k.b.(backends.DataKeyGenerator); ok && k.opts.EncryptionAlgorithm.OrDefault() == backends.SymmetricDefault {
+	if g, ok := k.owner().(backends.DataKeyGenerator); ok && k.opts.EncryptionAlgorithm.OrDefault() == backends.SymmetricDefault {
 		out, err := g.GenerateDataKey(ctx, &backends.GenerateDataKeyInput{
 			KeyID:             k.keyID,
 			NumberOfBytes:     n,
@@ -252,7 +264,7 @@ func (k *Backend) canonicalID(ctx context.Context) string {
 	if c != "" {
 		return c
 	}
-	d, ok := k.b.(backends.KeyDescriber)
+	d, ok := k.owner().(backends.KeyDescriber)
 	if !ok {
 		return ""
 	}

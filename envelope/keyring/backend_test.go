@@ -296,3 +296,26 @@ func TestBackendConcurrentUse(t *testing.T) {
 		}
 	}
 }
+
+func TestBackendThroughRouterUsesOwnerCapabilities(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeKMS(arnA)
+	f.aliases["alias/orders"] = arnA
+	r := new(backends.Router)
+	if err := r.RegisterAccount("111122223333", "", f); err != nil {
+		t.Fatal(err)
+	}
+	r.SetDefault(f)
+	m := encMaterials(envelope.SuiteAES256GCMHKDFSHA512CommitKey)
+	if err := mustBackend(t, r, arnA, nil).OnEncrypt(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if f.count("GenerateDataKey") != 1 {
+		t.Fatalf("GenerateDataKey called %d times through the Router", f.count("GenerateDataKey"))
+	}
+	// An alias keyring over the Router recognises the key through the owner's DescribeKey.
+	d := decMaterials(m.Suite)
+	if err := mustBackend(t, r, "alias/orders", nil).OnDecrypt(ctx, d, m.EncryptedDataKeys); err != nil || !bytes.Equal(d.PlaintextDataKey, m.PlaintextDataKey) {
+		t.Fatalf("alias through the Router: %v", err)
+	}
+}
