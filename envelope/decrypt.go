@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"io"
 
 	"github.com/keyport/keyport/envelope/internal/format"
 )
@@ -88,4 +89,21 @@ func (s *session) checkFooter(msg []byte, end int) error {
 // hdrEnd is the serialized header's length.
 func (s *session) hdrEnd() int {
 	return len(s.hdr.Body) + len(s.hdr.AuthIV) + len(s.hdr.AuthTag)
+}
+
+// ParseHeader reads a message header from r (reading nothing past it) and
+// returns it WITHOUT authenticating it: no key is used, so every field may have
+// been forged. It serves to route a message (which keys wrapped its data key)
+// and to inspect it; decrypt to trust it. maxEncryptedDataKeys rejects headers
+// with more encrypted data keys (0: no limit). Malformed headers fail with
+// backends.ErrInvalidCiphertext; errors of r itself come back unchanged.
+func ParseHeader(r io.Reader, maxEncryptedDataKeys int) (*Header, error) {
+	if maxEncryptedDataKeys < 0 {
+		return nil, errArg("ParseHeader", "negative maxEncryptedDataKeys")
+	}
+	h, err := format.Parse(r, format.Limits{MaxEDKs: maxEncryptedDataKeys})
+	if err != nil {
+		return nil, err
+	}
+	return publicHeader(h), nil
 }

@@ -326,3 +326,23 @@ func TestContextCanceled(t *testing.T) {
 		t.Errorf("Decrypt: %v", err)
 	}
 }
+
+func TestParseHeader(t *testing.T) {
+	kr := aesKeyring(t, "k1", 1)
+	msg, err := envelope.Encrypt(context.Background(), []byte("x"), envelope.EncryptOptions{Keyring: kr, EncryptionContext: map[string]string{"a": "b"}, FrameLength: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := bytes.NewReader(msg)
+	h, err := envelope.ParseHeader(r, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Version != 2 || h.Suite != envelope.DefaultSuite || h.EncryptionContext["a"] != "b" || len(h.EncryptedDataKeys) != 1 ||
+		h.EncryptedDataKeys[0].ProviderID != "keyport-test" || h.FrameLength != 100 || len(h.MessageID) != 32 || h.Size != len(msg)-r.Len() {
+		t.Fatalf("header %+v", h)
+	}
+	if _, err := envelope.ParseHeader(bytes.NewReader(msg[:h.Size-1]), 0); !errors.Is(err, backends.ErrInvalidCiphertext) {
+		t.Fatalf("truncated: %v", err)
+	}
+}
