@@ -77,6 +77,14 @@
 // backends.ErrDryRunOperation, so it checks the key, the token's permission, the
 // ciphertext and the encryption context as AWS KMS does.
 //
+// Vault has no grants and no separate ReEncryptFrom/ReEncryptTo permissions:
+// GrantTokens and ForReEncrypt are ignored, and what a token may do is decided by
+// its Vault policy on the Transit paths (read on <mount>/keys/<key>, which the
+// backend reads before using a key; update on <mount>/encrypt/<key>,
+// <mount>/decrypt/<key>, <mount>/rewrap/<key> and <mount>/datakey/*/<key>; read on
+// <mount>/config/keys is optional and lets Encrypt skip the existence check where
+// disable_upsert is set).
+//
 // # Plaintext hygiene
 //
 // Plaintexts travel to and from Vault base64-encoded in JSON bodies; the backend
