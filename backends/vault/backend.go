@@ -26,7 +26,11 @@ type Options struct {
 	// (the X-Vault-Namespace header), overriding the client's own.
 	Namespace string
 	// KeyCacheTTL is how long key metadata and mount settings are cached; 0 means
-	// DefaultKeyCacheTTL and a negative value disables the cache.
+	// DefaultKeyCacheTTL and a negative value disables the cache. Encrypt on a mount
+	// without disable_upsert always reads the key afresh. On a mount with
+	// disable_upsert it trusts the cache, so a key deleted and recreated with a
+	// different "derived" setting within the TTL could be encrypted to with the
+	// binding of the old key; where keys are recreated that way, use a short TTL.
 	KeyCacheTTL time.Duration
 }
 
