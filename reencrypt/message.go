@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/envelope"
@@ -74,9 +75,23 @@ type MessageOptions struct {
 	// MaxEncryptedDataKeys bounds the old and the new header's encrypted data
 	// keys; 0 means no limit.
 	MaxEncryptedDataKeys int
+
+	// Reseal decrypts the message and encrypts it again under a new data key and
+	// message ID (ReEncryptMessage only; Replace mode only), instead of rewrapping
+	// its data key. It costs a decryption and an encryption of the body, and
+	// avoids the weakness rewrapping has when old copies of the message can leak
+	// (see envelope.RewrapHeader). The suite stays (a non-committing suite becomes
+	// envelope.DefaultSuite) and so does the frame length (a non-framed message
+	// becomes framed with envelope.DefaultFrameLength). The destination must be
+	// able to make a data key: a Destination keyring with a generator, or
+	// DestinationKeyIDs, the first of which generates it. Signed suites release
+	// their last frame only after the old signature verifies, but w may already
+	// have received the new message's start when an error is returned.
+	Reseal bool
 }
 
-// MessageOutput describes a re-encrypted message.
+// MessageOutput describes a re-encrypted message. With Reseal only Written, Suite
+// and EncryptionContext (without the signing key) are set.
 type MessageOutput struct {
 	// Header is the new header.
 	Header []byte
@@ -103,6 +118,9 @@ type MessageOutput struct {
 // signature has verified). The data key is wiped when done. See
 // envelope.RewrapHeader for what keeping the message ID and data key implies.
 func ReEncryptMessage(ctx context.Context, r io.Reader, w io.Writer, opts MessageOptions) (*MessageOutput, error) {
+	if opts.Reseal {
+		return reseal(ctx, r, w, &opts)
+	}
 	ro, err := rewrapOptions(&opts)
 	if err != nil {
 		return nil, err
@@ -120,6 +138,9 @@ func ReEncryptMessage(ctx context.Context, r io.Reader, w io.Writer, opts Messag
 // which can splice never rereads the body. Signed suites fail with
 // backends.ErrUnsupported (their signature covers the body).
 func ReEncryptMessageHeader(ctx context.Context, r io.Reader, opts MessageOptions) (*MessageOutput, error) {
+	if opts.Reseal {
+		return nil, backends.Errorf(backends.ErrInvalidArgument, msgOp, "", "Reseal rewrites the body: use ReEncryptMessage")
+	}
 	ro, err := rewrapOptions(&opts)
 	if err != nil {
 		return nil, err
@@ -140,6 +161,95 @@ func output(res *envelope.RewrapResult) *MessageOutput {
 		EncryptionContext: res.EncryptionContext,
 		EncryptedDataKeys: res.EncryptedDataKeys,
 	}
+}
+
+// reseal decrypts the message from r and encrypts it again to w under a new data
+// key made by the destination.
+func reseal(ctx context.Context, r io.Reader, w io.Writer, o *MessageOptions) (*MessageOutput, error) {
+	if o.Mode != Replace || len(o.RemoveKeyIDs) > 0 {
+		return nil, backends.Errorf(backends.ErrInvalidArgument, msgOp, "", "Reseal makes a new data key: only the Replace mode applies")
+	}
+	// The source as for a rewrap; the destination must generate.
+	dest := o.Destination
+	if dest == nil {
+		if o.Router == nil || len(o.DestinationKeyIDs) == 0 {
+			return nil, backends.Errorf(backends.ErrInvalidArgument, msgOp, "", "Reseal needs a destination keyring or destination key IDs")
+		}
+		var err error
+		dest, err = keyring.NewStrict(o.Router, &keyring.BackendOptions{GrantTokens: o.GrantTokens, ForReEncrypt: true}, o.DestinationKeyIDs...)
+		if err != nil {
+			return nil, err
+		}
+	}
+	src := *o
+	src.Destination, src.DestinationKeyIDs = dest, nil // keep rewrapOptions from building another
+	ro, err := rewrapOptions(&src)
+	if err != nil {
+		return nil, err
+	}
+	d, err := envelope.NewDecrypter(ctx, r, envelope.DecryptOptions{
+		Keyring:              ro.Source,
+		EncryptionContext:    o.SourceEncryptionContext,
+		CommitmentPolicy:     o.CommitmentPolicy,
+		MaxEncryptedDataKeys: o.MaxEncryptedDataKeys,
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	old := d.Result()
+	eo := envelope.EncryptOptions{
+		Keyring:                       dest,
+		EncryptionContext:             o.DestinationEncryptionContext,
+		RequiredEncryptionContextKeys: o.RequiredEncryptionContextKeys,
+		Suite:                         old.Suite,
+		FrameLength:                   old.Header.FrameLength,
+		MaxEncryptedDataKeys:          o.MaxEncryptedDataKeys,
+	}
+	if o.DestinationEncryptionContext == nil {
+		eo.EncryptionContext = make(map[string]string, len(old.EncryptionContext))
+		for k, v := range old.EncryptionContext {
+			if !strings.HasPrefix(k, envelope.ReservedPrefix) {
+				eo.EncryptionContext[k] = v
+			}
+		}
+		eo.RequiredEncryptionContextKeys = old.RequiredEncryptionContextKeys
+	}
+	if old.Suite != envelope.SuiteAES256GCMHKDFSHA512CommitKey && old.Suite != envelope.SuiteAES256GCMHKDFSHA512CommitKeyECDSAP384 {
+		eo.Suite = envelope.DefaultSuite
+	}
+	if !old.Header.Framed {
+		eo.FrameLength = envelope.DefaultFrameLength
+	}
+	var written int64
+	cw := countingWriter{w: w, n: &written}
+	e, err := envelope.NewEncrypter(ctx, cw, eo)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.Copy(e, d); err != nil {
+		return nil, err
+	}
+	if err := e.Close(); err != nil {
+		return nil, err
+	}
+	full := make(map[string]string, len(eo.EncryptionContext))
+	for k, v := range eo.EncryptionContext {
+		full[k] = v
+	}
+	return &MessageOutput{Written: written, Suite: eo.Suite, EncryptionContext: full}, nil
+}
+
+// countingWriter counts the bytes written to w.
+type countingWriter struct {
+	w io.Writer
+	n *int64
+}
+
+func (c countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	*c.n += int64(n)
+	return n, err
 }
 
 // rewrapOptions turns message options into the envelope's rewrap options,

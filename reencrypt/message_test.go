@@ -233,3 +233,73 @@ func ExampleReEncryptMessage() {
 	fmt.Println(string(pt), res.EncryptionContext["year"], err)
 	// Output: quarterly numbers 2026 <nil>
 }
+
+func TestReEncryptMessageReseal(t *testing.T) {
+	ctx := context.Background()
+	w := newMsgWorld(t)
+	pt := make([]byte, 20000)
+	rand.Read(pt)
+	oldEC := map[string]string{"tenant": "a"}
+	for _, tc := range []struct {
+		suite     envelope.SuiteID
+		policy    envelope.CommitmentPolicy
+		wantSuite envelope.SuiteID
+	}{
+		{envelope.SuiteAES256GCMHKDFSHA512CommitKey, envelope.RequireEncryptRequireDecrypt, envelope.SuiteAES256GCMHKDFSHA512CommitKey},
+		{envelope.SuiteAES256GCMHKDFSHA512CommitKeyECDSAP384, envelope.RequireEncryptRequireDecrypt, envelope.SuiteAES256GCMHKDFSHA512CommitKeyECDSAP384},
+		{envelope.SuiteAES256GCMIV12Tag16HKDFSHA384ECDSAP384, envelope.RequireEncryptAllowDecrypt, envelope.DefaultSuite},
+	} {
+		encPolicy := envelope.RequireEncryptRequireDecrypt
+		if tc.suite == envelope.SuiteAES256GCMIV12Tag16HKDFSHA384ECDSAP384 {
+			encPolicy = envelope.ForbidEncryptAllowDecrypt
+		}
+		msg, err := envelope.Encrypt(ctx, pt, envelope.EncryptOptions{Keyring: w.keyring(t, w.keyA), EncryptionContext: oldEC, Suite: tc.suite, FrameLength: 1000, CommitmentPolicy: encPolicy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		res, err := reencrypt.ReEncryptMessage(ctx, bytes.NewReader(msg), &out, reencrypt.MessageOptions{
+			Router: w.router, SourceKeyIDs: []string{w.keyA}, DestinationKeyIDs: []string{w.keyB},
+			Reseal: true, CommitmentPolicy: tc.policy,
+		})
+		if err != nil {
+			t.Fatalf("%04x: %v", uint16(tc.suite), err)
+		}
+		if res.Written != int64(out.Len()) || res.Suite != tc.wantSuite || res.EncryptionContext["tenant"] != "a" {
+			t.Fatalf("%04x: output %+v", uint16(tc.suite), res)
+		}
+		got, dres, err := envelope.Decrypt(ctx, out.Bytes(), envelope.DecryptOptions{Keyring: w.keyring(t, w.keyB)})
+		if err != nil || !bytes.Equal(got, pt) || dres.EncryptionContext["tenant"] != "a" || dres.Header.FrameLength != 1000 {
+			t.Fatalf("%04x: resealed: %v", uint16(tc.suite), err)
+		}
+		_, ores, _ := envelope.Decrypt(ctx, msg, envelope.DecryptOptions{Keyring: w.keyring(t, w.keyA), CommitmentPolicy: tc.policy})
+		if bytes.Equal(dres.Header.MessageID, ores.Header.MessageID) {
+			t.Fatalf("%04x: the resealed message kept its message ID", uint16(tc.suite))
+		}
+		if _, _, err := envelope.Decrypt(ctx, out.Bytes(), envelope.DecryptOptions{Keyring: w.keyring(t, w.keyA)}); err == nil {
+			t.Fatalf("%04x: the old key opens the resealed message", uint16(tc.suite))
+		}
+	}
+	msg, _ := envelope.Encrypt(ctx, pt, envelope.EncryptOptions{Keyring: w.keyring(t, w.keyA)})
+	for name, bad := range map[string]reencrypt.MessageOptions{
+		"add":            {Router: w.router, DestinationKeyIDs: []string{w.keyB}, Reseal: true, Mode: reencrypt.Add},
+		"no destination": {Router: w.router, Reseal: true},
+	} {
+		if _, err := reencrypt.ReEncryptMessage(ctx, bytes.NewReader(msg), &bytes.Buffer{}, bad); !errors.Is(err, backends.ErrInvalidArgument) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := reencrypt.ReEncryptMessageHeader(ctx, bytes.NewReader(msg), reencrypt.MessageOptions{Router: w.router, DestinationKeyIDs: []string{w.keyB}, Reseal: true}); !errors.Is(err, backends.ErrInvalidArgument) {
+		t.Errorf("header-only reseal: %v", err)
+	}
+	// A tampered signed message: an error, and never a complete new message.
+	bad := bytes.Clone(msg)
+	bad[len(bad)-300] ^= 1
+	var out bytes.Buffer
+	if _, err := reencrypt.ReEncryptMessage(ctx, bytes.NewReader(bad), &out, reencrypt.MessageOptions{Router: w.router, DestinationKeyIDs: []string{w.keyB}, Reseal: true}); !errors.Is(err, backends.ErrInvalidCiphertext) {
+		t.Errorf("tampered: %v", err)
+	}
+	if _, _, err := envelope.Decrypt(ctx, out.Bytes(), envelope.DecryptOptions{Keyring: w.keyring(t, w.keyB)}); err == nil {
+		t.Error("a tampered message was resealed into a valid one")
+	}
+}
