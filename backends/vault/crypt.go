@@ -130,7 +130,8 @@ func (b *Backend) Decrypt(ctx context.Context, in *backends.DecryptInput) (*back
 // isTransitCiphertext reports whether blob is a canonical Transit ciphertext:
 // "vault:v", a key version without leading zeros, ":", and canonical standard
 // base64. Transit itself accepts more (version 0 as the latest, base64 with
-// non-zero padding bits), so a damaged blob could otherwise still decrypt.
+// non-zero padding bits or line breaks), so a damaged blob could otherwise still
+// decrypt.
 func isTransitCiphertext(blob []byte) bool {
 	rest, ok := bytes.CutPrefix(blob, []byte("vault:v"))
 	if !ok {
@@ -142,6 +143,11 @@ func isTransitCiphertext(blob []byte) bool {
 	}
 	for _, c := range ver {
 		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	for _, c := range body { // the decoder would skip '\r' and '\n'
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=') {
 			return false
 		}
 	}

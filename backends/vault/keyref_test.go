@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -113,4 +114,24 @@ func TestDerivationContext(t *testing.T) {
 	if string(one) != string(backends.EncodeEncryptionContext(map[string]string{"a": "bc"})) {
 		t.Fatal("derivation context of a non-empty context is not its keyport encoding")
 	}
+}
+
+func FuzzIsTransitCiphertext(f *testing.F) {
+	for _, s := range []string{"vault:v1:abcd", "vault:v12:AB+/cg==", "vault:v0:abcd", "vault:v1:AB+/cd==", "vault:v:", ""} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, blob []byte) {
+		if !isTransitCiphertext(blob) {
+			return
+		}
+		rest, _ := strings.CutPrefix(string(blob), "vault:v")
+		ver, body, _ := strings.Cut(rest, ":")
+		if ver == "" || ver[0] == '0' || strings.Trim(ver, "0123456789") != "" {
+			t.Fatalf("accepted a bad key version %q", ver)
+		}
+		raw, err := base64.StdEncoding.Strict().DecodeString(body)
+		if err != nil || base64.StdEncoding.EncodeToString(raw) != body {
+			t.Fatalf("accepted a body that is not canonical base64")
+		}
+	})
 }
