@@ -43,8 +43,8 @@ type RewrapOptions struct {
 	// empties it.
 	EncryptionContext map[string]string
 	// RequiredEncryptionContextKeys lists keys of EncryptionContext that are
-	// authenticated but not stored. Used only with a non-nil EncryptionContext;
-	// otherwise the message's required keys stay required.
+	// authenticated but not stored. It needs a non-nil EncryptionContext; when the
+	// context is kept, the message's required keys stay required.
 	RequiredEncryptionContextKeys []string
 
 	// CommitmentPolicy decides which suites may be read, as in DecryptOptions.
@@ -321,6 +321,9 @@ func rewrapDataKey(ctx context.Context, h *format.Header, opts *RewrapOptions, f
 // required pairs.
 func rewrapContext(h *format.Header, opts *RewrapOptions, oldFull, oldRequired map[string]string, op string) (full, required map[string]string, err error) {
 	if opts.EncryptionContext == nil {
+		if len(opts.RequiredEncryptionContextKeys) > 0 {
+			return nil, nil, errArg(op, "RequiredEncryptionContextKeys without a new EncryptionContext")
+		}
 		full = maps.Clone(oldFull)
 		delete(full, publicKeyContextKey)
 		return full, maps.Clone(oldRequired), nil

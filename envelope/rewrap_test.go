@@ -201,6 +201,7 @@ func TestRewrapRequiredContext(t *testing.T) {
 		{Source: a, SourceEncryptionContext: ec, Destination: b, EncryptionContext: map[string]string{"x": "1"}, RequiredEncryptionContextKeys: []string{"z"}},
 		{Source: a, SourceEncryptionContext: ec},
 		{Destination: b},
+		{Source: a, SourceEncryptionContext: ec, Destination: b, RequiredEncryptionContextKeys: []string{"stored"}},
 	} {
 		if _, err := envelope.RewrapHeader(ctx, bytes.NewReader(msg), bad); !errors.Is(err, backends.ErrInvalidArgument) {
 			t.Errorf("bad options %+v: %v", bad, err)
