@@ -123,3 +123,48 @@ func FuzzParseHeader(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseContext(f *testing.F) {
+	b, _ := MarshalContext(map[string]string{"a": "1", "B": "2", "ü": ""})
+	f.Add(b)
+	f.Add([]byte{})
+	f.Add([]byte{0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ec, err := ParseContext(b)
+		if err != nil {
+			if !errors.Is(err, backends.ErrInvalidCiphertext) {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		b2, err := MarshalContext(ec)
+		if err != nil {
+			t.Fatalf("parsed context does not serialize: %v", err)
+		}
+		ec2, err := ParseContext(b2)
+		if err != nil || !reflect.DeepEqual(ec, ec2) {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
+}
+
+func FuzzParseFrameHead(f *testing.F) {
+	f.Add(AppendRegularHead(nil, 1), uint32(4096))
+	f.Add(AppendFinalHead(nil, 7, 100), uint32(4096))
+	f.Add(AppendFinalHead(nil, 7, 5000), uint32(4096))
+	f.Fuzz(func(t *testing.T, b []byte, frameLen uint32) {
+		l, ok, err := ParseFrameHead(b, frameLen)
+		if err != nil {
+			if !errors.Is(err, backends.ErrInvalidCiphertext) {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		if !ok {
+			return
+		}
+		if l.Len > int(frameLen) || l.Content+l.Len+suite.TagLen != l.Size || l.IV+suite.IVLen > l.Content {
+			t.Fatalf("inconsistent layout %+v for frame length %d", l, frameLen)
+		}
+	})
+}
