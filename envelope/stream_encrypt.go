@@ -321,7 +321,8 @@ func (e *Encrypter) Close() error {
 		for b := range e.par.free {
 			clear(b.in[:cap(b.in)])
 		}
-	} else if e.cur != nil {
+	}
+	if e.cur != nil { // sequential, or a batch kept back by an error
 		clear(e.cur.in[:cap(e.cur.in)])
 	}
 	if e.err == nil && e.sess.signer != nil {
