@@ -32,6 +32,36 @@ const (
 	Remove
 )
 
+// Method says how a message is re-encrypted.
+type Method int
+
+// Methods. The zero value is Reseal.
+const (
+	// Reseal decrypts the message and encrypts it again under a new data key and
+	// message ID (Replace mode only). It costs a decryption and an encryption of
+	// the body, and is safe whatever old copies of the message exist. The suite
+	// stays (a non-committing suite becomes envelope.DefaultSuite) and so does the
+	// frame length (a non-framed message becomes framed with
+	// envelope.DefaultFrameLength). The destination must be able to make a data
+	// key: a Destination keyring with a generator, or DestinationKeyIDs, the
+	// first of which generates it. Signed suites release their last frame only
+	// after the old signature verifies, but w may already have received the new
+	// message's start when an error is returned.
+	Reseal Method = iota
+	// Rewrap keeps the data key and the message ID: it rewraps the data key,
+	// rewrites the header with a new authentication tag, and copies the body
+	// frames byte for byte (a signed suite gets a new signature). It is many
+	// times faster than Reseal, and the header-only form never rereads the body.
+	//
+	// Security: the new header's tag is computed under the same AES-GCM key and
+	// the same (fixed) header IV as the old one. Whoever holds both the old and
+	// the new header of a message can solve for the GCM authentication key and
+	// then forge that message's header and body frames. Use Rewrap only where the
+	// old copies of a message are destroyed or as well protected as the new
+	// one (see envelope.RewrapHeader); otherwise use Reseal.
+	Rewrap
+)
+
 // MessageOptions configure ReEncryptMessage and ReEncryptMessageHeader.
 //
 // The source and the destination are keyrings, or keys that Router reaches:
@@ -76,18 +106,9 @@ type MessageOptions struct {
 	// keys; 0 means no limit.
 	MaxEncryptedDataKeys int
 
-	// Reseal decrypts the message and encrypts it again under a new data key and
-	// message ID (ReEncryptMessage only; Replace mode only), instead of rewrapping
-	// its data key. It costs a decryption and an encryption of the body, and
-	// avoids the weakness rewrapping has when old copies of the message can leak
-	// (see envelope.RewrapHeader). The suite stays (a non-committing suite becomes
-	// envelope.DefaultSuite) and so does the frame length (a non-framed message
-	// becomes framed with envelope.DefaultFrameLength). The destination must be
-	// able to make a data key: a Destination keyring with a generator, or
-	// DestinationKeyIDs, the first of which generates it. Signed suites release
-	// their last frame only after the old signature verifies, but w may already
-	// have received the new message's start when an error is returned.
-	Reseal bool
+	// Method says how the message is re-encrypted: Reseal (the default) or
+	// Rewrap. ReEncryptMessageHeader needs Rewrap.
+	Method Method
 }
 
 // MessageOutput describes a re-encrypted message. With Reseal only Written, Suite
@@ -110,16 +131,21 @@ type MessageOutput struct {
 }
 
 // ReEncryptMessage re-encrypts an envelope message read from r and writes it to w:
-// it unwraps the data key through the source, wraps it for the destination
-// (replacing, adding or removing encrypted data keys), optionally changes the
-// encryption context, and recomputes the header authentication tag. The body
-// frames are copied byte for byte; a signed suite gets a new signing key and a
-// new signature, computed while the body streams through (and only once the old
-// signature has verified). The data key is wiped when done. See
-// envelope.RewrapHeader for what keeping the message ID and data key implies.
+// it unwraps the data key through the source and, by opts.Method, either encrypts
+// the message again under a new data key wrapped for the destination (Reseal, the
+// default), or wraps the same data key for the destination (replacing, adding or
+// removing encrypted data keys), optionally changes the encryption context,
+// recomputes the header authentication tag and copies the body frames byte for
+// byte (Rewrap; read its security note). A signed suite gets a new signing key and
+// a new signature, computed while the body streams through, and only once the old
+// signature has verified. The data key is wiped when done.
 func ReEncryptMessage(ctx context.Context, r io.Reader, w io.Writer, opts MessageOptions) (*MessageOutput, error) {
-	if opts.Reseal {
+	switch opts.Method {
+	case Reseal:
 		return reseal(ctx, r, w, &opts)
+	case Rewrap:
+	default:
+		return nil, backends.Errorf(backends.ErrInvalidArgument, msgOp, "", "unknown method %d", opts.Method)
 	}
 	ro, err := rewrapOptions(&opts)
 	if err != nil {
@@ -132,14 +158,15 @@ func ReEncryptMessage(ctx context.Context, r io.Reader, w io.Writer, opts Messag
 	return output(res), nil
 }
 
-// ReEncryptMessageHeader is the header-only form of ReEncryptMessage for unsigned
-// suites: it reads only the header from r and returns the new header and the
-// offset where the unchanged body starts in the old message, so that storage
-// which can splice never rereads the body. Signed suites fail with
-// backends.ErrUnsupported (their signature covers the body).
+// ReEncryptMessageHeader is the header-only form of ReEncryptMessage with Method
+// Rewrap, for unsigned suites: it reads only the header from r and returns the new
+// header and the offset where the unchanged body starts in the old message, so
+// that storage which can splice never rereads the body. opts.Method must be Rewrap
+// (read its security note). Signed suites fail with backends.ErrUnsupported (their
+// signature covers the body).
 func ReEncryptMessageHeader(ctx context.Context, r io.Reader, opts MessageOptions) (*MessageOutput, error) {
-	if opts.Reseal {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, msgOp, "", "Reseal rewrites the body: use ReEncryptMessage")
+	if opts.Method != Rewrap {
+		return nil, backends.Errorf(backends.ErrInvalidArgument, msgOp, "", "the header-only form keeps the data key: it needs Method Rewrap (read its security note)")
 	}
 	ro, err := rewrapOptions(&opts)
 	if err != nil {
@@ -167,7 +194,7 @@ func output(res *envelope.RewrapResult) *MessageOutput {
 // key made by the destination.
 func reseal(ctx context.Context, r io.Reader, w io.Writer, o *MessageOptions) (*MessageOutput, error) {
 	if o.Mode != Replace || len(o.RemoveKeyIDs) > 0 {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, msgOp, "", "Reseal makes a new data key: only the Replace mode applies")
+		return nil, backends.Errorf(backends.ErrInvalidArgument, msgOp, "", "Reseal makes a new data key: the Add and Remove modes need Method Rewrap")
 	}
 	// The source as for a rewrap; the destination must generate.
 	dest := o.Destination

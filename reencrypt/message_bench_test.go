@@ -56,7 +56,7 @@ func BenchmarkReEncryptMessage64MiB(b *testing.B) {
 			for b.Loop() {
 				r, w := ends()
 				_, err := reencrypt.ReEncryptMessage(ctx, r, w, reencrypt.MessageOptions{
-					Source: src, SourceEncryptionContext: ec, Destination: dst, DestinationEncryptionContext: newEC,
+					Method: reencrypt.Rewrap, Source: src, SourceEncryptionContext: ec, Destination: dst, DestinationEncryptionContext: newEC,
 				})
 				if err != nil {
 					b.Fatal(err)
@@ -157,6 +157,7 @@ func BenchmarkReEncryptMessageHeader(b *testing.B) {
 				cr := &countReader{r: pr}
 				b.StartTimer()
 				res, err := reencrypt.ReEncryptMessageHeader(ctx, cr, reencrypt.MessageOptions{
+					Method: reencrypt.Rewrap,
 					Source: src, SourceEncryptionContext: ec, Destination: dst,
 					DestinationEncryptionContext: map[string]string{"bench": "moved"},
 				})

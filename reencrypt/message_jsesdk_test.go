@@ -97,7 +97,7 @@ func TestReEncryptedMessageOpensInJSESDK(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		opts := reencrypt.MessageOptions{Source: oldKR, SourceEncryptionContext: oldEC, Destination: newBoth, DestinationEncryptionContext: newEC}
+		opts := reencrypt.MessageOptions{Method: reencrypt.Rewrap, Source: oldKR, SourceEncryptionContext: oldEC, Destination: newBoth, DestinationEncryptionContext: newEC}
 		var nm []byte
 		if c.header {
 			res, err := reencrypt.ReEncryptMessageHeader(ctx, bytes.NewReader(msg), opts)

@@ -68,6 +68,7 @@ func TestReEncryptMessageBetweenBackendKeys(t *testing.T) {
 		}
 		for _, byKeyID := range []bool{true, false} {
 			opts := reencrypt.MessageOptions{
+				Method:                       reencrypt.Rewrap,
 				Router:                       w.router,
 				SourceEncryptionContext:      oldEC,
 				DestinationKeyIDs:            []string{w.keyB},
@@ -104,7 +105,7 @@ func TestReEncryptMessageBetweenBackendKeys(t *testing.T) {
 		}
 		// The wrong source key is never asked and the allow-list refuses.
 		_, err = reencrypt.ReEncryptMessage(ctx, bytes.NewReader(msg), &bytes.Buffer{}, reencrypt.MessageOptions{
-			Router: w.router, SourceKeyIDs: []string{w.keyB}, SourceEncryptionContext: oldEC, DestinationKeyIDs: []string{w.keyB},
+			Router: w.router, SourceKeyIDs: []string{w.keyB}, SourceEncryptionContext: oldEC, DestinationKeyIDs: []string{w.keyB}, Method: reencrypt.Rewrap,
 		})
 		if !errors.Is(err, backends.ErrIncorrectKey) {
 			t.Fatalf("%04x: source key off the message: %v", uint16(s), err)
@@ -138,6 +139,7 @@ func TestReEncryptMessageModes(t *testing.T) {
 		return err == nil && bytes.Equal(got, pt)
 	}
 	run := func(o reencrypt.MessageOptions) ([]byte, *reencrypt.MessageOutput, error) {
+		o.Method = reencrypt.Rewrap
 		res, err := reencrypt.ReEncryptMessageHeader(ctx, bytes.NewReader(msg), o)
 		if err != nil {
 			return nil, nil, err
@@ -200,7 +202,8 @@ func TestReEncryptMessageModes(t *testing.T) {
 }
 
 // Example re-encrypts an envelope message from one key of a key service to
-// another, changing its encryption context; the body is not decrypted.
+// another, changing its encryption context. The default method, Reseal, encrypts
+// the message again under a new data key.
 func ExampleReEncryptMessage() {
 	ctx := context.Background()
 	svc := local.New()
@@ -260,7 +263,7 @@ func TestReEncryptMessageReseal(t *testing.T) {
 		var out bytes.Buffer
 		res, err := reencrypt.ReEncryptMessage(ctx, bytes.NewReader(msg), &out, reencrypt.MessageOptions{
 			Router: w.router, SourceKeyIDs: []string{w.keyA}, DestinationKeyIDs: []string{w.keyB},
-			Reseal: true, CommitmentPolicy: tc.policy,
+			CommitmentPolicy: tc.policy, // Method: Reseal, the default
 		})
 		if err != nil {
 			t.Fatalf("%04x: %v", uint16(tc.suite), err)
@@ -282,21 +285,22 @@ func TestReEncryptMessageReseal(t *testing.T) {
 	}
 	msg, _ := envelope.Encrypt(ctx, pt, envelope.EncryptOptions{Keyring: w.keyring(t, w.keyA)})
 	for name, bad := range map[string]reencrypt.MessageOptions{
-		"add":            {Router: w.router, DestinationKeyIDs: []string{w.keyB}, Reseal: true, Mode: reencrypt.Add},
-		"no destination": {Router: w.router, Reseal: true},
+		"add":            {Router: w.router, DestinationKeyIDs: []string{w.keyB}, Mode: reencrypt.Add},
+		"no destination": {Router: w.router},
+		"unknown method": {Router: w.router, DestinationKeyIDs: []string{w.keyB}, Method: 7},
 	} {
 		if _, err := reencrypt.ReEncryptMessage(ctx, bytes.NewReader(msg), &bytes.Buffer{}, bad); !errors.Is(err, backends.ErrInvalidArgument) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if _, err := reencrypt.ReEncryptMessageHeader(ctx, bytes.NewReader(msg), reencrypt.MessageOptions{Router: w.router, DestinationKeyIDs: []string{w.keyB}, Reseal: true}); !errors.Is(err, backends.ErrInvalidArgument) {
-		t.Errorf("header-only reseal: %v", err)
+	if _, err := reencrypt.ReEncryptMessageHeader(ctx, bytes.NewReader(msg), reencrypt.MessageOptions{Router: w.router, DestinationKeyIDs: []string{w.keyB}}); !errors.Is(err, backends.ErrInvalidArgument) {
+		t.Errorf("header-only form without Method Rewrap: %v", err)
 	}
 	// A tampered signed message: an error, and never a complete new message.
 	bad := bytes.Clone(msg)
 	bad[len(bad)-300] ^= 1
 	var out bytes.Buffer
-	if _, err := reencrypt.ReEncryptMessage(ctx, bytes.NewReader(bad), &out, reencrypt.MessageOptions{Router: w.router, DestinationKeyIDs: []string{w.keyB}, Reseal: true}); !errors.Is(err, backends.ErrInvalidCiphertext) {
+	if _, err := reencrypt.ReEncryptMessage(ctx, bytes.NewReader(bad), &out, reencrypt.MessageOptions{Router: w.router, DestinationKeyIDs: []string{w.keyB}}); !errors.Is(err, backends.ErrInvalidCiphertext) {
 		t.Errorf("tampered: %v", err)
 	}
 	if _, _, err := envelope.Decrypt(ctx, out.Bytes(), envelope.DecryptOptions{Keyring: w.keyring(t, w.keyB)}); err == nil {
