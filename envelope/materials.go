@@ -1,6 +1,27 @@
 // Package envelope reads and writes messages in the AWS Encryption SDK message
 // format (v1 and v2; keyport writes v2 with the committing suites), in memory and as
 // streams, over keyrings that wrap one data key for one or more keys of any backend.
+//
+// Encrypt and Decrypt work on byte slices (AppendEncrypt and AppendDecrypt reuse a
+// buffer); NewEncrypter and NewDecrypter work on streams. Messages are framed
+// (DefaultFrameLength 4096) and use suite 0x0578 (AES-256-GCM, HKDF-SHA512, key
+// commitment, ECDSA P-384) unless EncryptOptions say otherwise; every one of the
+// eleven ESDK suites is read, as the CommitmentPolicy allows.
+//
+// Frames are independent, so with Workers > 1 (or AllCores) they are sealed and
+// opened on several goroutines, a few frames per worker at a time; the output does
+// not depend on the number of workers. The default is sequential.
+//
+// Security properties: the header is authenticated (and, for committing suites,
+// the data key checked against the commit key) before any plaintext is produced.
+// The streaming decryptor releases a frame's plaintext only once the frame is
+// authenticated, and the final frame's only once the signature (signed suites)
+// verifies and the input has ended. Errors follow the backends taxonomy:
+// backends.ErrInvalidCiphertext for a malformed, truncated, reordered or tampered
+// message or a wrong encryption context, backends.ErrIncorrectKey when no keyring
+// could unwrap the data key (or the keyring's own error), backends.ErrUnsupported
+// for a suite the commitment policy refuses, backends.ErrInvalidArgument for bad
+// options.
 package envelope
 
 import "context"
