@@ -65,8 +65,9 @@ type EncryptCase struct {
 	Plaintext         []byte            `json:"plaintext"`
 }
 
-// DecryptCase is one message to decrypt. EncryptionContext, if set, is the
-// required encryption context the JS decryptor checks.
+// DecryptCase is one message to decrypt. EncryptionContext, if set, holds pairs
+// the message's encryption context must contain; decrypt.js fails the case
+// otherwise (the JS ESDK's decrypt takes no context of its own).
 type DecryptCase struct {
 	ID                string            `json:"id"`
 	Keyrings          []Keyring         `json:"keyrings"`

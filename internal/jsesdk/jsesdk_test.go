@@ -27,11 +27,24 @@ func TestRoundTripInNode(t *testing.T) {
 	if enc[1].Error == "" {
 		t.Fatal("an unknown keyring type was accepted")
 	}
-	dec, err := jsesdk.Decrypt(ctx, dir, jsesdk.Options{}, []jsesdk.DecryptCase{{ID: "ok", Keyrings: kr, Ciphertext: enc[0].Ciphertext}})
+	dec, err := jsesdk.Decrypt(ctx, dir, jsesdk.Options{}, []jsesdk.DecryptCase{
+		{ID: "ok", Keyrings: kr, Ciphertext: enc[0].Ciphertext},
+		{ID: "ok-with-context", Keyrings: kr, Ciphertext: enc[0].Ciphertext, EncryptionContext: map[string]string{"B": "upper", "ü": "ñ"}},
+		{ID: "wrong-value", Keyrings: kr, Ciphertext: enc[0].Ciphertext, EncryptionContext: map[string]string{"B": "lower"}},
+		{ID: "missing-key", Keyrings: kr, Ciphertext: enc[0].Ciphertext, EncryptionContext: map[string]string{"b": "upper"}},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if dec[0].Error != "" || string(dec[0].Plaintext) != "hello, world" || dec[0].SuiteID != 0x0478 || dec[0].EncryptionContext["ü"] != "ñ" {
 		t.Fatalf("decrypt: %+v", dec[0])
+	}
+	if dec[1].Error != "" || string(dec[1].Plaintext) != "hello, world" {
+		t.Fatalf("decrypt with a matching context: %+v", dec[1])
+	}
+	for _, r := range dec[2:] {
+		if r.Error == "" || len(r.Plaintext) != 0 {
+			t.Errorf("%s: decrypted despite a context the message does not have: %+v", r.ID, r)
+		}
 	}
 }
