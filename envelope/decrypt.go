@@ -39,6 +39,19 @@ func AppendDecrypt(ctx context.Context, dst, msg []byte, opts DecryptOptions) ([
 		return dst, nil, err
 	}
 	start := len(msg) - rd.Len()
+	w := workers(opts.Workers)
+	// With workers, hash the body for the signature while the frames are opened:
+	// all of it but the last bytes a footer can take, which are hashed once the
+	// body's end is known.
+	hashed, from := (chan struct{})(nil), start
+	if sess.verifier != nil && w > 1 {
+		from = max(start, len(msg)-(2+format.MaxField))
+		hashed = make(chan struct{})
+		go func() {
+			defer close(hashed)
+			sess.verifier.Write(msg[start:from])
+		}()
+	}
 	var (
 		out []byte
 		end int
@@ -46,13 +59,16 @@ func AppendDecrypt(ctx context.Context, dst, msg []byte, opts DecryptOptions) ([
 	if h.ContentType == format.ContentNonFramed {
 		out, end, err = sess.codec.AppendOpenNonFramed(dst, msg[start:])
 	} else {
-		out, end, err = sess.codec.AppendOpenFramed(ctx, dst, msg[start:], workers(opts.Workers))
+		out, end, err = sess.codec.AppendOpenFramed(ctx, dst, msg[start:], w)
 	}
 	end += start
+	if hashed != nil {
+		<-hashed
+	}
 	if err != nil {
 		return dst, nil, err
 	}
-	if err := sess.checkFooter(msg, end); err != nil {
+	if err := sess.checkFooter(msg, from, end); err != nil {
 		clear(out[len(dst):])
 		return dst, nil, err
 	}
@@ -60,8 +76,9 @@ func AppendDecrypt(ctx context.Context, dst, msg []byte, opts DecryptOptions) ([
 }
 
 // checkFooter verifies the footer at msg[end:] (none for unsigned suites) and
-// that nothing follows it. The verifier has seen the header already.
-func (s *session) checkFooter(msg []byte, end int) error {
+// that nothing follows it. The verifier has seen the header and the body up to
+// msg[from:].
+func (s *session) checkFooter(msg []byte, from, end int) error {
 	rest := msg[end:]
 	if s.verifier == nil {
 		if len(rest) != 0 {
@@ -79,16 +96,14 @@ func (s *session) checkFooter(msg []byte, end int) error {
 	if len(rest)-2 > n {
 		return errCiphertext("%d bytes after the end of the message", len(rest)-2-n)
 	}
-	s.verifier.Write(msg[s.hdrEnd():end])
+	if end < from { // unreachable: a footer holds at most 2+65535 bytes
+		return errCiphertext("malformed footer")
+	}
+	s.verifier.Write(msg[from:end])
 	if !s.verifier.Verify(rest[2:]) {
 		return errCiphertext("signature verification failed")
 	}
 	return nil
-}
-
-// hdrEnd is the serialized header's length.
-func (s *session) hdrEnd() int {
-	return len(s.hdr.Body) + len(s.hdr.AuthIV) + len(s.hdr.AuthTag)
 }
 
 // ParseHeader reads a message header from r (reading nothing past it) and

@@ -23,6 +23,11 @@ func checkRejected(t *testing.T, name string, msg, want []byte, o envelope.Decry
 	if backends.KindOf(err) == nil {
 		t.Fatalf("%s: untyped error %v", name, err)
 	}
+	po := o
+	po.Workers = 2
+	if pt, res, err := envelope.Decrypt(context.Background(), msg, po); err == nil || pt != nil || res != nil {
+		t.Fatalf("%s: Decrypt with 2 workers: err %v, %d plaintext bytes", name, err, len(pt))
+	}
 	for _, w := range []int{1, 2} {
 		o.Workers = w
 		spt, err := streamDecrypt(msg, o)

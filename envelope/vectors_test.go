@@ -219,6 +219,12 @@ var allowAll = envelope.RequireEncryptAllowDecrypt
 func decryptBoth(t *testing.T, msg []byte, opts envelope.DecryptOptions) ([]byte, *envelope.Result, error) {
 	t.Helper()
 	pt, res, err := envelope.Decrypt(context.Background(), msg, opts)
+	po := opts
+	po.Workers = 3
+	ppt, _, perr := envelope.Decrypt(context.Background(), msg, po)
+	if (err == nil) != (perr == nil) || !bytes.Equal(pt, ppt) {
+		t.Fatalf("Decrypt with 1 and 3 workers disagree: %v / %v", err, perr)
+	}
 	for _, w := range []int{1, 3} {
 		o := opts
 		o.Workers = w
