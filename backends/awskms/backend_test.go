@@ -409,11 +409,10 @@ func TestBadInput(t *testing.T) {
 	mustKind(t, err, backends.ErrInvalidArgument)
 }
 
-// TestPendingDeletionDecryptLocalKMS pins what local-kms answers to a Decrypt under
-// a key pending deletion: AccessDeniedException (its Decrypt answers every unusable
-// key so), where AWS answers KMSInvalidStateException. The conformance harness
-// therefore gives no PendingDeletionCiphertext. Encrypt and ReEncrypt answer
-// KMSInvalidStateException as AWS does.
+// TestPendingDeletionDecryptLocalKMS pins what local-kms answers to a Decrypt
+// without KeyId under a key pending deletion: AccessDeniedException, where AWS
+// answers KMSInvalidStateException. Given the KeyId (as the conformance suite does),
+// Decrypt, and Encrypt and ReEncrypt, answer KMSInvalidStateException as AWS does.
 func TestPendingDeletionDecryptLocalKMS(t *testing.T) {
 	b := localA(t)
 	ctx := context.Background()

@@ -62,7 +62,7 @@ func localKMSHarness(ctx context.Context, t *testing.T) *conformance.Fixture {
 	if _, err := b.Client().DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(disabled)}); err != nil {
 		t.Fatal(err)
 	}
-	pending, _ := freshKey(ctx, t, b.Client())
+	pending, blobP := freshKey(ctx, t, b.Client())
 	if _, err := b.Client().ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(pending), PendingWindowInDays: aws.Int32(7)}); err != nil {
 		t.Fatal(err)
 	}
@@ -88,17 +88,18 @@ func localKMSHarness(ctx context.Context, t *testing.T) *conformance.Fixture {
 		Disabled:           disabled,
 		DisabledCiphertext: blobD,
 		PendingDeletion:    pending,
-		// No PendingDeletionCiphertext: local-kms answers AccessDeniedException,
-		// where AWS answers KMSInvalidStateException, to a Decrypt under a key
-		// pending deletion (and no declared deviation covers that);
-		// TestPendingDeletionDecryptLocalKMS pins what it does answer.
-		Unknown:         arnA("11111111-1111-4111-8111-00000000dead"),
-		CrossAccountKey: arnB(keyBPrimary),
-		MaxPlaintext:    4096,
-		Deviations:      localKMSDeviations,
-		Other:           other,
-		OtherKey:        arnC(keyCPrimary),
-		Router:          r,
+		// With a KeyId, local-kms answers a Decrypt under this key as AWS does
+		// (KMSInvalidState); without one it answers AccessDenied, which
+		// TestPendingDeletionDecryptLocalKMS pins (the suite decrypts without a
+		// KeyId only for a backends.CiphertextInspector, which this is not).
+		PendingDeletionCiphertext: blobP,
+		Unknown:                   arnA("11111111-1111-4111-8111-00000000dead"),
+		CrossAccountKey:           arnB(keyBPrimary),
+		MaxPlaintext:              4096,
+		Deviations:                localKMSDeviations,
+		Other:                     other,
+		OtherKey:                  arnC(keyCPrimary),
+		Router:                    r,
 		ErrorAs: func(err error) bool {
 			var api smithy.APIError
 			return errors.As(err, &api)
