@@ -220,6 +220,9 @@ func isRegion(r string) bool {
 	return true
 }
 
+// IsAccountID reports whether s is an AWS account ID: exactly 12 decimal digits.
+func IsAccountID(s string) bool { return isAccount(s) }
+
 func isAccount(a string) bool {
 	if len(a) != 12 {
 		return false

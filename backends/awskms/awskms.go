@@ -2,7 +2,6 @@ package awskms
 
 import (
 	"net/http"
-	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -115,7 +114,7 @@ func New(client *kms.Client, opts ...Option) (*Backend, error) {
 	for _, o := range opts {
 		o(&s)
 	}
-	if s.account != "" && !isAccount(s.account) {
+	if s.account != "" && !backends.IsAccountID(s.account) {
 		return nil, backends.Errorf(backends.ErrInvalidArgument, "New", "", "account %q is not 12 digits", s.account)
 	}
 	o := client.Options()
@@ -210,11 +209,4 @@ func (b *Backend) clientFor(t Target) *kms.Client {
 	})
 	b.regional[key] = c
 	return c
-}
-
-func isAccount(a string) bool {
-	if len(a) != 12 {
-		return false
-	}
-	return strings.Trim(a, "0123456789") == ""
 }

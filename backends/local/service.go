@@ -273,7 +273,7 @@ func (c *Client) enter(ctx context.Context, op, keyID string) error {
 	if s.initErr != nil {
 		return s.initErr
 	}
-	if !isAccount(c.id.Account) {
+	if !backends.IsAccountID(c.id.Account) {
 		return backends.Errorf(backends.ErrInvalidArgument, op, keyID, "caller account %q is not 12 digits", c.id.Account)
 	}
 	if parts := strings.SplitN(c.id.Principal, ":", 6); len(parts) != 6 || parts[0] != "arn" || parts[4] != c.id.Account {
@@ -384,16 +384,4 @@ func (s *Service) metadata(k *state.Key) *backends.KeyMetadata {
 		CurrentVersion:       len(k.Versions),
 		MinDecryptionVersion: 1,
 	}
-}
-
-func isAccount(a string) bool {
-	if len(a) != 12 {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		if a[i] < '0' || a[i] > '9' {
-			return false
-		}
-	}
-	return true
 }

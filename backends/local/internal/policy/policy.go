@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/keyport/keyport/backends"
 	"strings"
 )
 
@@ -211,7 +212,7 @@ func parsePrincipal(raw json.RawMessage) ([]string, error) {
 			switch {
 			case v == "*":
 				out = append(out, "*")
-			case isAccount(v):
+			case backends.IsAccountID(v):
 				out = append(out, "acct:"+v)
 			case strings.HasPrefix(v, "arn:"):
 				if acct, ok := rootAccount(v); ok {
@@ -233,22 +234,10 @@ func parsePrincipal(raw json.RawMessage) ([]string, error) {
 // rootAccount returns ACCOUNT for "arn:PARTITION:iam::ACCOUNT:root".
 func rootAccount(arn string) (string, bool) {
 	parts := strings.Split(arn, ":")
-	if len(parts) == 6 && parts[2] == "iam" && parts[3] == "" && isAccount(parts[4]) && parts[5] == "root" {
+	if len(parts) == 6 && parts[2] == "iam" && parts[3] == "" && backends.IsAccountID(parts[4]) && parts[5] == "root" {
 		return parts[4], true
 	}
 	return "", false
-}
-
-func isAccount(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // Evaluate decides a request: Deny if a Deny statement applies, else Allow if an
@@ -296,7 +285,7 @@ func MatchPrincipal(principals []string, caller Caller) bool {
 // ID) into the form MatchPrincipal takes; ok is false for anything else.
 func NormalizePrincipal(v string) (string, bool) {
 	switch {
-	case isAccount(v):
+	case backends.IsAccountID(v):
 		return "acct:" + v, true
 	case strings.HasPrefix(v, "arn:"):
 		if acct, ok := rootAccount(v); ok {

@@ -204,7 +204,7 @@ func (st *State) Fixup() bool {
 		st.Grants = map[string]*Grant{}
 	}
 	for id, k := range st.Keys {
-		if k == nil || k.ID != id || !isAccount(k.Account) || len(k.Versions) == 0 ||
+		if k == nil || k.ID != id || !backends.IsAccountID(k.Account) || len(k.Versions) == 0 ||
 			(k.RotationEnabled && (k.RotationPeriodDays < 90 || k.RotationPeriodDays > 2560)) {
 			return false
 		}
@@ -238,18 +238,6 @@ func (st *State) Fixup() bool {
 			if st.Keys[target] == nil {
 				return false
 			}
-		}
-	}
-	return true
-}
-
-func isAccount(a string) bool {
-	if len(a) != 12 {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		if a[i] < '0' || a[i] > '9' {
-			return false
 		}
 	}
 	return true
