@@ -46,7 +46,42 @@ func AppendEncrypt(ctx context.Context, dst, plaintext []byte, opts EncryptOptio
 	copy(out, hdr)
 	C := body.FramesPerChunk(F)
 	nChunks := (nFrames + C - 1) / C
-	err = body.Parallel(ctx, "Encrypt", workers(opts.Workers), nChunks, func(i int, scratch *[]byte) error {
+	w := workers(opts.Workers)
+	// With workers, a signed message is hashed chunk by chunk, in order, as the
+	// chunks are sealed.
+	var (
+		sealed []chan struct{}
+		quit   chan struct{}
+		hashed chan struct{}
+	)
+	if sess.signer != nil && w > 1 && nChunks > 1 {
+		sealed = make([]chan struct{}, nChunks)
+		for i := range sealed {
+			sealed[i] = make(chan struct{})
+		}
+		quit, hashed = make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(hashed)
+			sess.signer.Write(out[:len(hdr)])
+			for i := range nChunks {
+				select {
+				case <-sealed[i]:
+				case <-quit: // closed only when sealing failed
+					return
+				}
+				from := len(hdr) + i*C*(F+format.RegularOverhead)
+				to := len(out)
+				if i < nChunks-1 {
+					to = from + C*(F+format.RegularOverhead)
+				}
+				sess.signer.Write(out[from:to])
+			}
+		}()
+	}
+	err = body.Parallel(ctx, "Encrypt", w, nChunks, func(i int, scratch *[]byte) error {
+		if sealed != nil {
+			defer close(sealed[i])
+		}
 		first, end := i*C, min(nFrames, (i+1)*C)
 		final := end == nFrames
 		ptEnd := end * F
@@ -58,11 +93,19 @@ func AppendEncrypt(ctx context.Context, dst, plaintext []byte, opts EncryptOptio
 		*scratch = sess.codec.SealFrames(out[at:at+body.SealedSize(len(pt), F, final)], pt, uint32(first+1), final, *scratch)
 		return nil
 	})
+	if hashed != nil {
+		if err != nil {
+			close(quit)
+		}
+		<-hashed
+	}
 	if err != nil {
 		return nil, err
 	}
 	if sess.signer != nil {
-		sess.signer.Write(out)
+		if hashed == nil {
+			sess.signer.Write(out)
+		}
 		sig, err := sess.signer.Sign()
 		if err != nil {
 			return nil, backends.Wrap(backends.ErrInternal, "Encrypt", "", err)
