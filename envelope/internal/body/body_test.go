@@ -71,3 +71,28 @@ func TestParallelStopsAtFirstError(t *testing.T) {
 		t.Fatalf("canceled: %v", err)
 	}
 }
+
+func TestEmptyFinalFrameAfterFullFrames(t *testing.T) {
+	// Other ESDKs may end a multiple of the frame length with an empty final frame.
+	aead, _ := suite.NewAEAD(bytes.Repeat([]byte{2}, 32))
+	c := &Codec{AEAD: aead, MessageID: make([]byte, 32), FrameLen: 16}
+	pt := bytes.Repeat([]byte("a"), 48)
+	regular := make([]byte, SealedSize(48, 16, false))
+	c.SealFrames(regular, pt, 1, false, nil)
+	final := make([]byte, SealedSize(0, 16, true))
+	c.SealFrames(final, nil, 4, true, nil)
+	msg := append(regular, final...)
+	got, n, err := c.AppendOpenFramed(context.Background(), nil, msg, 1)
+	if err != nil || n != len(msg) || !bytes.Equal(got, pt) {
+		t.Fatalf("%v", err)
+	}
+	// The final frame numbered wrongly, or missing, is refused.
+	bad := append(bytes.Clone(regular), final...)
+	bad[len(regular)+7] = 9
+	if _, _, err := c.AppendOpenFramed(context.Background(), nil, bad, 1); !errors.Is(err, backends.ErrInvalidCiphertext) {
+		t.Fatalf("misnumbered final frame: %v", err)
+	}
+	if _, _, err := c.AppendOpenFramed(context.Background(), nil, regular, 1); !errors.Is(err, backends.ErrInvalidCiphertext) {
+		t.Fatalf("missing final frame: %v", err)
+	}
+}
