@@ -6,7 +6,9 @@ import (
 	"errors"
 	"io"
 	"runtime"
+	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/keyport/keyport/backends"
@@ -119,6 +121,74 @@ func TestHugeFrameLengthSmallMessage(t *testing.T) {
 	for _, m := range [][]byte{a, b} {
 		if pt, _, err := decryptBoth(t, m, envelope.DecryptOptions{Keyring: kr}); err != nil || string(pt) != "tiny" {
 			t.Fatalf("%v", err)
+		}
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64 // read by the test while a decrypter's producer reads
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// TestNoPlaintextBeforeAuthentication checks, byte by byte, that the streaming
+// decryptor has read a frame's tag before it releases any of the frame's
+// plaintext, and the whole message (footer and end of input) before it releases
+// the final frame's.
+func TestNoPlaintextBeforeAuthentication(t *testing.T) {
+	kr := aesKeyring(t, "k1", 1)
+	const F = 256 << 10       // one frame per batch, so that frames are released one by one
+	pt := randBytes(9, 6*F+4) // 6 regular frames and a final frame of 4 bytes
+	for _, s := range []envelope.SuiteID{envelope.SuiteAES256GCMHKDFSHA512CommitKey, envelope.SuiteAES256GCMHKDFSHA512CommitKeyECDSAP384} {
+		msg, err := envelope.Encrypt(context.Background(), pt, envelope.EncryptOptions{Keyring: kr, Suite: s, FrameLength: F})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range []int{1, 2} {
+			src := &countingReader{r: iotest.OneByteReader(bytes.NewReader(msg))}
+			d, err := envelope.NewDecrypter(context.Background(), src, envelope.DecryptOptions{Keyring: kr, Workers: w})
+			if err != nil {
+				t.Fatal(err)
+			}
+			hdr := d.Result().Header.Size
+			released := 0
+			buf := make([]byte, 50000)
+			reads := 0
+			for {
+				n, err := d.Read(buf)
+				if n > 0 {
+					reads++
+					if src.n.Load() == int64(len(msg)) && released == 0 && s == envelope.SuiteAES256GCMHKDFSHA512CommitKey && w == 1 {
+						t.Fatal("the whole message was read before the first frame was released: the test proves nothing")
+					}
+					if !bytes.Equal(buf[:n], pt[released:released+n]) {
+						t.Fatal("wrong plaintext")
+					}
+					released += n
+					need := hdr + (released+F-1)/F*(F+32)
+					if released > 6*F {
+						need = len(msg) // the final frame: after the footer and the end
+					}
+					if got := src.n.Load(); got < int64(need) {
+						t.Fatalf("%04x workers %d: %d plaintext bytes released after reading %d message bytes; their frames end at %d", uint16(s), w, released, got, need)
+					}
+				}
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if released != len(pt) {
+				t.Fatalf("released %d bytes", released)
+			}
+			d.Close()
 		}
 	}
 }
