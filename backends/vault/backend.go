@@ -83,7 +83,7 @@ func New(opts Options) (*Backend, error) {
 }
 
 // Register makes b the owner of vault:// references in r.
-func Register(r *backends.Router, b *Backend) error {
+func (b *Backend) Register(r *backends.Router) error {
 	return r.Register(Scheme, b)
 }
 

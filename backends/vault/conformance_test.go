@@ -103,7 +103,7 @@ func TestReEncryptAcrossProviders(t *testing.T) {
 	localKey := lk.KeyMetadata.KeyID
 
 	var r backends.Router
-	if err := Register(&r, v.b); err != nil {
+	if err := v.b.Register(&r); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.RegisterAccount("111122223333", "", lc); err != nil {

@@ -33,7 +33,7 @@ func Example_router() {
 		return
 	}
 	var r backends.Router
-	if err := vault.Register(&r, b); err != nil {
+	if err := b.Register(&r); err != nil {
 		fmt.Println(err)
 		return
 	}

@@ -356,7 +356,7 @@ func TestRouterAndDefaultMount(t *testing.T) {
 	v := newDevVault(t)
 	ctx := context.Background()
 	var r backends.Router
-	if err := Register(&r, v.b); err != nil {
+	if err := v.b.Register(&r); err != nil {
 		t.Fatal(err)
 	}
 	key := v.key("routed", nil)
