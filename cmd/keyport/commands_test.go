@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/backends/local"
+)
+
+func TestDecryptReleasesNothingUnauthenticated(t *testing.T) {
+	w := newWorld(t)
+	w.key(t, "alias/a")
+	pt := randBytes(3000)
+	for _, suite := range []string{"0x0478", "0x0578"} {
+		msg := []byte(w.must(t, pt, "encrypt", "--key", "alias/a", "--suite", suite)) // one frame
+		for name, bad := range map[string][]byte{
+			"truncated": msg[:len(msg)-20],
+			"flipped":   flip(msg, len(msg)-10),
+		} {
+			code, out, errs := w.kp(t, bad, "decrypt")
+			if code != exitFail || out != "" || !strings.Contains(errs, "InvalidCiphertextException") {
+				t.Errorf("%s %s to stdout: exit %d, %d bytes of output, stderr %q", suite, name, code, len(out), errs)
+			}
+			outPath := filepath.Join(w.dir, "out")
+			if code, _, _ := w.kp(t, bad, "decrypt", "-o", outPath); code != exitFail {
+				t.Errorf("%s %s to a file: exit %d", suite, name, code)
+			}
+			assertEntries(t, w.dir, "keys.db")
+		}
+	}
+}
+
+// flip returns a copy of b with the byte at i changed.
+func flip(b []byte, i int) []byte {
+	c := bytes.Clone(b)
+	c[i] ^= 0x40
+	return c
+}
+
+// assertEntries fails unless dir holds exactly the named entries.
+func assertEntries(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range ents {
+		got = append(got, e.Name())
+	}
+	if strings.Join(got, " ") != strings.Join(names, " ") {
+		t.Fatalf("%s holds %q, want %q", dir, got, names)
+	}
+}
+
+func TestReEncryptBlob(t *testing.T) {
+	w := newWorld(t)
+	a := w.key(t, "alias/a")
+	b := w.key(t, "alias/b")
+	ec := map[string]string{"k": "v"}
+	svc, c := w.service(t)
+	enc, err := c.Encrypt(context.Background(), &backends.EncryptInput{KeyID: a, Plaintext: []byte("data key"), EncryptionContext: ec})
+	svc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := []byte(base64.StdEncoding.EncodeToString(enc.CiphertextBlob) + "\n")
+
+	// Dry run: success says so, prints no blob.
+	code, out, errs := w.kp(t, b64, "re-encrypt", "--source-key-id", "alias/a", "--source-encryption-context", "k=v", "--destination-key-id", "alias/b", "--dry-run")
+	if code != exitOK || out != "" || !strings.Contains(errs, "DryRunOperationException") {
+		t.Fatalf("dry run: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	// Dry run of a request that would fail fails: wrong source key.
+	code, out, errs = w.kp(t, b64, "re-encrypt", "--source-key-id", "alias/b", "--source-encryption-context", "k=v", "--destination-key-id", "alias/b", "--dry-run")
+	if code != exitFail || out != "" || !strings.Contains(errs, "IncorrectKeyException") {
+		t.Fatalf("dry run with the wrong source key: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	// Real run, raw input file and raw output file.
+	blobPath := filepath.Join(w.dir, "blob")
+	writeFile(t, blobPath, enc.CiphertextBlob, 0o600)
+	newPath := filepath.Join(w.dir, "new")
+	code, out, errs = w.kp(t, nil, "re-encrypt", "--source-encryption-context", "k=v", "--destination-key-id", "alias/b",
+		"--destination-encryption-context", "k=w", "--in-format", "raw", "--out-format", "raw", "-o", newPath, blobPath)
+	if code != exitOK || out != "" {
+		t.Fatalf("re-encrypt: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	for _, want := range []string{"SourceKeyId: " + a, "KeyId: " + b, "SourceEncryptionAlgorithm: SYMMETRIC_DEFAULT", "Native: true"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+	if strings.Contains(errs, base64.StdEncoding.EncodeToString(readFile(t, newPath))) {
+		t.Error("the blob was printed to stderr")
+	}
+	// Base64 to stdout.
+	out = w.must(t, b64, "re-encrypt", "--source-encryption-context", "k=v", "--destination-key-id", b)
+	newB64, err := base64.StdEncoding.DecodeString(strings.TrimSpace(out))
+	if err != nil {
+		t.Fatalf("stdout is not base64: %v", err)
+	}
+
+	svc, c = w.service(t)
+	defer svc.Close()
+	dec, err := c.Decrypt(context.Background(), &backends.DecryptInput{KeyID: b, CiphertextBlob: readFile(t, newPath), EncryptionContext: map[string]string{"k": "w"}})
+	if err != nil || string(dec.Plaintext) != "data key" {
+		t.Fatalf("the new blob does not decrypt under the destination: %v", err)
+	}
+	dec, err = c.Decrypt(context.Background(), &backends.DecryptInput{KeyID: b, CiphertextBlob: newB64})
+	if err != nil || string(dec.Plaintext) != "data key" || dec.KeyID != b {
+		t.Fatalf("the base64 blob does not decrypt under the destination with an empty context: %v", err)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	w := newWorld(t)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"frobnicate"}, exitUsage, "unknown command"},
+		{[]string{"encrypt"}, exitUsage, "--key"},
+		{[]string{"migrate", "x"}, exitUsage, "--to"},
+		{[]string{"migrate", "--to", "alias/x"}, exitUsage, "file or directory"},
+		{[]string{"encrypt", "--key", "k", "--context", "novalue"}, exitUsage, "key=value"},
+		{[]string{"encrypt", "--key", "k", "--suite", "0x9999"}, exitUsage, "unknown suite"},
+		{[]string{"keys", "create", "--alias", "nope"}, exitUsage, "alias name"},
+		{[]string{"migrate", "--to", "alias/missing", "."}, exitFail, "NotFoundException"},
+		{[]string{"re-encrypt", "--destination-key-id", "alias/x", "--in-format", "base64"}, exitFail, "InvalidCiphertextException"},
+	} {
+		code, _, errs := w.kp(t, []byte("!!"), tc.args...)
+		if code != tc.code || !strings.Contains(errs, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", tc.args, code, errs, tc.code, tc.want)
+		}
+	}
+	// No service at all.
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"encrypt", "--key", "alias/a"}, strings.NewReader(""), &out, &errb); code != exitUsage || !strings.Contains(errb.String(), "no key service") {
+		t.Errorf("no service: exit %d, stderr %q", code, errb.String())
+	}
+	// A wrong root key is refused with a taxonomy kind and the store left as is.
+	w.key(t, "alias/a")
+	before := readFile(t, w.store)
+	t.Setenv(local.RootKeyEnv, base64.StdEncoding.EncodeToString(make([]byte, 32)))
+	code, _, errs := w.kp(t, nil, "keys", "list")
+	if code != exitFail || !strings.Contains(errs, backends.ErrInvalidArgument.Name()) || !bytes.Equal(before, readFile(t, w.store)) {
+		t.Errorf("wrong root key: exit %d, stderr %q", code, errs)
+	}
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/envelope"
+)
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+// Set appends one value.
+func (l *listFlag) Set(s string) error {
+	if s == "" {
+		return fmt.Errorf("empty value")
+	}
+	*l = append(*l, s)
+	return nil
+}
+
+// contextFlag is a repeatable k=v flag that builds an encryption context.
+// set records whether it was given at all, so that an explicitly empty
+// context ("--new-context ”") differs from none.
+type contextFlag struct {
+	m   map[string]string
+	set bool
+}
+
+func (c *contextFlag) String() string {
+	if c == nil || len(c.m) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(c.m))
+	for k := range c.m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, ",") // keys only: values may be sensitive in logs
+}
+
+// Set adds one k=v pair; an empty string only marks the flag as given.
+func (c *contextFlag) Set(s string) error {
+	c.set = true
+	if c.m == nil {
+		c.m = map[string]string{}
+	}
+	if s == "" {
+		return nil
+	}
+	k, v, err := parseContextPair(s)
+	if err != nil {
+		return err
+	}
+	if old, dup := c.m[k]; dup && old != v {
+		return backends.Errorf(backends.ErrInvalidArgument, "", "", "encryption context key %q given twice", k)
+	}
+	c.m[k] = v
+	return nil
+}
+
+// value returns the context, or nil when the flag was not given.
+func (c *contextFlag) value() map[string]string {
+	if !c.set {
+		return nil
+	}
+	return c.m
+}
+
+// parseContextPair splits "k=v" at the first '='. The key must be non-empty;
+// the value may be empty. Keys with the format's reserved prefix are refused.
+func parseContextPair(s string) (string, string, error) {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok {
+		return "", "", backends.Errorf(backends.ErrInvalidArgument, "", "", "encryption context pair %q is not key=value", truncate(s))
+	}
+	if k == "" {
+		return "", "", backends.Errorf(backends.ErrInvalidArgument, "", "", "encryption context pair with an empty key")
+	}
+	if strings.HasPrefix(k, envelope.ReservedPrefix) {
+		return "", "", backends.Errorf(backends.ErrInvalidArgument, "", "", "encryption context key %q uses the reserved prefix %q", truncate(k), envelope.ReservedPrefix)
+	}
+	return k, v, nil
+}
+
+// truncate shortens s for an error message.
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}
+
+// suiteNames are the short names --suite takes besides the hex ID.
+var suiteNames = map[string]envelope.SuiteID{
+	"committing":        envelope.SuiteAES256GCMHKDFSHA512CommitKey,
+	"committing-signed": envelope.SuiteAES256GCMHKDFSHA512CommitKeyECDSAP384,
+}
+
+// parseSuite parses --suite: "" (the default suite), a short name, or a suite
+// ID in hex (0x0478) or decimal. Whether the suite may be written is the
+// envelope's decision (commitment policy).
+func parseSuite(s string) (envelope.SuiteID, error) {
+	if s == "" {
+		return 0, nil
+	}
+	if id, ok := suiteNames[strings.ToLower(s)]; ok {
+		return id, nil
+	}
+	n, err := strconv.ParseUint(s, 0, 16)
+	if err != nil || n == 0 || envelope.SuiteID(n).DataKeyLen() == 0 {
+		return 0, backends.Errorf(backends.ErrInvalidArgument, "", "", "unknown suite %q (use 0x0478, 0x0578, committing or committing-signed)", truncate(s))
+	}
+	return envelope.SuiteID(n), nil
+}
+
+// policyFor returns the commitment policy that lets suite be written.
+func policyFor(suite envelope.SuiteID) envelope.CommitmentPolicy {
+	switch suite {
+	case 0, envelope.SuiteAES256GCMHKDFSHA512CommitKey, envelope.SuiteAES256GCMHKDFSHA512CommitKeyECDSAP384:
+		return envelope.RequireEncryptRequireDecrypt
+	}
+	return envelope.ForbidEncryptAllowDecrypt
+}

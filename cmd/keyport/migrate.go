@@ -1,0 +1,466 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/envelope"
+	"github.com/keyport/keyport/envelope/keyring"
+	"github.com/keyport/keyport/reencrypt"
+)
+
+// tmpMarker is in the name of every temporary file the tool makes beside a
+// file it writes; a directory walk ignores such files (left by a crash).
+const tmpMarker = ".keyport-tmp-"
+
+// rewrapCaveat is printed when --rewrap is used.
+const rewrapCaveat = `keyport migrate: warning: --rewrap keeps each message's data key and message ID and
+  recomputes the header tag under the same key and IV: whoever holds both an old and a new
+  copy of a message can forge that message. Destroy old copies (backups, snapshots) or use
+  the default method (reseal), which encrypts every message again under a new data key.`
+
+// migrator re-encrypts envelope message files in place.
+type migrator struct {
+	opts     reencrypt.MessageOptions // shared by every file (keyrings are concurrency-safe)
+	dst      envelope.Keyring         // strict over the destination keys: skip check and verification
+	dstIDs   map[string]bool          // canonical IDs of the destination keys; nil when unknown
+	verifyEC map[string]string        // context that opens the new message
+	policy   envelope.CommitmentPolicy
+	dryRun   bool
+}
+
+// outcome is what happened to one file.
+type outcome int
+
+const (
+	migrated outcome = iota
+	skipped
+	failed
+)
+
+// runMigrate re-encrypts envelope message files (named, or found by walking
+// directories) from source keys to destination keys, in place.
+func runMigrate(ctx context.Context, e *env, sf *serviceFlags, args []string) error {
+	var from, to listFlag
+	var srcEC, newEC contextFlag
+	fs := newFlagSet(e, sf, "migrate", "--to KEY [--to KEY...] [--from KEY...] [flags] PATH...")
+	fs.Var(&from, "from", "source `key` allowed to unwrap the data keys (repeatable; default: any key the services reach)")
+	fs.Var(&to, "to", "destination `key` (repeatable; the first generates the new data key)")
+	fs.Var(&srcEC, "context", "encryption context pair `k=v` the messages are bound to (repeatable; required pairs must be given)")
+	fs.Var(&newEC, "new-context", "new encryption context pair `k=v` (repeatable; --new-context '' empties it; default: keep)")
+	rewrap := fs.Bool("rewrap", false, "rewrap the data key and keep the body (fast; read the caveat) instead of resealing")
+	allowV1 := fs.Bool("allow-non-committing", false, "also read messages of suites without key commitment")
+	dryRun := fs.Bool("dry-run", false, "re-encrypt and verify every file, change nothing")
+	jobs := fs.Int("j", 1, "files migrated at once")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if len(to) == 0 {
+		return usagef("at least one --to key is needed")
+	}
+	if fs.NArg() == 0 {
+		return usagef("name at least one file or directory")
+	}
+	if *jobs < 1 {
+		return usagef("-j must be at least 1")
+	}
+	svc, err := openServices(ctx, sf)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+
+	m := &migrator{policy: envelope.RequireEncryptRequireDecrypt, dryRun: *dryRun, verifyEC: srcEC.value()}
+	if *allowV1 {
+		m.policy = envelope.RequireEncryptAllowDecrypt
+	}
+	if newEC.set {
+		m.verifyEC = newEC.value()
+	}
+	src, err := decryptKeyring(&svc.router, from, true)
+	if err != nil {
+		return err
+	}
+	if m.dst, err = keyring.NewStrict(&svc.router, nil, to...); err != nil {
+		return err
+	}
+	if m.dstIDs, err = canonicalIDs(ctx, &svc.router, to); err != nil {
+		return fmt.Errorf("destination key: %w", err)
+	}
+	m.opts = reencrypt.MessageOptions{
+		Source:                       src,
+		Router:                       &svc.router,
+		DestinationKeyIDs:            to,
+		SourceEncryptionContext:      srcEC.value(),
+		DestinationEncryptionContext: newEC.value(),
+		CommitmentPolicy:             m.policy,
+	}
+	if *rewrap {
+		m.opts.Method = reencrypt.Rewrap
+		fmt.Fprintln(e.stderr, rewrapCaveat)
+	}
+
+	paths := make(chan string)
+	var mu sync.Mutex
+	count := [3]int{}
+	note := func(path string, o outcome, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		count[o]++
+		switch {
+		case o == failed:
+			fmt.Fprintf(e.stderr, "keyport migrate: %s: %s\n", path, describe(err))
+		case o == skipped:
+			fmt.Fprintf(e.stdout, "skipped   %s (already under the destination)\n", path)
+		case m.dryRun:
+			fmt.Fprintf(e.stdout, "would migrate %s (verified)\n", path)
+		default:
+			fmt.Fprintf(e.stdout, "migrated  %s\n", path)
+		}
+	}
+	var wg sync.WaitGroup
+	for range *jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range paths {
+				o, err := m.file(ctx, p)
+				note(p, o, err)
+			}
+		}()
+	}
+	walkPaths(ctx, fs.Args(), paths, func(p string, err error) { note(p, failed, err) })
+	close(paths)
+	wg.Wait()
+
+	verb := "migrated"
+	if m.dryRun {
+		verb = "would migrate"
+	}
+	fmt.Fprintf(e.stdout, "%s %d, skipped %d (already under the destination), failed %d\n", verb, count[migrated], count[skipped], count[failed])
+	if count[failed] > 0 {
+		return errReported
+	}
+	return nil
+}
+
+// walkPaths sends every regular file named by args, or found under a
+// directory of args, to out, each once; symbolic links inside directories and
+// the tool's own temporary files are ignored. Problems go to bad.
+func walkPaths(ctx context.Context, args []string, out chan<- string, bad func(string, error)) {
+	seen := map[string]bool{}
+	send := func(p string) bool {
+		abs, err := filepath.Abs(p)
+		if err == nil && seen[abs] {
+			return true
+		}
+		seen[abs] = true
+		select {
+		case out <- p:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	for _, arg := range args {
+		p, err := filepath.EvalSymlinks(arg) // a named link migrates its target, not the link
+		if err != nil {
+			bad(arg, err)
+			continue
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			bad(arg, err)
+			continue
+		}
+		if !fi.IsDir() {
+			if !send(p) {
+				return
+			}
+			continue
+		}
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				bad(path, err)
+				return nil
+			}
+			if d.Type().IsRegular() && !strings.Contains(d.Name(), tmpMarker) && !send(path) {
+				return ctx.Err()
+			}
+			return nil
+		})
+		if err != nil {
+			return
+		}
+	}
+}
+
+// canonicalIDs returns the canonical IDs (key ARN or URI) of keys, as the
+// headers of messages name them, or nil when a key's service cannot say. A
+// key that does not exist is an error.
+func canonicalIDs(ctx context.Context, r *backends.Router, keys []string) (map[string]bool, error) {
+	ids := map[string]bool{}
+	for _, k := range keys {
+		b, ref, err := r.Lookup(k)
+		if err != nil {
+			return nil, err
+		}
+		if kd, ok := b.(backends.KeyDescriber); ok {
+			md, err := kd.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: k})
+			if err != nil {
+				return nil, err
+			}
+			ids[md.KeyID] = true
+			continue
+		}
+		if ref.Form != backends.FormKeyARN && ref.Form != backends.FormURI {
+			return nil, nil
+		}
+		ids[k] = true
+	}
+	return ids, nil
+}
+
+// file migrates one file. The original is replaced only by a new message
+// that has been written, synced, and verified to decrypt under the
+// destination keys (to the same plaintext, for Reseal); on any error it is
+// left untouched and the temporary file removed.
+func (m *migrator) file(ctx context.Context, path string) (outcome, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return failed, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return failed, err
+	}
+	if !fi.Mode().IsRegular() {
+		return failed, backends.Errorf(backends.ErrInvalidArgument, "migrate", "", "not a regular file")
+	}
+	if n := linkCount(fi); n > 1 {
+		return failed, backends.Errorf(backends.ErrInvalidArgument, "migrate", "", "the file has %d hard links; replacing it would leave the others under the old key", n)
+	}
+	if skip, err := m.already(ctx, f); err != nil || skip {
+		if err != nil {
+			return failed, err
+		}
+		return skipped, nil
+	}
+	var want []byte
+	if m.opts.Method == reencrypt.Reseal {
+		// Reseal decrypts anyway: the new message must yield the same plaintext.
+		if want, err = m.hashSource(ctx, f); err != nil {
+			return failed, err
+		}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return failed, err
+	}
+	if m.dryRun {
+		return m.dryRunFile(ctx, f, want)
+	}
+
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+tmpMarker+"*")
+	if err != nil {
+		return failed, err
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(tmp, 256<<10)
+	if _, err := reencrypt.ReEncryptMessage(ctx, bufio.NewReaderSize(f, 256<<10), bw, m.opts); err != nil {
+		return failed, err
+	}
+	if err := bw.Flush(); err != nil {
+		return failed, err
+	}
+	if err := tmp.Sync(); err != nil {
+		return failed, err
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return failed, err
+	}
+	if err := m.verify(ctx, bufio.NewReaderSize(tmp, 256<<10), want); err != nil {
+		return failed, err
+	}
+	if err := tmp.Chmod(fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)); err != nil {
+		return failed, err
+	}
+	if err := keepOwner(tmp, fi); err != nil {
+		return failed, err
+	}
+	if err := tmp.Close(); err != nil {
+		return failed, err
+	}
+	// Refuse to replace a file that changed while it was being migrated.
+	now, err := os.Lstat(path)
+	if err != nil {
+		return failed, err
+	}
+	if !os.SameFile(fi, now) || now.Size() != fi.Size() || !now.ModTime().Equal(fi.ModTime()) {
+		return failed, errors.New("the file changed during the migration; run again")
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return failed, err
+	}
+	keep = true
+	if err := syncDir(dir); err != nil {
+		return migrated, fmt.Errorf("migrated, but syncing the directory failed: %w", err)
+	}
+	return migrated, nil
+}
+
+// dryRunFile re-encrypts f into a pipe that the verifier reads, so that
+// everything is checked and nothing is written.
+func (m *migrator) dryRunFile(ctx context.Context, f *os.File, want []byte) (outcome, error) {
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		bw := bufio.NewWriterSize(pw, 256<<10)
+		_, err := reencrypt.ReEncryptMessage(ctx, bufio.NewReaderSize(f, 256<<10), bw, m.opts)
+		if err == nil {
+			err = bw.Flush()
+		}
+		pw.CloseWithError(err) // nil: io.EOF for the reader
+		done <- err
+	}()
+	verr := m.verify(ctx, pr, want)
+	pr.CloseWithError(errors.New("verification ended")) // unblock the writer
+	if err := <-done; err != nil {
+		return failed, err
+	}
+	if verr != nil {
+		return failed, verr
+	}
+	return migrated, nil
+}
+
+// already reports whether the message in f is under exactly the destination
+// keys (and, when a new context is asked for, has it): its header names only
+// them and authenticates with them.
+func (m *migrator) already(ctx context.Context, f *os.File) (bool, error) {
+	h, err := envelope.ParseHeader(bufio.NewReader(f), 0)
+	if err != nil {
+		return false, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return false, err
+	}
+	if m.dstIDs == nil || !m.onlyDestination(h.EncryptedDataKeys) {
+		return false, nil
+	}
+	d, err := envelope.NewDecrypter(ctx, bufio.NewReader(f), envelope.DecryptOptions{
+		Keyring: m.dst, EncryptionContext: m.opts.SourceEncryptionContext, CommitmentPolicy: m.policy,
+	})
+	if err != nil {
+		return false, nil // not provably under the destination: migrate (which reports real errors)
+	}
+	defer d.Close()
+	res := d.Result()
+	if !m.onlyDestination(res.Header.EncryptedDataKeys) {
+		return false, nil
+	}
+	if want := m.opts.DestinationEncryptionContext; want != nil && !sameContext(res.EncryptionContext, want) {
+		return false, nil
+	}
+	return true, nil
+}
+
+// onlyDestination reports whether edks are wrapped by every destination key
+// and by no other.
+func (m *migrator) onlyDestination(edks []envelope.EncryptedDataKey) bool {
+	found := map[string]bool{}
+	for _, k := range edks {
+		id := string(k.ProviderInfo)
+		if !m.dstIDs[id] {
+			return false
+		}
+		found[id] = true
+	}
+	return len(found) == len(m.dstIDs)
+}
+
+// sameContext compares a message's context (without the format's reserved
+// pairs) with want.
+func sameContext(got, want map[string]string) bool {
+	n := 0
+	for k, v := range got {
+		if strings.HasPrefix(k, envelope.ReservedPrefix) {
+			continue
+		}
+		if w, ok := want[k]; !ok || w != v {
+			return false
+		}
+		n++
+	}
+	return n == len(want)
+}
+
+// hashSource decrypts the original message with the source keyring and
+// returns the SHA-256 of its plaintext.
+func (m *migrator) hashSource(ctx context.Context, f *os.File) ([]byte, error) {
+	d, err := envelope.NewDecrypter(ctx, bufio.NewReaderSize(f, 256<<10), envelope.DecryptOptions{
+		Keyring: m.opts.Source, EncryptionContext: m.opts.SourceEncryptionContext, CommitmentPolicy: m.policy,
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, d); err != nil {
+		return nil, err
+	}
+	return h.Sum(nil), nil
+}
+
+// verify decrypts the new message with the destination keys alone (which
+// authenticates its header, every frame and the signature), checks that its
+// header names only destination keys and, when want is set, that the
+// plaintext hashes to want.
+func (m *migrator) verify(ctx context.Context, r io.Reader, want []byte) error {
+	d, err := envelope.NewDecrypter(ctx, r, envelope.DecryptOptions{
+		Keyring: m.dst, EncryptionContext: m.verifyEC, CommitmentPolicy: m.policy,
+	})
+	if err != nil {
+		return fmt.Errorf("verifying the new message: %w", err)
+	}
+	defer d.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, d); err != nil {
+		return fmt.Errorf("verifying the new message: %w", err)
+	}
+	if m.dstIDs != nil && !m.onlyDestination(d.Result().Header.EncryptedDataKeys) {
+		return backends.Errorf(backends.ErrInternal, "migrate", "", "the new message is not under exactly the destination keys")
+	}
+	if want != nil && !bytes.Equal(h.Sum(nil), want) {
+		return backends.Errorf(backends.ErrInternal, "migrate", "", "the new message decrypts to different plaintext")
+	}
+	return nil
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
