@@ -367,7 +367,7 @@ func (m *migrator) already(ctx context.Context, f *os.File) (bool, error) {
 		return false, nil
 	}
 	d, err := envelope.NewDecrypter(ctx, bufio.NewReader(f), envelope.DecryptOptions{
-		Keyring: m.dst, EncryptionContext: m.opts.SourceEncryptionContext, CommitmentPolicy: m.policy,
+		Keyring: m.dst, EncryptionContext: m.verifyEC, CommitmentPolicy: m.policy,
 	})
 	if err != nil {
 		return false, nil // not provably under the destination: migrate (which reports real errors)

@@ -1,0 +1,292 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keyport/keyport/backends/local"
+)
+
+// tree is a directory of envelope messages made by the tool, with their
+// plaintexts and modes.
+type tree struct {
+	root  string
+	plain map[string][]byte // path -> plaintext
+	mode  map[string]fs.FileMode
+}
+
+func makeTree(t *testing.T, w *world, key string, ctx ...string) *tree {
+	t.Helper()
+	tr := &tree{root: filepath.Join(w.dir, "data"), plain: map[string][]byte{}, mode: map[string]fs.FileMode{}}
+	for i, f := range []struct {
+		name  string
+		size  int
+		mode  fs.FileMode
+		flags []string
+	}{
+		{"a.enc", 0, 0o600, nil},
+		{"b.enc", 5000, 0o640, []string{"--frame-length", "1000"}},
+		{"sub/c.enc", 100, 0o444, []string{"--suite", "0x0478"}},
+		{"sub/deeper/d.enc", 70_000, 0o604, []string{"--suite", "0x0478", "--frame-length", "4096"}},
+	} {
+		pt := randBytes(f.size + i)
+		args := []string{"encrypt", "--key", key}
+		for _, c := range ctx {
+			args = append(args, "--context", c)
+		}
+		msg := w.must(t, pt, append(args, f.flags...)...)
+		p := filepath.Join(tr.root, f.name)
+		writeFile(t, p, []byte(msg), f.mode)
+		tr.plain[p], tr.mode[p] = pt, f.mode
+	}
+	return tr
+}
+
+// snapshot records every entry under root with its mode and content.
+func snapshot(t *testing.T, root string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		m[p] = fi.Mode().String()
+		if d.Type().IsRegular() {
+			m[p] += " " + string(readFile(t, p))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func sameSnapshot(t *testing.T, before, after map[string]string) {
+	t.Helper()
+	if len(before) != len(after) {
+		t.Fatalf("%d entries before, %d after", len(before), len(after))
+	}
+	for p, v := range before {
+		if after[p] != v {
+			t.Errorf("%s changed", p)
+		}
+	}
+}
+
+func TestMigrateDirectory(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		flags  []string
+		newCtx []string // the context that opens the migrated messages
+	}{
+		{"reseal", nil, []string{"tenant=acme"}},
+		{"rewrap", []string{"--rewrap"}, []string{"tenant=acme"}},
+		{"reseal-new-context", []string{"--new-context", "tenant=acme", "--new-context", "stage=2"}, []string{"tenant=acme", "stage=2"}},
+		{"rewrap-new-context", []string{"--rewrap", "--new-context", "tenant=globex"}, []string{"tenant=globex"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.key(t, "alias/old")
+			newARN := w.key(t, "alias/new")
+			extra := w.key(t, "alias/extra")
+			tr := makeTree(t, w, "alias/old", "tenant=acme")
+
+			args := append([]string{"migrate", "--from", "alias/old", "--to", "alias/new", "--to", extra, "--context", "tenant=acme", "-j", "3"}, tc.flags...)
+			code, out, errs := w.kp(t, nil, append(args, tr.root)...)
+			if code != exitOK || !strings.Contains(out, "migrated 4, skipped 0 (already under the destination), failed 0") {
+				t.Fatalf("migrate: exit %d\nstdout %s\nstderr %s", code, out, errs)
+			}
+			if rewrap := strings.Contains(errs, "--rewrap keeps"); rewrap != strings.Contains(tc.name, "rewrap") {
+				t.Errorf("rewrap caveat printed: %v, in %q", rewrap, errs)
+			}
+			ctxArgs := func(keyArgs ...string) []string {
+				a := append([]string{"decrypt"}, keyArgs...)
+				for _, c := range tc.newCtx {
+					a = append(a, "--context", c)
+				}
+				return a
+			}
+			for p, pt := range tr.plain {
+				msg := readFile(t, p)
+				for _, k := range []string{"alias/new", newARN, "alias/extra"} {
+					if got := w.must(t, msg, ctxArgs("--key", k)...); got != string(pt) {
+						t.Fatalf("%s under %s: plaintext differs", p, k)
+					}
+				}
+				if code, _, errs := w.kp(t, msg, ctxArgs("--key", "alias/old")...); code != exitFail || !strings.Contains(errs, "IncorrectKeyException") {
+					t.Errorf("%s still opens with the old key (exit %d, %q)", p, code, errs)
+				}
+				fi, err := os.Stat(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fi.Mode() != tr.mode[p] {
+					t.Errorf("%s: mode %v, want %v", p, fi.Mode(), tr.mode[p])
+				}
+			}
+			assertNoTemp(t, tr.root)
+
+			// The same command again finds everything migrated and changes nothing.
+			before := snapshot(t, tr.root)
+			code, out, errs = w.kp(t, nil, append(args, tr.root)...)
+			if code != exitOK || !strings.Contains(out, "migrated 0, skipped 4") {
+				t.Fatalf("second run: exit %d\nstdout %s\nstderr %s", code, out, errs)
+			}
+			sameSnapshot(t, before, snapshot(t, tr.root))
+		})
+	}
+}
+
+func assertNoTemp(t *testing.T, root string) {
+	t.Helper()
+	for p := range snapshot(t, root) {
+		if strings.Contains(filepath.Base(p), tmpMarker) {
+			t.Errorf("temporary file left behind: %s", p)
+		}
+	}
+}
+
+func TestMigrateDryRunChangesNothing(t *testing.T) {
+	w := newWorld(t)
+	w.key(t, "alias/old")
+	w.key(t, "alias/new")
+	tr := makeTree(t, w, "alias/old")
+	writeFile(t, filepath.Join(tr.root, "notes.txt"), []byte("not a message"), 0o644)
+	for _, flags := range [][]string{nil, {"--rewrap"}} {
+		before := snapshot(t, tr.root)
+		code, out, errs := w.kp(t, nil, append(append([]string{"migrate", "--to", "alias/new", "--dry-run"}, flags...), tr.root)...)
+		if code != exitFail || !strings.Contains(out, "would migrate 4, skipped 0 (already under the destination), failed 1") ||
+			!strings.Contains(errs, "notes.txt: ") || !strings.Contains(errs, "InvalidCiphertextException") {
+			t.Fatalf("dry run %v: exit %d\nstdout %s\nstderr %s", flags, code, out, errs)
+		}
+		sameSnapshot(t, before, snapshot(t, tr.root))
+	}
+	// Still under the old key.
+	for p, pt := range tr.plain {
+		if got := w.must(t, readFile(t, p), "decrypt", "--key", "alias/old"); got != string(pt) {
+			t.Fatalf("%s no longer opens with the old key", p)
+		}
+	}
+	// A dry run that the destination refuses fails and changes nothing.
+	disable(t, w, "alias/new")
+	before := snapshot(t, tr.root)
+	code, out, errs := w.kp(t, nil, "migrate", "--to", "alias/new", "--dry-run", filepath.Join(tr.root, "b.enc"))
+	if code != exitFail || !strings.Contains(out, "failed 1") || !strings.Contains(errs, "DisabledException") {
+		t.Fatalf("dry run to a disabled key: exit %d\nstdout %s\nstderr %s", code, out, errs)
+	}
+	sameSnapshot(t, before, snapshot(t, tr.root))
+}
+
+// disable disables a key of the store.
+func disable(t *testing.T, w *world, alias string) {
+	t.Helper()
+	svc, c := w.service(t)
+	defer svc.Close()
+	if err := c.DisableKey(context.Background(), &local.DisableKeyInput{KeyID: alias}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMigrateFailuresLeaveOriginals(t *testing.T) {
+	w := newWorld(t)
+	w.key(t, "alias/old")
+	w.key(t, "alias/new")
+	w.key(t, "alias/other")
+	dir := filepath.Join(w.dir, "data")
+	pt := randBytes(20_000)
+	unsigned := []byte(w.must(t, pt, "encrypt", "--key", "alias/old", "--suite", "0x0478", "--frame-length", "1024"))
+	signed := []byte(w.must(t, pt, "encrypt", "--key", "alias/old", "--frame-length", "1024"))
+	files := map[string][]byte{
+		"truncated.enc":       unsigned[:len(unsigned)-100],
+		"corrupt-body.enc":    flip(unsigned, len(unsigned)-500),
+		"corrupt-signed.enc":  flip(signed, len(signed)-2000),
+		"corrupt-footer.enc":  flip(signed, len(signed)-5),
+		"other-key.enc":       []byte(w.must(t, pt, "encrypt", "--key", "alias/other")),
+		"corrupt-header.enc":  flip(unsigned, 30),
+		"not-a-message.enc":   []byte("hello"),
+		"empty.enc":           nil,
+		"ok-but-disabled.enc": unsigned,
+	}
+	for name, b := range files {
+		writeFile(t, filepath.Join(dir, name), b, 0o640)
+	}
+	// The body of an unsigned message is copied unchecked by a rewrap, so a
+	// corrupt frame is found only by the verification of the new file: the
+	// failure happens after the temporary file was written.
+	for _, flags := range [][]string{nil, {"--rewrap"}} {
+		before := snapshot(t, dir)
+		args := append([]string{"migrate", "--from", "alias/old", "--to", "alias/new", "-j", "2"}, flags...)
+		code, out, errs := w.kp(t, nil, append(args, dir)...)
+		if code != exitFail {
+			t.Fatalf("%v: exit %d\nstdout %s\nstderr %s", flags, code, out, errs)
+		}
+		if !strings.Contains(out, "migrated 1, skipped 0 (already under the destination), failed 8") {
+			t.Errorf("%v: summary:\n%s\nstderr %s", flags, out, errs)
+		}
+		for name := range files {
+			if name == "ok-but-disabled.enc" {
+				continue
+			}
+			line := lineWith(errs, name+": ")
+			if line == "" || !strings.Contains(line, "Exception") {
+				t.Errorf("%v: no error with a kind for %s:\n%s", flags, name, errs)
+			}
+		}
+		// With --rewrap, the corrupt frame of the unsigned message is copied into the
+		// temporary file and found by its verification: the midway failure.
+		if line := lineWith(errs, "corrupt-body.enc: "); (flags != nil) != strings.Contains(line, "verifying the new message") {
+			t.Errorf("%v: corrupt-body.enc failed at the wrong stage: %s", flags, line)
+		}
+		after := snapshot(t, dir)
+		ok := filepath.Join(dir, "ok-but-disabled.enc")
+		delete(before, ok)
+		delete(after, ok)
+		sameSnapshot(t, before, after)
+		assertNoTemp(t, dir)
+		writeFile(t, ok, unsigned, 0o640) // back under the old key
+	}
+	// A destination that refuses: nothing changes.
+	disable(t, w, "alias/new")
+	before := snapshot(t, dir)
+	code, out, errs := w.kp(t, nil, "migrate", "--to", "alias/new", filepath.Join(dir, "ok-but-disabled.enc"))
+	if code != exitFail || !strings.Contains(out, "failed 1") || !strings.Contains(lineWith(errs, "ok-but-disabled.enc: "), "DisabledException") {
+		t.Fatalf("to a disabled key: exit %d\nstdout %s\nstderr %s", code, out, errs)
+	}
+	sameSnapshot(t, before, snapshot(t, dir))
+	assertNoTemp(t, dir)
+}
+
+func lineWith(s, sub string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			return l
+		}
+	}
+	return ""
+}
+
+func TestMigrateRefusesHardLinks(t *testing.T) {
+	w := newWorld(t)
+	w.key(t, "alias/old")
+	w.key(t, "alias/new")
+	p := filepath.Join(w.dir, "m.enc")
+	msg := []byte(w.must(t, []byte("x"), "encrypt", "--key", "alias/old"))
+	writeFile(t, p, msg, 0o600)
+	if err := os.Link(p, filepath.Join(w.dir, "link.enc")); err != nil {
+		t.Skipf("no hard links here: %v", err)
+	}
+	code, _, errs := w.kp(t, nil, "migrate", "--to", "alias/new", p)
+	if code != exitFail || !strings.Contains(errs, "hard links") || !bytes.Equal(readFile(t, p), msg) {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+}
