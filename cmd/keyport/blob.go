@@ -106,7 +106,7 @@ func decodeBlob(data []byte, format string) ([]byte, error) {
 	switch format {
 	case "raw":
 	case "base64", "auto":
-		b, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(data)))
+		b, err := base64.StdEncoding.Strict().DecodeString(string(bytes.TrimSpace(data)))
 		if err == nil && len(b) > 0 {
 			return b, nil
 		}
