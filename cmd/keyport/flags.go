@@ -13,6 +13,7 @@ import (
 // listFlag is a repeatable string flag.
 type listFlag []string
 
+// String returns the values, comma-separated.
 func (l *listFlag) String() string { return strings.Join(*l, ",") }
 
 // Set appends one value.
@@ -32,6 +33,7 @@ type contextFlag struct {
 	set bool
 }
 
+// String returns the keys of the context (values may be sensitive).
 func (c *contextFlag) String() string {
 	if c == nil || len(c.m) == 0 {
 		return ""

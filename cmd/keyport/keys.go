@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/keyport/keyport/backends"
@@ -102,7 +103,7 @@ func listKeys(ctx context.Context, e *env, c *local.Client) error {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.KeyArn, md.State, join(aliases[k.KeyID]), md.Description)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.KeyArn, md.State, orDefault(strings.Join(aliases[k.KeyID], ","), "-"), md.Description)
 		}
 		if !out.Truncated {
 			break
@@ -127,15 +128,4 @@ func describeKey(ctx context.Context, e *env, svc *services, ref string) error {
 	}
 	fmt.Fprintf(e.stdout, "KeyId: %s\nState: %s\nUsage: %s\nSpec: %s\nDescription: %s\n", md.KeyID, md.State, md.Usage, md.Spec, md.Description)
 	return nil
-}
-
-func join(s []string) string {
-	if len(s) == 0 {
-		return "-"
-	}
-	out := s[0]
-	for _, a := range s[1:] {
-		out += "," + a
-	}
-	return out
 }

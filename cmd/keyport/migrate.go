@@ -152,7 +152,7 @@ func runMigrate(ctx context.Context, e *env, sf *serviceFlags, args []string) er
 	if count[failed] > 0 {
 		return errReported
 	}
-	return nil
+	return ctx.Err() // interrupted before every file was seen
 }
 
 // walkPaths sends every regular file named by args, or found under a

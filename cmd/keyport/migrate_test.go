@@ -290,3 +290,36 @@ func TestMigrateRefusesHardLinks(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
 }
+
+// TestMigrateVerificationFailureKeepsOriginal uses a destination key that
+// wraps data keys but may not decrypt: the new message is written to the
+// temporary file and then fails its verification, so the original stays.
+func TestMigrateVerificationFailureKeepsOriginal(t *testing.T) {
+	w := newWorld(t)
+	w.key(t, "alias/old")
+	svc, c := w.service(t)
+	out, err := c.CreateKey(context.Background(), &local.CreateKeyInput{
+		Policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + defaultAccount + `:root"},
+		  "Action":["kms:Encrypt","kms:GenerateDataKey","kms:ReEncryptTo","kms:DescribeKey"],"Resource":"*"}]}`,
+		BypassPolicyLockoutSafetyCheck: true,
+	})
+	svc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	noDecrypt := out.KeyMetadata.KeyID
+	p := filepath.Join(w.dir, "data", "m.enc")
+	msg := []byte(w.must(t, randBytes(5000), "encrypt", "--key", "alias/old"))
+	writeFile(t, p, msg, 0o600)
+	for _, flags := range [][]string{nil, {"--rewrap"}, {"--dry-run"}} {
+		code, stdout, errs := w.kp(t, nil, append(append([]string{"migrate", "--to", noDecrypt}, flags...), p)...)
+		line := lineWith(errs, "m.enc: ")
+		if code != exitFail || !strings.Contains(stdout, "failed 1") || !strings.Contains(line, "verifying the new message") || !strings.Contains(line, "AccessDeniedException") {
+			t.Fatalf("%v: exit %d\nstdout %s\nstderr %s", flags, code, stdout, errs)
+		}
+		if !bytes.Equal(readFile(t, p), msg) {
+			t.Fatalf("%v: the original changed", flags)
+		}
+		assertEntries(t, filepath.Dir(p), "m.enc")
+	}
+}
