@@ -57,6 +57,7 @@ func (c *Client) CreateKey(ctx context.Context, in *CreateKeyInput) (*CreateKeyO
 	now := s.now()
 	k := &state.Key{ID: state.NewKeyID(in.MultiRegion), Account: c.id.Account, Description: in.Description,
 		State: backends.KeyStateEnabled, Created: now, Policy: doc, MultiRegion: in.MultiRegion, Parsed: p}
+	k.ARN = backends.KeyARN(s.partition, s.region, k.Account, k.ID)
 	k.AddVersion(now)
 	if err := s.commit(op, func() error { s.st.Keys[k.ID] = k; return nil }); err != nil {
 		return nil, err

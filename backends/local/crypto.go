@@ -24,22 +24,31 @@ func checkAlgorithm(op, keyID string, a backends.Algorithm) error {
 	return backends.Errorf(backends.ErrInvalidArgument, op, keyID, "unknown encryption algorithm %q", a)
 }
 
-// seal encrypts plaintext under the current version of k. The caller holds s.mu.
+// seal encrypts plaintext under the current version of k. The caller holds s.mu
+// (for reading at least).
 func (s *Service) seal(k *state.Key, plaintext []byte, ec map[string]string) []byte {
 	v := len(k.Versions)
-	b, err := blob.Seal(k.Versions[v-1].Material, s.keyARN(k), uint32(v), plaintext, backends.EncodeEncryptionContext(ec))
+	g, err := k.Versions[v-1].Cipher()
 	if err != nil {
-		panic("keyport/local: " + err.Error()) // material is 32 bytes, ARNs short, crypto/rand never fails
+		panic("keyport/local: " + err.Error()) // material is 32 bytes
+	}
+	b, err := blob.SealWith(g, s.keyARN(k), uint32(v), plaintext, ec)
+	if err != nil {
+		panic("keyport/local: " + err.Error()) // ARNs are short, crypto/rand never fails
 	}
 	return b
 }
 
-// open decrypts a parsed blob of k. The caller holds s.mu.
+// open decrypts a parsed blob of k. The caller holds s.mu (for reading at least).
 func (s *Service) open(op string, k *state.Key, b *blob.Blob, ec map[string]string) ([]byte, error) {
 	if int(b.KeyVersion) > len(k.Versions) {
 		return nil, backends.Errorf(backends.ErrInvalidCiphertext, op, s.keyARN(k), "the ciphertext is not valid")
 	}
-	pt, err := blob.Open(k.Versions[b.KeyVersion-1].Material, b, backends.EncodeEncryptionContext(ec))
+	g, err := k.Versions[b.KeyVersion-1].Cipher()
+	if err != nil {
+		return nil, backends.Errorf(backends.ErrInternal, op, s.keyARN(k), "backing key: %v", err)
+	}
+	pt, err := blob.OpenWith(g, b, ec)
 	if err != nil {
 		// AWS answers InvalidCiphertext for a wrong encryption context too.
 		return nil, backends.Errorf(backends.ErrInvalidCiphertext, op, s.keyARN(k), "the ciphertext or its encryption context is not valid")
@@ -55,6 +64,12 @@ func (s *Service) blobKey(op, named string, ciphertext []byte) (*blob.Blob, *sta
 	b, err := blob.Parse(ciphertext)
 	if err != nil {
 		return nil, nil, backends.Errorf(backends.ErrInvalidCiphertext, op, named, "the ciphertext is not valid: %w", err)
+	}
+	// Fast path: the blob names, exactly, the ARN of a key the service holds (as
+	// every blob it made does). ParseKeyRef would accept that ARN and find the same
+	// key, so only other blobs go the long way, for their exact errors.
+	if k := s.keyByARN(b.KeyARN); k != nil {
+		return b, k, nil
 	}
 	ref, err := backends.ParseKeyRef(b.KeyARN)
 	if err != nil || ref.Form != backends.FormKeyARN {
@@ -84,11 +99,11 @@ func (c *Client) Encrypt(ctx context.Context, in *backends.EncryptInput) (*backe
 	if in.ForReEncrypt {
 		action, gop = "kms:ReEncryptTo", GrantReEncryptTo
 	}
-	if err := c.enter(ctx, op, in.KeyID); err != nil {
+	if err := c.enterRead(ctx, op, in.KeyID); err != nil {
 		return nil, err
 	}
 	s := c.s
-	defer s.mu.Unlock()
+	defer s.mu.RUnlock()
 	k, err := c.useKey(op, in.KeyID, in.GrantTokens, action, gop, in.EncryptionContext)
 	if err != nil {
 		return nil, err
@@ -108,7 +123,7 @@ func dryRun(op, keyARN string) error {
 }
 
 // useKey resolves ref, checks the grant tokens, authorizes action and checks that
-// the key can be used for cryptography. The caller holds s.mu.
+// the key can be used for cryptography. The caller holds s.mu (for reading at least).
 func (c *Client) useKey(op, ref string, tokens []string, action string, gop GrantOperation, ec map[string]string) (*state.Key, error) {
 	s := c.s
 	if err := s.checkGrantTokens(op, ref, tokens); err != nil {
@@ -128,7 +143,7 @@ func (c *Client) useKey(op, ref string, tokens []string, action string, gop Gran
 }
 
 // decryptLocked is Decrypt after enter: the key, the plaintext (which the caller
-// must wipe) or an error. The caller holds s.mu.
+// must wipe) or an error. The caller holds s.mu (for reading at least).
 func (c *Client) decryptLocked(op string, blobBytes []byte, keyID string, ec map[string]string, tokens []string, action string, gop GrantOperation) (*state.Key, []byte, error) {
 	s := c.s
 	if err := s.checkGrantTokens(op, keyID, tokens); err != nil {
@@ -175,11 +190,11 @@ func (c *Client) Decrypt(ctx context.Context, in *backends.DecryptInput) (*backe
 	if in.ForReEncrypt {
 		action, gop = "kms:ReEncryptFrom", GrantReEncryptFrom
 	}
-	if err := c.enter(ctx, op, in.KeyID); err != nil {
+	if err := c.enterRead(ctx, op, in.KeyID); err != nil {
 		return nil, err
 	}
 	s := c.s
-	defer s.mu.Unlock()
+	defer s.mu.RUnlock()
 	k, pt, err := c.decryptLocked(op, in.CiphertextBlob, in.KeyID, in.EncryptionContext, in.GrantTokens, action, gop)
 	if err != nil {
 		return nil, err
@@ -211,11 +226,11 @@ func (c *Client) ReEncrypt(ctx context.Context, in *backends.ReEncryptInput) (*b
 	if in.DestinationKeyID == "" {
 		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "DestinationKeyId is required")
 	}
-	if err := c.enter(ctx, op, in.DestinationKeyID); err != nil {
+	if err := c.enterRead(ctx, op, in.DestinationKeyID); err != nil {
 		return nil, err
 	}
 	s := c.s
-	defer s.mu.Unlock()
+	defer s.mu.RUnlock()
 	src, pt, err := c.decryptLocked(op, in.CiphertextBlob, in.SourceKeyID, in.SourceEncryptionContext, in.GrantTokens, "kms:ReEncryptFrom", GrantReEncryptFrom)
 	if err != nil {
 		return nil, err
@@ -261,11 +276,11 @@ func (c *Client) generateDataKey(ctx context.Context, op, action string, gop Gra
 	if n < 1 || n > maxDataKey {
 		return nil, backends.Errorf(backends.ErrInvalidArgument, op, in.KeyID, "NumberOfBytes must be 1 to %d", maxDataKey)
 	}
-	if err := c.enter(ctx, op, in.KeyID); err != nil {
+	if err := c.enterRead(ctx, op, in.KeyID); err != nil {
 		return nil, err
 	}
 	s := c.s
-	defer s.mu.Unlock()
+	defer s.mu.RUnlock()
 	k, err := c.useKey(op, in.KeyID, in.GrantTokens, action, gop, in.EncryptionContext)
 	if err != nil {
 		return nil, err
@@ -289,11 +304,11 @@ func (c *Client) DescribeKey(ctx context.Context, in *backends.DescribeKeyInput)
 	if in == nil {
 		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
 	}
-	if err := c.enter(ctx, op, in.KeyID); err != nil {
+	if err := c.enterRead(ctx, op, in.KeyID); err != nil {
 		return nil, err
 	}
 	s := c.s
-	defer s.mu.Unlock()
+	defer s.mu.RUnlock()
 	if err := s.checkGrantTokens(op, in.KeyID, in.GrantTokens); err != nil {
 		return nil, err
 	}

@@ -76,6 +76,7 @@ func WithPartition(partition string) Option {
 
 // WithClock sets the clock that decides creation dates, automatic rotation and the
 // end of deletion windows (default time.Now). Tests use it to move time forward.
+// The service may call now from several goroutines at once.
 func WithClock(now func() time.Time) Option {
 	return func(c *config) { c.clock = now }
 }
@@ -97,7 +98,11 @@ type Service struct {
 	region, partition string
 	now               func() time.Time
 
-	mu      sync.Mutex
+	// mu guards everything below. Calls that only read the state (the
+	// cryptographic operations and DescribeKey) hold it for reading; calls that
+	// change it, and the clock when it makes a rotation or deletion due, for
+	// writing.
+	mu      sync.RWMutex
 	st      *state.State
 	nextDue time.Time // the earliest rotation or deletion the clock can trigger
 	closed  bool
@@ -110,6 +115,9 @@ type Service struct {
 type Client struct {
 	s  *Service
 	id Identity
+	// idOK records that id passed the checks of enter when the client was made
+	// (it never changes), so that calls need not repeat them.
+	idOK bool
 }
 
 var (
@@ -193,6 +201,7 @@ func Open(path string, opts ...Option) (*Service, error) {
 			return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "store %s is for %s/%s, not %s/%s", path, meta.Partition, meta.Region, c.partition, c.region)
 		}
 		s.region, s.partition, s.st = meta.Region, meta.Partition, st
+		s.adopt(st)
 	}
 	s.nextDue = s.st.NextDue()
 	return s, nil
@@ -240,7 +249,21 @@ func (s *Service) Client(id Identity) *Client {
 	if id.Principal == "" {
 		id.Principal = "arn:" + s.partition + ":iam::" + id.Account + ":root"
 	}
-	return &Client{s: s, id: id}
+	c := &Client{s: s, id: id}
+	c.idOK = c.checkIdentity("Client", "") == nil
+	return c
+}
+
+// checkIdentity checks that the caller's account is 12 digits and its principal
+// an ARN of that account.
+func (c *Client) checkIdentity(op, keyID string) error {
+	if !backends.IsAccountID(c.id.Account) {
+		return backends.Errorf(backends.ErrInvalidArgument, op, keyID, "caller account %q is not 12 digits", c.id.Account)
+	}
+	if parts := strings.SplitN(c.id.Principal, ":", 6); len(parts) != 6 || parts[0] != "arn" || parts[4] != c.id.Account {
+		return backends.Errorf(backends.ErrInvalidArgument, op, keyID, "caller principal %q is not an ARN of account %s", c.id.Principal, c.id.Account)
+	}
+	return nil
 }
 
 // Close wipes the key material the service holds in memory; every later call fails.
@@ -262,33 +285,80 @@ func (s *Service) Close() error {
 // Identity returns the caller the client acts as.
 func (c *Client) Identity() Identity { return c.id }
 
-// enter starts a call: it checks ctx, the identity and the service, locks the
-// service and lets the clock act (rotations, deletions). On success the caller
-// holds s.mu and must unlock it.
+// enter starts a call that may change the state: it checks ctx, the identity and
+// the service, locks the service for writing and lets the clock act (rotations,
+// deletions). On success the caller holds s.mu and must unlock it.
 func (c *Client) enter(ctx context.Context, op, keyID string) error {
-	if err := backends.ContextError(ctx, op, keyID); err != nil {
+	if err := c.precheck(ctx, op, keyID); err != nil {
 		return err
 	}
 	s := c.s
-	if s.initErr != nil {
-		return s.initErr
-	}
-	if !backends.IsAccountID(c.id.Account) {
-		return backends.Errorf(backends.ErrInvalidArgument, op, keyID, "caller account %q is not 12 digits", c.id.Account)
-	}
-	if parts := strings.SplitN(c.id.Principal, ":", 6); len(parts) != 6 || parts[0] != "arn" || parts[4] != c.id.Account {
-		return backends.Errorf(backends.ErrInvalidArgument, op, keyID, "caller principal %q is not an ARN of account %s", c.id.Principal, c.id.Account)
-	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return backends.Errorf(backends.ErrInternal, op, keyID, "service is closed")
 	}
-	if now := s.now(); !s.nextDue.IsZero() && !now.Before(s.nextDue) {
-		if err := s.commit(op, func() error { s.st.Advance(now); return nil }); err != nil {
-			s.mu.Unlock()
-			return err
+	if err := s.advanceLocked(op); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// enterRead is enter for a call that only reads the state: on success the caller
+// holds s.mu for reading and must RUnlock it. When the clock has made a rotation
+// or deletion due, it first takes the lock for writing to apply it, as enter
+// does, and then reads the state as it left it.
+func (c *Client) enterRead(ctx context.Context, op, keyID string) error {
+	if err := c.precheck(ctx, op, keyID); err != nil {
+		return err
+	}
+	s := c.s
+	s.mu.RLock()
+	if !s.closed && s.due() {
+		s.mu.RUnlock()
+		s.mu.Lock()
+		if !s.closed {
+			if err := s.advanceLocked(op); err != nil {
+				s.mu.Unlock()
+				return err
+			}
 		}
+		s.mu.Unlock()
+		s.mu.RLock()
+	}
+	if s.closed {
+		s.mu.RUnlock()
+		return backends.Errorf(backends.ErrInternal, op, keyID, "service is closed")
+	}
+	return nil
+}
+
+// precheck checks what a call needs before it locks anything.
+func (c *Client) precheck(ctx context.Context, op, keyID string) error {
+	if err := backends.ContextError(ctx, op, keyID); err != nil {
+		return err
+	}
+	if c.s.initErr != nil {
+		return c.s.initErr
+	}
+	if !c.idOK {
+		return c.checkIdentity(op, keyID)
+	}
+	return nil
+}
+
+// due reports whether the clock has made a rotation or deletion due. The caller
+// holds s.mu (for reading at least).
+func (s *Service) due() bool {
+	return !s.nextDue.IsZero() && !s.now().Before(s.nextDue)
+}
+
+// advanceLocked applies what the clock has made due. The caller holds s.mu for
+// writing.
+func (s *Service) advanceLocked(op string) error {
+	if now := s.now(); !s.nextDue.IsZero() && !now.Before(s.nextDue) {
+		return s.commit(op, func() error { s.st.Advance(now); return nil })
 	}
 	return nil
 }
@@ -307,6 +377,7 @@ func (s *Service) commit(op string, fn func() error) error {
 	if err := s.file.save(s.st, s.region, s.partition); err != nil {
 		if st, lerr := s.file.lastState(); lerr == nil {
 			s.st.Wipe()
+			s.adopt(st)
 			s.st = st
 			s.nextDue = s.st.NextDue()
 		}
@@ -315,8 +386,33 @@ func (s *Service) commit(op string, fn func() error) error {
 	return nil
 }
 
+// keyARN returns the ARN of k: the one recorded when the service took the key in
+// (adopt), or else built from its parts.
 func (s *Service) keyARN(k *state.Key) string {
+	if k.ARN != "" {
+		return k.ARN
+	}
 	return backends.KeyARN(s.partition, s.region, k.Account, k.ID)
+}
+
+// adopt records the ARN of every key of st (see keyARN). It runs before st is
+// shared: when the service is made and when it goes back to a saved state.
+func (s *Service) adopt(st *state.State) {
+	for _, k := range st.Keys {
+		k.ARN = backends.KeyARN(s.partition, s.region, k.Account, k.ID)
+	}
+}
+
+// keyByARN returns the key whose ARN is exactly arn, or nil. The caller holds s.mu.
+func (s *Service) keyByARN(arn string) *state.Key {
+	i := strings.LastIndexByte(arn, '/')
+	if i < 0 {
+		return nil
+	}
+	if k := s.st.Keys[arn[i+1:]]; k != nil && k.ARN != "" && k.ARN == arn {
+		return k
+	}
+	return nil
 }
 
 // resolve finds the key a reference names, as the caller id sees it: a bare key ID
@@ -325,6 +421,14 @@ func (s *Service) keyARN(k *state.Key) string {
 func (s *Service) resolve(id Identity, op, ref string) (*state.Key, error) {
 	if ref == "" {
 		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "KeyId is required")
+	}
+	// Fast paths, with the result of the general one below: the exact ARN of a key
+	// (any account), or the ID of a key of the caller's account.
+	if k := s.keyByARN(ref); k != nil {
+		return k, nil
+	}
+	if k := s.st.Keys[ref]; k != nil && k.Account == id.Account {
+		return k, nil
 	}
 	r, err := backends.ParseKeyRef(ref)
 	if err != nil {

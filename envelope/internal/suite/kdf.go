@@ -40,22 +40,13 @@ func (s *Suite) DeriveKey(dataKey, messageID []byte) (key, commitKey []byte, err
 		key, err = hkdfKey(s.KDF, dataKey, nil, info, s.KeyLen)
 		return key, nil, err
 	default:
-		prk, err := hkdf.Extract(sha512.New, dataKey, messageID)
-		if err != nil {
-			return nil, nil, err
+		if s.KDF != crypto.SHA512 || s.KeyLen > sha512Size {
+			return nil, nil, fmt.Errorf("suite %04X: committing KDF must be HKDF-SHA512", s.ID)
 		}
-		defer clear(prk)
-		info := binary.BigEndian.AppendUint16(nil, s.ID)
-		info = append(info, "DERIVEKEY"...)
-		key, err = hkdf.Expand(sha512.New, prk, string(info), s.KeyLen)
-		if err != nil {
-			return nil, nil, err
-		}
-		commitKey, err = hkdf.Expand(sha512.New, prk, "COMMITKEY", CommitKeyLen)
-		if err != nil {
-			clear(key)
-			return nil, nil, err
-		}
+		// One allocation for both outputs.
+		buf := make([]byte, s.KeyLen+CommitKeyLen)
+		key, commitKey = buf[:s.KeyLen:s.KeyLen], buf[s.KeyLen:]
+		deriveCommitting(dataKey, messageID, s.ID, key, commitKey)
 		return key, commitKey, nil
 	}
 }

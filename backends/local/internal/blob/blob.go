@@ -26,6 +26,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+	"slices"
 )
 
 // Format constants.
@@ -148,3 +149,84 @@ func Open(key []byte, b *Blob, encodedContext []byte) ([]byte, error) {
 
 // ErrAuth is the error of Open for a blob or context that does not authenticate.
 var ErrAuth = errors.New("the ciphertext or its encryption context does not authenticate")
+
+// AppendContext appends to dst the encoding of the encryption context ec that
+// backends.EncodeEncryptionContext returns (nothing for an empty context), without
+// allocating for contexts of up to 8 pairs beyond dst's growth.
+func AppendContext(dst []byte, ec map[string]string) []byte {
+	if len(ec) == 0 {
+		return dst
+	}
+	var small [8]string
+	keys := small[:0]
+	if len(ec) > len(small) {
+		keys = make([]string, 0, len(ec))
+	}
+	n := 4
+	for k, v := range ec {
+		keys = append(keys, k)
+		n += 8 + len(k) + len(v)
+	}
+	slices.Sort(keys)
+	dst = slices.Grow(dst, n)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(ec)))
+	for _, k := range keys {
+		v := ec[k]
+		dst = binary.BigEndian.AppendUint32(dst, uint32(len(k)))
+		dst = append(dst, k...)
+		dst = binary.BigEndian.AppendUint32(dst, uint32(len(v)))
+		dst = append(dst, v...)
+	}
+	return dst
+}
+
+// contextLen returns the length of AppendContext's encoding of ec.
+func contextLen(ec map[string]string) int {
+	if len(ec) == 0 {
+		return 0
+	}
+	n := 4
+	for k, v := range ec {
+		n += 8 + len(k) + len(v)
+	}
+	return n
+}
+
+// SealWith is Seal with the AES-256-GCM g of the key, and the encryption context
+// as a map: the blob and the additional authenticated data are built in one
+// allocation (the AAD sits past the blob's capacity, where no append reaches).
+func SealWith(g cipher.AEAD, keyARN string, version uint32, plaintext []byte, ec map[string]string) ([]byte, error) {
+	if len(keyARN) == 0 || len(keyARN) > MaxARNLen || version == 0 {
+		return nil, ErrMalformed
+	}
+	hl := fixedBytes + len(keyARN)
+	size := hl + len(plaintext) + TagSize
+	buf := make([]byte, hl, size+hl+contextLen(ec))
+	buf[0], buf[1] = Magic, Version1
+	binary.BigEndian.PutUint16(buf[2:], uint16(len(keyARN)))
+	p := 4 + copy(buf[4:], keyARN)
+	binary.BigEndian.PutUint32(buf[p:], version)
+	nonce := buf[p+4 : p+4+NonceSize]
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	binary.BigEndian.PutUint32(buf[hl-4:], crc32.Checksum(buf[:hl-4], castagnoli))
+	aad := AppendContext(append(buf[size:size], buf[:hl]...), ec)
+	return g.Seal(buf[:hl:size], nonce, plaintext, aad), nil
+}
+
+// OpenWith is Open with the AES-256-GCM g of the key, and the encryption context
+// as a map.
+func OpenWith(g cipher.AEAD, b *Blob, ec map[string]string) ([]byte, error) {
+	n := len(b.Ciphertext) - TagSize
+	if n < 0 {
+		return nil, ErrAuth
+	}
+	buf := make([]byte, n, n+len(b.Header)+contextLen(ec))
+	aad := AppendContext(append(buf[n:n], b.Header...), ec)
+	pt, err := g.Open(buf[:0:n], b.Nonce, b.Ciphertext, aad)
+	if err != nil {
+		return nil, ErrAuth
+	}
+	return pt, nil
+}

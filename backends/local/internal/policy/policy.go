@@ -297,6 +297,21 @@ func NormalizePrincipal(v string) (string, bool) {
 }
 
 func (st *statement) matchAction(action string) bool {
+	if isASCII(action) {
+		// The actions of requests are ASCII: lower-case them while matching
+		// instead of making a lower-cased copy (strings.ToLower does the same
+		// to ASCII).
+		for _, pat := range st.actions {
+			if pat == "kms:*" && len(action) >= 4 && lowerASCII(action[0]) == 'k' && lowerASCII(action[1]) == 'm' &&
+				lowerASCII(action[2]) == 's' && action[3] == ':' {
+				return true
+			}
+			if globFold(pat, action) {
+				return true
+			}
+		}
+		return false
+	}
 	a := strings.ToLower(action)
 	for _, pat := range st.actions {
 		if Glob(pat, a) {
@@ -304,6 +319,22 @@ func (st *statement) matchAction(action string) bool {
 		}
 	}
 	return false
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 func (st *statement) matchConds(r Request) bool {
@@ -339,7 +370,12 @@ func (st *statement) matchConds(r Request) bool {
 }
 
 // Glob matches s against pattern, where * matches any run of bytes and ? one byte.
-func Glob(pattern, s string) bool {
+func Glob(pattern, s string) bool { return glob(pattern, s, false) }
+
+// globFold is Glob(pattern, strings.ToLower(s)) for an ASCII s.
+func globFold(pattern, s string) bool { return glob(pattern, s, true) }
+
+func glob(pattern, s string, fold bool) bool {
 	px, sx := 0, 0
 	nextPx, nextSx := -1, -1
 	for px < len(pattern) || sx < len(s) {
@@ -356,7 +392,7 @@ func Glob(pattern, s string) bool {
 					continue
 				}
 			default:
-				if sx < len(s) && s[sx] == c {
+				if sx < len(s) && (s[sx] == c || fold && lowerASCII(s[sx]) == c) {
 					px++
 					sx++
 					continue

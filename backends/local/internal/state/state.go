@@ -4,6 +4,8 @@
 package state
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
 	"encoding/hex"
 	"slices"
@@ -40,12 +42,38 @@ type Key struct {
 
 	// Parsed is Policy, parsed.
 	Parsed *policy.Policy `json:"-"`
+	// ARN is the key's ARN, set by the service that holds the key (it depends on
+	// the service's partition and region); empty until then.
+	ARN string `json:"-"`
 }
 
 // Version is one backing key; version numbers are 1-based indexes into Key.Versions.
 type Version struct {
 	Material []byte    `json:"material"`
 	Created  time.Time `json:"created"`
+	// AEAD is AES-256-GCM over Material, built once when the material is made or
+	// loaded (AddVersion, Fixup) so that no call pays for the key schedule; nil
+	// once the key is wiped, or for a Version made otherwise (see Version.Cipher).
+	AEAD cipher.AEAD `json:"-"`
+}
+
+// NewAEAD returns AES-256-GCM (12-byte nonce, 16-byte tag) over a backing key.
+func NewAEAD(material []byte) (cipher.AEAD, error) {
+	b, err := aes.NewCipher(material)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(b)
+}
+
+// Cipher returns the version's AES-256-GCM: the one built with the material, or
+// a new one when there is none. It never changes v, so callers that only read the
+// state may use it concurrently.
+func (v *Version) Cipher() (cipher.AEAD, error) {
+	if v.AEAD != nil {
+		return v.AEAD, nil
+	}
+	return NewAEAD(v.Material)
 }
 
 // Grant is one grant.
@@ -92,16 +120,24 @@ func (st *State) Wipe() {
 	}
 }
 
-// Wipe clears the key's backing keys.
+// Wipe clears the key's backing keys and drops their ciphers. (Go gives no way to
+// clear the AES key schedule a cipher.AEAD holds: once dropped it is garbage,
+// unreachable, until the collector reuses its memory.)
 func (k *Key) Wipe() {
-	for _, v := range k.Versions {
-		clear(v.Material)
+	for i := range k.Versions {
+		clear(k.Versions[i].Material)
+		k.Versions[i].AEAD = nil
 	}
 }
 
 // AddVersion adds a new backing key, which becomes current.
 func (k *Key) AddVersion(at time.Time) {
-	k.Versions = append(k.Versions, Version{Material: RandomBytes(32), Created: at})
+	m := RandomBytes(32)
+	g, err := NewAEAD(m)
+	if err != nil {
+		panic("keyport/local: AES-256-GCM over a 32-byte key: " + err.Error()) // unreachable: the key is 32 bytes
+	}
+	k.Versions = append(k.Versions, Version{Material: m, Created: at, AEAD: g})
 }
 
 // DeleteKey removes a key, its aliases and its grants, wiping its material.
@@ -208,10 +244,16 @@ func (st *State) Fixup() bool {
 			(k.RotationEnabled && (k.RotationPeriodDays < 90 || k.RotationPeriodDays > 2560)) {
 			return false
 		}
-		for _, v := range k.Versions {
+		for i := range k.Versions {
+			v := &k.Versions[i]
 			if len(v.Material) != 32 {
 				return false
 			}
+			g, err := NewAEAD(v.Material)
+			if err != nil {
+				return false
+			}
+			v.AEAD = g
 		}
 		p, err := policy.Parse(k.Policy)
 		if err != nil {

@@ -128,3 +128,52 @@ func FuzzParseStore(f *testing.F) {
 		}
 	})
 }
+
+// TestVersionCipher: every backing key has its AES-GCM from the start (and again
+// after a load), and wiping drops it with the material.
+func TestVersionCipher(t *testing.T) {
+	st := sample()
+	var k *Key
+	for _, k = range st.Keys {
+	}
+	k.AddVersion(t0.AddDate(0, 0, 1))
+	b, err := Encode(root, st, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := Decode(root, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kk := range []*Key{k, got.Keys[k.ID]} {
+		if len(kk.Versions) != 2 {
+			t.Fatalf("%d versions", len(kk.Versions))
+		}
+		for i := range kk.Versions {
+			v := &kk.Versions[i]
+			if v.AEAD == nil {
+				t.Fatalf("version %d has no cipher", i+1)
+			}
+			other, err := NewAEAD(v.Material)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nonce := make([]byte, 12)
+			ct := v.AEAD.Seal(nil, nonce, []byte("pt"), nil)
+			if pt, err := other.Open(nil, nonce, ct, nil); err != nil || string(pt) != "pt" {
+				t.Fatalf("version %d: cached cipher is not the material's: %v", i+1, err)
+			}
+		}
+	}
+	k.Wipe()
+	for i, v := range k.Versions {
+		if v.AEAD != nil || !bytes.Equal(v.Material, make([]byte, 32)) {
+			t.Fatalf("version %d not wiped", i+1)
+		}
+	}
+	// A Version made without the cipher still works through Cipher.
+	v := Version{Material: bytes.Repeat([]byte{1}, 32)}
+	if g, err := v.Cipher(); err != nil || g == nil || v.AEAD != nil {
+		t.Fatalf("Cipher of a bare version: %v", err)
+	}
+}
