@@ -128,6 +128,9 @@ func runMigrate(ctx context.Context, e *env, sf *serviceFlags, args []string) er
 		default:
 			fmt.Fprintf(e.stdout, "migrated  %s\n", path)
 		}
+		if o != failed && err != nil {
+			fmt.Fprintf(e.stderr, "keyport migrate: %s: warning: %s\n", path, describe(err))
+		}
 	}
 	var wg sync.WaitGroup
 	for range *jobs {
