@@ -162,7 +162,7 @@ func report(w io.Writer, cmd string, err error) int {
 // describe formats err for a message, naming its kind of the backends
 // taxonomy (as the error's own text or in brackets after it).
 func describe(err error) string {
-	msg := strings.TrimPrefix(err.Error(), "keyport: ")
+	msg := strings.ReplaceAll(err.Error(), "keyport: ", "") // one prefix per wrapped layer is noise
 	if k := backends.KindOf(err); k != nil && !strings.Contains(msg, k.Name()) {
 		msg += " [" + k.Name() + "]"
 	}
