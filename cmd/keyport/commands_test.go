@@ -154,3 +154,33 @@ func TestUsageErrors(t *testing.T) {
 		t.Errorf("wrong root key: exit %d, stderr %q", code, errs)
 	}
 }
+
+// TestKeyReferenceForms names one key in each AWS form, on the command line of
+// encrypt, decrypt and migrate.
+func TestKeyReferenceForms(t *testing.T) {
+	w := newWorld(t)
+	arn := w.key(t, "alias/one")
+	w.key(t, "alias/two")
+	id := arn[strings.LastIndex(arn, "/")+1:]
+	aliasARN := backends.AliasARN("aws", "us-east-1", defaultAccount, "alias/one")
+	pt := []byte("forms")
+	for _, ref := range []string{id, arn, "alias/one", aliasARN} {
+		msg := []byte(w.must(t, pt, "encrypt", "--key", ref))
+		for _, dec := range []string{id, arn, "alias/one", aliasARN} {
+			if got := w.must(t, msg, "decrypt", "--key", dec); got != string(pt) {
+				t.Fatalf("encrypt --key %s, decrypt --key %s: plaintext differs", ref, dec)
+			}
+		}
+	}
+	p := filepath.Join(w.dir, "m.enc")
+	writeFile(t, p, []byte(w.must(t, pt, "encrypt", "--key", "alias/two")), 0o600)
+	if out := w.must(t, nil, "migrate", "--to", aliasARN, p); !strings.Contains(out, "migrated 1") {
+		t.Fatalf("migrate to an alias ARN: %s", out)
+	}
+	if out := w.must(t, nil, "migrate", "--to", id, p); !strings.Contains(out, "skipped 1") {
+		t.Fatalf("migrate again to the same key by key ID: %s", out)
+	}
+	if got := w.must(t, readFile(t, p), "decrypt", "--key", arn); got != string(pt) {
+		t.Fatal("the migrated file does not open with the key ARN")
+	}
+}
