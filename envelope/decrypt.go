@@ -1,7 +1,6 @@
 package envelope
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"io"
@@ -29,8 +28,7 @@ func Decrypt(ctx context.Context, msg []byte, opts DecryptOptions) ([]byte, *Res
 // does). msg must not overlap dst's spare capacity. On error it returns dst
 // unchanged, with nothing written past its length left in place.
 func AppendDecrypt(ctx context.Context, dst, msg []byte, opts DecryptOptions) ([]byte, *Result, error) {
-	rd := bytes.NewReader(msg)
-	h, err := parseHeader(rd, &opts)
+	h, start, err := parseHeaderBytes(msg, &opts)
 	if err != nil {
 		return dst, nil, err
 	}
@@ -38,7 +36,6 @@ func AppendDecrypt(ctx context.Context, dst, msg []byte, opts DecryptOptions) ([
 	if err != nil {
 		return dst, nil, err
 	}
-	start := len(msg) - rd.Len()
 	w := workers(opts.Workers)
 	// With workers, hash the body for the signature while the frames are opened:
 	// all of it but the last bytes a footer can take, which are hashed once the

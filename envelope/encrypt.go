@@ -34,8 +34,8 @@ func AppendEncrypt(ctx context.Context, dst, plaintext []byte, opts EncryptOptio
 	if nFrames > format.MaxFrames {
 		return nil, errArg("Encrypt", "plaintext needs %d frames of %d bytes, the format allows %d", nFrames, F, int64(format.MaxFrames))
 	}
-	hdr := sess.serializedHeader()
-	size := len(hdr) + body.SealedSize(len(plaintext), F, true)
+	hdrLen := sess.headerLen()
+	size := hdrLen + body.SealedSize(len(plaintext), F, true)
 	footer := 0
 	if sess.signer != nil {
 		footer = maxFooter
@@ -43,7 +43,7 @@ func AppendEncrypt(ctx context.Context, dst, plaintext []byte, opts EncryptOptio
 	base := len(dst)
 	dst = slices.Grow(dst, size+footer)
 	out := dst[base : base+size]
-	copy(out, hdr)
+	sess.appendHeader(out[:0])
 	C := body.FramesPerChunk(F)
 	nChunks := (nFrames + C - 1) / C
 	w := workers(opts.Workers)
@@ -62,14 +62,14 @@ func AppendEncrypt(ctx context.Context, dst, plaintext []byte, opts EncryptOptio
 		quit, hashed = make(chan struct{}), make(chan struct{})
 		go func() {
 			defer close(hashed)
-			sess.signer.Write(out[:len(hdr)])
+			sess.signer.Write(out[:hdrLen])
 			for i := range nChunks {
 				select {
 				case <-sealed[i]:
 				case <-quit: // closed only when sealing failed
 					return
 				}
-				from := len(hdr) + i*C*(F+format.RegularOverhead)
+				from := hdrLen + i*C*(F+format.RegularOverhead)
 				to := len(out)
 				if i < nChunks-1 {
 					to = from + C*(F+format.RegularOverhead)
@@ -78,21 +78,27 @@ func AppendEncrypt(ctx context.Context, dst, plaintext []byte, opts EncryptOptio
 			}
 		}()
 	}
-	err = body.Parallel(ctx, "Encrypt", w, nChunks, func(i int, scratch *[]byte) error {
-		if sealed != nil {
-			defer close(sealed[i])
+	if nChunks == 1 { // a small message: no worker, no allocation
+		if err = backends.ContextError(ctx, "Encrypt", ""); err == nil {
+			sess.codec.SealFrames(out[hdrLen:], plaintext, 1, true, sess.codec.Scratch())
 		}
-		first, end := i*C, min(nFrames, (i+1)*C)
-		final := end == nFrames
-		ptEnd := end * F
-		if final {
-			ptEnd = len(plaintext)
-		}
-		pt := plaintext[first*F : ptEnd]
-		at := len(hdr) + first*(F+format.RegularOverhead)
-		*scratch = sess.codec.SealFrames(out[at:at+body.SealedSize(len(pt), F, final)], pt, uint32(first+1), final, *scratch)
-		return nil
-	})
+	} else {
+		err = body.Parallel(ctx, "Encrypt", w, nChunks, func(i int, scratch *[]byte) error {
+			if sealed != nil {
+				defer close(sealed[i])
+			}
+			first, end := i*C, min(nFrames, (i+1)*C)
+			final := end == nFrames
+			ptEnd := end * F
+			if final {
+				ptEnd = len(plaintext)
+			}
+			pt := plaintext[first*F : ptEnd]
+			at := hdrLen + first*(F+format.RegularOverhead)
+			*scratch = sess.codec.SealFrames(out[at:at+body.SealedSize(len(pt), F, final)], pt, uint32(first+1), final, *scratch)
+			return nil
+		})
+	}
 	if hashed != nil {
 		if err != nil {
 			close(quit)
@@ -110,7 +116,7 @@ func AppendEncrypt(ctx context.Context, dst, plaintext []byte, opts EncryptOptio
 		if err != nil {
 			return nil, backends.Wrap(backends.ErrInternal, "Encrypt", "", err)
 		}
-		out = format.AppendFooter(out, sig)
+		return dst[:base+len(format.AppendFooter(out, sig))], nil
 	}
 	return dst[:base+len(out)], nil
 }

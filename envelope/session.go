@@ -16,7 +16,7 @@ import (
 type session struct {
 	hdr      *format.Header
 	suite    *suite.Suite
-	codec    *body.Codec
+	codec    body.Codec
 	frameLen int
 	signer   *suite.Signer   // encrypt, signed suites
 	verifier *suite.Verifier // decrypt, signed suites
@@ -70,7 +70,10 @@ func newEncryptSession(ctx context.Context, opts *EncryptOptions, op string) (*s
 		}
 		full[k] = v
 	}
-	required := map[string]string{}
+	var required map[string]string
+	if len(opts.RequiredEncryptionContextKeys) > 0 {
+		required = make(map[string]string, len(opts.RequiredEncryptionContextKeys))
+	}
 	for _, k := range opts.RequiredEncryptionContextKeys {
 		v, ok := full[k]
 		if !ok {
@@ -90,23 +93,33 @@ func newEncryptSession(ctx context.Context, opts *EncryptOptions, op string) (*s
 		sess.signer = signer
 		full[publicKeyContextKey] = pub
 	}
-	stored := make(map[string]string, len(full))
-	for k, v := range full {
-		if _, req := required[k]; !req {
-			stored[k] = v
+	stored := full
+	if len(required) > 0 {
+		stored = make(map[string]string, len(full))
+		for k, v := range full {
+			if _, req := required[k]; !req {
+				stored[k] = v
+			}
 		}
 	}
-	// Check the format's limits before any key is made or wrapped.
-	if ec, err := format.MarshalContext(stored); err != nil {
+	// Check the format's limits before any key is made or wrapped. The header
+	// stores the context serialized here: what the keyring does with the
+	// materials cannot change it.
+	storedEC, err := format.MarshalContext(stored)
+	if err != nil {
 		return nil, err
-	} else if len(ec) > format.MaxField {
-		return nil, errArg(op, "serialized encryption context is %d bytes, at most %d fit in the header", len(ec), format.MaxField)
+	} else if len(storedEC) > format.MaxField {
+		return nil, errArg(op, "serialized encryption context is %d bytes, at most %d fit in the header", len(storedEC), format.MaxField)
 	}
-	if _, err := format.MarshalContext(required); err != nil {
+	requiredEC, err := format.MarshalContext(required)
+	if err != nil {
 		return nil, err
 	}
 
-	reqKeys := format.SortedKeys(required)
+	reqKeys := []string{}
+	if len(required) > 0 {
+		reqKeys = format.SortedKeys(required)
+	}
 	m := &EncryptionMaterials{
 		Suite:                         SuiteID(st.ID),
 		EncryptionContext:             backends.CloneEncryptionContext(full),
@@ -132,16 +145,18 @@ func newEncryptSession(ctx context.Context, opts *EncryptOptions, op string) (*s
 	}
 
 	h := &format.Header{
-		Version:     st.MessageVersion,
-		Suite:       st,
-		MessageID:   make([]byte, st.MessageIDLen()),
-		Context:     stored,
-		ContentType: format.ContentFramed,
-		FrameLength: uint32(frameLen),
+		Version:           st.MessageVersion,
+		Suite:             st,
+		MessageID:         make([]byte, st.MessageIDLen(), st.MessageIDLen()+suite.TagLen),
+		Context:           stored,
+		SerializedContext: storedEC,
+		ContentType:       format.ContentFramed,
+		FrameLength:       uint32(frameLen),
+		EDKs:              make([]format.EDK, len(m.EncryptedDataKeys)),
 	}
 	rand.Read(h.MessageID)
-	for _, k := range m.EncryptedDataKeys {
-		h.EDKs = append(h.EDKs, format.EDK(k))
+	for i, k := range m.EncryptedDataKeys {
+		h.EDKs[i] = format.EDK(k)
 	}
 	key, commit, err := st.DeriveKey(dataKey, h.MessageID)
 	if err != nil {
@@ -156,24 +171,35 @@ func newEncryptSession(ctx context.Context, opts *EncryptOptions, op string) (*s
 	if err != nil {
 		return nil, backends.Wrap(backends.ErrInternal, op, "", err)
 	}
-	aad, err := h.AuthAAD(required)
-	if err != nil {
-		return nil, err
-	}
-	iv := make([]byte, suite.IVLen)
+	aad := h.AuthAADSerialized(requiredEC)
+	iv := zeroIV[:]
 	if h.Version == 1 {
-		h.AuthIV = iv
+		h.AuthIV = make([]byte, suite.IVLen)
+		iv = h.AuthIV
 	}
-	h.AuthTag = aead.Seal(nil, iv, nil, aad)
+	// The tag lives in the spare capacity of the message ID's allocation.
+	h.AuthTag = aead.Seal(h.MessageID[len(h.MessageID):], iv, nil, aad)
 	sess.hdr = h
-	sess.codec = &body.Codec{AEAD: aead, MessageID: h.MessageID, FrameLen: frameLen}
+	sess.codec = body.Codec{AEAD: aead, MessageID: h.MessageID, FrameLen: frameLen}
 	return sess, nil
+}
+
+// zeroIV is the header authentication IV of message format v2 (read only).
+var zeroIV [suite.IVLen]byte
+
+// headerLen returns the length of the serialized header, authentication included.
+func (s *session) headerLen() int {
+	return len(s.hdr.Body) + len(s.hdr.AuthIV) + len(s.hdr.AuthTag)
+}
+
+// appendHeader appends the header body followed by its authentication to dst.
+func (s *session) appendHeader(dst []byte) []byte {
+	return s.hdr.AppendAuth(append(dst, s.hdr.Body...))
 }
 
 // serializedHeader returns the header body followed by its authentication.
 func (s *session) serializedHeader() []byte {
-	out := make([]byte, 0, len(s.hdr.Body)+2*suite.IVLen+suite.TagLen)
-	return s.hdr.AppendAuth(append(out, s.hdr.Body...))
+	return s.appendHeader(make([]byte, 0, s.headerLen()))
 }
 
 // newDecryptSession checks the parsed header against the policy and the
@@ -184,13 +210,16 @@ func newDecryptSession(ctx context.Context, h *format.Header, opts *DecryptOptio
 	if opts.CommitmentPolicy == RequireEncryptRequireDecrypt && !st.Committing {
 		return nil, nil, backends.Errorf(backends.ErrUnsupported, "Decrypt", "", "commitment policy %v does not allow reading suite %04X", opts.CommitmentPolicy, st.ID)
 	}
-	required := map[string]string{}
+	var required map[string]string
 	for k, v := range opts.EncryptionContext {
 		if sv, ok := h.Context[k]; ok {
 			if sv != v {
 				return nil, nil, errCiphertext("encryption context does not match the message's (key %q)", k)
 			}
 			continue
+		}
+		if required == nil {
+			required = make(map[string]string, len(opts.EncryptionContext))
 		}
 		required[k] = v
 	}
@@ -205,7 +234,10 @@ func newDecryptSession(ctx context.Context, h *format.Header, opts *DecryptOptio
 	for k, v := range required {
 		full[k] = v
 	}
-	reqKeys := format.SortedKeys(required)
+	reqKeys := []string{}
+	if len(required) > 0 {
+		reqKeys = format.SortedKeys(required)
+	}
 	sess := &session{hdr: h, suite: st, frameLen: int(h.FrameLength)}
 	if st.Signed() {
 		v, err := suite.NewVerifier(st, pub)
@@ -259,12 +291,12 @@ func newDecryptSession(ctx context.Context, h *format.Header, opts *DecryptOptio
 	}
 	iv := h.AuthIV
 	if h.Version == 2 {
-		iv = make([]byte, suite.IVLen)
+		iv = zeroIV[:]
 	}
 	if _, err := aead.Open(nil, iv, h.AuthTag, aad); err != nil {
 		return nil, nil, errCiphertext("header authentication failed (wrong encryption context or tampered header)")
 	}
-	sess.codec = &body.Codec{AEAD: aead, MessageID: h.MessageID, FrameLen: int(h.FrameLength)}
+	sess.codec = body.Codec{AEAD: aead, MessageID: h.MessageID, FrameLen: int(h.FrameLength)}
 	if sess.verifier != nil {
 		sess.verifier.Write(h.Body)
 		sess.verifier.Write(h.AppendAuth(nil))
@@ -278,12 +310,25 @@ func newDecryptSession(ctx context.Context, h *format.Header, opts *DecryptOptio
 	return sess, res, nil
 }
 
+// publicHeader returns the Header of h. Its byte slices are copies (in one
+// allocation); its encryption context is h.Context itself, which nothing reads
+// once the decryption session is made.
 func publicHeader(h *format.Header) *Header {
+	n := len(h.MessageID)
+	for _, k := range h.EDKs {
+		n += len(k.ProviderInfo) + len(k.Ciphertext)
+	}
+	buf := make([]byte, 0, n)
+	take := func(b []byte) []byte {
+		start := len(buf)
+		buf = append(buf, b...)
+		return buf[start:len(buf):len(buf)]
+	}
 	out := &Header{
 		Version:           int(h.Version),
 		Suite:             SuiteID(h.Suite.ID),
-		MessageID:         slices.Clone(h.MessageID),
-		EncryptionContext: backends.CloneEncryptionContext(h.Context),
+		MessageID:         take(h.MessageID),
+		EncryptionContext: h.Context,
 		Framed:            h.ContentType == format.ContentFramed,
 		FrameLength:       int(h.FrameLength),
 		Size:              len(h.Body) + len(h.AuthIV) + len(h.AuthTag),
@@ -291,22 +336,37 @@ func publicHeader(h *format.Header) *Header {
 	if out.EncryptionContext == nil {
 		out.EncryptionContext = map[string]string{}
 	}
-	for _, k := range h.EDKs {
-		out.EncryptedDataKeys = append(out.EncryptedDataKeys, EncryptedDataKey{
-			ProviderID: k.ProviderID, ProviderInfo: slices.Clone(k.ProviderInfo), Ciphertext: slices.Clone(k.Ciphertext),
-		})
+	out.EncryptedDataKeys = make([]EncryptedDataKey, len(h.EDKs))
+	for i, k := range h.EDKs {
+		out.EncryptedDataKeys[i] = EncryptedDataKey{ProviderID: k.ProviderID, ProviderInfo: take(k.ProviderInfo), Ciphertext: take(k.Ciphertext)}
 	}
 	return out
 }
 
 // parseHeader parses a header from r under opts' limits.
 func parseHeader(r interface{ Read([]byte) (int, error) }, opts *DecryptOptions) (*format.Header, error) {
-	if opts == nil || opts.Keyring == nil {
-		return nil, errArg("Decrypt", "no keyring")
-	}
-	if opts.MaxEncryptedDataKeys < 0 {
-		return nil, errArg("Decrypt", "negative MaxEncryptedDataKeys")
+	if err := checkDecryptOptions(opts); err != nil {
+		return nil, err
 	}
 	// Errors of the reader itself come back unchanged; the rest are typed.
 	return format.Parse(r, format.Limits{MaxEDKs: opts.MaxEncryptedDataKeys})
+}
+
+// parseHeaderBytes parses the header at the start of msg under opts' limits and
+// returns it and its length.
+func parseHeaderBytes(msg []byte, opts *DecryptOptions) (*format.Header, int, error) {
+	if err := checkDecryptOptions(opts); err != nil {
+		return nil, 0, err
+	}
+	return format.ParseBytes(msg, format.Limits{MaxEDKs: opts.MaxEncryptedDataKeys})
+}
+
+func checkDecryptOptions(opts *DecryptOptions) error {
+	if opts == nil || opts.Keyring == nil {
+		return errArg("Decrypt", "no keyring")
+	}
+	if opts.MaxEncryptedDataKeys < 0 {
+		return errArg("Decrypt", "negative MaxEncryptedDataKeys")
+	}
+	return nil
 }

@@ -256,6 +256,13 @@ func (k *Backend) learn(id, pid string) {
 	k.mu.Unlock()
 }
 
+// known returns the key's canonical ID and its provider ID, if known yet.
+func (k *Backend) known() (canonical, pid string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.canonical, k.pid
+}
+
 // canonicalID returns the key's canonical ID, asking a KeyDescriber once if need be.
 func (k *Backend) canonicalID(ctx context.Context) string {
 	k.mu.Lock()
@@ -308,8 +315,21 @@ func (k *Backend) OnDecrypt(ctx context.Context, m *envelope.DecryptionMaterials
 	if n == 0 {
 		return backends.Errorf(backends.ErrInvalidArgument, "OnDecrypt", k.keyID, "unknown algorithm suite %#04x", uint16(m.Suite))
 	}
+	canonical, pid := k.known()
 	var errs []error
 	for _, edk := range edks {
+		// Fast path: the data key names, exactly, the keyring's own key under its
+		// provider ID, which parseProviderInfo would accept and matches would
+		// recognise; other data keys take the general path.
+		if canonical != "" && edk.ProviderID == pid && string(edk.ProviderInfo) == canonical {
+			dk, err := k.unwrapAs(ctx, m, edk, n, canonical)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			m.PlaintextDataKey = dk
+			return nil
+		}
 		_, ok, err := parseProviderInfo(edk)
 		if !ok {
 			continue
@@ -335,13 +355,18 @@ func (k *Backend) OnDecrypt(ctx context.Context, m *envelope.DecryptionMaterials
 }
 
 func (k *Backend) unwrap(ctx context.Context, m *envelope.DecryptionMaterials, edk envelope.EncryptedDataKey, n int) ([]byte, error) {
+	return k.unwrapAs(ctx, m, edk, n, k.canonicalID(ctx))
+}
+
+// unwrapAs is unwrap once the key's canonical ID c is known ("" if it cannot be).
+func (k *Backend) unwrapAs(ctx context.Context, m *envelope.DecryptionMaterials, edk envelope.EncryptedDataKey, n int, c string) ([]byte, error) {
 	if err := backends.ContextError(ctx, "Decrypt", k.keyID); err != nil {
 		return nil, err
 	}
 	// As the ESDK does, the keyring asks for its own key (for an MRK replica, the
 	// local one), not for the key the header names.
 	id := k.keyID
-	if c := k.canonicalID(ctx); c != "" {
+	if c != "" {
 		id = c
 	}
 	out, err := k.b.Decrypt(ctx, &backends.DecryptInput{

@@ -34,7 +34,14 @@ type Codec struct {
 	AEAD      cipher.AEAD
 	MessageID []byte
 	FrameLen  int
+
+	scratch [128]byte // a frame's AAD (at most 32+34+4+8 bytes); see Scratch
 }
+
+// Scratch returns an empty buffer, held by c, with room for a frame's AAD: the
+// scratch of the one goroutine that works on a small message (Parallel gives
+// each of its workers its own).
+func (c *Codec) Scratch() []byte { return c.scratch[:0] }
 
 // FrameCount returns the number of frames n plaintext bytes take when they end
 // the message (final) or not: a final run holds at least one frame (the final
@@ -172,26 +179,50 @@ func (c *Codec) AppendOpenFramed(ctx context.Context, dst, b []byte, w int) ([]b
 	dst = slices.Grow(dst, n*F+fl.Len)
 	pt := dst[base : base+n*F+fl.Len]
 	C := FramesPerChunk(F)
-	nChunks := n/C + 1 // the last chunk holds the final frame
-	err = Parallel(ctx, "Decrypt", w, nChunks, func(i int, scratch *[]byte) error {
-		var err error
-		for j := i * C; j < min(n, (i+1)*C); j++ {
-			fr := b[j*stride : (j+1)*stride]
-			l := format.FrameLayout{Seq: uint32(j + 1), IV: 4, Content: 4 + suite.IVLen, Len: F, Size: stride}
-			if *scratch, err = c.OpenFrame(pt[j*F:], fr, l, *scratch); err != nil {
-				return err
-			}
+	job := openJob{c: c, b: b, pt: pt, final: final, fl: fl, n: n, c1: C, nChunks: n/C + 1} // the last chunk holds the final frame
+	if job.nChunks == 1 {                                                                   // a small message: no worker, no allocation
+		scratch := c.Scratch()
+		if err = backends.ContextError(ctx, "Decrypt", ""); err == nil {
+			err = job.run(0, &scratch)
 		}
-		if i == nChunks-1 {
-			*scratch, err = c.OpenFrame(pt[n*F:], final, fl, *scratch)
-		}
-		return err
-	})
+	} else {
+		pj := job
+		err = Parallel(ctx, "Decrypt", w, job.nChunks, pj.run)
+	}
 	if err != nil {
 		clear(pt)
 		return nil, 0, err
 	}
 	return dst[:base+len(pt)], p + fl.Size, nil
+}
+
+// openJob opens the frames of one message body, a chunk at a time.
+type openJob struct {
+	c       *Codec
+	b, pt   []byte // the body and the plaintext
+	final   []byte // the final frame
+	fl      format.FrameLayout
+	n       int // regular frames
+	c1      int // frames per chunk
+	nChunks int
+}
+
+// run opens chunk i: its regular frames and, for the last chunk, the final frame.
+func (j *openJob) run(i int, scratch *[]byte) error {
+	c, F := j.c, j.c.FrameLen
+	stride := F + format.RegularOverhead
+	var err error
+	for k := i * j.c1; k < min(j.n, (i+1)*j.c1); k++ {
+		fr := j.b[k*stride : (k+1)*stride]
+		l := format.FrameLayout{Seq: uint32(k + 1), IV: 4, Content: 4 + suite.IVLen, Len: F, Size: stride}
+		if *scratch, err = c.OpenFrame(j.pt[k*F:], fr, l, *scratch); err != nil {
+			return err
+		}
+	}
+	if i == j.nChunks-1 {
+		*scratch, err = c.OpenFrame(j.pt[j.n*F:], j.final, j.fl, *scratch)
+	}
+	return err
 }
 
 // Parallel runs work(i) for i in [0, n) on w goroutines (inline when w <= 1 or

@@ -71,47 +71,48 @@ func MarshalContext(ec map[string]string) ([]byte, error) {
 // invalid UTF-8, and any length that does not match the bytes given. An empty b
 // (and, as some writers produce it, a zero pair count) is the empty context.
 func ParseContext(b []byte) (map[string]string, error) {
-	ec := map[string]string{}
 	if len(b) == 0 {
-		return ec, nil
+		return map[string]string{}, nil
 	}
 	if len(b) < 2 {
 		return nil, malformed("encryption context too short")
 	}
 	count := int(binary.BigEndian.Uint16(b))
-	b = b[2:]
+	// Keys and values are substrings of one copy of b: one allocation for all.
+	s := string(b[2:])
+	ec := make(map[string]string, min(count, len(s)/4))
 	for i := 0; i < count; i++ {
-		k, rest, ok := cut16(b)
+		k, rest, ok := cut16s(s)
 		if !ok {
 			return nil, malformed("encryption context key %d truncated", i)
 		}
-		v, rest, ok := cut16(rest)
+		v, rest, ok := cut16s(rest)
 		if !ok {
 			return nil, malformed("encryption context value %d truncated", i)
 		}
-		b = rest
-		if !utf8.Valid(k) || !utf8.Valid(v) {
+		s = rest
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
 			return nil, malformed("encryption context entry is not valid UTF-8")
 		}
-		if _, dup := ec[string(k)]; dup {
+		if _, dup := ec[k]; dup {
 			return nil, malformed("duplicate encryption context key")
 		}
-		ec[string(k)] = string(v)
+		ec[k] = v
 	}
-	if len(b) != 0 {
-		return nil, malformed("%d stray bytes after the encryption context", len(b))
+	if len(s) != 0 {
+		return nil, malformed("%d stray bytes after the encryption context", len(s))
 	}
 	return ec, nil
 }
 
-// cut16 splits a two-byte length-prefixed field off b.
-func cut16(b []byte) (field, rest []byte, ok bool) {
-	if len(b) < 2 {
-		return nil, nil, false
+// cut16s splits a two-byte length-prefixed field off s.
+func cut16s(s string) (field, rest string, ok bool) {
+	if len(s) < 2 {
+		return "", "", false
 	}
-	n := int(binary.BigEndian.Uint16(b))
-	if len(b)-2 < n {
-		return nil, nil, false
+	n := int(s[0])<<8 | int(s[1])
+	if len(s)-2 < n {
+		return "", "", false
 	}
-	return b[2 : 2+n], b[2+n:], true
+	return s[2 : 2+n], s[2+n:], true
 }

@@ -43,6 +43,9 @@ type Header struct {
 	// (followed by the serialized required encryption context). Set by Parse and
 	// MarshalBody.
 	Body []byte
+	// SerializedContext, when not nil, is MarshalContext(Context), already
+	// computed (and checked) by the writer: MarshalBody uses it as it is.
+	SerializedContext []byte
 }
 
 // Limits bounds what Parse accepts.
@@ -55,9 +58,12 @@ type Limits struct {
 // encrypted data keys than Limits.MaxEDKs allows.
 var ErrTooManyEDKs = errors.New("too many encrypted data keys")
 
-// reader reads header fields and keeps every byte read.
+// reader reads header fields and keeps every byte read in buf. The fields it
+// returns alias buf (with their capacity clipped): buf only grows, so bytes once
+// read are never written again.
 type reader struct {
 	r   io.Reader
+	src []byte // when r is nil: the bytes to read from
 	buf []byte
 	err error
 }
@@ -67,6 +73,15 @@ func (r *reader) next(n int, what string) []byte {
 		return nil
 	}
 	start := len(r.buf)
+	if r.r == nil {
+		if len(r.src) < n {
+			r.err = malformed("truncated in the header (%s)", what)
+			return nil
+		}
+		r.buf = append(r.buf, r.src[:n]...)
+		r.src = r.src[n:]
+		return r.buf[start : start+n : start+n]
+	}
 	r.buf = append(r.buf, make([]byte, n)...)
 	if _, err := io.ReadFull(r.r, r.buf[start:]); err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -109,21 +124,28 @@ func (r *reader) field16(what string) []byte {
 	if r.err != nil {
 		return nil
 	}
-	return clone(r.next(n, what))
-}
-
-func clone(b []byte) []byte {
-	if b == nil {
-		return nil
-	}
-	return append([]byte{}, b...)
+	return r.next(n, what)
 }
 
 // Parse reads a header (body and authentication) from r, reading no byte past it.
 // Errors that come from r itself are returned as they are; every other error has
-// kind backends.ErrInvalidCiphertext.
+// kind backends.ErrInvalidCiphertext. The byte slices of the header share one
+// buffer, which nothing writes to once the header is parsed.
 func Parse(r io.Reader, lim Limits) (*Header, error) {
-	rd := &reader{r: r, buf: make([]byte, 0, 512)}
+	return parse(&reader{r: r, buf: make([]byte, 0, 512)}, lim)
+}
+
+// ParseBytes is Parse of a header at the start of b; it returns the header and
+// its length. The header keeps a copy of its bytes, not b.
+func ParseBytes(b []byte, lim Limits) (*Header, int, error) {
+	h, err := parse(&reader{src: b, buf: make([]byte, 0, min(len(b), 512))}, lim)
+	if err != nil {
+		return nil, 0, err
+	}
+	return h, len(h.Body) + len(h.AuthIV) + len(h.AuthTag), nil
+}
+
+func parse(rd *reader, lim Limits) (*Header, error) {
 	h := &Header{}
 	h.Version = rd.u8("version")
 	if rd.err != nil {
@@ -148,7 +170,7 @@ func Parse(r io.Reader, lim Limits) (*Header, error) {
 	if h.Suite.MessageVersion != h.Version {
 		return nil, malformed("algorithm suite %04X is not valid in a version %d message", id, h.Version)
 	}
-	h.MessageID = clone(rd.next(h.Suite.MessageIDLen(), "message ID"))
+	h.MessageID = rd.next(h.Suite.MessageIDLen(), "message ID")
 	aad := rd.field16("encryption context")
 	if rd.err != nil {
 		return nil, rd.err
@@ -168,7 +190,8 @@ func Parse(r io.Reader, lim Limits) (*Header, error) {
 	if lim.MaxEDKs > 0 && count > lim.MaxEDKs {
 		return nil, malformed("%d encrypted data keys, at most %d allowed: %w", count, lim.MaxEDKs, ErrTooManyEDKs)
 	}
-	h.EDKs = make([]EDK, 0, min(count, 64))
+	// Room for the common case; a forged count costs no more than what is read.
+	h.EDKs = make([]EDK, 0, min(count, 4))
 	for i := 0; i < count; i++ {
 		pid := rd.field16("key provider ID")
 		info := rd.field16("key provider info")
@@ -204,13 +227,13 @@ func Parse(r io.Reader, lim Limits) (*Header, error) {
 		return nil, malformed("framed message with frame length 0")
 	}
 	if h.Version == 2 {
-		h.SuiteData = clone(rd.next(h.Suite.SuiteDataLen(), "algorithm suite data"))
+		h.SuiteData = rd.next(h.Suite.SuiteDataLen(), "algorithm suite data")
 	}
 	bodyLen := len(rd.buf)
 	if h.Version == 1 {
-		h.AuthIV = clone(rd.next(suite.IVLen, "header IV"))
+		h.AuthIV = rd.next(suite.IVLen, "header IV")
 	}
-	h.AuthTag = clone(rd.next(suite.TagLen, "header authentication tag"))
+	h.AuthTag = rd.next(suite.TagLen, "header authentication tag")
 	if rd.err != nil {
 		return nil, rd.err
 	}
@@ -239,14 +262,21 @@ func (h *Header) MarshalBody() ([]byte, error) {
 	if (h.ContentType == ContentFramed) != (h.FrameLength > 0) {
 		return nil, invalid("frame length %d does not suit the content type", h.FrameLength)
 	}
-	ec, err := MarshalContext(h.Context)
-	if err != nil {
-		return nil, err
+	ec := h.SerializedContext
+	if ec == nil {
+		var err error
+		if ec, err = MarshalContext(h.Context); err != nil {
+			return nil, err
+		}
 	}
 	if len(ec) > MaxField {
 		return nil, invalid("serialized encryption context is %d bytes, the header holds at most %d", len(ec), MaxField)
 	}
-	b := make([]byte, 0, 128+len(ec))
+	size := 1 + 1 + 2 + len(h.MessageID) + 2 + len(ec) + 2 + 1 + 5 + 4 + len(h.SuiteData)
+	for _, k := range h.EDKs {
+		size += 6 + len(k.ProviderID) + len(k.ProviderInfo) + len(k.Ciphertext)
+	}
+	b := make([]byte, 0, size)
 	b = append(b, h.Version)
 	if h.Version == 1 {
 		b = append(b, typeCustomerAED)
@@ -288,6 +318,16 @@ func (h *Header) AppendAuth(dst []byte) []byte {
 		dst = append(dst, h.AuthIV...)
 	}
 	return append(dst, h.AuthTag...)
+}
+
+// AuthAADSerialized is AuthAAD with the required encryption context already
+// serialized (MarshalContext).
+func (h *Header) AuthAADSerialized(requiredContext []byte) []byte {
+	if len(requiredContext) == 0 {
+		return h.Body
+	}
+	aad := make([]byte, 0, len(h.Body)+len(requiredContext))
+	return append(append(aad, h.Body...), requiredContext...)
 }
 
 // AuthAAD returns what the header authentication tag covers: the header body
