@@ -128,7 +128,9 @@ type Result struct {
 	// Suite is the message's algorithm suite.
 	Suite SuiteID
 	// EncryptionContext is every pair the message is bound to: the stored pairs
-	// and the required pairs supplied at decryption.
+	// and the required pairs supplied at decryption. When there are no required
+	// pairs it is the same map as Header.EncryptionContext (one the decryption
+	// made for this Result).
 	EncryptionContext map[string]string
 	// RequiredEncryptionContextKeys are the keys of the pairs that were not stored.
 	RequiredEncryptionContextKeys []string

@@ -120,10 +120,15 @@ func newEncryptSession(ctx context.Context, opts *EncryptOptions, op string) (*s
 	if len(required) > 0 {
 		reqKeys = format.SortedKeys(required)
 	}
+	// The keyring gets full itself: a copy the session made, and the header
+	// keeps storedEC, serialized above.
 	m := &EncryptionMaterials{
 		Suite:                         SuiteID(st.ID),
-		EncryptionContext:             backends.CloneEncryptionContext(full),
+		EncryptionContext:             full,
 		RequiredEncryptionContextKeys: reqKeys,
+	}
+	if len(full) == 0 {
+		m.EncryptionContext = nil
 	}
 	if err := backends.ContextError(ctx, op, ""); err != nil {
 		return nil, err
@@ -227,12 +232,17 @@ func newDecryptSession(ctx context.Context, h *format.Header, opts *DecryptOptio
 	if st.Signed() != hasPub {
 		return nil, nil, errCiphertext("suite %04X and the %q entry do not agree", st.ID, publicKeyContextKey)
 	}
-	full := make(map[string]string, len(h.Context)+len(required))
-	for k, v := range h.Context {
-		full[k] = v
-	}
-	for k, v := range required {
-		full[k] = v
+	// The whole context: the parsed map itself when every pair is stored (it is
+	// the Result's and the Header's; the keyring gets it too).
+	full := h.Context
+	if len(required) > 0 {
+		full = make(map[string]string, len(h.Context)+len(required))
+		for k, v := range h.Context {
+			full[k] = v
+		}
+		for k, v := range required {
+			full[k] = v
+		}
 	}
 	reqKeys := []string{}
 	if len(required) > 0 {
@@ -246,14 +256,14 @@ func newDecryptSession(ctx context.Context, h *format.Header, opts *DecryptOptio
 		}
 		sess.verifier = v
 	}
-	edks := make([]EncryptedDataKey, len(h.EDKs))
-	for i, k := range h.EDKs {
-		edks[i] = EncryptedDataKey(k)
-	}
+	edks := publicEDKs(h)
 	m := &DecryptionMaterials{
 		Suite:                         SuiteID(st.ID),
-		EncryptionContext:             backends.CloneEncryptionContext(full),
+		EncryptionContext:             full,
 		RequiredEncryptionContextKeys: slices.Clone(reqKeys),
+	}
+	if len(full) == 0 {
+		m.EncryptionContext = nil
 	}
 	if err := backends.ContextError(ctx, "Decrypt", ""); err != nil {
 		return nil, nil, err
@@ -301,34 +311,56 @@ func newDecryptSession(ctx context.Context, h *format.Header, opts *DecryptOptio
 		sess.verifier.Write(h.Body)
 		sess.verifier.Write(h.AppendAuth(nil))
 	}
-	res := &Result{
-		Suite:                         SuiteID(st.ID),
-		EncryptionContext:             full,
-		RequiredEncryptionContextKeys: reqKeys,
-		Header:                        publicHeader(h),
-	}
-	return sess, res, nil
+	return sess, newResult(h, edks, full, reqKeys), nil
 }
 
-// publicHeader returns the Header of h. Its byte slices are copies (in one
-// allocation); its encryption context is h.Context itself, which nothing reads
-// once the decryption session is made.
+// newResult returns the Result of decrypting the message of h: its Header (see
+// publicHeader) and the whole encryption context full, in one allocation.
+func newResult(h *format.Header, edks []EncryptedDataKey, full map[string]string, reqKeys []string) *Result {
+	r := &struct {
+		res Result
+		hdr Header
+		id  [32]byte
+	}{}
+	r.res = Result{
+		Suite:                         SuiteID(h.Suite.ID),
+		EncryptionContext:             full,
+		RequiredEncryptionContextKeys: reqKeys,
+		Header:                        &r.hdr,
+	}
+	fillHeader(&r.hdr, h, edks, r.id[:0])
+	return &r.res
+}
+
+// publicEDKs returns the encrypted data keys of h. Their byte slices alias h's
+// buffer, which nothing writes to.
+func publicEDKs(h *format.Header) []EncryptedDataKey {
+	edks := make([]EncryptedDataKey, len(h.EDKs))
+	for i, k := range h.EDKs {
+		edks[i] = EncryptedDataKey(k)
+	}
+	return edks
+}
+
+// publicHeader returns the Header of h (see fillHeader).
 func publicHeader(h *format.Header) *Header {
-	n := len(h.MessageID)
-	for _, k := range h.EDKs {
-		n += len(k.ProviderInfo) + len(k.Ciphertext)
-	}
-	buf := make([]byte, 0, n)
-	take := func(b []byte) []byte {
-		start := len(buf)
-		buf = append(buf, b...)
-		return buf[start:len(buf):len(buf)]
-	}
-	out := &Header{
+	out := new(Header)
+	fillHeader(out, h, publicEDKs(h), nil)
+	return out
+}
+
+// fillHeader sets out to the Header of h with the encrypted data keys edks
+// (publicEDKs). The header's encryption context is h.Context itself and its
+// data keys share h's buffer: nothing reads either once a decryption session is
+// made. Its message ID is a copy (a streaming decryption keeps using h's),
+// appended to idBuf.
+func fillHeader(out *Header, h *format.Header, edks []EncryptedDataKey, idBuf []byte) {
+	*out = Header{
 		Version:           int(h.Version),
 		Suite:             SuiteID(h.Suite.ID),
-		MessageID:         take(h.MessageID),
+		MessageID:         slices.Clip(append(idBuf, h.MessageID...)),
 		EncryptionContext: h.Context,
+		EncryptedDataKeys: edks,
 		Framed:            h.ContentType == format.ContentFramed,
 		FrameLength:       int(h.FrameLength),
 		Size:              len(h.Body) + len(h.AuthIV) + len(h.AuthTag),
@@ -336,11 +368,6 @@ func publicHeader(h *format.Header) *Header {
 	if out.EncryptionContext == nil {
 		out.EncryptionContext = map[string]string{}
 	}
-	out.EncryptedDataKeys = make([]EncryptedDataKey, len(h.EDKs))
-	for i, k := range h.EDKs {
-		out.EncryptedDataKeys[i] = EncryptedDataKey{ProviderID: k.ProviderID, ProviderInfo: take(k.ProviderInfo), Ciphertext: take(k.Ciphertext)}
-	}
-	return out
 }
 
 // parseHeader parses a header from r under opts' limits.

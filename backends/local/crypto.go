@@ -56,30 +56,30 @@ func (s *Service) open(op string, k *state.Key, b *blob.Blob, ec map[string]stri
 	return pt, nil
 }
 
-// blobKey parses a blob and finds the key it names. A malformed blob is
+// blobKey parses a blob into b and finds the key it names. A malformed blob is
 // InvalidCiphertext; a well-formed blob of a key the service does not hold is
 // NotFound. named, the key the call named if any, goes into the errors. The caller
-// holds s.mu.
-func (s *Service) blobKey(op, named string, ciphertext []byte) (*blob.Blob, *state.Key, error) {
-	b, err := blob.Parse(ciphertext)
-	if err != nil {
-		return nil, nil, backends.Errorf(backends.ErrInvalidCiphertext, op, named, "the ciphertext is not valid: %w", err)
+// holds s.mu (for reading at least).
+func (s *Service) blobKey(op, named string, ciphertext []byte, b *blob.Blob) (*state.Key, error) {
+	if err := blob.ParseInto(b, ciphertext); err != nil {
+		return nil, backends.Errorf(backends.ErrInvalidCiphertext, op, named, "the ciphertext is not valid: %w", err)
 	}
 	// Fast path: the blob names, exactly, the ARN of a key the service holds (as
 	// every blob it made does). ParseKeyRef would accept that ARN and find the same
 	// key, so only other blobs go the long way, for their exact errors.
-	if k := s.keyByARN(b.KeyARN); k != nil {
-		return b, k, nil
+	if k := s.keyByARN(b.ARN); k != nil {
+		return k, nil
 	}
-	ref, err := backends.ParseKeyRef(b.KeyARN)
+	arn := b.KeyARN()
+	ref, err := backends.ParseKeyRef(arn)
 	if err != nil || ref.Form != backends.FormKeyARN {
-		return nil, nil, backends.Errorf(backends.ErrInvalidCiphertext, op, named, "the ciphertext does not name a key ARN")
+		return nil, backends.Errorf(backends.ErrInvalidCiphertext, op, named, "the ciphertext does not name a key ARN")
 	}
 	k := s.st.Keys[ref.KeyID]
 	if ref.Partition != s.partition || ref.Region != s.region || k == nil || k.Account != ref.Account {
-		return nil, nil, backends.Errorf(backends.ErrNotFound, op, b.KeyARN, "key '%s' does not exist", b.KeyARN)
+		return nil, backends.Errorf(backends.ErrNotFound, op, arn, "key '%s' does not exist", arn)
 	}
-	return b, k, nil
+	return k, nil
 }
 
 // Encrypt encrypts up to 4096 bytes under a key, binding the encryption context.
@@ -149,7 +149,8 @@ func (c *Client) decryptLocked(op string, blobBytes []byte, keyID string, ec map
 	if err := s.checkGrantTokens(op, keyID, tokens); err != nil {
 		return nil, nil, err
 	}
-	b, k, err := s.blobKey(op, keyID, blobBytes)
+	var b blob.Blob
+	k, err := s.blobKey(op, keyID, blobBytes, &b)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -168,7 +169,7 @@ func (c *Client) decryptLocked(op string, blobBytes []byte, keyID string, ec map
 	if err := s.usable(op, k); err != nil {
 		return nil, nil, err
 	}
-	pt, err := s.open(op, k, b, ec)
+	pt, err := s.open(op, k, &b, ec)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -330,8 +331,8 @@ func (c *Client) CiphertextKeyID(ciphertext []byte) (string, error) {
 	if err != nil {
 		return "", backends.Errorf(backends.ErrInvalidCiphertext, "CiphertextKeyID", "", "the ciphertext is not valid: %w", err)
 	}
-	if ref, err := backends.ParseKeyRef(b.KeyARN); err != nil || ref.Form != backends.FormKeyARN {
+	if ref, err := backends.ParseKeyRef(b.KeyARN()); err != nil || ref.Form != backends.FormKeyARN {
 		return "", backends.Errorf(backends.ErrInvalidCiphertext, "CiphertextKeyID", "", "the ciphertext does not name a key ARN")
 	}
-	return b.KeyARN, nil
+	return b.KeyARN(), nil
 }

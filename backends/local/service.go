@@ -35,6 +35,7 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -403,13 +404,14 @@ func (s *Service) adopt(st *state.State) {
 	}
 }
 
-// keyByARN returns the key whose ARN is exactly arn, or nil. The caller holds s.mu.
-func (s *Service) keyByARN(arn string) *state.Key {
-	i := strings.LastIndexByte(arn, '/')
+// keyByARN returns the key whose ARN is exactly arn, or nil. The caller holds s.mu
+// (for reading at least).
+func (s *Service) keyByARN(arn []byte) *state.Key {
+	i := bytes.LastIndexByte(arn, '/')
 	if i < 0 {
 		return nil
 	}
-	if k := s.st.Keys[arn[i+1:]]; k != nil && k.ARN != "" && k.ARN == arn {
+	if k := s.st.Keys[string(arn[i+1:])]; k != nil && k.ARN != "" && k.ARN == string(arn) {
 		return k
 	}
 	return nil
@@ -424,8 +426,10 @@ func (s *Service) resolve(id Identity, op, ref string) (*state.Key, error) {
 	}
 	// Fast paths, with the result of the general one below: the exact ARN of a key
 	// (any account), or the ID of a key of the caller's account.
-	if k := s.keyByARN(ref); k != nil {
-		return k, nil
+	if i := strings.LastIndexByte(ref, '/'); i >= 0 {
+		if k := s.st.Keys[ref[i+1:]]; k != nil && k.ARN != "" && k.ARN == ref {
+			return k, nil
+		}
 	}
 	if k := s.st.Keys[ref]; k != nil && k.Account == id.Account {
 		return k, nil

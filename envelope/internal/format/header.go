@@ -132,21 +132,31 @@ func (r *reader) field16(what string) []byte {
 // kind backends.ErrInvalidCiphertext. The byte slices of the header share one
 // buffer, which nothing writes to once the header is parsed.
 func Parse(r io.Reader, lim Limits) (*Header, error) {
-	return parse(&reader{r: r, buf: make([]byte, 0, 512)}, lim)
+	p := new(parsed)
+	return parse(&reader{r: r, buf: p.buf[:0]}, p, lim)
+}
+
+// parsed is a header with room for its bytes and its first encrypted data keys,
+// allocated at once.
+type parsed struct {
+	h    Header
+	edks [2]EDK
+	buf  [448]byte
 }
 
 // ParseBytes is Parse of a header at the start of b; it returns the header and
 // its length. The header keeps a copy of its bytes, not b.
 func ParseBytes(b []byte, lim Limits) (*Header, int, error) {
-	h, err := parse(&reader{src: b, buf: make([]byte, 0, min(len(b), 512))}, lim)
+	p := new(parsed)
+	h, err := parse(&reader{src: b, buf: p.buf[:0]}, p, lim)
 	if err != nil {
 		return nil, 0, err
 	}
 	return h, len(h.Body) + len(h.AuthIV) + len(h.AuthTag), nil
 }
 
-func parse(rd *reader, lim Limits) (*Header, error) {
-	h := &Header{}
+func parse(rd *reader, p *parsed, lim Limits) (*Header, error) {
+	h := &p.h
 	h.Version = rd.u8("version")
 	if rd.err != nil {
 		return nil, rd.err
@@ -191,7 +201,7 @@ func parse(rd *reader, lim Limits) (*Header, error) {
 		return nil, malformed("%d encrypted data keys, at most %d allowed: %w", count, lim.MaxEDKs, ErrTooManyEDKs)
 	}
 	// Room for the common case; a forged count costs no more than what is read.
-	h.EDKs = make([]EDK, 0, min(count, 4))
+	h.EDKs = p.edks[:0]
 	for i := 0; i < count; i++ {
 		pid := rd.field16("key provider ID")
 		info := rd.field16("key provider info")
@@ -202,7 +212,7 @@ func parse(rd *reader, lim Limits) (*Header, error) {
 		if !utf8.Valid(pid) {
 			return nil, malformed("key provider ID is not valid UTF-8")
 		}
-		h.EDKs = append(h.EDKs, EDK{ProviderID: string(pid), ProviderInfo: info, Ciphertext: ct})
+		h.EDKs = append(h.EDKs, EDK{ProviderID: providerID(pid), ProviderInfo: info, Ciphertext: ct})
 	}
 	h.ContentType = rd.u8("content type")
 	if rd.err == nil && h.ContentType != ContentFramed && h.ContentType != ContentNonFramed {
@@ -239,6 +249,17 @@ func parse(rd *reader, lim Limits) (*Header, error) {
 	}
 	h.Body = rd.buf[:bodyLen:bodyLen]
 	return h, nil
+}
+
+// providerID returns pid as a string, without allocating for the common ones.
+func providerID(pid []byte) string {
+	switch string(pid) {
+	case "aws-kms":
+		return "aws-kms"
+	case "aws-kms-hierarchy":
+		return "aws-kms-hierarchy"
+	}
+	return string(pid)
 }
 
 // MarshalBody serializes the header body, stores it in h.Body and returns it.

@@ -44,9 +44,11 @@ var ErrMalformed = errors.New("not a well-formed keyport local ciphertext blob")
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// Blob is a parsed blob. Header and Ciphertext alias the parsed bytes.
+// Blob is a parsed blob. ARN, Nonce, Header and Ciphertext alias the parsed
+// bytes.
 type Blob struct {
-	KeyARN     string
+	// ARN is the key ARN, as bytes (KeyARN returns it as a string).
+	ARN        []byte
 	KeyVersion uint32
 	Nonce      []byte
 	// Header is every byte before the ciphertext: the first part of the AAD.
@@ -77,33 +79,46 @@ func AAD(header, ec []byte) []byte {
 	return append(append(a, header...), ec...)
 }
 
+// KeyARN returns the key ARN the blob names.
+func (b *Blob) KeyARN() string { return string(b.ARN) }
+
 // Parse parses a blob. It checks the structure and the header checksum, never the
 // ciphertext (that needs the key). Any failure is ErrMalformed.
 func Parse(b []byte) (*Blob, error) {
+	var out Blob
+	if err := ParseInto(&out, b); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ParseInto is Parse into a Blob of the caller's.
+func ParseInto(out *Blob, b []byte) error {
 	if len(b) < fixedBytes+1+TagSize || b[0] != Magic || b[1] != Version1 {
-		return nil, ErrMalformed
+		return ErrMalformed
 	}
 	n := int(binary.BigEndian.Uint16(b[2:4]))
 	if n == 0 || n > MaxARNLen || len(b) < fixedBytes+n+TagSize {
-		return nil, ErrMalformed
+		return ErrMalformed
 	}
 	hl := fixedBytes + n
 	sum := binary.BigEndian.Uint32(b[hl-4 : hl])
 	if crc32.Checksum(b[:hl-4], castagnoli) != sum {
-		return nil, ErrMalformed
+		return ErrMalformed
 	}
 	p := 4 + n
-	out := &Blob{
-		KeyARN:     string(b[4:p]),
+	*out = Blob{
+		ARN:        b[4:p:p],
 		KeyVersion: binary.BigEndian.Uint32(b[p : p+4]),
-		Nonce:      b[p+4 : p+4+NonceSize],
+		Nonce:      b[p+4 : p+4+NonceSize : p+4+NonceSize],
 		Header:     b[:hl:hl],
 		Ciphertext: b[hl:],
 	}
 	if out.KeyVersion == 0 {
-		return nil, ErrMalformed
+		*out = Blob{}
+		return ErrMalformed
 	}
-	return out, nil
+	return nil
 }
 
 func gcm(key []byte) (cipher.AEAD, error) {

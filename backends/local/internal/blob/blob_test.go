@@ -22,7 +22,7 @@ func TestParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.KeyARN != arn || p.KeyVersion != 3 || !bytes.Equal(p.Nonce, bytes.Repeat([]byte{9}, NonceSize)) ||
+	if p.KeyARN() != arn || p.KeyVersion != 3 || !bytes.Equal(p.Nonce, bytes.Repeat([]byte{9}, NonceSize)) ||
 		len(p.Header) != fixedBytes+len(arn) || len(p.Ciphertext) != 20 {
 		t.Fatalf("parsed %+v", p)
 	}
@@ -73,7 +73,7 @@ func FuzzParseBlob(f *testing.F) {
 			}
 			return
 		}
-		h, err := Header(p.KeyARN, p.KeyVersion, p.Nonce)
+		h, err := Header(p.KeyARN(), p.KeyVersion, p.Nonce)
 		if err != nil || !bytes.Equal(h, p.Header) || len(p.Ciphertext) < TagSize || !bytes.Equal(append(bytes.Clone(h), p.Ciphertext...), b) {
 			t.Fatalf("accepted blob does not re-encode: %v", err)
 		}
@@ -89,7 +89,7 @@ func TestSealOpen(t *testing.T) {
 			t.Fatal(err)
 		}
 		p, err := Parse(b)
-		if err != nil || p.KeyVersion != 2 || p.KeyARN != arn {
+		if err != nil || p.KeyVersion != 2 || p.KeyARN() != arn {
 			t.Fatalf("Parse: %+v %v", p, err)
 		}
 		got, err := Open(key, p, ec)

@@ -59,7 +59,7 @@ func TestSealWithOpenWith(t *testing.T) {
 				t.Fatalf("SealWith leaves %d bytes of capacity past the blob", cap(b)-len(b))
 			}
 			p, err := Parse(b)
-			if err != nil || p.KeyVersion != 2 || p.KeyARN != arn {
+			if err != nil || p.KeyVersion != 2 || p.KeyARN() != arn {
 				t.Fatalf("Parse: %+v %v", p, err)
 			}
 			if got, err := Open(key, p, enc); err != nil || !bytes.Equal(got, pt) {
