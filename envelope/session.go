@@ -20,6 +20,28 @@ type session struct {
 	frameLen int
 	signer   *suite.Signer   // encrypt, signed suites
 	verifier *suite.Verifier // decrypt, signed suites
+	keys     [64]byte        // room for the derived key and commit key (see deriveKey)
+}
+
+// deriveKey derives the message's AES key and commit key from the data key, in
+// s.keys for committing suites. The caller wipes the key when done.
+func (s *session) deriveKey(dataKey, messageID []byte) (key, commit []byte, err error) {
+	if s.suite.Committing {
+		return s.suite.DeriveCommitting(dataKey, messageID, s.keys[:])
+	}
+	return s.suite.DeriveKey(dataKey, messageID)
+}
+
+// encSession is an encryption session with room for what it is made of, so
+// that one allocation holds most of a small message's state.
+type encSession struct {
+	session
+	hdr       format.Header
+	materials EncryptionMaterials
+	id        [32]byte
+	tag       [suite.TagLen]byte
+	edks      [1]EncryptedDataKey
+	hdrEDKs   [1]format.EDK
 }
 
 // allowedToWrite reports whether the policy lets s be written.
@@ -84,7 +106,9 @@ func newEncryptSession(ctx context.Context, opts *EncryptOptions, op string) (*s
 		}
 		required[k] = v
 	}
-	sess := &session{suite: st, frameLen: frameLen}
+	es := new(encSession)
+	sess := &es.session
+	sess.suite, sess.frameLen = st, frameLen
 	if st.Signed() {
 		signer, pub, err := suite.NewSigner(st)
 		if err != nil {
@@ -122,10 +146,12 @@ func newEncryptSession(ctx context.Context, opts *EncryptOptions, op string) (*s
 	}
 	// The keyring gets full itself: a copy the session made, and the header
 	// keeps storedEC, serialized above.
-	m := &EncryptionMaterials{
+	m := &es.materials
+	*m = EncryptionMaterials{
 		Suite:                         SuiteID(st.ID),
 		EncryptionContext:             full,
 		RequiredEncryptionContextKeys: reqKeys,
+		EncryptedDataKeys:             es.edks[:0:1],
 	}
 	if len(full) == 0 {
 		m.EncryptionContext = nil
@@ -149,21 +175,22 @@ func newEncryptSession(ctx context.Context, opts *EncryptOptions, op string) (*s
 		return nil, errArg(op, "%d encrypted data keys, at most %d allowed", len(m.EncryptedDataKeys), opts.MaxEncryptedDataKeys)
 	}
 
-	h := &format.Header{
+	h := &es.hdr
+	*h = format.Header{
 		Version:           st.MessageVersion,
 		Suite:             st,
-		MessageID:         make([]byte, st.MessageIDLen(), st.MessageIDLen()+suite.TagLen),
+		MessageID:         es.id[:st.MessageIDLen():st.MessageIDLen()],
 		Context:           stored,
 		SerializedContext: storedEC,
 		ContentType:       format.ContentFramed,
 		FrameLength:       uint32(frameLen),
-		EDKs:              make([]format.EDK, len(m.EncryptedDataKeys)),
+		EDKs:              es.hdrEDKs[:0:1],
 	}
 	rand.Read(h.MessageID)
-	for i, k := range m.EncryptedDataKeys {
-		h.EDKs[i] = format.EDK(k)
+	for _, k := range m.EncryptedDataKeys {
+		h.EDKs = append(h.EDKs, format.EDK(k))
 	}
-	key, commit, err := st.DeriveKey(dataKey, h.MessageID)
+	key, commit, err := sess.deriveKey(dataKey, h.MessageID)
 	if err != nil {
 		return nil, backends.Wrap(backends.ErrInternal, op, "", err)
 	}
@@ -182,8 +209,7 @@ func newEncryptSession(ctx context.Context, opts *EncryptOptions, op string) (*s
 		h.AuthIV = make([]byte, suite.IVLen)
 		iv = h.AuthIV
 	}
-	// The tag lives in the spare capacity of the message ID's allocation.
-	h.AuthTag = aead.Seal(h.MessageID[len(h.MessageID):], iv, nil, aad)
+	h.AuthTag = aead.Seal(es.tag[:0], iv, nil, aad)
 	sess.hdr = h
 	sess.codec = body.Codec{AEAD: aead, MessageID: h.MessageID, FrameLen: frameLen}
 	return sess, nil
@@ -280,7 +306,7 @@ func newDecryptSession(ctx context.Context, h *format.Header, opts *DecryptOptio
 	if len(dataKey) != st.KeyLen {
 		return nil, nil, backends.Errorf(backends.ErrInternal, "Decrypt", "", "keyring returned a %d-byte data key, suite %04X needs %d", len(dataKey), st.ID, st.KeyLen)
 	}
-	key, commit, err := st.DeriveKey(dataKey, h.MessageID)
+	key, commit, err := sess.deriveKey(dataKey, h.MessageID)
 	if err != nil {
 		return nil, nil, backends.Wrap(backends.ErrInternal, "Decrypt", "", err)
 	}

@@ -221,10 +221,13 @@ func (k *Backend) appendEDK(m *envelope.EncryptionMaterials, outKeyID string, bl
 	if len(blob) == 0 || len(blob) > 0xffff || len(id) > 0xffff {
 		return backends.Errorf(backends.ErrInternal, "OnEncrypt", id, "backend returned a %d-byte ciphertext blob", len(blob))
 	}
+	buf := make([]byte, len(id)+len(blob)) // one allocation for both copies
+	n := copy(buf, id)
+	copy(buf[n:], blob)
 	m.EncryptedDataKeys = append(m.EncryptedDataKeys, envelope.EncryptedDataKey{
 		ProviderID:   pid,
-		ProviderInfo: []byte(id),
-		Ciphertext:   append([]byte(nil), blob...),
+		ProviderInfo: buf[:n:n],
+		Ciphertext:   buf[n:],
 	})
 	return nil
 }

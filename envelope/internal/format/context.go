@@ -55,9 +55,18 @@ func MarshalContext(ec map[string]string) ([]byte, error) {
 		}
 		n += 4 + len(k) + len(v)
 	}
+	var small [8]string
+	keys := small[:0]
+	if len(ec) > len(small) {
+		keys = make([]string, 0, len(ec))
+	}
+	for k := range ec {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // Go compares strings byte by byte: UTF-8 byte order
 	b := make([]byte, 0, n)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(ec)))
-	for _, k := range SortedKeys(ec) {
+	for _, k := range keys {
 		v := ec[k]
 		b = binary.BigEndian.AppendUint16(b, uint16(len(k)))
 		b = append(b, k...)

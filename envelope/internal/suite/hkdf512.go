@@ -2,6 +2,7 @@ package suite
 
 import (
 	"crypto/sha512"
+	"crypto/subtle"
 	"encoding"
 	"hash"
 	"sync"
@@ -120,16 +121,20 @@ func (w *kdfWork) expand1(ipad, opad, msg []byte) {
 
 // hmacPads sets pad to the HMAC inner pad of key (at most one block long).
 func hmacPads(pad *[sha512Block]byte, key []byte) {
-	clear(pad[:])
-	copy(pad[:], key)
-	for i := range pad {
-		pad[i] ^= 0x36
-	}
+	n := subtle.XORBytes(pad[:], key, ipadBlock[:len(key)])
+	copy(pad[n:], ipadBlock[n:])
 }
 
 // flipPads turns an HMAC inner pad into the outer pad of the same key.
 func flipPads(pad *[sha512Block]byte) {
-	for i := range pad {
-		pad[i] ^= 0x36 ^ 0x5c
-	}
+	subtle.XORBytes(pad[:], pad[:], flipBlock[:])
 }
+
+// ipadBlock is a block of HMAC inner-pad bytes; flipBlock turns an inner pad
+// into the outer pad.
+var ipadBlock, flipBlock = func() (ipad, flip [sha512Block]byte) {
+	for i := range ipad {
+		ipad[i], flip[i] = 0x36, 0x36^0x5c
+	}
+	return
+}()

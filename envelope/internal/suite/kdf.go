@@ -40,15 +40,29 @@ func (s *Suite) DeriveKey(dataKey, messageID []byte) (key, commitKey []byte, err
 		key, err = hkdfKey(s.KDF, dataKey, nil, info, s.KeyLen)
 		return key, nil, err
 	default:
-		if s.KDF != crypto.SHA512 || s.KeyLen > sha512Size {
-			return nil, nil, fmt.Errorf("suite %04X: committing KDF must be HKDF-SHA512", s.ID)
-		}
-		// One allocation for both outputs.
-		buf := make([]byte, s.KeyLen+CommitKeyLen)
-		key, commitKey = buf[:s.KeyLen:s.KeyLen], buf[s.KeyLen:]
-		deriveCommitting(dataKey, messageID, s.ID, key, commitKey)
-		return key, commitKey, nil
+		return s.DeriveCommitting(dataKey, messageID, nil)
 	}
+}
+
+// DeriveCommitting is DeriveKey for a committing suite, with both outputs
+// written to buf when it has room for them (s.KeyLen+CommitKeyLen bytes), else
+// to one new allocation. The caller wipes the key when done.
+func (s *Suite) DeriveCommitting(dataKey, messageID, buf []byte) (key, commitKey []byte, err error) {
+	if !s.Committing || s.KDF != crypto.SHA512 || s.KeyLen > sha512Size {
+		return nil, nil, fmt.Errorf("suite %04X: not a committing HKDF-SHA512 suite", s.ID)
+	}
+	if len(dataKey) != s.KeyLen {
+		return nil, nil, fmt.Errorf("data key is %d bytes, suite %04X needs %d", len(dataKey), s.ID, s.KeyLen)
+	}
+	if len(messageID) != s.MessageIDLen() {
+		return nil, nil, fmt.Errorf("message ID is %d bytes, suite %04X needs %d", len(messageID), s.ID, s.MessageIDLen())
+	}
+	if len(buf) < s.KeyLen+CommitKeyLen {
+		buf = make([]byte, s.KeyLen+CommitKeyLen)
+	}
+	key, commitKey = buf[:s.KeyLen:s.KeyLen], buf[s.KeyLen:s.KeyLen+CommitKeyLen:s.KeyLen+CommitKeyLen]
+	deriveCommitting(dataKey, messageID, s.ID, key, commitKey)
+	return key, commitKey, nil
 }
 
 func hkdfKey(h crypto.Hash, secret, salt, info []byte, n int) ([]byte, error) {
