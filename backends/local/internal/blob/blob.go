@@ -27,6 +27,7 @@ import (
 	"errors"
 	"hash/crc32"
 	"slices"
+	"strings"
 )
 
 // Format constants.
@@ -169,42 +170,53 @@ var ErrAuth = errors.New("the ciphertext or its encryption context does not auth
 // backends.EncodeEncryptionContext returns (nothing for an empty context), without
 // allocating for contexts of up to 8 pairs beyond dst's growth.
 func AppendContext(dst []byte, ec map[string]string) []byte {
-	if len(ec) == 0 {
-		return dst
-	}
-	var small [8]string
-	keys := small[:0]
-	if len(ec) > len(small) {
-		keys = make([]string, 0, len(ec))
-	}
-	n := 4
-	for k, v := range ec {
-		keys = append(keys, k)
-		n += 8 + len(k) + len(v)
-	}
-	slices.Sort(keys)
-	dst = slices.Grow(dst, n)
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(ec)))
-	for _, k := range keys {
-		v := ec[k]
-		dst = binary.BigEndian.AppendUint32(dst, uint32(len(k)))
-		dst = append(dst, k...)
-		dst = binary.BigEndian.AppendUint32(dst, uint32(len(v)))
-		dst = append(dst, v...)
-	}
-	return dst
+	var small [8]pair
+	return appendPairs(dst, sortedPairs(ec, &small))
 }
 
-// contextLen returns the length of AppendContext's encoding of ec.
-func contextLen(ec map[string]string) int {
-	if len(ec) == 0 {
+// pair is one encryption context entry.
+type pair struct{ k, v string }
+
+// sortedPairs returns the entries of ec in ascending byte order of their keys,
+// in small when they fit.
+func sortedPairs(ec map[string]string, small *[8]pair) []pair {
+	ps := small[:0]
+	if len(ec) > len(small) {
+		ps = make([]pair, 0, len(ec))
+	}
+	for k, v := range ec {
+		ps = append(ps, pair{k, v})
+	}
+	slices.SortFunc(ps, func(a, b pair) int { return strings.Compare(a.k, b.k) })
+	return ps
+}
+
+// pairsLen returns the length of the encoding of ps.
+func pairsLen(ps []pair) int {
+	if len(ps) == 0 {
 		return 0
 	}
 	n := 4
-	for k, v := range ec {
-		n += 8 + len(k) + len(v)
+	for _, p := range ps {
+		n += 8 + len(p.k) + len(p.v)
 	}
 	return n
+}
+
+// appendPairs appends the encoding of the sorted entries ps to dst.
+func appendPairs(dst []byte, ps []pair) []byte {
+	if len(ps) == 0 {
+		return dst
+	}
+	dst = slices.Grow(dst, pairsLen(ps))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(ps)))
+	for _, p := range ps {
+		dst = binary.BigEndian.AppendUint32(dst, uint32(len(p.k)))
+		dst = append(dst, p.k...)
+		dst = binary.BigEndian.AppendUint32(dst, uint32(len(p.v)))
+		dst = append(dst, p.v...)
+	}
+	return dst
 }
 
 // SealWith is Seal with the AES-256-GCM g of the key, and the encryption context
@@ -214,9 +226,11 @@ func SealWith(g cipher.AEAD, keyARN string, version uint32, plaintext []byte, ec
 	if len(keyARN) == 0 || len(keyARN) > MaxARNLen || version == 0 {
 		return nil, ErrMalformed
 	}
+	var small [8]pair
+	ps := sortedPairs(ec, &small)
 	hl := fixedBytes + len(keyARN)
 	size := hl + len(plaintext) + TagSize
-	buf := make([]byte, hl, size+hl+contextLen(ec))
+	buf := make([]byte, hl, size+hl+pairsLen(ps))
 	buf[0], buf[1] = Magic, Version1
 	binary.BigEndian.PutUint16(buf[2:], uint16(len(keyARN)))
 	p := 4 + copy(buf[4:], keyARN)
@@ -226,7 +240,7 @@ func SealWith(g cipher.AEAD, keyARN string, version uint32, plaintext []byte, ec
 		return nil, err
 	}
 	binary.BigEndian.PutUint32(buf[hl-4:], crc32.Checksum(buf[:hl-4], castagnoli))
-	aad := AppendContext(append(buf[size:size], buf[:hl]...), ec)
+	aad := appendPairs(append(buf[size:size], buf[:hl]...), ps)
 	return g.Seal(buf[:hl:size], nonce, plaintext, aad), nil
 }
 
@@ -237,8 +251,10 @@ func OpenWith(g cipher.AEAD, b *Blob, ec map[string]string) ([]byte, error) {
 	if n < 0 {
 		return nil, ErrAuth
 	}
-	buf := make([]byte, n, n+len(b.Header)+contextLen(ec))
-	aad := AppendContext(append(buf[n:n], b.Header...), ec)
+	var small [8]pair
+	ps := sortedPairs(ec, &small)
+	buf := make([]byte, n, n+len(b.Header)+pairsLen(ps))
+	aad := appendPairs(append(buf[n:n], b.Header...), ps)
 	pt, err := g.Open(buf[:0:n], b.Nonce, b.Ciphertext, aad)
 	if err != nil {
 		return nil, ErrAuth

@@ -37,8 +37,9 @@ func FuzzAppendContext(f *testing.F) {
 		if got := AppendContext(bytes.Clone(prefix), ec); !bytes.Equal(got, want) {
 			t.Fatalf("AppendContext = %x, want %x", got, want)
 		}
-		if contextLen(ec) != len(want)-len(prefix) {
-			t.Fatalf("contextLen = %d, encoding is %d bytes", contextLen(ec), len(want)-len(prefix))
+		var small [8]pair
+		if n := pairsLen(sortedPairs(ec, &small)); n != len(want)-len(prefix) {
+			t.Fatalf("pairsLen = %d, encoding is %d bytes", n, len(want)-len(prefix))
 		}
 	})
 }
