@@ -98,7 +98,9 @@ type DecryptionMaterials struct {
 }
 
 // Keyring wraps and unwraps data keys, as the keyrings of the AWS Encryption SDK
-// do. Implementations are safe for concurrent use.
+// do. Implementations are safe for concurrent use. They read, and never modify,
+// the materials' EncryptionContext and the encrypted data keys they are given:
+// Decrypt hands the same map and slice on to its caller (Result, Header).
 type Keyring interface {
 	// OnEncrypt makes the data key if m has none, and appends its wrapped copies.
 	OnEncrypt(ctx context.Context, m *EncryptionMaterials) error
