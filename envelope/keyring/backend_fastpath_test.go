@@ -1,0 +1,74 @@
+package keyring_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/backends/local"
+	"github.com/keyport/keyport/envelope"
+	"github.com/keyport/keyport/envelope/keyring"
+)
+
+// TestBackendKnownKeyDataKeys covers the data keys a keyring recognises as its
+// own without parsing them (its canonical key ARN under provider aws-kms): a
+// damaged one before a good one is an error kept and skipped; the same ARN
+// under another provider ID, or another key's ARN, is never sent to the backend;
+// and with no good one the errors say why.
+func TestBackendKnownKeyDataKeys(t *testing.T) {
+	ctx := context.Background()
+	svc := local.New()
+	defer svc.Close()
+	c := svc.Client(local.Identity{Account: "111122223333"})
+	key, err := c.CreateKey(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := c.CreateKey(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A bare key ID: the keyring learns the canonical ARN from its first call.
+	k := mustBackend(t, c, key.KeyMetadata.ID, nil)
+	s := envelope.SuiteAES256GCMHKDFSHA512CommitKey
+	m := encMaterials(s)
+	if err := k.OnEncrypt(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	good := m.EncryptedDataKeys[0]
+	if good.ProviderID != keyring.ProviderAWSKMS || string(good.ProviderInfo) != key.KeyMetadata.KeyID {
+		t.Fatalf("provider %q info %q, want aws-kms and the key ARN", good.ProviderID, good.ProviderInfo)
+	}
+	damaged := good
+	damaged.Ciphertext = bytes.Clone(good.Ciphertext)
+	damaged.Ciphertext[len(damaged.Ciphertext)-1] ^= 1
+	otherProvider := good
+	otherProvider.ProviderID = "aws-kms-x"
+	otherKey := good
+	otherKey.ProviderInfo = []byte(other.KeyMetadata.KeyID)
+
+	d := decMaterials(s)
+	if err := k.OnDecrypt(ctx, d, []envelope.EncryptedDataKey{otherProvider, otherKey, damaged, good}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(d.PlaintextDataKey, m.PlaintextDataKey) {
+		t.Fatal("wrong data key")
+	}
+	d = decMaterials(s)
+	err = k.OnDecrypt(ctx, d, []envelope.EncryptedDataKey{otherProvider, otherKey, damaged})
+	if !errors.Is(err, backends.ErrInvalidCiphertext) || d.PlaintextDataKey != nil {
+		t.Fatalf("only a damaged data key of the keyring's: %v", err)
+	}
+	d = decMaterials(s)
+	err = k.OnDecrypt(ctx, d, []envelope.EncryptedDataKey{otherProvider, otherKey})
+	if !errors.Is(err, backends.ErrIncorrectKey) || d.PlaintextDataKey != nil {
+		t.Fatalf("no data key of the keyring's: %v", err)
+	}
+	// A keyring of the other key does not take this key's data key.
+	k2 := mustBackend(t, c, other.KeyMetadata.KeyID, nil)
+	if err := k2.OnDecrypt(ctx, decMaterials(s), []envelope.EncryptedDataKey{good}); !errors.Is(err, backends.ErrIncorrectKey) {
+		t.Fatalf("another key's keyring: %v", err)
+	}
+}
