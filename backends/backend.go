@@ -153,6 +153,26 @@ type GenerateDataKeyInput struct {
 	DryRun            bool
 }
 
+// Data key lengths of GenerateDataKeyInput.NumberOfBytes.
+const (
+	DefaultDataKeyBytes = 32   // the length when NumberOfBytes is 0
+	MaxDataKeyBytes     = 1024 // the longest data key, as in AWS KMS
+)
+
+// DataKeyLength returns the length of the data key in asks for: NumberOfBytes, or
+// DefaultDataKeyBytes when it is 0. A length outside 1 to MaxDataKeyBytes is an
+// error matching ErrInvalidArgument, naming op and the key.
+func (in *GenerateDataKeyInput) DataKeyLength(op string) (int, error) {
+	n := in.NumberOfBytes
+	if n == 0 {
+		n = DefaultDataKeyBytes
+	}
+	if n < 1 || n > MaxDataKeyBytes {
+		return 0, Errorf(ErrInvalidArgument, op, in.KeyID, "NumberOfBytes %d is not between 1 and %d", in.NumberOfBytes, MaxDataKeyBytes)
+	}
+	return n, nil
+}
+
 // GenerateDataKeyOutput is the output of GenerateDataKey. Plaintext is nil for
 // GenerateDataKeyWithoutPlaintext; otherwise the caller owns it and should wipe it.
 type GenerateDataKeyOutput struct {

@@ -13,7 +13,6 @@ import (
 // Limits of the KMS API, checked before a call so that no server ever quotes an
 // oversized plaintext or ciphertext back in an error message.
 const (
-	maxDataKeyBytes   = 1024 // NumberOfBytes of GenerateDataKey
 	maxPlaintextBytes = 4096 // Plaintext of Encrypt
 	maxBlobBytes      = 6144 // CiphertextBlob of Decrypt and ReEncrypt
 )
@@ -266,12 +265,9 @@ func (b *Backend) generate(ctx context.Context, op string, in *backends.Generate
 	if err != nil {
 		return nil, err
 	}
-	n := in.NumberOfBytes
-	if n == 0 {
-		n = 32
-	}
-	if n < 1 || n > maxDataKeyBytes {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, in.KeyID, "NumberOfBytes %d is not between 1 and %d", in.NumberOfBytes, maxDataKeyBytes)
+	n, err := in.DataKeyLength(op)
+	if err != nil {
+		return nil, err
 	}
 	c := b.clientFor(t)
 	if plaintext {

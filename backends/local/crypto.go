@@ -11,9 +11,6 @@ import (
 // MaxPlaintext is the largest plaintext Encrypt takes, in bytes (the AWS limit).
 const MaxPlaintext = 4096
 
-// maxDataKey is the largest NumberOfBytes of GenerateDataKey (the AWS limit).
-const maxDataKey = 1024
-
 func checkAlgorithm(op, keyID string, a backends.Algorithm) error {
 	switch a.OrDefault() {
 	case backends.SymmetricDefault:
@@ -270,12 +267,9 @@ func (c *Client) generateDataKey(ctx context.Context, op, action string, gop Gra
 	if in == nil {
 		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
 	}
-	n := in.NumberOfBytes
-	if n == 0 {
-		n = 32
-	}
-	if n < 1 || n > maxDataKey {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, in.KeyID, "NumberOfBytes must be 1 to %d", maxDataKey)
+	n, err := in.DataKeyLength(op)
+	if err != nil {
+		return nil, err
 	}
 	if err := c.enterRead(ctx, op, in.KeyID); err != nil {
 		return nil, err

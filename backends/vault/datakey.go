@@ -7,9 +7,6 @@ import (
 	"github.com/keyport/keyport/backends"
 )
 
-// maxDataKeyBytes is the largest data key GenerateDataKey makes, as in AWS KMS.
-const maxDataKeyBytes = 1024
-
 // GenerateDataKey returns a new data key of in.NumberOfBytes (default 32) bytes in
 // plaintext and encrypted under in.KeyID, bound to in.EncryptionContext exactly as
 // Encrypt binds it, so Decrypt recovers it. For 16, 32 or 64 bytes under a derived
@@ -41,12 +38,9 @@ func (b *Backend) dataKey(ctx context.Context, op string, in *backends.GenerateD
 	if err != nil {
 		return nil, err
 	}
-	n := in.NumberOfBytes
-	if n == 0 {
-		n = 32
-	}
-	if n < 1 || n > maxDataKeyBytes {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, ref.URI(), "NumberOfBytes must be between 1 and %d, not %d", maxDataKeyBytes, in.NumberOfBytes)
+	n, err := in.DataKeyLength(op)
+	if err != nil {
+		return nil, err
 	}
 	info, err := b.keyFor(ctx, op, ref, false)
 	if err != nil {
