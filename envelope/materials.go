@@ -22,6 +22,9 @@
 // could unwrap the data key (or the keyring's own error), backends.ErrUnsupported
 // for a suite the commitment policy refuses, backends.ErrInvalidArgument for bad
 // options.
+//
+// Package envelope/rewrap moves a message to other wrapping keys or another
+// encryption context without decrypting its body (read its security note).
 package envelope
 
 import "context"

@@ -51,9 +51,6 @@ const (
 // ("aws-crypto-public-key"); callers may not use them.
 const ReservedPrefix = "aws-crypto-"
 
-// publicKeyContextKey holds the signing public key of signed suites.
-const publicKeyContextKey = "aws-crypto-public-key"
-
 // EncryptOptions configure Encrypt and NewEncrypter.
 type EncryptOptions struct {
 	// Keyring makes and wraps the data key. Required.

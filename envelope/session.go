@@ -115,7 +115,7 @@ func newEncryptSession(ctx context.Context, opts *EncryptOptions, op string) (*s
 			return nil, backends.Wrap(backends.ErrInternal, op, "", err)
 		}
 		sess.signer = signer
-		full[publicKeyContextKey] = pub
+		full[format.PublicKeyContextKey] = pub
 	}
 	stored := full
 	if len(required) > 0 {
@@ -254,9 +254,9 @@ func newDecryptSession(ctx context.Context, h *format.Header, opts *DecryptOptio
 		}
 		required[k] = v
 	}
-	pub, hasPub := h.Context[publicKeyContextKey]
+	pub, hasPub := h.Context[format.PublicKeyContextKey]
 	if st.Signed() != hasPub {
-		return nil, nil, errCiphertext("suite %04X and the %q entry do not agree", st.ID, publicKeyContextKey)
+		return nil, nil, errCiphertext("suite %04X and the %q entry do not agree", st.ID, format.PublicKeyContextKey)
 	}
 	// The whole context: the parsed map itself when every pair is stored (it is
 	// the Result's and the Header's; the keyring gets it too).

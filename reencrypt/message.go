@@ -10,6 +10,7 @@ import (
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/envelope"
 	"github.com/keyport/keyport/envelope/keyring"
+	"github.com/keyport/keyport/envelope/rewrap"
 )
 
 // msgOp is the operation the errors of message re-encryption name.
@@ -58,7 +59,7 @@ const (
 	// the new header of a message can solve for the GCM authentication key and
 	// then forge that message's header and body frames. Use Rewrap only where the
 	// old copies of a message are destroyed or as well protected as the new
-	// one (see envelope.RewrapHeader); otherwise use Reseal.
+	// one (see rewrap.Header); otherwise use Reseal.
 	Rewrap
 )
 
@@ -151,7 +152,7 @@ func ReEncryptMessage(ctx context.Context, r io.Reader, w io.Writer, opts Messag
 	if err != nil {
 		return nil, err
 	}
-	res, err := envelope.Rewrap(ctx, r, w, ro)
+	res, err := rewrap.Message(ctx, r, w, ro)
 	if err != nil {
 		return nil, err
 	}
@@ -172,14 +173,14 @@ func ReEncryptMessageHeader(ctx context.Context, r io.Reader, opts MessageOption
 	if err != nil {
 		return nil, err
 	}
-	res, err := envelope.RewrapHeader(ctx, r, ro)
+	res, err := rewrap.Header(ctx, r, ro)
 	if err != nil {
 		return nil, err
 	}
 	return output(res), nil
 }
 
-func output(res *envelope.RewrapResult) *MessageOutput {
+func output(res *rewrap.Result) *MessageOutput {
 	return &MessageOutput{
 		Header:            res.Header,
 		BodyOffset:        res.BodyOffset,
@@ -279,10 +280,10 @@ func (c countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// rewrapOptions turns message options into the envelope's rewrap options,
+// rewrapOptions turns message options into the options of rewrap.Message,
 // building the keyrings the options name by key.
-func rewrapOptions(o *MessageOptions) (envelope.RewrapOptions, error) {
-	ro := envelope.RewrapOptions{
+func rewrapOptions(o *MessageOptions) (rewrap.Options, error) {
+	ro := rewrap.Options{
 		Source:                        o.Source,
 		Destination:                   o.Destination,
 		SourceEncryptionContext:       o.SourceEncryptionContext,

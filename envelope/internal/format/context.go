@@ -16,6 +16,10 @@ import (
 // MaxField is the largest length a two-byte length field holds.
 const MaxField = 1<<16 - 1
 
+// PublicKeyContextKey is the encryption context key that holds the signing public
+// key of signed suites.
+const PublicKeyContextKey = "aws-crypto-public-key"
+
 func malformed(format string, args ...any) error {
 	return backends.Errorf(backends.ErrInvalidCiphertext, "Decrypt", "", "malformed message: "+format, args...)
 }

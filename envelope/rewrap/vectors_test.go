@@ -1,4 +1,4 @@
-package envelope_test
+package rewrap_test
 
 import (
 	"bytes"
@@ -12,8 +12,28 @@ import (
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/envelope"
+	"github.com/keyport/keyport/envelope/rewrap"
 	"github.com/keyport/keyport/internal/testenv"
 )
+
+// vectorsDir returns ../shared/vectors/esdk relative to the module root (the
+// directory of go.mod, found above the test's working directory).
+func vectorsDir() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, "..", "shared", "vectors", "esdk"), nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.mod not found above the test's directory")
+		}
+		dir = parent
+	}
+}
 
 // rewrapDEK is a keyring that knows one message's plaintext data key, as the
 // compat vectors carry it.
@@ -30,13 +50,13 @@ func (k rewrapDEK) OnDecrypt(_ context.Context, m *envelope.DecryptionMaterials,
 	return nil
 }
 
-// TestRewrapCompatVectors rewraps the 46 message-format v2 vectors written by the
+// TestCompatVectors rewraps the 46 message-format v2 vectors written by the
 // JS, C, Python and Java ESDKs (framed with frame lengths 1 to 4096 and
 // non-framed, signed and unsigned) for a new raw AES key and a new context: each
 // positive vector's rewrapped message decrypts to the original's plaintext with
 // identical body bytes; each negative vector (invalid key commitment) is refused.
-func TestRewrapCompatVectors(t *testing.T) {
-	root, err := filepath.Abs(filepath.Join("..", "..", "shared", "vectors", "esdk"))
+func TestCompatVectors(t *testing.T) {
+	root, err := vectorsDir()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +90,7 @@ func TestRewrapCompatVectors(t *testing.T) {
 			t.Fatalf("vector %d: bad base64", i)
 		}
 		var out bytes.Buffer
-		res, err := envelope.Rewrap(ctx, bytes.NewReader(msg), &out, envelope.RewrapOptions{Source: rewrapDEK(dek), Destination: dst, EncryptionContext: newEC})
+		res, err := rewrap.Message(ctx, bytes.NewReader(msg), &out, rewrap.Options{Source: rewrapDEK(dek), Destination: dst, EncryptionContext: newEC})
 		if !v.Status {
 			neg++
 			if !errors.Is(err, backends.ErrInvalidCiphertext) || out.Len() != 0 {
@@ -116,12 +136,16 @@ func TestRewrapCompatVectors(t *testing.T) {
 	}
 }
 
-// FuzzRewrapCompat mutates the compat vectors (with their data keys, so that
-// mutations reach the body and footer walk of every layout): Rewrap never panics,
+// FuzzMessageCompat mutates the compat vectors (with their data keys, so that
+// mutations reach the body and footer walk of every layout): Message never panics,
 // returns only typed errors, and accepts a message only if the rewrapped one
 // decrypts exactly when the original does, to the same plaintext.
-func FuzzRewrapCompat(f *testing.F) {
-	raw, err := os.ReadFile(filepath.Join("..", "..", "shared", "vectors", "esdk", "message-format-v2-compat", "compat-v2.json"))
+func FuzzMessageCompat(f *testing.F) {
+	root, err := vectorsDir()
+	if err != nil {
+		f.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(root, "message-format-v2-compat", "compat-v2.json"))
 	if err == nil {
 		var v struct {
 			Tests []struct {
@@ -141,7 +165,7 @@ func FuzzRewrapCompat(f *testing.F) {
 	f.Fuzz(func(t *testing.T, msg, dek []byte) {
 		ctx := context.Background()
 		var out bytes.Buffer
-		_, err := envelope.Rewrap(ctx, bytes.NewReader(msg), &out, envelope.RewrapOptions{Source: rewrapDEK(dek), Destination: dst})
+		_, err := rewrap.Message(ctx, bytes.NewReader(msg), &out, rewrap.Options{Source: rewrapDEK(dek), Destination: dst})
 		if err != nil {
 			if backends.KindOf(err) == nil {
 				t.Fatalf("untyped error: %v", err)

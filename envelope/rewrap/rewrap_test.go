@@ -1,4 +1,4 @@
-package envelope_test
+package rewrap_test
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/envelope"
 	"github.com/keyport/keyport/envelope/keyring"
+	"github.com/keyport/keyport/envelope/rewrap"
 )
 
 func rawAES(t testing.TB, name string) *keyring.RawAES {
@@ -47,7 +48,7 @@ func footerLen(msg []byte) int {
 	return -1
 }
 
-func TestRewrapReplacesKeyAndContext(t *testing.T) {
+func TestReplacesKeyAndContext(t *testing.T) {
 	ctx := context.Background()
 	oldK, newK := rawAES(t, "old"), rawAES(t, "new")
 	oldEC := map[string]string{"tenant": "a", "Mixed": "ÄÖÜ"}
@@ -59,7 +60,7 @@ func TestRewrapReplacesKeyAndContext(t *testing.T) {
 			name := fmt.Sprintf("%04x/frame%d", uint16(s), frame)
 			msg := rwEncrypt(t, pt, envelope.EncryptOptions{Keyring: oldK, EncryptionContext: oldEC, Suite: s, FrameLength: frame})
 			var out bytes.Buffer
-			res, err := envelope.Rewrap(ctx, bytes.NewReader(msg), &out, envelope.RewrapOptions{
+			res, err := rewrap.Message(ctx, bytes.NewReader(msg), &out, rewrap.Options{
 				Source: oldK, SourceEncryptionContext: oldEC, Destination: newK, EncryptionContext: newEC,
 			})
 			if err != nil {
@@ -91,7 +92,7 @@ func TestRewrapReplacesKeyAndContext(t *testing.T) {
 				t.Fatalf("%s: body bytes differ", name)
 			}
 			// The header-only form gives the same splice for unsigned suites.
-			hres, err := envelope.RewrapHeader(ctx, bytes.NewReader(msg), envelope.RewrapOptions{
+			hres, err := rewrap.Header(ctx, bytes.NewReader(msg), rewrap.Options{
 				Source: oldK, SourceEncryptionContext: oldEC, Destination: newK, EncryptionContext: newEC,
 			})
 			if s == envelope.SuiteAES256GCMHKDFSHA512CommitKeyECDSAP384 {
@@ -111,7 +112,7 @@ func TestRewrapReplacesKeyAndContext(t *testing.T) {
 	}
 }
 
-func TestRewrapAddAndRemoveKeys(t *testing.T) {
+func TestAddAndRemoveKeys(t *testing.T) {
 	ctx := context.Background()
 	a, b, c := rawAES(t, "a"), rawAES(t, "b"), rawAES(t, "c")
 	ab, _ := keyring.NewMulti(a, b)
@@ -124,7 +125,7 @@ func TestRewrapAddAndRemoveKeys(t *testing.T) {
 	}
 	// Add c, keeping a and b.
 	var out bytes.Buffer
-	res, err := envelope.Rewrap(ctx, bytes.NewReader(msg), &out, envelope.RewrapOptions{
+	res, err := rewrap.Message(ctx, bytes.NewReader(msg), &out, rewrap.Options{
 		Source: b, Destination: c, Keep: func(envelope.EncryptedDataKey) bool { return true },
 	})
 	if err != nil {
@@ -136,41 +137,41 @@ func TestRewrapAddAndRemoveKeys(t *testing.T) {
 	// Remove a: keep only b's EDK, no destination.
 	keepB := func(e envelope.EncryptedDataKey) bool { return bytes.HasPrefix(e.ProviderInfo, []byte("b")) }
 	out.Reset()
-	if _, err := envelope.Rewrap(ctx, bytes.NewReader(msg), &out, envelope.RewrapOptions{Source: a, Keep: keepB}); err != nil {
+	if _, err := rewrap.Message(ctx, bytes.NewReader(msg), &out, rewrap.Options{Source: a, Keep: keepB}); err != nil {
 		t.Fatal(err)
 	}
 	if opens(out.Bytes(), a) || !opens(out.Bytes(), b) {
 		t.Fatal("remove: a still opens or b does not")
 	}
 	// Keeping keys while the context changes is refused (they bind the old one).
-	_, err = envelope.RewrapHeader(ctx, bytes.NewReader(msg), envelope.RewrapOptions{Source: a, Keep: keepB, Destination: c, EncryptionContext: map[string]string{"k": "w"}})
+	_, err = rewrap.Header(ctx, bytes.NewReader(msg), rewrap.Options{Source: a, Keep: keepB, Destination: c, EncryptionContext: map[string]string{"k": "w"}})
 	if !errors.Is(err, backends.ErrInvalidArgument) {
 		t.Fatalf("keep with a new context: %v", err)
 	}
 	// Keeping nothing and adding nothing is refused.
-	_, err = envelope.RewrapHeader(ctx, bytes.NewReader(msg), envelope.RewrapOptions{Source: a, Keep: func(envelope.EncryptedDataKey) bool { return false }})
+	_, err = rewrap.Header(ctx, bytes.NewReader(msg), rewrap.Options{Source: a, Keep: func(envelope.EncryptedDataKey) bool { return false }})
 	if !errors.Is(err, backends.ErrInvalidArgument) {
 		t.Fatalf("no EDK left: %v", err)
 	}
 	// The EDK limit applies to the new header.
-	_, err = envelope.RewrapHeader(ctx, bytes.NewReader(msg), envelope.RewrapOptions{Source: a, Destination: c, Keep: func(envelope.EncryptedDataKey) bool { return true }, MaxEncryptedDataKeys: 2})
+	_, err = rewrap.Header(ctx, bytes.NewReader(msg), rewrap.Options{Source: a, Destination: c, Keep: func(envelope.EncryptedDataKey) bool { return true }, MaxEncryptedDataKeys: 2})
 	if !errors.Is(err, backends.ErrInvalidArgument) {
 		t.Fatalf("too many EDKs: %v", err)
 	}
 }
 
-func TestRewrapRequiredContext(t *testing.T) {
+func TestRequiredContext(t *testing.T) {
 	ctx := context.Background()
 	a, b := rawAES(t, "a"), rawAES(t, "b")
 	ec := map[string]string{"stored": "1", "secret": "2"}
 	pt := []byte("required encryption context")
 	msg := rwEncrypt(t, pt, envelope.EncryptOptions{Keyring: a, EncryptionContext: ec, RequiredEncryptionContextKeys: []string{"secret"}, Suite: envelope.SuiteAES256GCMHKDFSHA512CommitKey})
 	// Without the required pair the old header does not authenticate.
-	if _, err := envelope.RewrapHeader(ctx, bytes.NewReader(msg), envelope.RewrapOptions{Source: a, Destination: b}); err == nil {
+	if _, err := rewrap.Header(ctx, bytes.NewReader(msg), rewrap.Options{Source: a, Destination: b}); err == nil {
 		t.Fatal("rewrapped without the required context")
 	}
 	// Keeping the context keeps the pair required.
-	res, err := envelope.RewrapHeader(ctx, bytes.NewReader(msg), envelope.RewrapOptions{Source: a, SourceEncryptionContext: map[string]string{"secret": "2"}, Destination: b})
+	res, err := rewrap.Header(ctx, bytes.NewReader(msg), rewrap.Options{Source: a, SourceEncryptionContext: map[string]string{"secret": "2"}, Destination: b})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +186,7 @@ func TestRewrapRequiredContext(t *testing.T) {
 		t.Fatal("a required pair is stored in the new header")
 	}
 	// A new context with a new required key.
-	res, err = envelope.RewrapHeader(ctx, bytes.NewReader(msg), envelope.RewrapOptions{
+	res, err = rewrap.Header(ctx, bytes.NewReader(msg), rewrap.Options{
 		Source: a, SourceEncryptionContext: ec, Destination: b,
 		EncryptionContext: map[string]string{"x": "1", "y": "2"}, RequiredEncryptionContextKeys: []string{"y"},
 	})
@@ -196,41 +197,41 @@ func TestRewrapRequiredContext(t *testing.T) {
 	if got, _, err := envelope.Decrypt(ctx, nm, envelope.DecryptOptions{Keyring: b, EncryptionContext: map[string]string{"y": "2"}}); err != nil || !bytes.Equal(got, pt) {
 		t.Fatalf("new required pair: %v", err)
 	}
-	for _, bad := range []envelope.RewrapOptions{
+	for _, bad := range []rewrap.Options{
 		{Source: a, SourceEncryptionContext: ec, Destination: b, EncryptionContext: map[string]string{"aws-crypto-x": "1"}},
 		{Source: a, SourceEncryptionContext: ec, Destination: b, EncryptionContext: map[string]string{"x": "1"}, RequiredEncryptionContextKeys: []string{"z"}},
 		{Source: a, SourceEncryptionContext: ec},
 		{Destination: b},
 		{Source: a, SourceEncryptionContext: ec, Destination: b, RequiredEncryptionContextKeys: []string{"stored"}},
 	} {
-		if _, err := envelope.RewrapHeader(ctx, bytes.NewReader(msg), bad); !errors.Is(err, backends.ErrInvalidArgument) {
+		if _, err := rewrap.Header(ctx, bytes.NewReader(msg), bad); !errors.Is(err, backends.ErrInvalidArgument) {
 			t.Errorf("bad options %+v: %v", bad, err)
 		}
 	}
 }
 
-func TestRewrapRefusesWhatDecryptRefuses(t *testing.T) {
+func TestRefusesWhatDecryptRefuses(t *testing.T) {
 	ctx := context.Background()
 	a, b := rawAES(t, "a"), rawAES(t, "b")
 	pt := make([]byte, 3000)
 	for _, s := range []envelope.SuiteID{envelope.SuiteAES256GCMHKDFSHA512CommitKey, envelope.SuiteAES256GCMHKDFSHA512CommitKeyECDSAP384} {
 		msg := rwEncrypt(t, pt, envelope.EncryptOptions{Keyring: a, Suite: s, FrameLength: 512, EncryptionContext: map[string]string{"c": "d"}})
-		try := func(m []byte, o envelope.RewrapOptions) (int, error) {
+		try := func(m []byte, o rewrap.Options) (int, error) {
 			var out bytes.Buffer
-			_, err := envelope.Rewrap(ctx, bytes.NewReader(m), &out, o)
+			_, err := rewrap.Message(ctx, bytes.NewReader(m), &out, o)
 			return out.Len(), err
 		}
-		ok := envelope.RewrapOptions{Source: a, Destination: b}
+		ok := rewrap.Options{Source: a, Destination: b}
 		// Wrong source key: nothing is written.
-		if n, err := try(msg, envelope.RewrapOptions{Source: b, Destination: a}); err == nil || n != 0 {
+		if n, err := try(msg, rewrap.Options{Source: b, Destination: a}); err == nil || n != 0 {
 			t.Fatalf("%04x: wrong key: %v, %d bytes written", uint16(s), err, n)
 		}
 		// Wrong reproduced context.
-		if _, err := try(msg, envelope.RewrapOptions{Source: a, Destination: b, SourceEncryptionContext: map[string]string{"c": "x"}}); !errors.Is(err, backends.ErrInvalidCiphertext) {
+		if _, err := try(msg, rewrap.Options{Source: a, Destination: b, SourceEncryptionContext: map[string]string{"c": "x"}}); !errors.Is(err, backends.ErrInvalidCiphertext) {
 			t.Fatalf("%04x: wrong context: %v", uint16(s), err)
 		}
 		// A wrong data key fails the key commitment.
-		if _, err := try(msg, envelope.RewrapOptions{DataKey: make([]byte, 32), Destination: b}); !errors.Is(err, backends.ErrInvalidCiphertext) {
+		if _, err := try(msg, rewrap.Options{DataKey: make([]byte, 32), Destination: b}); !errors.Is(err, backends.ErrInvalidCiphertext) {
 			t.Fatalf("%04x: wrong data key: %v", uint16(s), err)
 		}
 		// A flipped bit in the context value: the raw AES key (whose AAD is the
@@ -276,18 +277,18 @@ func TestRewrapRefusesWhatDecryptRefuses(t *testing.T) {
 	}
 }
 
-func TestRewrapCommitmentPolicyAndV1(t *testing.T) {
+func TestCommitmentPolicyAndV1(t *testing.T) {
 	ctx := context.Background()
 	a, b := rawAES(t, "a"), rawAES(t, "b")
 	pt := []byte("a v1 message")
 	for _, s := range []envelope.SuiteID{envelope.SuiteAES256GCMIV12Tag16HKDFSHA256, envelope.SuiteAES256GCMIV12Tag16HKDFSHA384ECDSAP384, envelope.SuiteAES128GCMIV12Tag16NoKDF} {
 		msg := rwEncrypt(t, pt, envelope.EncryptOptions{Keyring: a, Suite: s, CommitmentPolicy: envelope.ForbidEncryptAllowDecrypt})
 		var out bytes.Buffer
-		if _, err := envelope.Rewrap(ctx, bytes.NewReader(msg), &out, envelope.RewrapOptions{Source: a, Destination: b}); !errors.Is(err, backends.ErrUnsupported) {
+		if _, err := rewrap.Message(ctx, bytes.NewReader(msg), &out, rewrap.Options{Source: a, Destination: b}); !errors.Is(err, backends.ErrUnsupported) {
 			t.Fatalf("%04x under the default policy: %v", uint16(s), err)
 		}
 		out.Reset()
-		if _, err := envelope.Rewrap(ctx, bytes.NewReader(msg), &out, envelope.RewrapOptions{Source: a, Destination: b, CommitmentPolicy: envelope.RequireEncryptAllowDecrypt}); err != nil {
+		if _, err := rewrap.Message(ctx, bytes.NewReader(msg), &out, rewrap.Options{Source: a, Destination: b, CommitmentPolicy: envelope.RequireEncryptAllowDecrypt}); err != nil {
 			t.Fatalf("%04x: %v", uint16(s), err)
 		}
 		got, _, err := envelope.Decrypt(ctx, out.Bytes(), envelope.DecryptOptions{Keyring: b, CommitmentPolicy: envelope.RequireEncryptAllowDecrypt})
@@ -310,22 +311,22 @@ func (w *errWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func TestRewrapWriterErrors(t *testing.T) {
+func TestWriterErrors(t *testing.T) {
 	ctx := context.Background()
 	a, b := rawAES(t, "a"), rawAES(t, "b")
 	for _, s := range []envelope.SuiteID{envelope.SuiteAES256GCMHKDFSHA512CommitKey, envelope.SuiteAES256GCMHKDFSHA512CommitKeyECDSAP384} {
 		msg := rwEncrypt(t, make([]byte, 5000), envelope.EncryptOptions{Keyring: a, Suite: s, FrameLength: 100})
 		for _, n := range []int{0, 10, 1000} {
-			if _, err := envelope.Rewrap(ctx, bytes.NewReader(msg), &errWriter{n}, envelope.RewrapOptions{Source: a, Destination: b}); !errors.Is(err, io.ErrShortWrite) {
+			if _, err := rewrap.Message(ctx, bytes.NewReader(msg), &errWriter{n}, rewrap.Options{Source: a, Destination: b}); !errors.Is(err, io.ErrShortWrite) {
 				t.Fatalf("%04x, writer fails after %d: %v", uint16(s), n, err)
 			}
 		}
 	}
 }
 
-// FuzzRewrap feeds arbitrary messages to Rewrap: no panic, and nothing but a
+// FuzzMessage feeds arbitrary messages to Message: no panic, and nothing but a
 // complete message is ever accepted.
-func FuzzRewrap(f *testing.F) {
+func FuzzMessage(f *testing.F) {
 	k, err := keyring.NewRawAES("fuzz", "k", bytes.Repeat([]byte{1}, 32))
 	if err != nil {
 		f.Fatal(err)
@@ -343,7 +344,7 @@ func FuzzRewrap(f *testing.F) {
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		ctx := context.Background()
 		var out bytes.Buffer
-		_, err := envelope.Rewrap(ctx, bytes.NewReader(msg), &out, envelope.RewrapOptions{Source: k, Destination: dst})
+		_, err := rewrap.Message(ctx, bytes.NewReader(msg), &out, rewrap.Options{Source: k, Destination: dst})
 		if err != nil {
 			if backends.KindOf(err) == nil {
 				t.Fatalf("untyped error: %v", err)
@@ -360,9 +361,9 @@ func FuzzRewrap(f *testing.F) {
 	})
 }
 
-// ExampleRewrapHeader moves a message from one wrapping key to another and to a
+// ExampleHeader moves a message from one wrapping key to another and to a
 // new encryption context, without reading or rewriting its body.
-func ExampleRewrapHeader() {
+func ExampleHeader() {
 	ctx := context.Background()
 	oldKey, _ := keyring.NewRawAES("example", "2025", bytes.Repeat([]byte{1}, 32))
 	newKey, _ := keyring.NewRawAES("example", "2026", bytes.Repeat([]byte{2}, 32))
@@ -371,7 +372,7 @@ func ExampleRewrapHeader() {
 		EncryptionContext: map[string]string{"year": "2025"},
 	})
 
-	res, err := envelope.RewrapHeader(ctx, bytes.NewReader(msg), envelope.RewrapOptions{
+	res, err := rewrap.Header(ctx, bytes.NewReader(msg), rewrap.Options{
 		Source: oldKey, Destination: newKey,
 		EncryptionContext: map[string]string{"year": "2026"},
 	})
@@ -388,5 +389,31 @@ func ExampleRewrapHeader() {
 	fmt.Println(err != nil)
 	// Output:
 	// hello 2026 <nil>
+	// true
+}
+
+// ExampleMessage moves a signed message to a new wrapping key: the body is copied
+// byte for byte, and the message gets a new signing key and signature.
+func ExampleMessage() {
+	ctx := context.Background()
+	oldKey, _ := keyring.NewRawAES("example", "2025", bytes.Repeat([]byte{1}, 32))
+	newKey, _ := keyring.NewRawAES("example", "2026", bytes.Repeat([]byte{2}, 32))
+	msg, _ := envelope.Encrypt(ctx, []byte("hello"), envelope.EncryptOptions{Keyring: oldKey})
+
+	var out bytes.Buffer
+	res, err := rewrap.Message(ctx, bytes.NewReader(msg), &out, rewrap.Options{Source: oldKey, Destination: newKey})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("suite %04X, %d encrypted data key, written %v\n", uint16(res.Suite), len(res.EncryptedDataKeys), res.Written == int64(out.Len()))
+
+	pt, _, err := envelope.Decrypt(ctx, out.Bytes(), envelope.DecryptOptions{Keyring: newKey})
+	fmt.Println(string(pt), err)
+	_, _, err = envelope.Decrypt(ctx, out.Bytes(), envelope.DecryptOptions{Keyring: oldKey})
+	fmt.Println(err != nil)
+	// Output:
+	// suite 0578, 1 encrypted data key, written true
+	// hello <nil>
 	// true
 }

@@ -1,4 +1,4 @@
-package envelope
+package rewrap
 
 import (
 	"bufio"
@@ -12,8 +12,8 @@ import (
 	"github.com/keyport/keyport/envelope/internal/suite"
 )
 
-// RewrapHeader re-wraps a message's data key without touching its body: it reads
-// the header from r (no byte past it), unwraps the data key (opts.Source or
+// Header rewraps a message's data key without touching its body: it reads the
+// header from r (no byte past it), unwraps the data key (opts.Source or
 // opts.DataKey), checks it against the key commitment and the header
 // authentication tag, and returns a new header with the same message ID, suite and
 // frame length, the encrypted data keys of opts.Keep and opts.Destination, the new
@@ -23,7 +23,7 @@ import (
 // splice never rereads the body.
 //
 // Signed suites (0x0578, 0x0214, 0x0346, 0x0378) sign the whole message: they are
-// refused with ErrUnsupported; use Rewrap.
+// refused with ErrUnsupported; use Message.
 //
 // Security: the new header's tag is computed under the same AES-GCM key and the
 // same header IV as the old one (the format fixes the IV). Whoever holds both the
@@ -31,8 +31,8 @@ import (
 // for that message (its header, and its body frames by bit-flipping): delete or
 // protect old copies of a rewrapped message, or decrypt and encrypt it again
 // instead when old copies may leak.
-func RewrapHeader(ctx context.Context, r io.Reader, opts RewrapOptions) (*RewrapResult, error) {
-	res, err := rewrapHeader(ctx, r, &opts, "RewrapHeader", true)
+func Header(ctx context.Context, r io.Reader, opts Options) (*Result, error) {
+	res, err := prepare(ctx, r, &opts, "RewrapHeader", true)
 	if err != nil {
 		return nil, err
 	}
@@ -40,18 +40,18 @@ func RewrapHeader(ctx context.Context, r io.Reader, opts RewrapOptions) (*Rewrap
 	return res, nil
 }
 
-// Rewrap re-wraps the message read from r and writes the new message to w, as
-// RewrapHeader does. For unsigned suites the body is copied byte for byte, without
-// being decrypted or checked (a damaged body stays damaged: the frames are
-// authenticated when the new message is decrypted). For signed suites it makes a new signing key (a new
-// "aws-crypto-public-key" in the context) and, streaming, checks the old
+// Message rewraps the message read from r and writes the new message to w, as
+// Header does. For unsigned suites the body is copied byte for byte, without being
+// decrypted or checked (a damaged body stays damaged: the frames are authenticated
+// when the new message is decrypted). For signed suites it makes a new signing key
+// (a new "aws-crypto-public-key" in the context) and, streaming, checks the old
 // signature over the old message while it signs the new one; the body is still
 // copied byte for byte, and the new footer is written only if the old signature
 // verifies (otherwise w has received a message without a footer, and the error
-// matches ErrInvalidCiphertext). The security note of RewrapHeader applies.
-func Rewrap(ctx context.Context, r io.Reader, w io.Writer, opts RewrapOptions) (*RewrapResult, error) {
+// matches ErrInvalidCiphertext). The security note of Header applies.
+func Message(ctx context.Context, r io.Reader, w io.Writer, opts Options) (*Result, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
-	res, err := rewrapHeader(ctx, br, &opts, "Rewrap", false)
+	res, err := prepare(ctx, br, &opts, "Rewrap", false)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func (c countWriter) Write(p []byte) (int, error) {
 
 // copySigned copies the body of a signed message from br to w, hashing it for the
 // old signature and the new one, checks the old footer and writes the new one.
-func copySigned(ctx context.Context, br *bufio.Reader, w io.Writer, res *RewrapResult) error {
+func copySigned(ctx context.Context, br *bufio.Reader, w io.Writer, res *Result) error {
 	h := res.hdr
 	mw := io.MultiWriter(countWriter{w, &res.Written}, res.verifier, res.signer)
 	truncated := func(err error) error {
