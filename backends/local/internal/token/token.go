@@ -49,7 +49,7 @@ func Check(secret []byte, tok string) (string, error) {
 	if len(tok) > MaxLen {
 		return "", ErrInvalid
 	}
-	b, err := base64.RawURLEncoding.DecodeString(tok)
+	b, err := decodeCanonical(tok)
 	if err != nil || len(b) != 1+idSize+macSize || b[0] != version {
 		return "", ErrInvalid
 	}
@@ -57,6 +57,20 @@ func Check(secret []byte, tok string) (string, error) {
 		return "", ErrInvalid
 	}
 	return hex.EncodeToString(b[1 : 1+idSize]), nil
+}
+
+// decodeCanonical decodes s as unpadded base64url and accepts it only in the one
+// spelling EncodeToString gives: the decoder alone would also take line breaks
+// anywhere and non-zero trailing bits, so one token would have many spellings.
+func decodeCanonical(s string) ([]byte, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, err
+	}
+	if base64.RawURLEncoding.EncodeToString(b) != s {
+		return nil, errors.New("not canonical base64url")
+	}
+	return b, nil
 }
 
 // ErrBadMarker is the error of Page for a marker it did not make.
@@ -68,7 +82,7 @@ func Page(names []string, limit int, marker string) (page []string, next string,
 	sort.Strings(names)
 	start := 0
 	if marker != "" {
-		m, derr := base64.RawURLEncoding.DecodeString(marker)
+		m, derr := decodeCanonical(marker)
 		if derr != nil || len(m) == 0 {
 			return nil, "", ErrBadMarker
 		}
