@@ -94,3 +94,23 @@ func TestContextError(t *testing.T) {
 		t.Fatalf("deadline: %v", err)
 	}
 }
+
+func TestWithOp(t *testing.T) {
+	_, perr := ParseKeyRef("not a key")
+	err := WithOp(perr, "Encrypt")
+	var e *Error
+	if !errors.As(err, &e) || e.Op != "Encrypt" || !errors.Is(err, ErrNotFound) {
+		t.Fatalf("WithOp on an op-less error: %+v", e)
+	}
+	if orig := perr.(*Error); orig.Op != "" {
+		t.Fatal("WithOp changed the error it was given")
+	}
+	named := Errorf(ErrDisabled, "Decrypt", "k", "x")
+	if got := WithOp(named, "Encrypt"); got != error(named) {
+		t.Fatalf("WithOp replaced an operation already named: %v", got)
+	}
+	plain := errors.New("plain")
+	if WithOp(plain, "Encrypt") != plain {
+		t.Fatal("WithOp changed a foreign error")
+	}
+}

@@ -143,7 +143,7 @@ func describeRoute(ref KeyRef) string {
 func (r *Router) Encrypt(ctx context.Context, in *EncryptInput) (*EncryptOutput, error) {
 	b, _, err := r.Lookup(in.KeyID)
 	if err != nil {
-		return nil, withOp(err, "Encrypt")
+		return nil, WithOp(err, "Encrypt")
 	}
 	return b.Encrypt(ctx, in)
 }
@@ -160,12 +160,14 @@ func (r *Router) Decrypt(ctx context.Context, in *DecryptInput) (*DecryptOutput,
 	}
 	b, _, err := r.Lookup(in.KeyID)
 	if err != nil {
-		return nil, withOp(err, "Decrypt")
+		return nil, WithOp(err, "Decrypt")
 	}
 	return b.Decrypt(ctx, in)
 }
 
-func withOp(err error, op string) error {
+// WithOp returns err with its operation set to op when err is an *Error that names
+// none (as ParseKeyRef's errors do), and err unchanged otherwise.
+func WithOp(err error, op string) error {
 	if e, ok := err.(*Error); ok && e.Op == "" {
 		c := *e
 		c.Op = op

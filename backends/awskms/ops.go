@@ -24,18 +24,9 @@ func (b *Backend) target(op, keyID string) (Target, error) {
 	}
 	t, err := ParseKeyID(keyID)
 	if err != nil {
-		return Target{}, withOp(err, op)
+		return Target{}, backends.WithOp(err, op)
 	}
 	return t, nil
-}
-
-func withOp(err error, op string) error {
-	if e, ok := err.(*backends.Error); ok && e.Op == "" {
-		c := *e
-		c.Op = op
-		return &c
-	}
-	return err
 }
 
 // dryRunDone is the answer to a DryRun that succeeded. AWS KMS answers it with
