@@ -7,11 +7,10 @@ import (
 	"crypto/cipher"
 	"encoding/binary"
 	"io"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/keyport/keyport/envelope"
+	"github.com/keyport/keyport/internal/benchcpu"
 )
 
 // The acceptance benchmarks: 64 MiB, suite 0478, 64 KiB frames, against raw
@@ -20,27 +19,6 @@ const (
 	benchSize  = 64 << 20
 	benchFrame = 64 << 10
 )
-
-// cpuMeter reports, besides wall-clock MB/s, the throughput per CPU-second of
-// the whole process (user+system), which a loaded machine distorts far less:
-// for single-core comparisons it is the fairer figure.
-type cpuMeter struct{ start time.Duration }
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func startCPU() cpuMeter { return cpuMeter{cpuTime()} }
-
-func (m cpuMeter) report(b *testing.B) {
-	if d := cpuTime() - m.start; d > 0 {
-		b.ReportMetric(float64(b.N)*benchSize/d.Seconds()/1e6, "MB/cpu-s")
-	}
-}
 
 // BenchmarkRawAESGCM64MiB is the reference: AES-256-GCM over the same 64 KiB
 // chunks with the same nonce and AAD sizes. "seal" and "open" write into a 64 MiB
@@ -93,16 +71,14 @@ func BenchmarkRawAESGCM64MiB(b *testing.B) {
 		}
 		b.Run("seal"+suffix, func(b *testing.B) {
 			b.SetBytes(benchSize)
-			m := startCPU()
-			defer m.report(b)
+			defer benchcpu.Start().Throughput(b, benchSize)
 			for b.Loop() {
 				seal(perFrame)
 			}
 		})
 		b.Run("open"+suffix, func(b *testing.B) {
 			b.SetBytes(benchSize)
-			m := startCPU()
-			defer m.report(b)
+			defer benchcpu.Start().Throughput(b, benchSize)
 			for b.Loop() {
 				open(perFrame)
 			}
@@ -132,8 +108,7 @@ func BenchmarkEncrypt64MiB(b *testing.B) {
 			o := benchOpts(b, m.workers)
 			b.SetBytes(benchSize)
 			var err error
-			cm := startCPU()
-			defer cm.report(b)
+			defer benchcpu.Start().Throughput(b, benchSize)
 			for b.Loop() {
 				if m.stream {
 					e, err := envelope.NewEncrypter(ctx, io.Discard, o)
@@ -169,8 +144,7 @@ func BenchmarkDecrypt64MiB(b *testing.B) {
 			o := envelope.DecryptOptions{Keyring: aesKeyring(b, "k1", 1), Workers: m.workers}
 			b.SetBytes(benchSize)
 			var err error
-			cm := startCPU()
-			defer cm.report(b)
+			defer benchcpu.Start().Throughput(b, benchSize)
 			for b.Loop() {
 				if m.stream {
 					d, err := envelope.NewDecrypter(ctx, bytes.NewReader(msg), o)

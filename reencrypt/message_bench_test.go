@@ -6,11 +6,10 @@ import (
 	"errors"
 	"io"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/keyport/keyport/envelope"
+	"github.com/keyport/keyport/internal/benchcpu"
 	"github.com/keyport/keyport/reencrypt"
 )
 
@@ -52,7 +51,7 @@ func BenchmarkReEncryptMessage64MiB(b *testing.B) {
 		}
 		b.Run("rewrap-"+mode, func(b *testing.B) {
 			b.SetBytes(size)
-			defer reportCPU(b, processCPU())
+			defer benchcpu.Start().PerOp(b)
 			for b.Loop() {
 				r, w := ends()
 				_, err := reencrypt.ReEncryptMessage(ctx, r, w, reencrypt.MessageOptions{
@@ -65,7 +64,7 @@ func BenchmarkReEncryptMessage64MiB(b *testing.B) {
 		})
 		b.Run("decrypt-encrypt-"+mode, func(b *testing.B) {
 			b.SetBytes(size)
-			defer reportCPU(b, processCPU())
+			defer benchcpu.Start().PerOp(b)
 			for b.Loop() {
 				r, w := ends()
 				d, err := envelope.NewDecrypter(ctx, r, envelope.DecryptOptions{Keyring: src, EncryptionContext: ec})
@@ -176,23 +175,5 @@ func BenchmarkReEncryptMessageHeader(b *testing.B) {
 				}
 			}
 		})
-	}
-}
-
-// processCPU returns the CPU time (user and system) the process has used. The
-// benchmarks report it per operation as cpu-ns/op: on a loaded machine it moves
-// far less than wall-clock time, and scripts/bench.sh prefers it for ratios.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// reportCPU reports the CPU time used since start per operation.
-func reportCPU(b *testing.B, start time.Duration) {
-	if d := processCPU() - start; d > 0 && b.N > 0 {
-		b.ReportMetric(float64(d.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }

@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/keyport/keyport/backends/local"
 	"github.com/keyport/keyport/envelope"
 	"github.com/keyport/keyport/envelope/keyring"
+	"github.com/keyport/keyport/internal/benchcpu"
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/keyset"
 )
@@ -48,7 +47,7 @@ func BenchmarkSmallMessage(b *testing.B) {
 		do := envelope.DecryptOptions{Keyring: kr, EncryptionContext: ec}
 		b.Run("encrypt/"+s.name, func(b *testing.B) {
 			b.SetBytes(int64(len(pt)))
-			defer reportCPU(b, processCPU())
+			defer benchcpu.Start().PerOp(b)
 			for b.Loop() {
 				if _, err := envelope.Encrypt(ctx, pt, eo); err != nil {
 					b.Fatal(err)
@@ -61,7 +60,7 @@ func BenchmarkSmallMessage(b *testing.B) {
 		}
 		b.Run("decrypt/"+s.name, func(b *testing.B) {
 			b.SetBytes(int64(len(pt)))
-			defer reportCPU(b, processCPU())
+			defer benchcpu.Start().PerOp(b)
 			for b.Loop() {
 				got, _, err := envelope.Decrypt(ctx, msg, do)
 				if err != nil || !bytes.Equal(got, pt) {
@@ -82,7 +81,7 @@ func BenchmarkSmallMessage(b *testing.B) {
 	env := aead.NewKMSEnvelopeAEAD2(aead.AES256GCMKeyTemplate(), kek)
 	b.Run("encrypt/tink", func(b *testing.B) {
 		b.SetBytes(int64(len(pt)))
-		defer reportCPU(b, processCPU())
+		defer benchcpu.Start().PerOp(b)
 		for b.Loop() {
 			if _, err := env.Encrypt(pt, ad); err != nil {
 				b.Fatal(err)
@@ -95,7 +94,7 @@ func BenchmarkSmallMessage(b *testing.B) {
 	}
 	b.Run("decrypt/tink", func(b *testing.B) {
 		b.SetBytes(int64(len(pt)))
-		defer reportCPU(b, processCPU())
+		defer benchcpu.Start().PerOp(b)
 		for b.Loop() {
 			got, err := env.Decrypt(ct, ad)
 			if err != nil || !bytes.Equal(got, pt) {
@@ -103,22 +102,4 @@ func BenchmarkSmallMessage(b *testing.B) {
 			}
 		}
 	})
-}
-
-// processCPU returns the CPU time (user and system) the process has used. The
-// benchmarks report it per operation as cpu-ns/op: on a loaded machine it moves
-// far less than wall-clock time, and scripts/bench.sh prefers it for ratios.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// reportCPU reports the CPU time used since start per operation.
-func reportCPU(b *testing.B, start time.Duration) {
-	if d := processCPU() - start; d > 0 && b.N > 0 {
-		b.ReportMetric(float64(d.Nanoseconds())/float64(b.N), "cpu-ns/op")
-	}
 }
