@@ -32,18 +32,25 @@ type DescribeKeyInput struct {
 	GrantTokens []string
 }
 
-// KeyMetadata describes a key. Fields a service does not have are left zero.
+// KeyMetadata describes a key, with the fields of AWS KMS's KeyMetadata under the
+// same names. Fields a service does not have are left zero.
 type KeyMetadata struct {
-	// KeyID is the canonical identifier: the key ARN for AWS-style services, the URI otherwise.
-	KeyID string
-	// ID is the service's short identifier (the key ID for AWS, the key name for Vault).
-	ID      string
-	Account string
-	Region  string
-	State   KeyState
-	Usage   KeyUsage
-	// Spec is the key spec (SYMMETRIC_DEFAULT, RSA_2048, aes256-gcm96, ...).
-	Spec                 string
+	// Arn is the key's canonical identifier: its key ARN for AWS KMS and the
+	// embedded service, its canonical URI for every other service
+	// (vault://transit/orders, gcpkms://projects/...). Outputs of every operation
+	// name keys this way.
+	Arn string
+	// KeyID is the service's short identifier: the key ID for AWS KMS, the key
+	// name for Vault Transit.
+	KeyID        string
+	AWSAccountID string
+	Region       string
+	KeyState     KeyState
+	// Enabled is true when KeyState is Enabled.
+	Enabled  bool
+	KeyUsage KeyUsage
+	// KeySpec is the key spec (SYMMETRIC_DEFAULT, RSA_2048, aes256-gcm96, ...).
+	KeySpec              string
 	EncryptionAlgorithms []Algorithm
 	Description          string
 	CreationDate         time.Time

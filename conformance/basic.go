@@ -344,8 +344,8 @@ func (s *suite) stateCase(t *testing.T, key string, blob []byte, want *backends.
 		if !wantOK(t, err, "DescribeKey (works in every state)") {
 			return
 		}
-		if md.State != state {
-			t.Errorf("DescribeKey: State = %q, want %q", md.State, state)
+		if md.KeyState != state {
+			t.Errorf("DescribeKey: State = %q, want %q", md.KeyState, state)
 		}
 		if state == backends.KeyStatePendingDeletion && md.DeletionDate.IsZero() {
 			t.Errorf("DescribeKey: DeletionDate is zero for a key pending deletion")

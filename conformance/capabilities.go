@@ -177,16 +177,16 @@ func (s *suite) testDescribeKey(t *testing.T) {
 		if !wantOK(t, err, "DescribeKey by "+form) {
 			continue
 		}
-		if md.KeyID != f.KeyA {
-			t.Errorf("DescribeKey by %s: KeyID = %q, want the canonical %q", form, md.KeyID, f.KeyA)
+		if md.Arn != f.KeyA {
+			t.Errorf("DescribeKey by %s: KeyID = %q, want the canonical %q", form, md.Arn, f.KeyA)
 		}
-		if md.State != backends.KeyStateEnabled {
-			t.Errorf("DescribeKey by %s: State = %q, want %q", form, md.State, backends.KeyStateEnabled)
+		if md.KeyState != backends.KeyStateEnabled {
+			t.Errorf("DescribeKey by %s: State = %q, want %q", form, md.KeyState, backends.KeyStateEnabled)
 		}
-		if md.Usage != "" && md.Usage != backends.KeyUsageEncryptDecrypt {
-			t.Errorf("DescribeKey by %s: Usage = %q, want %q", form, md.Usage, backends.KeyUsageEncryptDecrypt)
+		if md.KeyUsage != "" && md.KeyUsage != backends.KeyUsageEncryptDecrypt {
+			t.Errorf("DescribeKey by %s: Usage = %q, want %q", form, md.KeyUsage, backends.KeyUsageEncryptDecrypt)
 		}
-		if md.ID == "" {
+		if md.KeyID == "" {
 			t.Errorf("DescribeKey by %s: ID (the service's short identifier) is empty", form)
 		}
 		if first == nil {
@@ -196,8 +196,8 @@ func (s *suite) testDescribeKey(t *testing.T) {
 		}
 	}
 	md, err := d.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: f.KeyB})
-	if wantOK(t, err, "DescribeKey of KeyB") && md.KeyID != f.KeyB {
-		t.Errorf("DescribeKey of KeyB: KeyID = %q, want %q", md.KeyID, f.KeyB)
+	if wantOK(t, err, "DescribeKey of KeyB") && md.Arn != f.KeyB {
+		t.Errorf("DescribeKey of KeyB: KeyID = %q, want %q", md.Arn, f.KeyB)
 	}
 }
 

@@ -317,8 +317,8 @@ func (c *fakeClient) DescribeKey(ctx context.Context, in *backends.DescribeKeyIn
 	if err != nil {
 		return nil, err
 	}
-	return &backends.KeyMetadata{KeyID: c.kms.arn(key), ID: key.id, Account: key.account, Region: c.kms.region,
-		State: key.state, Usage: backends.KeyUsageEncryptDecrypt, Spec: "SYMMETRIC_DEFAULT", DeletionDate: key.deletion}, nil
+	return &backends.KeyMetadata{Arn: c.kms.arn(key), KeyID: key.id, AWSAccountID: key.account, Region: c.kms.region,
+		KeyState: key.state, KeyUsage: backends.KeyUsageEncryptDecrypt, KeySpec: "SYMMETRIC_DEFAULT", DeletionDate: key.deletion}, nil
 }
 
 func (c *fakeClient) CiphertextKeyID(blob []byte) (string, error) {

@@ -97,8 +97,8 @@ func (s *suite) testConcurrent(t *testing.T) {
 							t.Errorf("worker %d: DescribeKey: want success, got %s", w, describeErr(err))
 							return
 						}
-						if md.KeyID != key {
-							t.Errorf("worker %d: DescribeKey: KeyID = %q, want %q", w, md.KeyID, key)
+						if md.Arn != key {
+							t.Errorf("worker %d: DescribeKey: KeyID = %q, want %q", w, md.Arn, key)
 						}
 					}
 					_, err := f.Backend.Encrypt(ctx, &backends.EncryptInput{KeyID: f.Unknown, Plaintext: pt})

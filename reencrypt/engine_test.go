@@ -312,7 +312,7 @@ func TestDryRun(t *testing.T) {
 			must(t, err)
 			mdB, err := w.adminB.DescribeKey(context.Background(), &backends.DescribeKeyInput{KeyID: w.b1.id})
 			must(t, err)
-			if md1.State != backends.KeyStateEnabled || mdB.State != backends.KeyStateEnabled || md1.CurrentVersion != 1 || mdB.CurrentVersion != 1 {
+			if md1.KeyState != backends.KeyStateEnabled || mdB.KeyState != backends.KeyStateEnabled || md1.CurrentVersion != 1 || mdB.CurrentVersion != 1 {
 				t.Errorf("after DryRun: %+v %+v", md1, mdB)
 			}
 			real := *in

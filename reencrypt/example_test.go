@@ -48,7 +48,7 @@ func Example() {
 	}
 
 	enc, err := r.Encrypt(ctx, &backends.EncryptInput{
-		KeyID: src.KeyMetadata.ID, Plaintext: []byte("a 32-byte data key, for example."),
+		KeyID: src.KeyMetadata.KeyID, Plaintext: []byte("a 32-byte data key, for example."),
 		EncryptionContext: map[string]string{"tenant": "acme"},
 	})
 	if err != nil {
@@ -58,14 +58,14 @@ func Example() {
 	out, err := reencrypt.New(&r).ReEncrypt(ctx, &backends.ReEncryptInput{
 		CiphertextBlob:               enc.CiphertextBlob,
 		SourceEncryptionContext:      map[string]string{"tenant": "acme"},
-		DestinationKeyID:             dst.KeyMetadata.KeyID, // another account: by ARN only
+		DestinationKeyID:             dst.KeyMetadata.Arn, // another account: by ARN only
 		DestinationEncryptionContext: map[string]string{"tenant": "acme", "moved": "yes"},
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("from the old key:", out.SourceKeyID == src.KeyMetadata.KeyID)
-	fmt.Println("to the partner's key:", out.KeyID == dst.KeyMetadata.KeyID)
+	fmt.Println("from the old key:", out.SourceKeyID == src.KeyMetadata.Arn)
+	fmt.Println("to the partner's key:", out.KeyID == dst.KeyMetadata.Arn)
 	fmt.Println("native:", out.Native)
 
 	dec, err := r.Decrypt(ctx, &backends.DecryptInput{

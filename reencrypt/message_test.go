@@ -36,7 +36,7 @@ func newMsgWorld(t testing.TB) *msgWorld {
 		if err != nil {
 			t.Fatal(err)
 		}
-		*p = out.KeyMetadata.KeyID
+		*p = out.KeyMetadata.Arn
 	}
 	if err := w.router.RegisterAccount(msgAccount, "", c); err != nil {
 		t.Fatal(err)
@@ -215,7 +215,7 @@ func ExampleReEncryptMessage() {
 	router.SetDefault(c)
 	_ = router.RegisterAccount(msgAccount, "", c)
 
-	src, _ := keyring.NewBackend(router, oldKey.KeyMetadata.KeyID, nil)
+	src, _ := keyring.NewBackend(router, oldKey.KeyMetadata.Arn, nil)
 	msg, _ := envelope.Encrypt(ctx, []byte("quarterly numbers"), envelope.EncryptOptions{
 		Keyring: src, EncryptionContext: map[string]string{"year": "2025"},
 	})
@@ -223,15 +223,15 @@ func ExampleReEncryptMessage() {
 	var out bytes.Buffer
 	_, err := reencrypt.ReEncryptMessage(ctx, bytes.NewReader(msg), &out, reencrypt.MessageOptions{
 		Router:                       router,
-		SourceKeyIDs:                 []string{oldKey.KeyMetadata.KeyID},
-		DestinationKeyIDs:            []string{newKey.KeyMetadata.KeyID},
+		SourceKeyIDs:                 []string{oldKey.KeyMetadata.Arn},
+		DestinationKeyIDs:            []string{newKey.KeyMetadata.Arn},
 		DestinationEncryptionContext: map[string]string{"year": "2026"},
 	})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	dst, _ := keyring.NewBackend(router, newKey.KeyMetadata.KeyID, nil)
+	dst, _ := keyring.NewBackend(router, newKey.KeyMetadata.Arn, nil)
 	pt, res, err := envelope.Decrypt(ctx, out.Bytes(), envelope.DecryptOptions{Keyring: dst})
 	fmt.Println(string(pt), res.EncryptionContext["year"], err)
 	// Output: quarterly numbers 2026 <nil>

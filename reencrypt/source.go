@@ -90,7 +90,7 @@ func differentKeys(ctx context.Context, src backends.Backend, want, got string, 
 		if err != nil || md == nil {
 			return false
 		}
-		if w, err = backends.ParseKeyRef(md.KeyID); err != nil {
+		if w, err = backends.ParseKeyRef(md.Arn); err != nil {
 			return false
 		}
 	}

@@ -111,10 +111,10 @@ func (w *world) makeKey(admin *local.Client, pol string) key {
 	out, err := admin.CreateKey(ctx, &local.CreateKeyInput{Policy: pol})
 	must(w.t, err)
 	md := out.KeyMetadata
-	alias := "alias/reencrypt-test-" + strings.ReplaceAll(md.ID[:8], "-", "") + "-" + itoa(aliasSeq.Add(1))
-	must(w.t, admin.CreateAlias(ctx, &local.CreateAliasInput{AliasName: alias, TargetKeyID: md.ID}))
-	return key{id: md.ID, arn: md.KeyID, alias: alias,
-		aliasARN: backends.AliasARN("aws", md.Region, md.Account, alias)}
+	alias := "alias/reencrypt-test-" + strings.ReplaceAll(md.KeyID[:8], "-", "") + "-" + itoa(aliasSeq.Add(1))
+	must(w.t, admin.CreateAlias(ctx, &local.CreateAliasInput{AliasName: alias, TargetKeyID: md.KeyID}))
+	return key{id: md.KeyID, arn: md.Arn, alias: alias,
+		aliasARN: backends.AliasARN("aws", md.Region, md.AWSAccountID, alias)}
 }
 
 func itoa(n int64) string {

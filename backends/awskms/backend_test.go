@@ -129,7 +129,7 @@ func TestKeyStates(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if md.State != tc.state || md.KeyID != arnA(tc.key) || md.ID != tc.key || md.Account != accountA || md.Region != east {
+		if md.KeyState != tc.state || md.Arn != arnA(tc.key) || md.KeyID != tc.key || md.AWSAccountID != accountA || md.Region != east {
 			t.Errorf("DescribeKey(%s) = %+v, want state %s", tc.key, md, tc.state)
 		}
 		if tc.state == backends.KeyStatePendingDeletion && md.DeletionDate.IsZero() {
@@ -140,7 +140,7 @@ func TestKeyStates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if md.KeyID != arnA(keyRSA) || md.Spec != "RSA_2048" || md.Usage != backends.KeyUsageEncryptDecrypt || len(md.EncryptionAlgorithms) != 2 {
+	if md.Arn != arnA(keyRSA) || md.KeySpec != "RSA_2048" || md.KeyUsage != backends.KeyUsageEncryptDecrypt || len(md.EncryptionAlgorithms) != 2 {
 		t.Errorf("DescribeKey(rsa) = %+v", md)
 	}
 }

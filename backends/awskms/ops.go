@@ -322,19 +322,19 @@ func (b *Backend) DescribeKey(ctx context.Context, in *backends.DescribeKeyInput
 
 func metadata(m *types.KeyMetadata) *backends.KeyMetadata {
 	md := &backends.KeyMetadata{
-		KeyID:       aws.ToString(m.Arn),
-		ID:          aws.ToString(m.KeyId),
-		Account:     aws.ToString(m.AWSAccountId),
-		State:       backends.KeyState(m.KeyState),
-		Usage:       backends.KeyUsage(m.KeyUsage),
-		Spec:        string(m.KeySpec),
-		Description: aws.ToString(m.Description),
-		MultiRegion: aws.ToBool(m.MultiRegion),
+		Arn:          aws.ToString(m.Arn),
+		KeyID:        aws.ToString(m.KeyId),
+		AWSAccountID: aws.ToString(m.AWSAccountId),
+		KeyState:     backends.KeyState(m.KeyState),
+		KeyUsage:     backends.KeyUsage(m.KeyUsage),
+		KeySpec:      string(m.KeySpec),
+		Description:  aws.ToString(m.Description),
+		MultiRegion:  aws.ToBool(m.MultiRegion),
 	}
-	if ref, err := backends.ParseKeyRef(md.KeyID); err == nil {
+	if ref, err := backends.ParseKeyRef(md.Arn); err == nil {
 		md.Region = ref.Region
-		if md.Account == "" {
-			md.Account = ref.Account
+		if md.AWSAccountID == "" {
+			md.AWSAccountID = ref.Account
 		}
 		if ref.MultiRegion() {
 			md.MultiRegion = true
@@ -346,12 +346,13 @@ func metadata(m *types.KeyMetadata) *backends.KeyMetadata {
 	if m.DeletionDate != nil {
 		md.DeletionDate = *m.DeletionDate
 	}
-	if md.State == "" {
-		md.State = backends.KeyStateDisabled
+	if md.KeyState == "" {
+		md.KeyState = backends.KeyStateDisabled
 		if m.Enabled {
-			md.State = backends.KeyStateEnabled
+			md.KeyState = backends.KeyStateEnabled
 		}
 	}
+	md.Enabled = md.KeyState == backends.KeyStateEnabled
 	for _, a := range m.EncryptionAlgorithms {
 		md.EncryptionAlgorithms = append(md.EncryptionAlgorithms, backends.Algorithm(a))
 	}

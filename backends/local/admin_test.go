@@ -106,15 +106,15 @@ func TestKeyStates(t *testing.T) {
 			t.Run(c.name+"/"+string(st.state), func(t *testing.T) {
 				f := newFixture(t)
 				k, other := f.key(f.a, nil), f.key(f.a, nil)
-				blob := f.encrypt(f.a, k.ID, []byte("x"), nil)
+				blob := f.encrypt(f.a, k.KeyID, []byte("x"), nil)
 				switch st.state {
 				case backends.KeyStateDisabled:
-					mustOK(t, f.a.DisableKey(bg, &local.DisableKeyInput{KeyID: k.ID}))
+					mustOK(t, f.a.DisableKey(bg, &local.DisableKeyInput{KeyID: k.KeyID}))
 				case backends.KeyStatePendingDeletion:
-					_, err := f.a.ScheduleKeyDeletion(bg, &local.ScheduleKeyDeletionInput{KeyID: k.ID, PendingWindowInDays: 7})
+					_, err := f.a.ScheduleKeyDeletion(bg, &local.ScheduleKeyDeletionInput{KeyID: k.KeyID, PendingWindowInDays: 7})
 					mustOK(t, err)
 				}
-				err := c.call(f, k.ID, blob, other.ID)
+				err := c.call(f, k.KeyID, blob, other.KeyID)
 				if want := st.want(); want == nil {
 					mustOK(t, err)
 				} else {
@@ -128,40 +128,40 @@ func TestKeyStates(t *testing.T) {
 func TestDeletion(t *testing.T) {
 	f := newFixture(t)
 	k := f.key(f.a, nil)
-	mustOK(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/doomed", TargetKeyID: k.ID}))
-	blob := f.encrypt(f.a, k.ID, []byte("x"), nil)
+	mustOK(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/doomed", TargetKeyID: k.KeyID}))
+	blob := f.encrypt(f.a, k.KeyID, []byte("x"), nil)
 	for _, days := range []int{-1, 6, 31} {
-		_, err := f.a.ScheduleKeyDeletion(bg, &local.ScheduleKeyDeletionInput{KeyID: k.ID, PendingWindowInDays: days})
+		_, err := f.a.ScheduleKeyDeletion(bg, &local.ScheduleKeyDeletionInput{KeyID: k.KeyID, PendingWindowInDays: days})
 		wantKind(t, err, backends.ErrInvalidArgument)
 	}
-	out, err := f.a.ScheduleKeyDeletion(bg, &local.ScheduleKeyDeletionInput{KeyID: k.ID})
+	out, err := f.a.ScheduleKeyDeletion(bg, &local.ScheduleKeyDeletionInput{KeyID: k.KeyID})
 	mustOK(t, err)
-	if want := f.clock.Now().Add(30 * day); !out.DeletionDate.Equal(want) || out.PendingWindowInDays != 30 || out.KeyState != backends.KeyStatePendingDeletion || out.KeyID != k.KeyID {
+	if want := f.clock.Now().Add(30 * day); !out.DeletionDate.Equal(want) || out.PendingWindowInDays != 30 || out.KeyState != backends.KeyStatePendingDeletion || out.KeyID != k.Arn {
 		t.Fatalf("ScheduleKeyDeletion output %+v", out)
 	}
 	md, err := f.a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: "alias/doomed"})
 	mustOK(t, err)
-	if md.State != backends.KeyStatePendingDeletion || !md.DeletionDate.Equal(out.DeletionDate) {
+	if md.KeyState != backends.KeyStatePendingDeletion || !md.DeletionDate.Equal(out.DeletionDate) {
 		t.Fatalf("metadata %+v", md)
 	}
 	// Cancel: Disabled, as AWS; then enable and use again.
-	_, err = f.a.CancelKeyDeletion(bg, &local.CancelKeyDeletionInput{KeyID: k.ID})
+	_, err = f.a.CancelKeyDeletion(bg, &local.CancelKeyDeletionInput{KeyID: k.KeyID})
 	mustOK(t, err)
-	md, _ = f.a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: k.ID})
-	if md.State != backends.KeyStateDisabled || !md.DeletionDate.IsZero() {
-		t.Fatalf("after cancel: %s %v", md.State, md.DeletionDate)
+	md, _ = f.a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: k.KeyID})
+	if md.KeyState != backends.KeyStateDisabled || !md.DeletionDate.IsZero() {
+		t.Fatalf("after cancel: %s %v", md.KeyState, md.DeletionDate)
 	}
-	mustOK(t, f.a.EnableKey(bg, &local.EnableKeyInput{KeyID: k.ID}))
-	f.encrypt(f.a, k.ID, []byte("x"), nil)
+	mustOK(t, f.a.EnableKey(bg, &local.EnableKeyInput{KeyID: k.KeyID}))
+	f.encrypt(f.a, k.KeyID, []byte("x"), nil)
 
 	// Schedule again for 7 days; one second before, the key still exists.
-	_, err = f.a.ScheduleKeyDeletion(bg, &local.ScheduleKeyDeletionInput{KeyID: k.ID, PendingWindowInDays: 7})
+	_, err = f.a.ScheduleKeyDeletion(bg, &local.ScheduleKeyDeletionInput{KeyID: k.KeyID, PendingWindowInDays: 7})
 	mustOK(t, err)
 	f.clock.Advance(7*day - time.Second)
 	_, err = f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: blob})
 	wantKind(t, err, backends.ErrInvalidState)
 	f.clock.Advance(time.Second)
-	_, err = f.a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: k.ID})
+	_, err = f.a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: k.KeyID})
 	wantKind(t, err, backends.ErrNotFound)
 	_, err = f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: blob})
 	wantKind(t, err, backends.ErrNotFound)
@@ -183,19 +183,19 @@ func TestRotation(t *testing.T) {
 		t.Fatalf("new key CurrentVersion %d", k.CurrentVersion)
 	}
 	for _, days := range []int{-1, 89, 2561} {
-		err := f.a.EnableKeyRotation(bg, &local.EnableKeyRotationInput{KeyID: k.ID, RotationPeriodInDays: days})
+		err := f.a.EnableKeyRotation(bg, &local.EnableKeyRotationInput{KeyID: k.KeyID, RotationPeriodInDays: days})
 		wantKind(t, err, backends.ErrInvalidArgument)
 	}
-	v1 := f.encrypt(f.a, k.ID, []byte("one"), nil)
-	mustOK(t, f.a.EnableKeyRotation(bg, &local.EnableKeyRotationInput{KeyID: k.ID, RotationPeriodInDays: 90}))
-	st, err := f.a.GetKeyRotationStatus(bg, &local.GetKeyRotationStatusInput{KeyID: k.ID})
+	v1 := f.encrypt(f.a, k.KeyID, []byte("one"), nil)
+	mustOK(t, f.a.EnableKeyRotation(bg, &local.EnableKeyRotationInput{KeyID: k.KeyID, RotationPeriodInDays: 90}))
+	st, err := f.a.GetKeyRotationStatus(bg, &local.GetKeyRotationStatusInput{KeyID: k.KeyID})
 	mustOK(t, err)
 	if !st.KeyRotationEnabled || st.RotationPeriodInDays != 90 || !st.NextRotationDate.Equal(f.clock.Now().Add(90*day)) {
 		t.Fatalf("rotation status %+v", st)
 	}
 	version := func() int {
 		t.Helper()
-		md, err := f.a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: k.ID})
+		md, err := f.a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: k.KeyID})
 		mustOK(t, err)
 		return md.CurrentVersion
 	}
@@ -207,18 +207,18 @@ func TestRotation(t *testing.T) {
 	if v := version(); v != 2 {
 		t.Fatalf("after 90 days: version %d, want 2", v)
 	}
-	v2 := f.encrypt(f.a, k.ID, []byte("two"), nil)
+	v2 := f.encrypt(f.a, k.KeyID, []byte("two"), nil)
 	// A disabled key does not rotate; once enabled it catches up.
-	mustOK(t, f.a.DisableKey(bg, &local.DisableKeyInput{KeyID: k.ID}))
+	mustOK(t, f.a.DisableKey(bg, &local.DisableKeyInput{KeyID: k.KeyID}))
 	f.clock.Advance(100 * day)
 	if v := version(); v != 2 {
 		t.Fatalf("disabled key rotated: version %d", v)
 	}
-	mustOK(t, f.a.EnableKey(bg, &local.EnableKeyInput{KeyID: k.ID}))
+	mustOK(t, f.a.EnableKey(bg, &local.EnableKeyInput{KeyID: k.KeyID}))
 	if v := version(); v != 3 {
 		t.Fatalf("re-enabled key: version %d, want 3", v)
 	}
-	out, err := f.a.RotateKeyOnDemand(bg, &local.RotateKeyOnDemandInput{KeyID: k.ID})
+	out, err := f.a.RotateKeyOnDemand(bg, &local.RotateKeyOnDemandInput{KeyID: k.KeyID})
 	mustOK(t, err)
 	if out.CurrentVersion != 4 || version() != 4 {
 		t.Fatalf("on demand: version %d", out.CurrentVersion)
@@ -233,17 +233,17 @@ func TestRotation(t *testing.T) {
 			t.Fatalf("old ciphertext decrypts to %q", dec.Plaintext)
 		}
 	}
-	mustOK(t, f.a.DisableKeyRotation(bg, &local.DisableKeyRotationInput{KeyID: k.ID}))
+	mustOK(t, f.a.DisableKeyRotation(bg, &local.DisableKeyRotationInput{KeyID: k.KeyID}))
 	f.clock.Advance(1000 * day)
 	if v := version(); v != 4 {
 		t.Fatalf("rotation off, yet version %d", v)
 	}
 	// On-demand rotations are limited to 10 per key.
 	for i := 1; i < 10; i++ {
-		_, err := f.a.RotateKeyOnDemand(bg, &local.RotateKeyOnDemandInput{KeyID: k.ID})
+		_, err := f.a.RotateKeyOnDemand(bg, &local.RotateKeyOnDemandInput{KeyID: k.KeyID})
 		mustOK(t, err)
 	}
-	_, err = f.a.RotateKeyOnDemand(bg, &local.RotateKeyOnDemandInput{KeyID: k.ID})
+	_, err = f.a.RotateKeyOnDemand(bg, &local.RotateKeyOnDemandInput{KeyID: k.KeyID})
 	wantKind(t, err, backends.ErrLimitExceeded)
 }
 
@@ -280,7 +280,7 @@ func TestPolicies(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			k := f.key(f.a, &local.CreateKeyInput{Policy: tc.policy, BypassPolicyLockoutSafetyCheck: true})
-			blob := f.encrypt(f.svc.Client(local.Identity{Account: acctA}), k.ID, []byte("x"), tc.ec)
+			blob := f.encrypt(f.svc.Client(local.Identity{Account: acctA}), k.KeyID, []byte("x"), tc.ec)
 			_, err := f.b.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: blob, EncryptionContext: tc.ec})
 			if tc.want == nil {
 				mustOK(t, err)
@@ -300,23 +300,23 @@ func TestPolicies(t *testing.T) {
 		`{"Statement":[{"Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},"Action":"kms:*","Resource":"*"}]}`,
 		allowPolicy(acctB, []string{acctB}, "kms:*"), // locks A out
 	} {
-		err := f.a.PutKeyPolicy(bg, &local.PutKeyPolicyInput{KeyID: k.ID, Policy: p})
+		err := f.a.PutKeyPolicy(bg, &local.PutKeyPolicyInput{KeyID: k.KeyID, Policy: p})
 		wantKind(t, err, backends.ErrInvalidArgument)
 	}
-	got, err := f.a.GetKeyPolicy(bg, &local.GetKeyPolicyInput{KeyID: k.ID})
+	got, err := f.a.GetKeyPolicy(bg, &local.GetKeyPolicyInput{KeyID: k.KeyID})
 	mustOK(t, err)
 	if got.PolicyName != "default" || got.Policy == "" {
 		t.Fatalf("GetKeyPolicy %+v", got)
 	}
-	_, err = f.a.GetKeyPolicy(bg, &local.GetKeyPolicyInput{KeyID: k.ID, PolicyName: "other"})
+	_, err = f.a.GetKeyPolicy(bg, &local.GetKeyPolicyInput{KeyID: k.KeyID, PolicyName: "other"})
 	wantKind(t, err, backends.ErrNotFound)
 	// Bypass: A locks itself out, and then cannot even read the policy.
-	mustOK(t, f.a.PutKeyPolicy(bg, &local.PutKeyPolicyInput{KeyID: k.ID, Policy: allowPolicy(acctB, []string{acctB}, "kms:*"), BypassPolicyLockoutSafetyCheck: true}))
-	_, err = f.a.GetKeyPolicy(bg, &local.GetKeyPolicyInput{KeyID: k.ID})
+	mustOK(t, f.a.PutKeyPolicy(bg, &local.PutKeyPolicyInput{KeyID: k.KeyID, Policy: allowPolicy(acctB, []string{acctB}, "kms:*"), BypassPolicyLockoutSafetyCheck: true}))
+	_, err = f.a.GetKeyPolicy(bg, &local.GetKeyPolicyInput{KeyID: k.KeyID})
 	wantKind(t, err, backends.ErrAccessDenied)
 	// Admin actions are authorized too: B cannot disable A's key.
 	k2 := f.key(f.a, &local.CreateKeyInput{Policy: allowPolicy(acctA, []string{acctB}, "kms:Decrypt")})
-	err = f.b.DisableKey(bg, &local.DisableKeyInput{KeyID: k2.KeyID})
+	err = f.b.DisableKey(bg, &local.DisableKeyInput{KeyID: k2.Arn})
 	wantKind(t, err, backends.ErrAccessDenied)
 }
 
@@ -324,13 +324,13 @@ func TestGrants(t *testing.T) {
 	f := newFixture(t)
 	k := f.key(f.a, nil)
 	ec := map[string]string{"tenant": "t1", "x": "y"}
-	blob := f.encrypt(f.a, k.ID, []byte("x"), ec)
+	blob := f.encrypt(f.a, k.KeyID, []byte("x"), ec)
 	decrypt := func(tokens ...string) error {
 		_, err := f.b.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: blob, EncryptionContext: ec, GrantTokens: tokens})
 		return err
 	}
 	wantKind(t, decrypt(), backends.ErrAccessDenied)
-	g, err := f.a.CreateGrant(bg, &local.CreateGrantInput{KeyID: k.ID, GranteePrincipal: roleB, RetiringPrincipal: roleA,
+	g, err := f.a.CreateGrant(bg, &local.CreateGrantInput{KeyID: k.KeyID, GranteePrincipal: roleB, RetiringPrincipal: roleA,
 		Operations: []local.GrantOperation{local.GrantDecrypt}, Name: "b-decrypt"})
 	mustOK(t, err)
 	if len(g.GrantID) != 64 || g.GrantToken == "" {
@@ -338,14 +338,14 @@ func TestGrants(t *testing.T) {
 	}
 	mustOK(t, decrypt(g.GrantToken))
 	mustOK(t, decrypt()) // grants are effective at once, token or not
-	_, err = f.b.Encrypt(bg, &backends.EncryptInput{KeyID: k.KeyID, Plaintext: []byte("x")})
+	_, err = f.b.Encrypt(bg, &backends.EncryptInput{KeyID: k.Arn, Plaintext: []byte("x")})
 	wantKind(t, err, backends.ErrAccessDenied) // the grant allows Decrypt only
 	// Bad tokens.
 	other := local.New()
 	defer other.Close()
 	oc := other.Client(local.Identity{Account: acctA})
 	ok, _ := oc.CreateKey(bg, nil)
-	og, err := oc.CreateGrant(bg, &local.CreateGrantInput{KeyID: ok.KeyMetadata.ID, GranteePrincipal: roleB, Operations: []local.GrantOperation{local.GrantDecrypt}})
+	og, err := oc.CreateGrant(bg, &local.CreateGrantInput{KeyID: ok.KeyMetadata.KeyID, GranteePrincipal: roleB, Operations: []local.GrantOperation{local.GrantDecrypt}})
 	mustOK(t, err)
 	for _, tok := range []string{"garbage", "", g.GrantToken[:len(g.GrantToken)-2], og.GrantToken} {
 		wantKind(t, decrypt(tok), backends.ErrInvalidGrantToken)
@@ -356,9 +356,9 @@ func TestGrants(t *testing.T) {
 	}
 	wantKind(t, decrypt(many...), backends.ErrInvalidArgument)
 
-	list, err := f.a.ListGrants(bg, &local.ListGrantsInput{KeyID: k.ID})
+	list, err := f.a.ListGrants(bg, &local.ListGrantsInput{KeyID: k.KeyID})
 	mustOK(t, err)
-	if len(list.Grants) != 1 || list.Grants[0].GrantID != g.GrantID || list.Grants[0].GranteePrincipal != roleB || list.Grants[0].KeyID != k.KeyID {
+	if len(list.Grants) != 1 || list.Grants[0].GrantID != g.GrantID || list.Grants[0].GranteePrincipal != roleB || list.Grants[0].KeyID != k.Arn {
 		t.Fatalf("ListGrants %+v", list)
 	}
 	// B cannot retire it (not the retiring principal, no RetireGrant operation); A can.
@@ -382,10 +382,10 @@ func TestGrants(t *testing.T) {
 		{"subset other value", &local.GrantConstraints{EncryptionContextSubset: map[string]string{"tenant": "t2"}}, backends.ErrAccessDenied},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g, err := f.a.CreateGrant(bg, &local.CreateGrantInput{KeyID: k.ID, GranteePrincipal: roleB, Operations: []local.GrantOperation{local.GrantDecrypt}, Constraints: tc.c})
+			g, err := f.a.CreateGrant(bg, &local.CreateGrantInput{KeyID: k.KeyID, GranteePrincipal: roleB, Operations: []local.GrantOperation{local.GrantDecrypt}, Constraints: tc.c})
 			mustOK(t, err)
-			defer func() { mustOK(t, f.a.RevokeGrant(bg, &local.RevokeGrantInput{KeyID: k.ID, GrantID: g.GrantID})) }()
-			l, err := f.a.ListGrants(bg, &local.ListGrantsInput{KeyID: k.KeyID, GrantID: g.GrantID})
+			defer func() { mustOK(t, f.a.RevokeGrant(bg, &local.RevokeGrantInput{KeyID: k.KeyID, GrantID: g.GrantID})) }()
+			l, err := f.a.ListGrants(bg, &local.ListGrantsInput{KeyID: k.Arn, GrantID: g.GrantID})
 			mustOK(t, err)
 			if len(l.Grants) != 1 || l.Grants[0].Constraints == nil || len(l.Grants[0].Constraints.EncryptionContextEquals) != len(tc.c.EncryptionContextEquals) ||
 				len(l.Grants[0].Constraints.EncryptionContextSubset) != len(tc.c.EncryptionContextSubset) || l.Grants[0].Operations[0] != local.GrantDecrypt {
@@ -399,43 +399,43 @@ func TestGrants(t *testing.T) {
 			}
 		})
 	}
-	wantKind(t, f.a.RevokeGrant(bg, &local.RevokeGrantInput{KeyID: k.ID, GrantID: "nope"}), backends.ErrNotFound)
+	wantKind(t, f.a.RevokeGrant(bg, &local.RevokeGrantInput{KeyID: k.KeyID, GrantID: "nope"}), backends.ErrNotFound)
 
 	// Grantee with RetireGrant and DescribeKey; a grantee by account.
-	g2, err := f.a.CreateGrant(bg, &local.CreateGrantInput{KeyID: k.ID, GranteePrincipal: acctB, Operations: []local.GrantOperation{local.GrantDescribeKey, local.GrantRetireGrant}})
+	g2, err := f.a.CreateGrant(bg, &local.CreateGrantInput{KeyID: k.KeyID, GranteePrincipal: acctB, Operations: []local.GrantOperation{local.GrantDescribeKey, local.GrantRetireGrant}})
 	mustOK(t, err)
-	_, err = f.b.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: k.KeyID, GrantTokens: []string{g2.GrantToken}})
+	_, err = f.b.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: k.Arn, GrantTokens: []string{g2.GrantToken}})
 	mustOK(t, err)
-	mustOK(t, f.b.RetireGrant(bg, &local.RetireGrantInput{KeyID: k.KeyID, GrantID: g2.GrantID}))
+	mustOK(t, f.b.RetireGrant(bg, &local.RetireGrantInput{KeyID: k.Arn, GrantID: g2.GrantID}))
 
 	// Invalid grant requests.
 	for _, in := range []*local.CreateGrantInput{
-		{KeyID: k.ID, GranteePrincipal: "bob", Operations: []local.GrantOperation{local.GrantDecrypt}},
-		{KeyID: k.ID, GranteePrincipal: roleB},
-		{KeyID: k.ID, GranteePrincipal: roleB, Operations: []local.GrantOperation{"Sign"}},
-		{KeyID: k.ID, GranteePrincipal: roleB, Operations: []local.GrantOperation{local.GrantDescribeKey}, Constraints: &local.GrantConstraints{EncryptionContextSubset: ec}},
+		{KeyID: k.KeyID, GranteePrincipal: "bob", Operations: []local.GrantOperation{local.GrantDecrypt}},
+		{KeyID: k.KeyID, GranteePrincipal: roleB},
+		{KeyID: k.KeyID, GranteePrincipal: roleB, Operations: []local.GrantOperation{"Sign"}},
+		{KeyID: k.KeyID, GranteePrincipal: roleB, Operations: []local.GrantOperation{local.GrantDescribeKey}, Constraints: &local.GrantConstraints{EncryptionContextSubset: ec}},
 	} {
 		_, err := f.a.CreateGrant(bg, in)
 		wantKind(t, err, backends.ErrInvalidArgument)
 	}
 	// B may not grant on A's key.
-	_, err = f.b.CreateGrant(bg, &local.CreateGrantInput{KeyID: k.KeyID, GranteePrincipal: roleB, Operations: []local.GrantOperation{local.GrantDecrypt}})
+	_, err = f.b.CreateGrant(bg, &local.CreateGrantInput{KeyID: k.Arn, GranteePrincipal: roleB, Operations: []local.GrantOperation{local.GrantDecrypt}})
 	wantKind(t, err, backends.ErrAccessDenied)
 }
 
 func TestGrantReEncrypt(t *testing.T) {
 	f := newFixture(t)
 	src, dst := f.key(f.a, nil), f.key(f.a, nil)
-	blob := f.encrypt(f.a, src.ID, []byte("x"), nil)
+	blob := f.encrypt(f.a, src.KeyID, []byte("x"), nil)
 	re := func() error {
-		_, err := f.b.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: blob, DestinationKeyID: dst.KeyID})
+		_, err := f.b.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: blob, DestinationKeyID: dst.Arn})
 		return err
 	}
 	wantKind(t, re(), backends.ErrAccessDenied)
-	_, err := f.a.CreateGrant(bg, &local.CreateGrantInput{KeyID: src.ID, GranteePrincipal: roleB, Operations: []local.GrantOperation{local.GrantReEncryptFrom}})
+	_, err := f.a.CreateGrant(bg, &local.CreateGrantInput{KeyID: src.KeyID, GranteePrincipal: roleB, Operations: []local.GrantOperation{local.GrantReEncryptFrom}})
 	mustOK(t, err)
 	wantKind(t, re(), backends.ErrAccessDenied)
-	_, err = f.a.CreateGrant(bg, &local.CreateGrantInput{KeyID: dst.ID, GranteePrincipal: roleB, Operations: []local.GrantOperation{local.GrantReEncryptTo}})
+	_, err = f.a.CreateGrant(bg, &local.CreateGrantInput{KeyID: dst.KeyID, GranteePrincipal: roleB, Operations: []local.GrantOperation{local.GrantReEncryptTo}})
 	mustOK(t, err)
 	mustOK(t, re())
 }
@@ -445,27 +445,27 @@ func TestAliases(t *testing.T) {
 	k1, k2 := f.key(f.a, nil), f.key(f.a, nil)
 	kb := f.key(f.b, nil)
 	for _, name := range []string{"orders", "alias/", "alias/bad name", "alias/aws/reserved", "alias/AWS/reserved"} {
-		wantKind(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: name, TargetKeyID: k1.ID}), backends.ErrInvalidAliasName)
+		wantKind(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: name, TargetKeyID: k1.KeyID}), backends.ErrInvalidAliasName)
 	}
-	mustOK(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/app", TargetKeyID: k1.KeyID}))
-	wantKind(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/app", TargetKeyID: k2.ID}), backends.ErrAlreadyExists)
+	mustOK(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/app", TargetKeyID: k1.Arn}))
+	wantKind(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/app", TargetKeyID: k2.KeyID}), backends.ErrAlreadyExists)
 	wantKind(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/x", TargetKeyID: "alias/app"}), backends.ErrInvalidArgument)
-	wantKind(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/x", TargetKeyID: kb.KeyID}), backends.ErrNotFound)
+	wantKind(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/x", TargetKeyID: kb.Arn}), backends.ErrNotFound)
 	// The same name in another account is another alias.
-	mustOK(t, f.b.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/app", TargetKeyID: kb.ID}))
+	mustOK(t, f.b.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/app", TargetKeyID: kb.KeyID}))
 	md, err := f.b.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: "alias/app"})
 	mustOK(t, err)
-	if md.ID != kb.ID {
-		t.Fatalf("B's alias/app is %s", md.ID)
+	if md.KeyID != kb.KeyID {
+		t.Fatalf("B's alias/app is %s", md.KeyID)
 	}
-	mustOK(t, f.a.UpdateAlias(bg, &local.UpdateAliasInput{AliasName: "alias/app", TargetKeyID: k2.ID}))
+	mustOK(t, f.a.UpdateAlias(bg, &local.UpdateAliasInput{AliasName: "alias/app", TargetKeyID: k2.KeyID}))
 	md, _ = f.a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: "alias/app"})
-	if md.ID != k2.ID {
-		t.Fatalf("after UpdateAlias alias/app is %s", md.ID)
+	if md.KeyID != k2.KeyID {
+		t.Fatalf("after UpdateAlias alias/app is %s", md.KeyID)
 	}
-	wantKind(t, f.a.UpdateAlias(bg, &local.UpdateAliasInput{AliasName: "alias/none", TargetKeyID: k2.ID}), backends.ErrNotFound)
+	wantKind(t, f.a.UpdateAlias(bg, &local.UpdateAliasInput{AliasName: "alias/none", TargetKeyID: k2.KeyID}), backends.ErrNotFound)
 	for i := 0; i < 5; i++ {
-		mustOK(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/k1-" + string(rune('a'+i)), TargetKeyID: k1.ID}))
+		mustOK(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/k1-" + string(rune('a'+i)), TargetKeyID: k1.KeyID}))
 	}
 	var names []string
 	marker := ""
@@ -489,7 +489,7 @@ func TestAliases(t *testing.T) {
 	if len(names) != 6 {
 		t.Fatalf("listed %v", names)
 	}
-	out, err := f.a.ListAliases(bg, &local.ListAliasesInput{KeyID: k1.ID})
+	out, err := f.a.ListAliases(bg, &local.ListAliasesInput{KeyID: k1.KeyID})
 	mustOK(t, err)
 	if len(out.Aliases) != 5 {
 		t.Fatalf("aliases of k1: %+v", out.Aliases)
@@ -508,7 +508,7 @@ func TestListKeys(t *testing.T) {
 	f := newFixture(t)
 	want := map[string]bool{}
 	for i := 0; i < 7; i++ {
-		want[f.key(f.a, &local.CreateKeyInput{MultiRegion: i == 0}).ID] = true
+		want[f.key(f.a, &local.CreateKeyInput{MultiRegion: i == 0}).KeyID] = true
 	}
 	f.key(f.b, nil)
 	got := map[string]bool{}
@@ -548,12 +548,12 @@ func TestListKeys(t *testing.T) {
 func TestCreateKey(t *testing.T) {
 	f := newFixture(t, local.WithRegion("eu-west-2"))
 	md := f.key(f.a, &local.CreateKeyInput{Description: "d", MultiRegion: true})
-	if md.Region != "eu-west-2" || md.Account != acctA || md.Description != "d" || !md.MultiRegion ||
-		md.KeyID != "arn:aws:kms:eu-west-2:"+acctA+":key/"+md.ID || md.State != backends.KeyStateEnabled ||
-		md.Usage != backends.KeyUsageEncryptDecrypt || !md.CreationDate.Equal(f.clock.Now()) || md.ID[:4] != "mrk-" {
+	if md.Region != "eu-west-2" || md.AWSAccountID != acctA || md.Description != "d" || !md.MultiRegion ||
+		md.Arn != "arn:aws:kms:eu-west-2:"+acctA+":key/"+md.KeyID || md.KeyState != backends.KeyStateEnabled ||
+		md.KeyUsage != backends.KeyUsageEncryptDecrypt || !md.CreationDate.Equal(f.clock.Now()) || md.KeyID[:4] != "mrk-" {
 		t.Fatalf("metadata %+v", md)
 	}
-	if _, err := backends.ParseKeyRef(md.KeyID); err != nil {
+	if _, err := backends.ParseKeyRef(md.Arn); err != nil {
 		t.Fatal(err)
 	}
 	_, err := f.a.CreateKey(bg, &local.CreateKeyInput{KeyUsage: backends.KeyUsageSignVerify})
@@ -584,11 +584,11 @@ func TestPartitionAndAccessors(t *testing.T) {
 		t.Fatalf("default principal %q", id.Principal)
 	}
 	md := f.key(root, nil)
-	if md.KeyID != "arn:aws-cn:kms:cn-north-1:"+acctA+":key/"+md.ID {
-		t.Fatalf("KeyID %s", md.KeyID)
+	if md.Arn != "arn:aws-cn:kms:cn-north-1:"+acctA+":key/"+md.KeyID {
+		t.Fatalf("KeyID %s", md.Arn)
 	}
-	f.encrypt(root, md.KeyID, []byte("x"), nil)
-	_, err := root.Encrypt(bg, &backends.EncryptInput{KeyID: "arn:aws:kms:cn-north-1:" + acctA + ":key/" + md.ID})
+	f.encrypt(root, md.Arn, []byte("x"), nil)
+	_, err := root.Encrypt(bg, &backends.EncryptInput{KeyID: "arn:aws:kms:cn-north-1:" + acctA + ":key/" + md.KeyID})
 	wantKind(t, err, backends.ErrNotFound)
 	bad := local.New(local.WithPartition("nope"))
 	_, err = bad.Client(local.Identity{Account: acctA}).CreateKey(bg, nil)

@@ -22,7 +22,7 @@ func benchSetup(b *testing.B) (*local.Client, string, string, []byte, map[string
 	}
 	ec := map[string]string{"purpose": "bench", "tenant": "t1"}
 	dataKey := make([]byte, 32)
-	return c, k1.KeyMetadata.KeyID, k2.KeyMetadata.KeyID, dataKey, ec
+	return c, k1.KeyMetadata.Arn, k2.KeyMetadata.Arn, dataKey, ec
 }
 
 // BenchmarkEncrypt encrypts a 32-byte data key with an encryption context.

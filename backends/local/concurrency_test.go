@@ -18,8 +18,8 @@ import (
 // readable after the rotations.
 func TestConcurrentCryptoWhileClockActs(t *testing.T) {
 	f := newFixture(t)
-	rot := f.key(f.a, nil).KeyID
-	gone := f.key(f.a, nil).KeyID
+	rot := f.key(f.a, nil).Arn
+	gone := f.key(f.a, nil).Arn
 	mustOK(t, f.a.EnableKeyRotation(bg, &local.EnableKeyRotationInput{KeyID: rot, RotationPeriodInDays: 90}))
 	ec := map[string]string{"k": "v"}
 	pt := []byte("thirty-two bytes of data key....")
@@ -105,7 +105,7 @@ func TestConcurrentCryptoWhileClockActs(t *testing.T) {
 // TestClosedServiceReadCalls: after Close the read-locked calls fail too.
 func TestClosedServiceReadCalls(t *testing.T) {
 	f := newFixture(t)
-	k := f.key(f.a, nil).KeyID
+	k := f.key(f.a, nil).Arn
 	blob := f.encrypt(f.a, k, []byte("x"), nil)
 	mustOK(t, f.svc.Close())
 	if _, err := f.a.Encrypt(bg, &backends.EncryptInput{KeyID: k, Plaintext: []byte("x")}); !errors.Is(err, backends.ErrInternal) {

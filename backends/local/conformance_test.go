@@ -137,7 +137,7 @@ func confCreateKey(ctx context.Context, t *testing.T, c *local.Client, policy st
 	if err != nil {
 		t.Fatalf("CreateKey: %v", err)
 	}
-	return out.KeyMetadata.KeyID
+	return out.KeyMetadata.Arn
 }
 
 // confEncrypt returns a blob of key, with no encryption context.

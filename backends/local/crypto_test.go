@@ -18,35 +18,35 @@ func TestRoundTrip(t *testing.T) {
 	k := f.key(f.a, nil)
 	for _, n := range []int{0, 1, 32, 4096} {
 		pt := bytes.Repeat([]byte{0xA5}, n)
-		out, err := f.a.Encrypt(bg, &backends.EncryptInput{KeyID: k.ID, Plaintext: pt})
+		out, err := f.a.Encrypt(bg, &backends.EncryptInput{KeyID: k.KeyID, Plaintext: pt})
 		mustOK(t, err)
-		if out.KeyID != k.KeyID || out.EncryptionAlgorithm != backends.SymmetricDefault {
+		if out.KeyID != k.Arn || out.EncryptionAlgorithm != backends.SymmetricDefault {
 			t.Fatalf("Encrypt output %q %q", out.KeyID, out.EncryptionAlgorithm)
 		}
-		again := f.encrypt(f.a, k.ID, pt, nil)
+		again := f.encrypt(f.a, k.KeyID, pt, nil)
 		if bytes.Equal(again, out.CiphertextBlob) {
 			t.Fatalf("%d bytes: two encryptions gave the same ciphertext", n)
 		}
 		dec, err := f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: out.CiphertextBlob})
 		mustOK(t, err)
-		if !bytes.Equal(dec.Plaintext, pt) || dec.KeyID != k.KeyID || dec.Plaintext == nil {
+		if !bytes.Equal(dec.Plaintext, pt) || dec.KeyID != k.Arn || dec.Plaintext == nil {
 			t.Fatalf("%d bytes: round trip gave %d bytes from %s", n, len(dec.Plaintext), dec.KeyID)
 		}
 	}
-	_, err := f.a.Encrypt(bg, &backends.EncryptInput{KeyID: k.ID, Plaintext: make([]byte, 4097)})
+	_, err := f.a.Encrypt(bg, &backends.EncryptInput{KeyID: k.KeyID, Plaintext: make([]byte, 4097)})
 	wantKind(t, err, backends.ErrInvalidArgument)
 }
 
 func TestKeyReferenceForms(t *testing.T) {
 	f := newFixture(t)
 	k := f.key(f.a, nil)
-	mustOK(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/app", TargetKeyID: k.ID}))
+	mustOK(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/app", TargetKeyID: k.KeyID}))
 	aliasARN := "arn:aws:kms:us-east-1:" + acctA + ":alias/app"
-	for _, ref := range []string{k.ID, k.KeyID, "alias/app", aliasARN} {
+	for _, ref := range []string{k.KeyID, k.Arn, "alias/app", aliasARN} {
 		ct := f.encrypt(f.a, ref, []byte("x"), nil)
 		out, err := f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct, KeyID: ref})
 		mustOK(t, err)
-		if out.KeyID != k.KeyID {
+		if out.KeyID != k.Arn {
 			t.Fatalf("%s: decrypted by %s", ref, out.KeyID)
 		}
 		if _, err := f.a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: ref}); err != nil {
@@ -59,23 +59,23 @@ func TestKeyReferenceForms(t *testing.T) {
 		ref  string
 		want *backends.Kind
 	}{
-		{k.ID, backends.ErrNotFound},
+		{k.KeyID, backends.ErrNotFound},
 		{"alias/app", backends.ErrNotFound},
-		{k.KeyID, backends.ErrAccessDenied},
+		{k.Arn, backends.ErrAccessDenied},
 		{aliasARN, backends.ErrAccessDenied},
 	} {
 		_, err := f.b.Encrypt(bg, &backends.EncryptInput{KeyID: tc.ref, Plaintext: []byte("x")})
 		wantKind(t, err, tc.want)
 	}
-	mustOK(t, f.a.PutKeyPolicy(bg, &local.PutKeyPolicyInput{KeyID: k.ID, Policy: allowPolicy(acctA, []string{acctB}, "kms:Encrypt", "kms:Decrypt")}))
-	for _, ref := range []string{k.KeyID, aliasARN} {
+	mustOK(t, f.a.PutKeyPolicy(bg, &local.PutKeyPolicyInput{KeyID: k.KeyID, Policy: allowPolicy(acctA, []string{acctB}, "kms:Encrypt", "kms:Decrypt")}))
+	for _, ref := range []string{k.Arn, aliasARN} {
 		ct := f.encrypt(f.b, ref, []byte("y"), nil)
 		if _, err := f.b.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct}); err != nil {
 			t.Fatalf("B decrypt of %s: %v", ref, err)
 		}
 	}
 	// B may encrypt and decrypt but not describe: the policy does not say so.
-	_, err := f.b.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: k.KeyID})
+	_, err := f.b.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: k.Arn})
 	wantKind(t, err, backends.ErrAccessDenied)
 }
 
@@ -87,9 +87,9 @@ func TestNotFound(t *testing.T) {
 		"arn:aws:kms:us-east-1:" + acctA + ":key/00000000-0000-4000-8000-000000000000",
 		"alias/missing",
 		"arn:aws:kms:us-east-1:" + acctA + ":alias/missing",
-		"arn:aws:kms:eu-west-1:" + acctA + ":key/" + k.ID, // another region
-		"arn:aws-cn:kms:us-east-1:" + acctA + ":key/" + k.ID,
-		"arn:aws:kms:us-east-1:" + acctB + ":key/" + k.ID, // the key is not B's
+		"arn:aws:kms:eu-west-1:" + acctA + ":key/" + k.KeyID, // another region
+		"arn:aws-cn:kms:us-east-1:" + acctA + ":key/" + k.KeyID,
+		"arn:aws:kms:us-east-1:" + acctB + ":key/" + k.KeyID, // the key is not B's
 		"vault://transit/orders",
 		"not a key",
 	} {
@@ -106,7 +106,7 @@ func TestEncryptionContextBinding(t *testing.T) {
 	f := newFixture(t)
 	k := f.key(f.a, nil)
 	ec := map[string]string{"ab": "c", "tenant": "t1"}
-	ct := f.encrypt(f.a, k.ID, []byte("secret"), ec)
+	ct := f.encrypt(f.a, k.KeyID, []byte("secret"), ec)
 	for _, tc := range []struct {
 		name string
 		ec   map[string]string
@@ -133,7 +133,7 @@ func TestEncryptionContextBinding(t *testing.T) {
 		})
 	}
 	// A blob with no context does not decrypt with one.
-	ct2 := f.encrypt(f.a, k.ID, []byte("s"), nil)
+	ct2 := f.encrypt(f.a, k.KeyID, []byte("s"), nil)
 	_, err := f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct2, EncryptionContext: map[string]string{"a": "b"}})
 	wantKind(t, err, backends.ErrInvalidCiphertext)
 }
@@ -143,8 +143,8 @@ func TestTamperedCiphertext(t *testing.T) {
 	k := f.key(f.a, nil)
 	other := f.key(f.a, nil)
 	ec := map[string]string{"k": "v"}
-	ct := f.encrypt(f.a, k.ID, make([]byte, 32), ec)
-	for _, keyID := range []string{"", k.ID} {
+	ct := f.encrypt(f.a, k.KeyID, make([]byte, 32), ec)
+	for _, keyID := range []string{"", k.KeyID} {
 		for i := range ct {
 			for _, mask := range []byte{0x01, 0x80, 0xFF} {
 				bad := bytes.Clone(ct)
@@ -165,24 +165,24 @@ func TestTamperedCiphertext(t *testing.T) {
 	// ReEncrypt rejects the same damage.
 	bad := bytes.Clone(ct)
 	bad[len(bad)-1] ^= 1
-	_, err := f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: bad, SourceEncryptionContext: ec, DestinationKeyID: other.ID})
+	_, err := f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: bad, SourceEncryptionContext: ec, DestinationKeyID: other.KeyID})
 	wantKind(t, err, backends.ErrInvalidCiphertext)
 	_, err = f.a.CiphertextKeyID(ct[:10])
 	wantKind(t, err, backends.ErrInvalidCiphertext)
 	id, err := f.a.CiphertextKeyID(ct)
 	mustOK(t, err)
-	if id != k.KeyID {
-		t.Fatalf("CiphertextKeyID = %s, want %s", id, k.KeyID)
+	if id != k.Arn {
+		t.Fatalf("CiphertextKeyID = %s, want %s", id, k.Arn)
 	}
 }
 
 func TestIncorrectKey(t *testing.T) {
 	f := newFixture(t)
 	k1, k2 := f.key(f.a, nil), f.key(f.a, nil)
-	ct := f.encrypt(f.a, k1.ID, []byte("x"), nil)
-	_, err := f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct, KeyID: k2.ID})
+	ct := f.encrypt(f.a, k1.KeyID, []byte("x"), nil)
+	_, err := f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct, KeyID: k2.KeyID})
 	wantKind(t, err, backends.ErrIncorrectKey)
-	_, err = f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, SourceKeyID: k2.KeyID, DestinationKeyID: k2.ID})
+	_, err = f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, SourceKeyID: k2.Arn, DestinationKeyID: k2.KeyID})
 	wantKind(t, err, backends.ErrIncorrectKey)
 	// A key the caller cannot even find is NotFound.
 	_, err = f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct, KeyID: "alias/none"})
@@ -192,14 +192,14 @@ func TestIncorrectKey(t *testing.T) {
 func TestAlgorithms(t *testing.T) {
 	f := newFixture(t)
 	k := f.key(f.a, nil)
-	ct := f.encrypt(f.a, k.ID, []byte("x"), nil)
-	_, err := f.a.Encrypt(bg, &backends.EncryptInput{KeyID: k.ID, EncryptionAlgorithm: backends.RSAESOAEPSHA256})
+	ct := f.encrypt(f.a, k.KeyID, []byte("x"), nil)
+	_, err := f.a.Encrypt(bg, &backends.EncryptInput{KeyID: k.KeyID, EncryptionAlgorithm: backends.RSAESOAEPSHA256})
 	wantKind(t, err, backends.ErrInvalidKeyUsage)
 	_, err = f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct, EncryptionAlgorithm: "ROT13"})
 	wantKind(t, err, backends.ErrInvalidArgument)
 	_, err = f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct, EncryptionAlgorithm: backends.SymmetricDefault})
 	mustOK(t, err)
-	_, err = f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, DestinationKeyID: k.ID, DestinationEncryptionAlgorithm: backends.RSAESOAEPSHA1})
+	_, err = f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, DestinationKeyID: k.KeyID, DestinationEncryptionAlgorithm: backends.RSAESOAEPSHA1})
 	wantKind(t, err, backends.ErrInvalidKeyUsage)
 }
 
@@ -208,13 +208,13 @@ func TestGenerateDataKey(t *testing.T) {
 	k := f.key(f.a, nil)
 	ec := map[string]string{"p": "q"}
 	for _, n := range []int{0, 1, 16, 64, 1024} {
-		out, err := f.a.GenerateDataKey(bg, &backends.GenerateDataKeyInput{KeyID: "arn:aws:kms:us-east-1:" + acctA + ":key/" + k.ID, NumberOfBytes: n, EncryptionContext: ec})
+		out, err := f.a.GenerateDataKey(bg, &backends.GenerateDataKeyInput{KeyID: "arn:aws:kms:us-east-1:" + acctA + ":key/" + k.KeyID, NumberOfBytes: n, EncryptionContext: ec})
 		mustOK(t, err)
 		want := n
 		if n == 0 {
 			want = 32
 		}
-		if len(out.Plaintext) != want || out.KeyID != k.KeyID {
+		if len(out.Plaintext) != want || out.KeyID != k.Arn {
 			t.Fatalf("NumberOfBytes %d: got %d bytes from %s", n, len(out.Plaintext), out.KeyID)
 		}
 		dec, err := f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: out.CiphertextBlob, EncryptionContext: ec})
@@ -224,10 +224,10 @@ func TestGenerateDataKey(t *testing.T) {
 		}
 	}
 	for _, n := range []int{-1, 1025} {
-		_, err := f.a.GenerateDataKey(bg, &backends.GenerateDataKeyInput{KeyID: k.ID, NumberOfBytes: n})
+		_, err := f.a.GenerateDataKey(bg, &backends.GenerateDataKeyInput{KeyID: k.KeyID, NumberOfBytes: n})
 		wantKind(t, err, backends.ErrInvalidArgument)
 	}
-	out, err := f.a.GenerateDataKeyWithoutPlaintext(bg, &backends.GenerateDataKeyInput{KeyID: k.ID})
+	out, err := f.a.GenerateDataKeyWithoutPlaintext(bg, &backends.GenerateDataKeyInput{KeyID: k.KeyID})
 	mustOK(t, err)
 	if out.Plaintext != nil {
 		t.Fatal("WithoutPlaintext returned a plaintext")
@@ -244,8 +244,8 @@ func TestReEncrypt(t *testing.T) {
 	src, dst := f.key(f.a, nil), f.key(f.a, nil)
 	bKey := f.key(f.b, &local.CreateKeyInput{Policy: allowPolicy(acctB, []string{roleA}, "kms:ReEncryptTo")})
 	ec := map[string]string{"app": "orders"}
-	ct := f.encrypt(f.a, src.ID, []byte("dk"), ec)
-	mustOK(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/dst", TargetKeyID: dst.ID}))
+	ct := f.encrypt(f.a, src.KeyID, []byte("dk"), ec)
+	mustOK(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/dst", TargetKeyID: dst.KeyID}))
 
 	for _, tc := range []struct {
 		name              string
@@ -253,10 +253,10 @@ func TestReEncrypt(t *testing.T) {
 		dstEC             map[string]string
 		wantSrc, wantDest string
 	}{
-		{"to another key by ID", "", dst.ID, ec, src.KeyID, dst.KeyID},
-		{"by alias, naming the source", src.ID, "alias/dst", nil, src.KeyID, dst.KeyID},
-		{"context change only", src.KeyID, src.ID, map[string]string{"app": "billing"}, src.KeyID, src.KeyID},
-		{"to another account by ARN", "", bKey.KeyID, ec, src.KeyID, bKey.KeyID},
+		{"to another key by ID", "", dst.KeyID, ec, src.Arn, dst.Arn},
+		{"by alias, naming the source", src.KeyID, "alias/dst", nil, src.Arn, dst.Arn},
+		{"context change only", src.Arn, src.KeyID, map[string]string{"app": "billing"}, src.Arn, src.Arn},
+		{"to another account by ARN", "", bKey.Arn, ec, src.Arn, bKey.Arn},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, SourceEncryptionContext: ec, SourceKeyID: tc.srcRef,
@@ -268,7 +268,7 @@ func TestReEncrypt(t *testing.T) {
 			}
 			// Whoever owns the destination decrypts with the destination context only.
 			owner := f.a
-			if tc.wantDest == bKey.KeyID {
+			if tc.wantDest == bKey.Arn {
 				owner = f.b
 			}
 			dec, err := owner.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: out.CiphertextBlob, EncryptionContext: tc.dstEC})
@@ -283,12 +283,12 @@ func TestReEncrypt(t *testing.T) {
 		})
 	}
 	// Wrong source context, missing destination.
-	_, err := f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, DestinationKeyID: dst.ID})
+	_, err := f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, DestinationKeyID: dst.KeyID})
 	wantKind(t, err, backends.ErrInvalidCiphertext)
 	_, err = f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, SourceEncryptionContext: ec})
 	wantKind(t, err, backends.ErrInvalidArgument)
 	// Another account by bare key ID: not found in A.
-	_, err = f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, SourceEncryptionContext: ec, DestinationKeyID: bKey.ID})
+	_, err = f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, SourceEncryptionContext: ec, DestinationKeyID: bKey.KeyID})
 	wantKind(t, err, backends.ErrNotFound)
 }
 
@@ -299,7 +299,7 @@ func TestReEncryptAuthorizedTwice(t *testing.T) {
 	f := newFixture(t)
 	src := f.key(f.a, nil)
 	ec := map[string]string{"a": "1"}
-	ct := f.encrypt(f.a, src.ID, []byte("dk"), ec)
+	ct := f.encrypt(f.a, src.KeyID, []byte("dk"), ec)
 	for _, tc := range []struct {
 		name       string
 		srcActions []string // what the source key's policy lets B do
@@ -312,9 +312,9 @@ func TestReEncryptAuthorizedTwice(t *testing.T) {
 		{"no To", []string{"kms:ReEncryptFrom"}, []string{"kms:Encrypt"}, backends.ErrAccessDenied},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			mustOK(t, f.a.PutKeyPolicy(bg, &local.PutKeyPolicyInput{KeyID: src.ID, Policy: allowPolicy(acctA, []string{roleB}, tc.srcActions...)}))
+			mustOK(t, f.a.PutKeyPolicy(bg, &local.PutKeyPolicyInput{KeyID: src.KeyID, Policy: allowPolicy(acctA, []string{roleB}, tc.srcActions...)}))
 			dst := f.key(f.a, &local.CreateKeyInput{Policy: allowPolicy(acctA, []string{roleB}, tc.dstActions...)})
-			_, err := f.b.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, SourceEncryptionContext: ec, DestinationKeyID: dst.KeyID})
+			_, err := f.b.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, SourceEncryptionContext: ec, DestinationKeyID: dst.Arn})
 			if tc.want == nil {
 				mustOK(t, err)
 			} else {
@@ -322,7 +322,7 @@ func TestReEncryptAuthorizedTwice(t *testing.T) {
 			}
 			// The same two permissions through Decrypt/Encrypt with ForReEncrypt.
 			_, derr := f.b.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct, EncryptionContext: ec, ForReEncrypt: true})
-			_, eerr := f.b.Encrypt(bg, &backends.EncryptInput{KeyID: dst.KeyID, Plaintext: []byte("dk"), ForReEncrypt: true})
+			_, eerr := f.b.Encrypt(bg, &backends.EncryptInput{KeyID: dst.Arn, Plaintext: []byte("dk"), ForReEncrypt: true})
 			if (derr == nil) != strings.Contains(strings.Join(tc.srcActions, ","), "ReEncrypt") {
 				t.Fatalf("Decrypt ForReEncrypt: %v", derr)
 			}
@@ -332,48 +332,48 @@ func TestReEncryptAuthorizedTwice(t *testing.T) {
 		})
 	}
 	// Without ForReEncrypt, the ReEncrypt permissions do not let B decrypt or encrypt.
-	mustOK(t, f.a.PutKeyPolicy(bg, &local.PutKeyPolicyInput{KeyID: src.ID, Policy: allowPolicy(acctA, []string{roleB}, "kms:ReEncrypt*")}))
+	mustOK(t, f.a.PutKeyPolicy(bg, &local.PutKeyPolicyInput{KeyID: src.KeyID, Policy: allowPolicy(acctA, []string{roleB}, "kms:ReEncrypt*")}))
 	_, err := f.b.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct, EncryptionContext: ec})
 	wantKind(t, err, backends.ErrAccessDenied)
-	_, err = f.b.Encrypt(bg, &backends.EncryptInput{KeyID: src.KeyID, Plaintext: []byte("x")})
+	_, err = f.b.Encrypt(bg, &backends.EncryptInput{KeyID: src.Arn, Plaintext: []byte("x")})
 	wantKind(t, err, backends.ErrAccessDenied)
 }
 
 func TestDryRun(t *testing.T) {
 	f := newFixture(t)
 	k, k2 := f.key(f.a, nil), f.key(f.a, nil)
-	ct := f.encrypt(f.a, k.ID, []byte("x"), nil)
-	_, err := f.a.Encrypt(bg, &backends.EncryptInput{KeyID: k.ID, Plaintext: []byte("x"), DryRun: true})
+	ct := f.encrypt(f.a, k.KeyID, []byte("x"), nil)
+	_, err := f.a.Encrypt(bg, &backends.EncryptInput{KeyID: k.KeyID, Plaintext: []byte("x"), DryRun: true})
 	wantKind(t, err, backends.ErrDryRunOperation)
 	_, err = f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct, DryRun: true})
 	wantKind(t, err, backends.ErrDryRunOperation)
-	_, err = f.a.GenerateDataKey(bg, &backends.GenerateDataKeyInput{KeyID: k.ID, DryRun: true})
+	_, err = f.a.GenerateDataKey(bg, &backends.GenerateDataKeyInput{KeyID: k.KeyID, DryRun: true})
 	wantKind(t, err, backends.ErrDryRunOperation)
-	_, err = f.a.GenerateDataKeyWithoutPlaintext(bg, &backends.GenerateDataKeyInput{KeyID: k.ID, DryRun: true})
+	_, err = f.a.GenerateDataKeyWithoutPlaintext(bg, &backends.GenerateDataKeyInput{KeyID: k.KeyID, DryRun: true})
 	wantKind(t, err, backends.ErrDryRunOperation)
-	_, err = f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, DestinationKeyID: k2.ID, DryRun: true})
+	_, err = f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, DestinationKeyID: k2.KeyID, DryRun: true})
 	wantKind(t, err, backends.ErrDryRunOperation)
 	// DryRun checks everything: a failing request fails with its own error.
 	_, err = f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct, EncryptionContext: map[string]string{"a": "b"}, DryRun: true})
 	wantKind(t, err, backends.ErrInvalidCiphertext)
-	_, err = f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, SourceKeyID: k2.ID, DestinationKeyID: k2.ID, DryRun: true})
+	_, err = f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, SourceKeyID: k2.KeyID, DestinationKeyID: k2.KeyID, DryRun: true})
 	wantKind(t, err, backends.ErrIncorrectKey)
-	_, err = f.b.Encrypt(bg, &backends.EncryptInput{KeyID: k.KeyID, DryRun: true})
+	_, err = f.b.Encrypt(bg, &backends.EncryptInput{KeyID: k.Arn, DryRun: true})
 	wantKind(t, err, backends.ErrAccessDenied)
-	mustOK(t, f.a.DisableKey(bg, &local.DisableKeyInput{KeyID: k2.ID}))
-	_, err = f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, DestinationKeyID: k2.ID, DryRun: true})
+	mustOK(t, f.a.DisableKey(bg, &local.DisableKeyInput{KeyID: k2.KeyID}))
+	_, err = f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, DestinationKeyID: k2.KeyID, DryRun: true})
 	wantKind(t, err, backends.ErrDisabled)
-	_, err = f.a.Encrypt(bg, &backends.EncryptInput{KeyID: k.ID, Plaintext: make([]byte, 5000), DryRun: true})
+	_, err = f.a.Encrypt(bg, &backends.EncryptInput{KeyID: k.KeyID, Plaintext: make([]byte, 5000), DryRun: true})
 	wantKind(t, err, backends.ErrInvalidArgument)
 }
 
 func TestErrorShape(t *testing.T) {
 	f := newFixture(t)
 	k := f.key(f.a, nil)
-	mustOK(t, f.a.DisableKey(bg, &local.DisableKeyInput{KeyID: k.ID}))
-	_, err := f.a.Encrypt(bg, &backends.EncryptInput{KeyID: k.ID, Plaintext: []byte("x")})
+	mustOK(t, f.a.DisableKey(bg, &local.DisableKeyInput{KeyID: k.KeyID}))
+	_, err := f.a.Encrypt(bg, &backends.EncryptInput{KeyID: k.KeyID, Plaintext: []byte("x")})
 	var e *backends.Error
-	if !errors.As(err, &e) || e.Op != "Encrypt" || e.KeyID != k.KeyID || e.Kind != backends.ErrDisabled || e.Retryable() {
+	if !errors.As(err, &e) || e.Op != "Encrypt" || e.KeyID != k.Arn || e.Kind != backends.ErrDisabled || e.Retryable() {
 		t.Fatalf("error %#v", err)
 	}
 	if !strings.Contains(err.Error(), "DisabledException") {
@@ -386,7 +386,7 @@ func TestContextCanceled(t *testing.T) {
 	k := f.key(f.a, nil)
 	ctx, cancel := context.WithCancel(bg)
 	cancel()
-	_, err := f.a.Encrypt(ctx, &backends.EncryptInput{KeyID: k.ID, Plaintext: []byte("x")})
+	_, err := f.a.Encrypt(ctx, &backends.EncryptInput{KeyID: k.KeyID, Plaintext: []byte("x")})
 	if !errors.Is(err, backends.ErrCanceled) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v", err)
 	}
@@ -403,7 +403,7 @@ func TestContextCanceled(t *testing.T) {
 func TestConcurrentUse(t *testing.T) {
 	f := newFixture(t)
 	k1, k2 := f.key(f.a, nil), f.key(f.a, nil)
-	mustOK(t, f.a.EnableKeyRotation(bg, &local.EnableKeyRotationInput{KeyID: k1.ID, RotationPeriodInDays: 90}))
+	mustOK(t, f.a.EnableKeyRotation(bg, &local.EnableKeyRotationInput{KeyID: k1.KeyID, RotationPeriodInDays: 90}))
 	var wg sync.WaitGroup
 	errs := make(chan error, 32)
 	for g := 0; g < 32; g++ {
@@ -415,12 +415,12 @@ func TestConcurrentUse(t *testing.T) {
 					f.clock.Advance(30 * day) // rotations happen while others work
 				}
 				ec := map[string]string{"g": string(rune('a' + g))}
-				out, err := f.a.Encrypt(bg, &backends.EncryptInput{KeyID: k1.ID, Plaintext: []byte{byte(g), byte(i)}, EncryptionContext: ec})
+				out, err := f.a.Encrypt(bg, &backends.EncryptInput{KeyID: k1.KeyID, Plaintext: []byte{byte(g), byte(i)}, EncryptionContext: ec})
 				if err != nil {
 					errs <- err
 					return
 				}
-				re, err := f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: out.CiphertextBlob, SourceEncryptionContext: ec, DestinationKeyID: k2.ID})
+				re, err := f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: out.CiphertextBlob, SourceEncryptionContext: ec, DestinationKeyID: k2.KeyID})
 				if err != nil {
 					errs <- err
 					return
@@ -448,7 +448,7 @@ func TestConcurrentUse(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	md, err := f.a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: k1.ID})
+	md, err := f.a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: k1.KeyID})
 	mustOK(t, err)
 	if md.CurrentVersion < 2 {
 		t.Fatalf("no rotation happened: CurrentVersion %d", md.CurrentVersion)

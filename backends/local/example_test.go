@@ -21,7 +21,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	if err := app.CreateAlias(ctx, &local.CreateAliasInput{AliasName: "alias/orders", TargetKeyID: key.KeyMetadata.ID}); err != nil {
+	if err := app.CreateAlias(ctx, &local.CreateAliasInput{AliasName: "alias/orders", TargetKeyID: key.KeyMetadata.KeyID}); err != nil {
 		panic(err)
 	}
 
@@ -70,7 +70,7 @@ func ExampleOpen() {
 	}
 	c := svc.Client(local.Identity{Account: "111122223333"})
 	key, _ := c.CreateKey(ctx, &local.CreateKeyInput{Description: "kept"})
-	enc, _ := c.Encrypt(ctx, &backends.EncryptInput{KeyID: key.KeyMetadata.KeyID, Plaintext: []byte("hello")})
+	enc, _ := c.Encrypt(ctx, &backends.EncryptInput{KeyID: key.KeyMetadata.Arn, Plaintext: []byte("hello")})
 	svc.Close()
 
 	svc, err = local.Open(path, local.WithRootKey(root))
@@ -111,19 +111,19 @@ func ExampleClient_ReEncrypt() {
 	dst, _ := partner.CreateKey(ctx, &local.CreateKeyInput{Policy: `{"Version":"2012-10-17","Statement":[
 		{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444455556666:root"},"Action":"kms:*","Resource":"*"},
 		{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"kms:ReEncryptTo","Resource":"*"}]}`})
-	enc, _ := app.Encrypt(ctx, &backends.EncryptInput{KeyID: src.KeyMetadata.ID, Plaintext: []byte("data key"),
+	enc, _ := app.Encrypt(ctx, &backends.EncryptInput{KeyID: src.KeyMetadata.KeyID, Plaintext: []byte("data key"),
 		EncryptionContext: map[string]string{"stage": "1"}})
 
 	out, err := app.ReEncrypt(ctx, &backends.ReEncryptInput{
 		CiphertextBlob:               enc.CiphertextBlob,
 		SourceEncryptionContext:      map[string]string{"stage": "1"},
-		DestinationKeyID:             dst.KeyMetadata.KeyID, // an ARN: the key is in another account
+		DestinationKeyID:             dst.KeyMetadata.Arn, // an ARN: the key is in another account
 		DestinationEncryptionContext: map[string]string{"stage": "2"},
 	})
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(out.Native, out.KeyID == dst.KeyMetadata.KeyID)
+	fmt.Println(out.Native, out.KeyID == dst.KeyMetadata.Arn)
 	dec, _ := partner.Decrypt(ctx, &backends.DecryptInput{CiphertextBlob: out.CiphertextBlob, EncryptionContext: map[string]string{"stage": "2"}})
 	fmt.Printf("%s\n", dec.Plaintext)
 	// Output:

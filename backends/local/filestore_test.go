@@ -27,22 +27,22 @@ func TestFileStoreSurvivesRestart(t *testing.T) {
 	k2out, err := a.CreateKey(bg, nil)
 	mustOK(t, err)
 	k2 := k2out.KeyMetadata
-	mustOK(t, a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/one", TargetKeyID: k1.ID}))
+	mustOK(t, a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/one", TargetKeyID: k1.KeyID}))
 	ec := map[string]string{"a": "b"}
-	old, err := a.Encrypt(bg, &backends.EncryptInput{KeyID: k1.ID, Plaintext: []byte("v1"), EncryptionContext: ec})
+	old, err := a.Encrypt(bg, &backends.EncryptInput{KeyID: k1.KeyID, Plaintext: []byte("v1"), EncryptionContext: ec})
 	mustOK(t, err)
-	mustOK(t, a.EnableKeyRotation(bg, &local.EnableKeyRotationInput{KeyID: k1.ID, RotationPeriodInDays: 100}))
-	_, err = a.RotateKeyOnDemand(bg, &local.RotateKeyOnDemandInput{KeyID: k1.ID})
+	mustOK(t, a.EnableKeyRotation(bg, &local.EnableKeyRotationInput{KeyID: k1.KeyID, RotationPeriodInDays: 100}))
+	_, err = a.RotateKeyOnDemand(bg, &local.RotateKeyOnDemandInput{KeyID: k1.KeyID})
 	mustOK(t, err)
-	g, err := a.CreateGrant(bg, &local.CreateGrantInput{KeyID: k1.ID, GranteePrincipal: roleB, Operations: []local.GrantOperation{local.GrantDecrypt}})
+	g, err := a.CreateGrant(bg, &local.CreateGrantInput{KeyID: k1.KeyID, GranteePrincipal: roleB, Operations: []local.GrantOperation{local.GrantDecrypt}})
 	mustOK(t, err)
-	_, err = a.ScheduleKeyDeletion(bg, &local.ScheduleKeyDeletionInput{KeyID: k2.ID, PendingWindowInDays: 10})
+	_, err = a.ScheduleKeyDeletion(bg, &local.ScheduleKeyDeletionInput{KeyID: k2.KeyID, PendingWindowInDays: 10})
 	mustOK(t, err)
 	mustOK(t, svc.Close())
 	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("store file: %v %v", fi, err)
 	}
-	if raw, _ := os.ReadFile(path); bytes.Contains(raw, []byte("alias/one")) || bytes.Contains(raw, []byte(k1.ID)) {
+	if raw, _ := os.ReadFile(path); bytes.Contains(raw, []byte("alias/one")) || bytes.Contains(raw, []byte(k1.KeyID)) {
 		t.Fatal("the store file holds plain text")
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
@@ -56,7 +56,7 @@ func TestFileStoreSurvivesRestart(t *testing.T) {
 	b := svc2.Client(local.Identity{Account: acctB, Principal: roleB})
 	md, err := a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: "alias/one"})
 	mustOK(t, err)
-	if md.ID != k1.ID || md.Description != "one" || md.CurrentVersion != 2 {
+	if md.KeyID != k1.KeyID || md.Description != "one" || md.CurrentVersion != 2 {
 		t.Fatalf("after restart: %+v", md)
 	}
 	dec, err := b.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: old.CiphertextBlob, EncryptionContext: ec, GrantTokens: []string{g.GrantToken}})
@@ -64,29 +64,29 @@ func TestFileStoreSurvivesRestart(t *testing.T) {
 	if string(dec.Plaintext) != "v1" {
 		t.Fatal("wrong plaintext")
 	}
-	if _, err := b.Encrypt(bg, &backends.EncryptInput{KeyID: k1.KeyID, Plaintext: []byte("p")}); err != nil {
+	if _, err := b.Encrypt(bg, &backends.EncryptInput{KeyID: k1.Arn, Plaintext: []byte("p")}); err != nil {
 		t.Fatalf("policy did not survive: %v", err)
 	}
-	st, err := a.GetKeyRotationStatus(bg, &local.GetKeyRotationStatusInput{KeyID: k1.ID})
+	st, err := a.GetKeyRotationStatus(bg, &local.GetKeyRotationStatusInput{KeyID: k1.KeyID})
 	mustOK(t, err)
 	if !st.KeyRotationEnabled || st.RotationPeriodInDays != 100 {
 		t.Fatalf("rotation %+v", st)
 	}
-	md2, err := a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: k2.ID})
+	md2, err := a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: k2.KeyID})
 	mustOK(t, err)
-	if md2.State != backends.KeyStatePendingDeletion {
-		t.Fatalf("k2 is %s", md2.State)
+	if md2.KeyState != backends.KeyStatePendingDeletion {
+		t.Fatalf("k2 is %s", md2.KeyState)
 	}
 	// The clock deletes k2 and rotates k1; both are persisted.
 	c.Advance(101 * day)
-	_, err = a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: k2.ID})
+	_, err = a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: k2.KeyID})
 	wantKind(t, err, backends.ErrNotFound)
 	mustOK(t, svc2.Close())
 	svc3, err := local.Open(path, local.WithRootKey(rootKey(1)), local.WithClock(c.Now))
 	mustOK(t, err)
 	defer svc3.Close()
 	a = svc3.Client(local.Identity{Account: acctA})
-	md, err = a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: k1.ID})
+	md, err = a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: k1.KeyID})
 	mustOK(t, err)
 	if md.CurrentVersion != 3 {
 		t.Fatalf("after the rotation period: version %d", md.CurrentVersion)

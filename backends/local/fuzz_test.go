@@ -18,7 +18,7 @@ func FuzzDecrypt(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	out, err := c.Encrypt(bg, &backends.EncryptInput{KeyID: k.KeyMetadata.ID, Plaintext: []byte("pt"), EncryptionContext: map[string]string{"a": "b"}})
+	out, err := c.Encrypt(bg, &backends.EncryptInput{KeyID: k.KeyMetadata.KeyID, Plaintext: []byte("pt"), EncryptionContext: map[string]string{"a": "b"}})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func FuzzDecrypt(f *testing.F) {
 		} else if backends.KindOf(err) == nil {
 			t.Fatalf("untyped error %v", err)
 		}
-		if _, err := c.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: blob, SourceEncryptionContext: ec, DestinationKeyID: k.KeyMetadata.ID}); err != nil && backends.KindOf(err) == nil {
+		if _, err := c.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: blob, SourceEncryptionContext: ec, DestinationKeyID: k.KeyMetadata.KeyID}); err != nil && backends.KindOf(err) == nil {
 			t.Fatalf("untyped error %v", err)
 		}
 	})

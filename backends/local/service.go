@@ -477,13 +477,14 @@ func (s *Service) usable(op string, k *state.Key) error {
 
 func (s *Service) metadata(k *state.Key) *backends.KeyMetadata {
 	return &backends.KeyMetadata{
-		KeyID:                s.keyARN(k),
-		ID:                   k.ID,
-		Account:              k.Account,
+		Arn:                  s.keyARN(k),
+		KeyID:                k.ID,
+		AWSAccountID:         k.Account,
 		Region:               s.region,
-		State:                k.State,
-		Usage:                backends.KeyUsageEncryptDecrypt,
-		Spec:                 "SYMMETRIC_DEFAULT",
+		KeyState:             k.State,
+		Enabled:              k.State == backends.KeyStateEnabled,
+		KeyUsage:             backends.KeyUsageEncryptDecrypt,
+		KeySpec:              "SYMMETRIC_DEFAULT",
 		EncryptionAlgorithms: []backends.Algorithm{backends.SymmetricDefault},
 		Description:          k.Description,
 		CreationDate:         k.Created,

@@ -68,7 +68,7 @@ func vaultFixture(t *testing.T, params map[string]any) *conformance.Fixture {
 			conformance.DeviationNoGrants,
 		},
 		Other:    lc,
-		OtherKey: lk.KeyMetadata.KeyID,
+		OtherKey: lk.KeyMetadata.Arn,
 		ErrorAs: func(err error) bool {
 			var re *api.ResponseError
 			return errors.As(err, &re)
@@ -100,7 +100,7 @@ func TestReEncryptAcrossProviders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	localKey := lk.KeyMetadata.KeyID
+	localKey := lk.KeyMetadata.Arn
 
 	var r backends.Router
 	if err := v.b.Register(&r); err != nil {

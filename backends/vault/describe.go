@@ -32,10 +32,11 @@ func (b *Backend) DescribeKey(ctx context.Context, in *backends.DescribeKeyInput
 		return nil, err
 	}
 	md := &backends.KeyMetadata{
-		KeyID:                ref.URI(),
-		ID:                   ref.Name,
-		State:                backends.KeyStateEnabled,
-		Spec:                 info.Type,
+		Arn:                  ref.URI(),
+		KeyID:                ref.Name,
+		KeyState:             backends.KeyStateEnabled,
+		Enabled:              true,
+		KeySpec:              info.Type,
 		CurrentVersion:       info.LatestVersion,
 		MinDecryptionVersion: info.MinDecryptionVersion,
 		Derived:              info.Derived,
@@ -43,16 +44,16 @@ func (b *Backend) DescribeKey(ctx context.Context, in *backends.DescribeKeyInput
 	}
 	switch {
 	case info.SupportsEncryption || info.rsa():
-		md.Usage = backends.KeyUsageEncryptDecrypt
+		md.KeyUsage = backends.KeyUsageEncryptDecrypt
 		if alg, err := info.algorithm(op, ref, ""); err == nil {
 			md.EncryptionAlgorithms = []backends.Algorithm{alg}
 		} else if info.rsa() {
 			md.EncryptionAlgorithms = []backends.Algorithm{backends.RSAESOAEPSHA256}
 		}
 	case info.SupportsSigning:
-		md.Usage = backends.KeyUsageSignVerify
+		md.KeyUsage = backends.KeyUsageSignVerify
 	case info.Type == "hmac":
-		md.Usage = backends.KeyUsageGenerateMAC
+		md.KeyUsage = backends.KeyUsageGenerateMAC
 	}
 	return md, nil
 }

@@ -174,8 +174,8 @@ func TestRotationRewrapAndMinDecryptionVersion(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if md.CurrentVersion != 2 || md.MinDecryptionVersion != 1 || md.Derived != derived || md.Spec != "aes256-gcm96" ||
-				md.KeyID != key || md.State != backends.KeyStateEnabled || md.Usage != backends.KeyUsageEncryptDecrypt || md.CreationDate.IsZero() {
+			if md.CurrentVersion != 2 || md.MinDecryptionVersion != 1 || md.Derived != derived || md.KeySpec != "aes256-gcm96" ||
+				md.Arn != key || md.KeyState != backends.KeyStateEnabled || md.KeyUsage != backends.KeyUsageEncryptDecrypt || md.CreationDate.IsZero() {
 				t.Fatalf("DescribeKey = %+v", md)
 			}
 
@@ -417,7 +417,7 @@ func TestKeyTypes(t *testing.T) {
 	_, err = v.b.Encrypt(ctx, &backends.EncryptInput{KeyID: signing, Plaintext: []byte("x")})
 	wantKind(t, "signing key", err, backends.ErrInvalidKeyUsage)
 	md, err := v.b.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: signing})
-	if err != nil || md.Usage != backends.KeyUsageSignVerify {
+	if err != nil || md.KeyUsage != backends.KeyUsageSignVerify {
 		t.Fatalf("describe signing key: %+v, %v", md, err)
 	}
 }

@@ -66,11 +66,11 @@ func createKey(ctx context.Context, e *env, c *local.Client, alias, desc string)
 	}
 	md := out.KeyMetadata
 	if alias != "" {
-		if err := c.CreateAlias(ctx, &local.CreateAliasInput{AliasName: alias, TargetKeyID: md.ID}); err != nil {
-			return fmt.Errorf("key %s created, but not its alias: %w", md.KeyID, err)
+		if err := c.CreateAlias(ctx, &local.CreateAliasInput{AliasName: alias, TargetKeyID: md.KeyID}); err != nil {
+			return fmt.Errorf("key %s created, but not its alias: %w", md.Arn, err)
 		}
 	}
-	fmt.Fprintln(e.stdout, md.KeyID)
+	fmt.Fprintln(e.stdout, md.Arn)
 	return nil
 }
 
@@ -103,7 +103,7 @@ func listKeys(ctx context.Context, e *env, c *local.Client) error {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.KeyArn, md.State, orDefault(strings.Join(aliases[k.KeyID], ","), "-"), md.Description)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.KeyArn, md.KeyState, orDefault(strings.Join(aliases[k.KeyID], ","), "-"), md.Description)
 		}
 		if !out.Truncated {
 			break
@@ -126,6 +126,6 @@ func describeKey(ctx context.Context, e *env, svc *services, ref string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "KeyId: %s\nState: %s\nUsage: %s\nSpec: %s\nDescription: %s\n", md.KeyID, md.State, md.Usage, md.Spec, md.Description)
+	fmt.Fprintf(e.stdout, "KeyId: %s\nState: %s\nUsage: %s\nSpec: %s\nDescription: %s\n", md.Arn, md.KeyState, md.KeyUsage, md.KeySpec, md.Description)
 	return nil
 }

@@ -224,7 +224,7 @@ func canonicalIDs(ctx context.Context, r *backends.Router, keys []string) (map[s
 			if err != nil {
 				return nil, err
 			}
-			ids[md.KeyID] = true
+			ids[md.Arn] = true
 			continue
 		}
 		if ref.Form != backends.FormKeyARN && ref.Form != backends.FormURI {

@@ -307,7 +307,7 @@ func TestMigrateVerificationFailureKeepsOriginal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	noDecrypt := out.KeyMetadata.KeyID
+	noDecrypt := out.KeyMetadata.Arn
 	p := filepath.Join(w.dir, "data", "m.enc")
 	msg := []byte(w.must(t, randBytes(5000), "encrypt", "--key", "alias/old"))
 	writeFile(t, p, msg, 0o600)

@@ -279,15 +279,15 @@ func (k *Backend) canonicalID(ctx context.Context) string {
 		return ""
 	}
 	md, err := d.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: k.keyID, GrantTokens: k.opts.GrantTokens})
-	if err != nil || md == nil || md.KeyID == "" {
+	if err != nil || md == nil || md.Arn == "" {
 		return ""
 	}
-	pid, err := ProviderID(md.KeyID)
+	pid, err := ProviderID(md.Arn)
 	if err != nil {
 		return ""
 	}
-	k.learn(md.KeyID, pid)
-	return md.KeyID
+	k.learn(md.Arn, pid)
+	return md.Arn
 }
 
 // matches says whether the keyring's key wrapped an encrypted data key that names

@@ -34,7 +34,7 @@ func BenchmarkSmallMessage(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	kr, err := keyring.NewBackend(c, key.KeyMetadata.KeyID, nil)
+	kr, err := keyring.NewBackend(c, key.KeyMetadata.Arn, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

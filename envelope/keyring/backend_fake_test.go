@@ -150,7 +150,7 @@ func (f *fakeKMS) DescribeKey(ctx context.Context, in *backends.DescribeKeyInput
 	if err != nil {
 		return nil, err
 	}
-	return &backends.KeyMetadata{KeyID: f.keys[i].id, State: backends.KeyStateEnabled}, nil
+	return &backends.KeyMetadata{Arn: f.keys[i].id, KeyState: backends.KeyStateEnabled}, nil
 }
 
 // plainBackend hides the optional capabilities of a backend.

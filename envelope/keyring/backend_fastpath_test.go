@@ -31,14 +31,14 @@ func TestBackendKnownKeyDataKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A bare key ID: the keyring learns the canonical ARN from its first call.
-	k := mustBackend(t, c, key.KeyMetadata.ID, nil)
+	k := mustBackend(t, c, key.KeyMetadata.KeyID, nil)
 	s := envelope.SuiteAES256GCMHKDFSHA512CommitKey
 	m := encMaterials(s)
 	if err := k.OnEncrypt(ctx, m); err != nil {
 		t.Fatal(err)
 	}
 	good := m.EncryptedDataKeys[0]
-	if good.ProviderID != keyring.ProviderAWSKMS || string(good.ProviderInfo) != key.KeyMetadata.KeyID {
+	if good.ProviderID != keyring.ProviderAWSKMS || string(good.ProviderInfo) != key.KeyMetadata.Arn {
 		t.Fatalf("provider %q info %q, want aws-kms and the key ARN", good.ProviderID, good.ProviderInfo)
 	}
 	damaged := good
@@ -47,7 +47,7 @@ func TestBackendKnownKeyDataKeys(t *testing.T) {
 	otherProvider := good
 	otherProvider.ProviderID = "aws-kms-x"
 	otherKey := good
-	otherKey.ProviderInfo = []byte(other.KeyMetadata.KeyID)
+	otherKey.ProviderInfo = []byte(other.KeyMetadata.Arn)
 
 	d := decMaterials(s)
 	if err := k.OnDecrypt(ctx, d, []envelope.EncryptedDataKey{otherProvider, otherKey, damaged, good}); err != nil {
@@ -67,7 +67,7 @@ func TestBackendKnownKeyDataKeys(t *testing.T) {
 		t.Fatalf("no data key of the keyring's: %v", err)
 	}
 	// A keyring of the other key does not take this key's data key.
-	k2 := mustBackend(t, c, other.KeyMetadata.KeyID, nil)
+	k2 := mustBackend(t, c, other.KeyMetadata.Arn, nil)
 	if err := k2.OnDecrypt(ctx, decMaterials(s), []envelope.EncryptedDataKey{good}); !errors.Is(err, backends.ErrIncorrectKey) {
 		t.Fatalf("another key's keyring: %v", err)
 	}

@@ -168,8 +168,8 @@ func makeKey(ctx context.Context, c *local.Client, alias, policy string) (string
 	if err != nil {
 		return "", fmt.Errorf("create %s: %w", alias, err)
 	}
-	if err := c.CreateAlias(ctx, &local.CreateAliasInput{AliasName: alias, TargetKeyID: out.KeyMetadata.ID}); err != nil {
+	if err := c.CreateAlias(ctx, &local.CreateAliasInput{AliasName: alias, TargetKeyID: out.KeyMetadata.KeyID}); err != nil {
 		return "", fmt.Errorf("alias %s: %w", alias, err)
 	}
-	return out.KeyMetadata.KeyID, nil
+	return out.KeyMetadata.Arn, nil
 }
