@@ -1,6 +1,7 @@
 package local_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -62,7 +63,14 @@ func ExampleOpen() {
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "keys.store")
-	root := make([]byte, 32) // use a random key kept in a secret store in real life
+	text, err := local.GenerateRootKey() // keep it in a secret store in real life
+	if err != nil {
+		panic(err)
+	}
+	root, err := local.ParseRootKey(text)
+	if err != nil {
+		panic(err)
+	}
 
 	svc, err := local.Open(path, local.WithRootKey(root))
 	if err != nil {
@@ -84,11 +92,11 @@ func ExampleOpen() {
 	}
 	fmt.Printf("%s\n", dec.Plaintext)
 
-	// Another root key cannot read the store.
-	_, err = local.Open(path, local.WithRootKey(make([]byte, 32)[:31]))
-	fmt.Println(err != nil)
-	other := make([]byte, 32)
-	other[0] = 1
+	// A weak root key is refused; another root key cannot read the store.
+	_, err = local.Open(path, local.WithRootKey(make([]byte, 32)))
+	fmt.Println(errors.Is(err, local.ErrInvalidRootKey))
+	other := bytes.Clone(root)
+	other[0] ^= 1
 	_, err = local.Open(path, local.WithRootKey(other))
 	fmt.Println(errors.Is(err, local.ErrWrongRootKey))
 	// Output:

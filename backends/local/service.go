@@ -37,10 +37,7 @@ package local
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -49,8 +46,9 @@ import (
 	"github.com/keyport/keyport/backends/local/internal/state"
 )
 
-// RootKeyEnv is the environment variable Open reads the root key from (base64 of 32
-// bytes) when no WithRootKey or WithRootKeyFile option is given.
+// RootKeyEnv is the environment variable Open reads the root key from (32 random
+// bytes in base64 or hex, see ParseRootKey) when no WithRootKey or
+// WithRootKeyFile option is given.
 const RootKeyEnv = "KEYPORT_LOCAL_ROOT_KEY"
 
 // Option configures a Service.
@@ -82,14 +80,15 @@ func WithClock(now func() time.Time) Option {
 	return func(c *config) { c.clock = now }
 }
 
-// WithRootKey sets the 32-byte root key that encrypts a file store (Open). The
-// Service keeps its own copy.
+// WithRootKey sets the 32-byte root key that encrypts a store (Open): 32 random
+// bytes (32 equal bytes or 32 printable characters are refused). The Service
+// keeps its own copy.
 func WithRootKey(key []byte) Option {
 	return func(c *config) { c.rootKey = append([]byte(nil), key...) }
 }
 
-// WithRootKeyFile makes Open read the root key from a file holding either the 32
-// raw bytes or their standard base64 encoding.
+// WithRootKeyFile makes Open read the root key from a file (see ReadRootKeyFile:
+// base64 or hex of 32 random bytes, in a file that only its owner may read).
 func WithRootKeyFile(path string) Option {
 	return func(c *config) { c.rootKeyFile = path }
 }
@@ -178,9 +177,9 @@ func Open(path string, opts ...Option) (*Service, error) {
 	if c.err != nil {
 		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "%v", c.err)
 	}
-	root, err := rootKey(c)
+	root, err := rootKeyFromConfig(c)
 	if err != nil {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "root key: %w", err)
+		return nil, err
 	}
 	fs := &fileStore{path: path, root: root}
 	st, meta, err := fs.load()
@@ -206,36 +205,6 @@ func Open(path string, opts ...Option) (*Service, error) {
 	}
 	s.nextDue = s.st.NextDue()
 	return s, nil
-}
-
-func rootKey(c *config) ([]byte, error) {
-	var raw []byte
-	switch {
-	case c.rootKey != nil:
-		raw = append([]byte(nil), c.rootKey...)
-	case c.rootKeyFile != "":
-		b, err := os.ReadFile(c.rootKeyFile)
-		if err != nil {
-			return nil, err
-		}
-		raw = b
-	default:
-		v := os.Getenv(RootKeyEnv)
-		if v == "" {
-			return nil, errors.New("no root key: use WithRootKey, WithRootKeyFile or " + RootKeyEnv)
-		}
-		raw = []byte(v)
-	}
-	if len(raw) == 32 {
-		return raw, nil
-	}
-	dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(raw)))
-	clear(raw)
-	if err != nil || len(dec) != 32 {
-		clear(dec)
-		return nil, errors.New("root key must be 32 bytes, raw or in standard base64")
-	}
-	return dec, nil
 }
 
 // Region returns the service's region.
