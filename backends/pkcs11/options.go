@@ -1,0 +1,89 @@
+package pkcs11
+
+import "os"
+
+// Environment variables that Open reads when Options leave a setting empty.
+const (
+	// EnvModule names the PKCS#11 library (a path to a .so, .dylib or .dll).
+	EnvModule = "KEYPORT_PKCS11_MODULE"
+	// EnvPINFile names a file whose content is the user PIN.
+	EnvPINFile = "KEYPORT_PKCS11_PIN_FILE"
+	// EnvPIN holds the user PIN itself.
+	EnvPIN = "KEYPORT_PKCS11_PIN"
+)
+
+// DefaultMaxSessions is how many sessions a Backend opens on its token at most
+// when Options.MaxSessions is 0.
+const DefaultMaxSessions = 8
+
+// Options configures Open.
+type Options struct {
+	// Module is the path of the PKCS#11 library; empty means the value of
+	// KEYPORT_PKCS11_MODULE.
+	Module string
+	// Token and Serial select the token by label and by serial number. Empty
+	// both means the one initialised token the library has (an error if it has
+	// several).
+	Token, Serial string
+	// PINFile is a file whose content, less a trailing newline, is the user PIN;
+	// PINEnv the name of an environment variable that holds it. When both are
+	// empty, Open reads the file named by KEYPORT_PKCS11_PIN_FILE, else the
+	// variable KEYPORT_PKCS11_PIN. A PIN is never taken from a key reference.
+	// A token that does not require a login needs none.
+	PINFile, PINEnv string
+	// MaxSessions bounds the sessions the Backend holds open on the token, and so
+	// the calls to it that run at once; 0 means DefaultMaxSessions.
+	MaxSessions int
+}
+
+func (o Options) module() string {
+	if o.Module != "" {
+		return o.Module
+	}
+	return os.Getenv(EnvModule)
+}
+
+// KeySpec names the kind of key CreateKey makes, as AWS KMS names key specs.
+type KeySpec string
+
+// Key specs.
+const (
+	AES256  KeySpec = "AES_256"  // an AES-256 secret key, for CKM_AES_GCM
+	RSA2048 KeySpec = "RSA_2048" // an RSA key pair, for CKM_RSA_PKCS_OAEP
+	RSA3072 KeySpec = "RSA_3072"
+	RSA4096 KeySpec = "RSA_4096"
+)
+
+// CreateKeyInput says what key CreateKey makes.
+type CreateKeyInput struct {
+	// Label is the key's CKA_LABEL; required, and no other key on the token may
+	// have it.
+	Label string
+	// ID is the key's CKA_ID; nil means 16 random bytes. No other key on the
+	// token may have it.
+	ID []byte
+	// Spec is the kind of key; empty means AES256.
+	Spec KeySpec
+}
+
+// KeyInfo describes a key on a token: what DescribeKey reports, and the PKCS#11
+// attributes that backends.KeyMetadata has no field for.
+type KeyInfo struct {
+	// URI is the key's canonical identifier (token, object and id), which every
+	// output names.
+	URI string
+	// Token is the label of the token that holds the key.
+	Token string
+	// Label and ID are the key's CKA_LABEL and CKA_ID.
+	Label string
+	ID    []byte
+	// Spec is the key's kind: AES256, RSA2048, ..., or a description of a kind
+	// the backend does not use ("AES_128", "EC", ...).
+	Spec KeySpec
+	// Extractable and Sensitive are CKA_EXTRACTABLE and CKA_SENSITIVE (of the
+	// private key, for a key pair).
+	Extractable, Sensitive bool
+	// Encrypt and Decrypt are CKA_ENCRYPT (of the public key, for a pair) and
+	// CKA_DECRYPT (of the secret or private key).
+	Encrypt, Decrypt bool
+}
