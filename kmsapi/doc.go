@@ -1,0 +1,31 @@
+// Package kmsapi serves the AWS KMS API (the JSON 1.1 protocol of
+// TrentService, as every AWS SDK, the AWS CLI and the AWS Encryption SDKs speak
+// it) over keyport's key services, so that an application written for AWS KMS runs
+// against keyport unchanged.
+//
+// A [Server] is an http.Handler. Every request is authenticated with AWS Signature
+// Version 4 against the access keys of the configured [Principal] values, each
+// mapped to an account and a principal ARN that key policies and grants see; one
+// server holds several accounts, and several regions (one backends/local Service
+// each). Inputs are validated as AWS validates them, and errors are answered as
+// AWS answers them: the exception name in __type, a message, and the HTTP status.
+// Request bodies are limited in size, each principal may have a request quota
+// (ThrottlingException beyond it), GET /healthz answers without authentication,
+// and an optional log/slog logger receives an access-log record per request
+// without secrets.
+//
+// The operations are those of backends/local's Client: CreateKey, DescribeKey,
+// ListKeys, CreateAlias, UpdateAlias, DeleteAlias, ListAliases, EnableKey,
+// DisableKey, ScheduleKeyDeletion, CancelKeyDeletion, EnableKeyRotation,
+// DisableKeyRotation, GetKeyRotationStatus, RotateKeyOnDemand, GetKeyPolicy,
+// PutKeyPolicy, CreateGrant, ListGrants, RetireGrant, RevokeGrant, Encrypt,
+// Decrypt, ReEncrypt, GenerateDataKey, GenerateDataKeyWithoutPlaintext and
+// GenerateRandom. What backends/local does not model is answered with
+// UnsupportedOperationException (asymmetric and HMAC keys, imported key material,
+// custom key stores, tags, Nitro Enclave recipients, DryRun on grant operations).
+//
+// HTTP status codes: AWS KMS answers every client-side exception with 400 (its
+// Smithy model's httpError traits are not what the service sends), its internal
+// errors with 500 and DependencyTimeoutException with 503. Bodies over the size
+// limit get 413 with RequestEntityTooLargeException.
+package kmsapi
