@@ -42,7 +42,7 @@ var softHSMDeviations = tokenDeviations{oaepSHA1Only: true}
 // newSoftHSM initialises a fresh token labelled label in a temporary directory
 // and points SOFTHSM2_CONF at it for the rest of the test. Outside CI it skips
 // when SoftHSM2 is not installed (scripts/components/softhsm.sh installs it).
-func newSoftHSM(t *testing.T, label string) *softHSM {
+func newSoftHSM(t testing.TB, label string) *softHSM {
 	t.Helper()
 	module := os.Getenv("KEYPORT_SOFTHSM_MODULE")
 	if module == "" {
@@ -88,7 +88,7 @@ func (s *softHSM) options() Options {
 }
 
 // open opens the token and closes it when the test ends.
-func (s *softHSM) open(t *testing.T, opts Options) *Backend {
+func (s *softHSM) open(t testing.TB, opts Options) *Backend {
 	t.Helper()
 	b, err := Open(context.Background(), opts)
 	if err != nil {
@@ -100,7 +100,7 @@ func (s *softHSM) open(t *testing.T, opts Options) *Backend {
 }
 
 // mustCreate makes a key on b's token and returns its canonical URI.
-func mustCreate(t *testing.T, b *Backend, label string, id []byte, spec KeySpec) string {
+func mustCreate(t testing.TB, b *Backend, label string, id []byte, spec KeySpec) string {
 	t.Helper()
 	info, err := b.CreateKey(context.Background(), &CreateKeyInput{Label: label, ID: id, Spec: spec})
 	if err != nil {
