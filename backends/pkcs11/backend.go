@@ -28,6 +28,7 @@ type Backend struct {
 
 var (
 	_ backends.Backend             = (*Backend)(nil)
+	_ backends.DataKeyGenerator    = (*Backend)(nil)
 	_ backends.KeyDescriber        = (*Backend)(nil)
 	_ backends.CiphertextInspector = (*Backend)(nil)
 )
@@ -253,7 +254,7 @@ func (b *Backend) Encrypt(ctx context.Context, in *backends.EncryptInput) (*back
 		if k.isRSA() {
 			blob, err = b.tok.encryptRSA(sh, k, alg, in.Plaintext)
 		} else {
-			blob, err = b.tok.encryptGCM(sh, k, in.Plaintext, in.EncryptionContext)
+			blob, err = b.tok.encryptGCM(sh, op, k, in.Plaintext, in.EncryptionContext)
 		}
 		if err != nil {
 			return err
@@ -286,10 +287,10 @@ func (k *key) algorithm(op string, a backends.Algorithm) (backends.Algorithm, er
 	return "", backends.Errorf(backends.ErrInvalidKeyUsage, op, k.URI, "an RSA key pair encrypts with %s or %s, not %s", backends.RSAESOAEPSHA256, backends.RSAESOAEPSHA1, a)
 }
 
-func (t *token) encryptGCM(sh p11.SessionHandle, k *key, pt []byte, ec map[string]string) ([]byte, error) {
+func (t *token) encryptGCM(sh p11.SessionHandle, op string, k *key, pt []byte, ec map[string]string) ([]byte, error) {
 	iv := make([]byte, gcmIVLen)
 	if _, err := rand.Read(iv); err != nil {
-		return nil, backends.Errorf(backends.ErrInternal, "Encrypt", k.URI, "reading random bytes for the IV: %w", err)
+		return nil, backends.Errorf(backends.ErrInternal, op, k.URI, "reading random bytes for the IV: %w", err)
 	}
 	h := header(formatAESGCM, k.URI, iv)
 	params := p11.NewGCMParams(iv, gcmAAD(h, ec), gcmTagLen*8)
@@ -305,10 +306,10 @@ func (t *token) encryptGCM(sh p11.SessionHandle, k *key, pt []byte, ec map[strin
 	// it used, and the AAD above named the one asked for, so such a token is
 	// refused rather than making blobs that never decrypt.
 	if used := params.IV(); len(used) != gcmIVLen || string(used) != string(iv) {
-		return nil, backends.Errorf(backends.ErrUnsupported, "Encrypt", k.URI, "the token replaced the GCM IV it was given")
+		return nil, backends.Errorf(backends.ErrUnsupported, op, k.URI, "the token replaced the GCM IV it was given")
 	}
 	if len(ct) != len(pt)+gcmTagLen {
-		return nil, backends.Errorf(backends.ErrInternal, "Encrypt", k.URI, "the token returned %d bytes of GCM output for %d bytes of plaintext", len(ct), len(pt))
+		return nil, backends.Errorf(backends.ErrInternal, op, k.URI, "the token returned %d bytes of GCM output for %d bytes of plaintext", len(ct), len(pt))
 	}
 	return append(h, ct...), nil
 }
@@ -430,6 +431,63 @@ func (b *Backend) otherKey(sh p11.SessionHandle, op, keyID, blobKey string) erro
 		}
 	}
 	return backends.Errorf(backends.ErrInvalidCiphertext, op, keyID, "the blob names no key of this token")
+}
+
+// GenerateDataKey makes a data key of in.NumberOfBytes (default 32) with the
+// token's random number generator (C_GenerateRandom) and encrypts it under the
+// AES key in.KeyID names, in the same session. A key pair is
+// ErrInvalidKeyUsage, as for AWS KMS asymmetric keys. The caller owns the
+// plaintext and should wipe it.
+func (b *Backend) GenerateDataKey(ctx context.Context, in *backends.GenerateDataKeyInput) (*backends.GenerateDataKeyOutput, error) {
+	return b.generateDataKey(ctx, "GenerateDataKey", in, true)
+}
+
+// GenerateDataKeyWithoutPlaintext is GenerateDataKey that returns only the
+// encrypted data key (the plaintext is wiped before it returns).
+func (b *Backend) GenerateDataKeyWithoutPlaintext(ctx context.Context, in *backends.GenerateDataKeyInput) (*backends.GenerateDataKeyOutput, error) {
+	return b.generateDataKey(ctx, "GenerateDataKeyWithoutPlaintext", in, false)
+}
+
+func (b *Backend) generateDataKey(ctx context.Context, op string, in *backends.GenerateDataKeyInput, withPlaintext bool) (*backends.GenerateDataKeyOutput, error) {
+	n, err := in.DataKeyLength(op)
+	if err != nil {
+		return nil, err
+	}
+	var out *backends.GenerateDataKeyOutput
+	err = b.do(ctx, op, in.KeyID, func(sh p11.SessionHandle, k *key) error {
+		if err := k.usable(op); err != nil {
+			return err
+		}
+		if k.isRSA() {
+			return backends.Errorf(backends.ErrInvalidKeyUsage, op, k.URI, "data keys are made under AES keys; an RSA key pair encrypts one given to Encrypt")
+		}
+		if in.DryRun {
+			return backends.Errorf(backends.ErrDryRunOperation, op, k.URI, "the request would have succeeded")
+		}
+		pt, err := b.tok.mod.ctx.GenerateRandom(sh, n)
+		if err != nil {
+			return callError("C_GenerateRandom", err)
+		}
+		if len(pt) != n {
+			clear(pt)
+			return backends.Errorf(backends.ErrInternal, op, k.URI, "the token returned %d random bytes, not %d", len(pt), n)
+		}
+		blob, err := b.tok.encryptGCM(sh, op, k, pt, in.EncryptionContext)
+		if err != nil {
+			clear(pt)
+			return err
+		}
+		if !withPlaintext {
+			clear(pt)
+			pt = nil
+		}
+		out = &backends.GenerateDataKeyOutput{CiphertextBlob: blob, Plaintext: pt, KeyID: k.URI}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // CiphertextKeyID returns the canonical URI of the key that made blob, read from

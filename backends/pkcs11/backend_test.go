@@ -156,6 +156,11 @@ func TestRSA(t *testing.T) {
 		wantKind(t, err, backends.ErrInvalidKeyUsage, "Encrypt under an AES key with RSA-OAEP")
 		_, err = b.Encrypt(ctx, &backends.EncryptInput{KeyID: pair, Plaintext: make([]byte, 256), EncryptionAlgorithm: backends.RSAESOAEPSHA1})
 		wantKind(t, err, backends.ErrInvalidArgument, "Encrypt of 256 bytes under RSA-2048-OAEP")
+		g, err := b.GenerateDataKey(ctx, &backends.GenerateDataKeyInput{KeyID: pair})
+		wantKind(t, err, backends.ErrInvalidKeyUsage, "GenerateDataKey under an RSA pair")
+		if g != nil {
+			t.Errorf("GenerateDataKey returned an output with the error")
+		}
 	})
 	t.Run("Describe", func(t *testing.T) {
 		md, err := b.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: "pkcs11:object=pair;type=private"})

@@ -88,6 +88,10 @@
 // encryption context (as with AWS KMS asymmetric keys: OAEP's label is ignored by
 // some tokens), and Encrypt with one is backends.ErrInvalidArgument.
 //
+// [Backend.GenerateDataKey] makes data keys with the token's random number
+// generator (C_GenerateRandom) and encrypts them under an AES key in the same
+// session.
+//
 // # Sessions and errors
 //
 // A Backend holds a bounded pool of sessions (Options.MaxSessions, default

@@ -14,6 +14,7 @@ type Backend struct{}
 
 var (
 	_ backends.Backend             = (*Backend)(nil)
+	_ backends.DataKeyGenerator    = (*Backend)(nil)
 	_ backends.KeyDescriber        = (*Backend)(nil)
 	_ backends.CiphertextInspector = (*Backend)(nil)
 )
@@ -42,6 +43,16 @@ func (b *Backend) Encrypt(ctx context.Context, in *backends.EncryptInput) (*back
 // Decrypt answers ErrUnsupported.
 func (b *Backend) Decrypt(ctx context.Context, in *backends.DecryptInput) (*backends.DecryptOutput, error) {
 	return nil, errNoCgo("Decrypt")
+}
+
+// GenerateDataKey answers ErrUnsupported.
+func (b *Backend) GenerateDataKey(ctx context.Context, in *backends.GenerateDataKeyInput) (*backends.GenerateDataKeyOutput, error) {
+	return nil, errNoCgo("GenerateDataKey")
+}
+
+// GenerateDataKeyWithoutPlaintext answers ErrUnsupported.
+func (b *Backend) GenerateDataKeyWithoutPlaintext(ctx context.Context, in *backends.GenerateDataKeyInput) (*backends.GenerateDataKeyOutput, error) {
+	return nil, errNoCgo("GenerateDataKeyWithoutPlaintext")
 }
 
 // CiphertextKeyID reads the key from a blob; it needs no cgo.
