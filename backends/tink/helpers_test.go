@@ -3,6 +3,7 @@ package tink_test
 import (
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"net/url"
 	"strconv"
 	"testing"
@@ -92,3 +93,5 @@ func mustURL(t *testing.T, s string) *url.URL {
 	}
 	return u
 }
+
+func bytesHex(b []byte) string { return hex.EncodeToString(b) }
