@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -54,21 +55,12 @@ func openToken(m *module, opts Options) (*token, error) {
 		found = append(found, s)
 		infos = append(infos, ti)
 	}
-	want := "an initialised token"
-	if opts.Token != "" || opts.Serial != "" {
-		want = "a token labelled " + quote(opts.Token) + " with serial " + quote(opts.Serial)
-		if opts.Serial == "" {
-			want = "a token labelled " + quote(opts.Token)
-		} else if opts.Token == "" {
-			want = "a token with serial " + quote(opts.Serial)
-		}
-	}
 	switch len(found) {
 	case 0:
-		return nil, backends.Errorf(backends.ErrNotFound, "Open", "", "PKCS#11 module %s has no %s", m.path, strings.TrimPrefix(strings.TrimPrefix(want, "an "), "a "))
+		return nil, backends.Errorf(backends.ErrNotFound, "Open", "", "PKCS#11 module %s has no initialised token%s", m.path, selection(opts))
 	case 1:
 	default:
-		return nil, backends.Errorf(backends.ErrInvalidArgument, "Open", "", "PKCS#11 module %s has %d tokens matching %s: name one by label and serial", m.path, len(found), want)
+		return nil, backends.Errorf(backends.ErrInvalidArgument, "Open", "", "PKCS#11 module %s has %d initialised tokens%s: name one by label or serial", m.path, len(found), selection(opts))
 	}
 	pin, err := opts.readPIN()
 	if err != nil {
@@ -84,7 +76,6 @@ func openToken(m *module, opts Options) (*token, error) {
 	t.info.ManufacturerID = strings.TrimRight(t.info.ManufacturerID, " ")
 	t.info.Model = strings.TrimRight(t.info.Model, " ")
 	if pin == nil && t.info.Flags&p11.CKF_LOGIN_REQUIRED != 0 {
-		clear(pin)
 		return nil, backends.Errorf(backends.ErrAccessDenied, "Open", "",
 			"token %q requires a login and no PIN is set (Options.PINFile, Options.PINEnv, %s or %s)", t.info.Label, EnvPINFile, EnvPIN)
 	}
@@ -100,7 +91,22 @@ func openToken(m *module, opts Options) (*token, error) {
 	return t, nil
 }
 
-func quote(s string) string { return `"` + s + `"` }
+func quote(s string) string { return strconv.Quote(s) }
+
+// selection says which token opts asks for, for messages.
+func selection(opts Options) string {
+	s := ""
+	if opts.Token != "" {
+		s += " labelled " + quote(opts.Token)
+	}
+	if opts.Serial != "" {
+		if s != "" {
+			s += " and"
+		}
+		s += " with serial " + quote(opts.Serial)
+	}
+	return s
+}
 
 // open opens a session and logs the token in if it is not. The caller holds a
 // slot for it.
