@@ -465,10 +465,10 @@ func TestClose(t *testing.T) {
 	}
 }
 
-func TestURLOpener(t *testing.T) {
+func TestOpener(t *testing.T) {
 	s := newSoftHSM(t, "opener")
 	ctx := context.Background()
-	o := &URLOpener{Options: Options{PINFile: s.pinFile}}
+	o := &Opener{Options: Options{PINFile: s.pinFile}}
 	t.Cleanup(func() { _ = o.Close() })
 	mustURL := func(s string) *url.URL {
 		u, err := url.Parse(s)

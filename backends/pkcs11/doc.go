@@ -9,7 +9,7 @@
 // CGO_ENABLED=0 compiles a stand-in (nocgo.go) whose [Open] answers
 // backends.ErrUnsupported, so a pure-Go build of keyport, or of any package that
 // imports this one, never needs a C toolchain. Everything that does not touch
-// the library ([ParseURI], the blob format, the error table, [URLOpener]) is
+// the library ([ParseURI], the blob format, the error table, [Opener]) is
 // plain Go in both builds.
 //
 // Why miekg/pkcs11 and not crypto11: the backend needs CKM_AES_GCM with its own

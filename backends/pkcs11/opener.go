@@ -8,17 +8,18 @@ import (
 	"github.com/keyport/keyport/backends"
 )
 
-// URLOpener opens the Backend that serves a pkcs11: key URL, for a
-// backends.URLOpener registry. The URL's module-path (else Options.Module, else
-// KEYPORT_PKCS11_MODULE) names the library, its token= and serial= attributes
-// (else Options.Token and Options.Serial) the token; the PIN comes from Options
-// or the environment, never from the URL. One Backend is opened per library and
-// token and shared by every URL that names them, so each token is logged in
-// once. The zero URLOpener is ready for use; Close closes what it opened.
+// Opener opens the [Backend] that serves a pkcs11: key URL: the
+// [backends.URLOpener] of the scheme pkcs11. The URL's module-path (else
+// Options.Module, else KEYPORT_PKCS11_MODULE) names the library, its token= and
+// serial= attributes (else Options.Token and Options.Serial) the token; the PIN
+// comes from Options or the environment, never from the URL. One Backend is
+// opened per library and token and shared by every URL that names them, so each
+// token is logged in once. The zero Opener is ready for use; Close closes what it
+// opened.
 //
 // module-path makes the process load the library it names: open only URLs you
 // trust (your own configuration), never key references read from messages.
-type URLOpener struct {
+type Opener struct {
 	// Options are the defaults for what a URL leaves out.
 	Options Options
 
@@ -26,13 +27,13 @@ type URLOpener struct {
 	opened map[[3]string]*Backend
 }
 
-var _ backends.URLOpener = (*URLOpener)(nil)
+var _ backends.URLOpener = (*Opener)(nil)
 
 // OpenBackendURL returns the Backend for the library and token u names.
-func (o *URLOpener) OpenBackendURL(ctx context.Context, u *url.URL) (backends.Backend, error) {
+func (o *Opener) OpenBackendURL(ctx context.Context, u *url.URL) (backends.Backend, error) {
 	ref, err := ParseURI(u.String())
 	if err != nil {
-		return nil, backends.WithOp(err, "Open")
+		return nil, backends.WithOp(err, "OpenBackendURL")
 	}
 	opts := o.Options
 	if ref.ModulePath != "" {
@@ -59,7 +60,7 @@ func (o *URLOpener) OpenBackendURL(ctx context.Context, u *url.URL) (backends.Ba
 }
 
 // Close closes every Backend the opener opened.
-func (o *URLOpener) Close() error {
+func (o *Opener) Close() error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for k, b := range o.opened {
