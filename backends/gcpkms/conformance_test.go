@@ -1,0 +1,87 @@
+package gcpkms_test
+
+import (
+	"context"
+	"testing"
+
+	"cloud.google.com/go/kms/apiv1/kmspb"
+	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/backends/gcpkms"
+	"github.com/keyport/keyport/backends/local"
+	"github.com/keyport/keyport/conformance"
+)
+
+// TestConformance runs the suite against the real Cloud KMS client and the
+// loopback KeyManagementService of internal/gcpkmstest.
+func TestConformance(t *testing.T) {
+	conformance.Run(t, conformance.HarnessFunc(func(ctx context.Context, t *testing.T) *conformance.Fixture {
+		e := newEnv(t)
+		keyA := e.key(t, "key-a", kmspb.ProtectionLevel_SOFTWARE)
+		keyB := e.key(t, "key-b", kmspb.ProtectionLevel_HSM)
+
+		disabled := e.key(t, "disabled", kmspb.ProtectionLevel_SOFTWARE)
+		disabledBlob := encryptOrFatal(t, e.b, disabled)
+		e.setState(t, disabled, "1", kmspb.CryptoKeyVersion_DISABLED)
+
+		pending := e.key(t, "pending-deletion", kmspb.ProtectionLevel_SOFTWARE)
+		pendingBlob := encryptOrFatal(t, e.b, pending)
+		e.scheduleDestroy(t, pending, "1")
+
+		// The other provider for ReEncrypt/Engine/CrossProvider: the embedded service.
+		svc := local.New()
+		t.Cleanup(func() { _ = svc.Close() })
+		lc := svc.Client(local.Identity{Account: "111122223333"})
+		lk, err := lc.CreateKey(ctx, &local.CreateKeyInput{Description: "conformance: the other provider"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		router := new(backends.Router)
+		if err := e.b.Register(router); err != nil {
+			t.Fatal(err)
+		}
+		if err := router.RegisterAccount("111122223333", "", lc); err != nil {
+			t.Fatal(err)
+		}
+		return &conformance.Fixture{
+			Backend: e.b,
+			KeyA:    keyA,
+			KeyB:    keyB,
+			// The bare resource name is no key URL a Router can route, so it is
+			// tested beside the suite (TestReferenceForms).
+			KeyAForms:                 []string{keyA, "gcp-kms://" + name(keyA), "GCPKMS://" + name(keyA)},
+			Disabled:                  disabled,
+			DisabledCiphertext:        disabledBlob,
+			PendingDeletion:           pending,
+			PendingDeletionCiphertext: pendingBlob,
+			Unknown:                   "gcpkms://" + keyRing + "/cryptoKeys/no-such-key",
+			// Cloud KMS's own limit for SOFTWARE keys; the front limits
+			// plaintexts to 4096 bytes before any driver is called.
+			MaxPlaintext: gcpkmsMaxPlaintext,
+			Deviations: []conformance.Deviation{
+				// Cloud KMS requires a plaintext of at least one byte.
+				conformance.DeviationEmptyPlaintextRejected,
+				// Cloud KMS ciphertexts do not name their key; a blob of
+				// another key fails Decrypt as a damaged one does.
+				conformance.DeviationIncorrectKeyIsInvalidCiphertext,
+				// Cloud KMS has IAM, but no grants.
+				conformance.DeviationNoGrants,
+			},
+			Other:    lc,
+			OtherKey: lk.KeyMetadata.Arn,
+			Router:   router,
+			ErrorAs:  gcpkms.IsServiceError,
+			Rotate:   e.rotate,
+		}
+	}))
+}
+
+const gcpkmsMaxPlaintext = 64 << 10
+
+func encryptOrFatal(t *testing.T, b backends.Backend, key string) []byte {
+	t.Helper()
+	out, err := b.Encrypt(context.Background(), &backends.EncryptInput{KeyID: key, Plaintext: []byte("made before the state changed")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.CiphertextBlob
+}
