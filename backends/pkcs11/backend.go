@@ -24,6 +24,8 @@ type Backend struct {
 
 	mu   sync.RWMutex
 	keys map[string]*key // usable keys by the normalised reference that found them
+
+	createMu sync.Mutex // one CreateKey at a time
 }
 
 var (
@@ -541,8 +543,10 @@ func (b *Backend) CreateKey(ctx context.Context, in *CreateKeyInput) (*KeyInfo, 
 	if in.ID != nil && len(in.ID) == 0 {
 		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "an id, when given, is at least one byte")
 	}
-	b.mu.Lock() // one CreateKey at a time, so that two of one process never race
-	defer b.mu.Unlock()
+	// One CreateKey at a time, so that two of one process never race past the
+	// label check. (Not b.mu: calls holding sessions take it to find keys.)
+	b.createMu.Lock()
+	defer b.createMu.Unlock()
 	sh, err := b.tok.get(ctx, op, "")
 	if err != nil {
 		return nil, err

@@ -310,6 +310,38 @@ func TestCreateKey(t *testing.T) {
 	_, err = b.CreateKey(ctx, &CreateKeyInput{Label: "x", Spec: "DES"})
 	wantKind(t, err, backends.ErrInvalidArgument, "CreateKey of a DES key")
 
+	// Racing creations of one label: exactly one key is made, while other calls
+	// go on through a pool of one session.
+	small := s.open(t, Options{Module: s.module, Token: s.label, PINFile: s.pinFile, MaxSessions: 1})
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	for i := range errs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if i%2 == 0 {
+				_, errs[i] = small.CreateKey(ctx, &CreateKeyInput{Label: "raced"})
+				return
+			}
+			_, errs[i] = small.Encrypt(ctx, &backends.EncryptInput{KeyID: info.URI, Plaintext: []byte("x")})
+		}(i)
+	}
+	wg.Wait()
+	made := 0
+	for i, err := range errs {
+		switch {
+		case i%2 == 1 && err != nil:
+			t.Errorf("Encrypt beside CreateKey: %v", err)
+		case i%2 == 0 && err == nil:
+			made++
+		case i%2 == 0:
+			wantKind(t, err, backends.ErrAlreadyExists, "CreateKey of a label another CreateKey made")
+		}
+	}
+	if made != 1 {
+		t.Errorf("%d racing CreateKey calls of one label succeeded, want 1", made)
+	}
+
 	// The key's value never leaves the token.
 	sh := rawSession(t, b)
 	hs, err := b.tok.findObjects(sh, []*p11.Attribute{p11.NewAttribute(p11.CKA_LABEL, "orders")})
