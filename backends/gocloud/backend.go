@@ -48,7 +48,10 @@ type keeperEntry struct {
 	owned bool // opened by the backend from a URL: Close closes it
 }
 
-var _ backends.Backend = (*Backend)(nil)
+var (
+	_ backends.Backend   = (*Backend)(nil)
+	_ backends.URLOpener = (*Backend)(nil)
+)
 
 // New returns a Backend with the given options.
 func New(opts Options) *Backend {
@@ -93,6 +96,20 @@ func (b *Backend) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// OpenBackendURL returns b for a URL it serves: a keeper added under it, or a
+// URL of a scheme its URLMux opens. It opens nothing yet: the keeper is opened
+// on first use.
+func (b *Backend) OpenBackendURL(_ context.Context, u *url.URL) (backends.Backend, error) {
+	id := CanonicalID(u.String())
+	b.mu.Lock()
+	_, held := b.keepers[id]
+	b.mu.Unlock()
+	if held || b.opts.URLMux.ValidKeeperScheme(strings.ToLower(u.Scheme)) {
+		return b, nil
+	}
+	return nil, backends.Errorf(backends.ErrNotFound, "OpenBackendURL", id, "no keeper is served under this ID and no gocloud driver is registered for its scheme")
 }
 
 // secretSchemes are the keeper URL schemes whose URL holds the key itself.

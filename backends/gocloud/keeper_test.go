@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -235,5 +236,27 @@ func TestAddKeeper(t *testing.T) {
 	}
 	if _, err := b.Encrypt(ctx, &backends.EncryptInput{KeyID: "gocloud://orders", Plaintext: []byte("pt")}); !errors.Is(err, backends.ErrInvalidState) {
 		t.Errorf("Encrypt after Close: want KMSInvalidState, got %v", err)
+	}
+}
+
+// TestOpenBackendURL checks the backend as a backends.URLOpener.
+func TestOpenBackendURL(t *testing.T) {
+	ctx := context.Background()
+	b := gocloud.New(gocloud.Options{URLMux: localMux()})
+	u := keyURL(t)
+	for _, s := range []string{u, "base64key://"} {
+		pu, err := url.Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := b.OpenBackendURL(ctx, pu)
+		if err != nil || got != b {
+			t.Errorf("OpenBackendURL of a base64key URL: %v", err)
+		}
+	}
+	pu, _ := url.Parse("awskms:///alias/x")
+	_, err := b.OpenBackendURL(ctx, pu)
+	if !errors.Is(err, backends.ErrNotFound) {
+		t.Errorf("OpenBackendURL of a scheme the mux lacks: want NotFound, got %v", err)
 	}
 }

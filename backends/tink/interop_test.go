@@ -109,3 +109,15 @@ func TestKMSEnvelopeOverLocalService(t *testing.T) {
 	_, err = client.GetAEAD("aws-kms://" + arn)
 	wantKind(t, err, backends.ErrNotFound, "GetAEAD of a URI without the prefix")
 }
+
+// TestKMSOpenBackendURL checks the KMS adapter as a backends.URLOpener.
+func TestKMSOpenBackendURL(t *testing.T) {
+	ctx := context.Background()
+	c, _ := newLocalKey(ctx, t)
+	k := tink.NewKMS(tink.NewKMSClient(c, "keyport:"))
+	if got, err := k.OpenBackendURL(ctx, mustURL(t, "keyport:alias/x")); err != nil || got != k {
+		t.Errorf("OpenBackendURL of a supported URI: %v", err)
+	}
+	_, err := k.OpenBackendURL(ctx, mustURL(t, "hcvault://transit/keys/x"))
+	wantKind(t, err, backends.ErrNotFound, "OpenBackendURL of an unsupported URI")
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net"
+	"net/url"
 	"strings"
 
 	"github.com/keyport/keyport/backends"
@@ -34,12 +35,26 @@ type KMS struct {
 	clients []registry.KMSClient
 }
 
-var _ backends.Backend = (*KMS)(nil)
+var (
+	_ backends.Backend   = (*KMS)(nil)
+	_ backends.URLOpener = (*KMS)(nil)
+)
 
 // NewKMS returns a backend over clients; a key URI goes to the first client that
 // supports it.
 func NewKMS(clients ...registry.KMSClient) *KMS {
 	return &KMS{clients: append([]registry.KMSClient(nil), clients...)}
+}
+
+// OpenBackendURL returns k for a key URL one of its clients supports (Tink's
+// clients test the URI's prefix, such as aws-kms://).
+func (k *KMS) OpenBackendURL(_ context.Context, u *url.URL) (backends.Backend, error) {
+	for _, c := range k.clients {
+		if c.Supported(u.String()) {
+			return k, nil
+		}
+	}
+	return nil, backends.Errorf(backends.ErrNotFound, "OpenBackendURL", u.String(), "no Tink KMS client supports this key URI")
 }
 
 // aead returns the Tink AEAD of the key keyURI names.
