@@ -27,6 +27,10 @@
 // (numbered from 1 in keyset order) and lists their IDs and statuses in
 // Description; [Keyset.Keys] returns them as values.
 //
+// [Backend.ReEncrypt] re-encrypts natively between the keysets of one backend
+// (or to a keyset's new primary under a new context) without the plaintext
+// leaving it; a reencrypt.Engine moves keyset ciphertexts to any other key.
+//
 // A keyset as a whole is always Enabled (Tink requires an enabled primary): it has
 // no Disabled or PendingDeletion state. Destroying a key removes it from the
 // keyset (Tink's keyset.Manager.Delete); its ciphertexts then name a key the

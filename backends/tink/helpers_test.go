@@ -57,6 +57,13 @@ func (c checked) DescribeKey(ctx context.Context, in *backends.DescribeKeyInput)
 	return c.Backend.DescribeKey(ctx, in)
 }
 
+func (c checked) ReEncrypt(ctx context.Context, in *backends.ReEncryptInput) (*backends.ReEncryptOutput, error) {
+	if err := backends.ContextError(ctx, "ReEncrypt", in.DestinationKeyID); err != nil {
+		return nil, err
+	}
+	return c.Backend.ReEncrypt(ctx, in)
+}
+
 // wantKind fails t unless err matches want.
 func wantKind(t *testing.T, err error, want *backends.Kind, what string) {
 	t.Helper()
