@@ -23,6 +23,7 @@ const (
 	SymmetricDefault Algorithm = "SYMMETRIC_DEFAULT"  // AES-256-GCM in AWS KMS; the service's default symmetric scheme elsewhere
 	RSAESOAEPSHA1    Algorithm = "RSAES_OAEP_SHA_1"   // RSA-OAEP with SHA-1
 	RSAESOAEPSHA256  Algorithm = "RSAES_OAEP_SHA_256" // RSA-OAEP with SHA-256
+	SM2PKE           Algorithm = "SM2PKE"             // SM2 public-key encryption (AWS China Regions)
 )
 
 // OrDefault returns a, or SymmetricDefault when a is empty.
@@ -50,10 +51,6 @@ type EncryptInput struct {
 	// DryRun checks everything and encrypts nothing: on success the call returns
 	// an error that matches ErrDryRunOperation.
 	DryRun bool
-	// ForReEncrypt marks a call made by a ReEncrypt engine on behalf of a caller:
-	// a service that distinguishes the permissions authorizes it as kms:ReEncryptTo
-	// instead of kms:Encrypt.
-	ForReEncrypt bool
 }
 
 // EncryptOutput is the output of Backend.Encrypt.
@@ -83,10 +80,6 @@ type DecryptInput struct {
 	// DryRun checks everything and returns no plaintext: on success the call returns
 	// an error that matches ErrDryRunOperation.
 	DryRun bool
-	// ForReEncrypt marks a call made by a ReEncrypt engine: a service that
-	// distinguishes the permissions authorizes it as kms:ReEncryptFrom instead of
-	// kms:Decrypt.
-	ForReEncrypt bool
 }
 
 // DecryptOutput is the output of Backend.Decrypt. The caller owns Plaintext and
@@ -119,7 +112,30 @@ type ReEncryptInput struct {
 	DestinationEncryptionAlgorithm Algorithm
 	GrantTokens                    []string
 	DryRun                         bool
+	// Via chooses how the re-encryption may run; the zero value lets it run
+	// natively where one service holds both keys and through the plaintext
+	// otherwise.
+	Via Via
 }
+
+// Via says how a ReEncrypt may run.
+type Via int
+
+// ReEncrypt paths.
+const (
+	// ViaAny re-encrypts natively where one service holds both keys and can
+	// (the plaintext never leaves it), and otherwise decrypts at the source and
+	// encrypts at the destination.
+	ViaAny Via = iota
+	// ViaNative re-encrypts only natively: where the service cannot, the call
+	// fails with ErrUnsupported rather than let the plaintext leave it.
+	ViaNative
+	// ViaPlaintext always decrypts at the source and encrypts at the
+	// destination, even where the service could re-encrypt by itself (the
+	// outputs are the same but for Native). It needs kms:Decrypt at the source
+	// and kms:Encrypt at the destination.
+	ViaPlaintext
+)
 
 // ReEncryptOutput is the output of a ReEncrypt.
 type ReEncryptOutput struct {

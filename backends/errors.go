@@ -110,8 +110,31 @@ func (e *Error) Is(target error) bool {
 	return ok && k == e.Kind
 }
 
-// Unwrap returns the service's own error.
-func (e *Error) Unwrap() error { return e.Err }
+// Unwrap returns the service's own error. It looks through the *Error values
+// that e wraps directly, so that an error matches exactly one Kind, its own:
+// errors.Is(err, k) holds for e.Kind and for no other kind, while errors.As still
+// reaches the service's error (an SDK exception, an API response) underneath.
+func (e *Error) Unwrap() error {
+	err := e.Err
+	for {
+		inner, ok := err.(*Error)
+		if !ok {
+			return err
+		}
+		err = inner.Err
+	}
+}
+
+// WithOp returns err with its operation set to op when err is an *Error that names
+// none (as ParseKeyRef's errors do), and err unchanged otherwise.
+func WithOp(err error, op string) error {
+	if e, ok := err.(*Error); ok && e.Op == "" {
+		c := *e
+		c.Op = op
+		return &c
+	}
+	return err
+}
 
 // Retryable says whether retrying the same request can succeed.
 func (e *Error) Retryable() bool { return e.Kind.retryable }

@@ -98,7 +98,14 @@ func ParseKeyRef(s string) (KeyRef, error) {
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return bad("bad URI: " + err.Error())
+		// Tink writes an AWS key URL as aws-kms://arn:aws:kms:..., which is not a
+		// URL that url.Parse reads (the ARN's colons are no port): take the ARN
+		// as the URL's path.
+		arn, query, ok := awsKeyURL(scheme, s)
+		if !ok {
+			return bad("bad URI: " + err.Error())
+		}
+		u = &url.URL{Scheme: scheme, Path: "/" + arn, RawQuery: query}
 	}
 	ref.Form, ref.URI, ref.Scheme = FormURI, u, strings.ToLower(scheme)
 	return ref, nil
@@ -142,6 +149,49 @@ func parseARN(s string) (KeyRef, error) {
 		return bad("resource is neither key/ nor alias/")
 	}
 	return ref, nil
+}
+
+// awsKeyURL returns the ARN and the query of an AWS KMS key URL that holds an ARN
+// (schemes awskms and aws-kms, with or without slashes before the ARN).
+func awsKeyURL(scheme, s string) (arn, query string, ok bool) {
+	switch strings.ToLower(scheme) {
+	case "awskms", "aws-kms":
+	default:
+		return "", "", false
+	}
+	rest := s[len(scheme)+1:]
+	rest = strings.TrimPrefix(rest, "//")
+	rest = strings.TrimPrefix(rest, "/")
+	rest, query, _ = strings.Cut(rest, "?")
+	if _, err := parseARN(rest); err != nil {
+		return "", "", false
+	}
+	return rest, query, true
+}
+
+// MRKMatch reports whether two AWS key references name the same key when the
+// replicas of a multi-Region key count as one key, as the AWS Encryption SDK's
+// MRK-aware keyrings decide it ("AWS KMS MRK Match for Decrypt"): identical
+// references match; otherwise both must be key ARNs of multi-Region keys that agree
+// in everything but the region. The envelope layer uses it to accept an encrypted
+// data key whose provider info names a replica of the keyring's key; it then
+// decrypts with its own key ARN, so the call goes to its own region.
+func MRKMatch(a, b string) bool {
+	if a == b {
+		return true
+	}
+	ra, err := ParseKeyRef(a)
+	if err != nil {
+		return false
+	}
+	rb, err := ParseKeyRef(b)
+	if err != nil {
+		return false
+	}
+	if ra.Form != FormKeyARN || rb.Form != FormKeyARN || !ra.MultiRegion() || !rb.MultiRegion() {
+		return false
+	}
+	return ra.Partition == rb.Partition && ra.Account == rb.Account && ra.KeyID == rb.KeyID
 }
 
 // KeyARN returns the ARN of key ID id in partition, region and account.

@@ -161,3 +161,27 @@ func FuzzParseKeyRef(f *testing.F) {
 		}
 	})
 }
+
+func TestMRKMatch(t *testing.T) {
+	east := "arn:aws:kms:us-east-1:111122223333:key/mrk-0123456789abcdef0123456789abcdef"
+	west := "arn:aws:kms:us-west-2:111122223333:key/mrk-0123456789abcdef0123456789abcdef"
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{east, east, true},
+		{east, west, true},
+		{east, strings.Replace(west, "111122223333", "444455556666", 1), false},
+		{east, strings.Replace(west, "arn:aws:", "arn:aws-cn:", 1), false},
+		{east, strings.Replace(west, "0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdee", 1), false},
+		{east, "mrk-0123456789abcdef0123456789abcdef", false},
+		{"arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", false},
+		{"arn:aws:kms:us-east-1:111122223333:alias/mrk-x", "arn:aws:kms:us-west-2:111122223333:alias/mrk-x", false},
+		{"alias/a", "alias/a", true},
+		{"junk", "junk2", false},
+	} {
+		if got := MRKMatch(tc.a, tc.b); got != tc.want {
+			t.Errorf("MRKMatch(%s, %s) = %v", tc.a, tc.b, got)
+		}
+	}
+}

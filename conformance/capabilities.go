@@ -19,14 +19,14 @@ func (s *suite) testDryRun(t *testing.T) {
 	before := s.describe(t, f.KeyA)
 
 	t.Run("Encrypt", func(t *testing.T) {
-		out, err := f.Backend.Encrypt(ctx, &backends.EncryptInput{KeyID: f.KeyA, Plaintext: pt, EncryptionContext: ec, DryRun: true})
+		out, err := s.kms.Encrypt(ctx, &backends.EncryptInput{KeyID: f.KeyA, Plaintext: pt, EncryptionContext: ec, DryRun: true})
 		wantKind(t, err, backends.ErrDryRunOperation, "Encrypt with DryRun")
 		if out != nil {
 			t.Errorf("Encrypt with DryRun returned an output")
 		}
 	})
 	t.Run("Decrypt", func(t *testing.T) {
-		out, err := f.Backend.Decrypt(ctx, &backends.DecryptInput{KeyID: f.KeyA, CiphertextBlob: blob, EncryptionContext: ec, DryRun: true})
+		out, err := s.kms.Decrypt(ctx, &backends.DecryptInput{KeyID: f.KeyA, CiphertextBlob: blob, EncryptionContext: ec, DryRun: true})
 		wantKind(t, err, backends.ErrDryRunOperation, "Decrypt with DryRun")
 		if out != nil {
 			clear(out.Plaintext)
@@ -35,17 +35,17 @@ func (s *suite) testDryRun(t *testing.T) {
 	})
 	t.Run("ChecksEverything", func(t *testing.T) {
 		// A dry run that would fail reports the failure, not DryRunOperation.
-		_, err := f.Backend.Encrypt(ctx, &backends.EncryptInput{KeyID: f.Unknown, Plaintext: pt, DryRun: true})
+		_, err := s.kms.Encrypt(ctx, &backends.EncryptInput{KeyID: f.Unknown, Plaintext: pt, DryRun: true})
 		wantKind(t, err, backends.ErrNotFound, "Encrypt with DryRun under the unknown key")
-		_, err = f.Backend.Decrypt(ctx, &backends.DecryptInput{KeyID: f.KeyA, CiphertextBlob: blob, EncryptionContext: map[string]string{"case": "other"}, DryRun: true})
+		_, err = s.kms.Decrypt(ctx, &backends.DecryptInput{KeyID: f.KeyA, CiphertextBlob: blob, EncryptionContext: map[string]string{"case": "other"}, DryRun: true})
 		wantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt with DryRun and the wrong context")
 		if f.Disabled != "" && !f.has(DeviationDisabledAccessDenied) {
-			_, err = f.Backend.Encrypt(ctx, &backends.EncryptInput{KeyID: f.Disabled, Plaintext: pt, DryRun: true})
+			_, err = s.kms.Encrypt(ctx, &backends.EncryptInput{KeyID: f.Disabled, Plaintext: pt, DryRun: true})
 			wantKind(t, err, backends.ErrDisabled, "Encrypt with DryRun under the disabled key")
 		}
 	})
 	t.Run("GenerateDataKey", func(t *testing.T) {
-		g, ok := f.Backend.(backends.DataKeyGenerator)
+		g, ok := s.generator()
 		if !ok {
 			t.Skip("skipped: the backend is not a backends.DataKeyGenerator")
 		}
@@ -62,7 +62,7 @@ func (s *suite) testDryRun(t *testing.T) {
 		}
 	})
 	t.Run("ReEncrypt", func(t *testing.T) {
-		r, ok := f.Backend.(backends.ReEncrypter)
+		r, ok := s.reEncrypter()
 		if !ok {
 			t.Skip("skipped: the backend is not a backends.ReEncrypter")
 		}
@@ -75,7 +75,7 @@ func (s *suite) testDryRun(t *testing.T) {
 		wantKind(t, err, backends.ErrInvalidCiphertext, "ReEncrypt with DryRun and the wrong source context")
 	})
 	t.Run("NothingChanged", func(t *testing.T) {
-		decryptTo(t, f.Backend, f.KeyA, blob, ec, pt, f.KeyA, "Decrypt after the dry runs")
+		decryptTo(t, s.kms, f.KeyA, blob, ec, pt, f.KeyA, "Decrypt after the dry runs")
 		if before == nil {
 			return
 		}
@@ -89,7 +89,7 @@ func (s *suite) testDryRun(t *testing.T) {
 // describe returns the metadata of key, or nil when the backend is no KeyDescriber.
 func (s *suite) describe(t *testing.T, key string) *backends.KeyMetadata {
 	t.Helper()
-	d, ok := s.f.Backend.(backends.KeyDescriber)
+	d, ok := s.describer()
 	if !ok {
 		return nil
 	}
@@ -100,7 +100,7 @@ func (s *suite) describe(t *testing.T, key string) *backends.KeyMetadata {
 
 func (s *suite) testGenerateDataKey(t *testing.T) {
 	f := s.f
-	g, ok := f.Backend.(backends.DataKeyGenerator)
+	g, ok := s.generator()
 	if !ok {
 		t.Skip("skipped: the backend is not a backends.DataKeyGenerator")
 	}
@@ -121,7 +121,7 @@ func (s *suite) testGenerateDataKey(t *testing.T) {
 			if out.KeyID != f.KeyA {
 				t.Errorf("GenerateDataKey: output KeyID = %q, want the canonical %q", out.KeyID, f.KeyA)
 			}
-			decryptTo(t, f.Backend, f.KeyA, out.CiphertextBlob, ec, out.Plaintext, f.KeyA, "Decrypt of the data key")
+			decryptTo(t, s.kms, f.KeyA, out.CiphertextBlob, ec, out.Plaintext, f.KeyA, "Decrypt of the data key")
 			wantKind(t, s.decryptErr(t, f.KeyA, out.CiphertextBlob, nil), backends.ErrInvalidCiphertext, "Decrypt of the data key without its context")
 		})
 	}
@@ -146,7 +146,7 @@ func (s *suite) testGenerateDataKey(t *testing.T) {
 		if out.KeyID != f.KeyA {
 			t.Errorf("GenerateDataKeyWithoutPlaintext: output KeyID = %q, want the canonical %q", out.KeyID, f.KeyA)
 		}
-		d, err := f.Backend.Decrypt(ctx, &backends.DecryptInput{KeyID: f.KeyA, CiphertextBlob: out.CiphertextBlob, EncryptionContext: ec})
+		d, err := s.kms.Decrypt(ctx, &backends.DecryptInput{KeyID: f.KeyA, CiphertextBlob: out.CiphertextBlob, EncryptionContext: ec})
 		mustOK(t, err, "Decrypt of the data key")
 		if len(d.Plaintext) != 32 {
 			t.Errorf("Decrypt of the data key: %d bytes, want 32", len(d.Plaintext))
@@ -166,7 +166,7 @@ func (s *suite) testGenerateDataKey(t *testing.T) {
 
 func (s *suite) testDescribeKey(t *testing.T) {
 	f := s.f
-	d, ok := f.Backend.(backends.KeyDescriber)
+	d, ok := s.describer()
 	if !ok {
 		t.Skip("skipped: the backend is not a backends.KeyDescriber")
 	}
@@ -216,13 +216,13 @@ func (s *suite) testRotation(t *testing.T) {
 	if before != nil && after != nil && before.CurrentVersion != 0 && after.CurrentVersion <= before.CurrentVersion {
 		t.Errorf("DescribeKey after Rotate: CurrentVersion = %d, want more than %d", after.CurrentVersion, before.CurrentVersion)
 	}
-	decryptTo(t, f.Backend, f.KeyB, old, ec, pt, f.KeyB, "Decrypt of a blob made before the rotation")
+	decryptTo(t, s.kms, f.KeyB, old, ec, pt, f.KeyB, "Decrypt of a blob made before the rotation")
 	fresh := s.encrypt(t, f.KeyB, pt, ec)
-	decryptTo(t, f.Backend, f.KeyB, fresh, ec, pt, f.KeyB, "Decrypt of a blob made after the rotation")
-	if r, ok := f.Backend.(backends.ReEncrypter); ok {
+	decryptTo(t, s.kms, f.KeyB, fresh, ec, pt, f.KeyB, "Decrypt of a blob made after the rotation")
+	if r, ok := s.reEncrypter(); ok {
 		out, err := r.ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: old, SourceKeyID: f.KeyB, SourceEncryptionContext: ec, DestinationKeyID: f.KeyB, DestinationEncryptionContext: ec})
 		if wantOK(t, err, "ReEncrypt of an old blob to the rotated key") {
-			decryptTo(t, f.Backend, f.KeyB, out.CiphertextBlob, ec, pt, f.KeyB, "Decrypt of the re-encrypted blob")
+			decryptTo(t, s.kms, f.KeyB, out.CiphertextBlob, ec, pt, f.KeyB, "Decrypt of the re-encrypted blob")
 		}
 	}
 }
@@ -256,7 +256,7 @@ func (s *suite) testGrants(t *testing.T) {
 		}
 		clear(d.Plaintext)
 	}
-	decryptTo(t, f.Backend, f.KeyA, out.CiphertextBlob, nil, pt, f.KeyA, "Decrypt by the key's owner of the grantee's blob")
+	decryptTo(t, s.kms, f.KeyA, out.CiphertextBlob, nil, pt, f.KeyA, "Decrypt by the key's owner of the grantee's blob")
 	_, err = grantee.Encrypt(ctx, &backends.EncryptInput{KeyID: f.KeyB, Plaintext: pt, GrantTokens: []string{token}})
 	wantKind(t, err, backends.ErrAccessDenied, "Encrypt by the grantee under KeyB (no grant) with KeyA's grant token")
 	_, err = grantee.Encrypt(ctx, &backends.EncryptInput{KeyID: f.KeyB, Plaintext: pt})

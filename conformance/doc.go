@@ -15,7 +15,6 @@
 //				KeyA:         svc.MakeKey(t),
 //				KeyB:         svc.MakeKey(t),
 //				Unknown:      svc.MissingKeyRef(),
-//				MaxPlaintext: 4096,
 //				Deviations:   []conformance.Deviation{conformance.DeviationNoGrants},
 //			}
 //		}))
@@ -32,7 +31,7 @@
 // makes a grant on KeyA through the Grant hook, and lets the ReEncryptCaller hook
 // extend the policies of KeyA and KeyB, when the Fixture gives those hooks.
 //
-// ReEncrypt/Engine runs reencrypt.Engine over a backends.Router that routes the
+// ReEncrypt/Engine runs reencrypt.Engine over a backends.Front that routes the
 // fixture's keys (Fixture.Router, or one the suite builds), with
 // reencrypt.WithoutNative so that the decrypt-then-encrypt path is the one tested,
 // and re-encrypts to and from Fixture.Other when the harness gives a second

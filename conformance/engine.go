@@ -8,13 +8,12 @@ import (
 	"github.com/keyport/keyport/reencrypt"
 )
 
-// unrouted is a key reference that no Router of the suite routes.
+// unrouted is a key reference that no Front of the suite routes.
 const unrouted = "keyport-conformance-unrouted://nowhere/key"
 
 func (s *suite) testReEncryptEngine(t *testing.T) {
 	f := s.f
-	router := s.router(t)
-	eng := reencrypt.New(router, reencrypt.WithoutNative())
+	eng := viaPlaintext(reencrypt.New(s.kms))
 	// Through the engine a wrong SourceKeyId is caught by the source backend's
 	// Decrypt, so it is the Decrypt deviations that excuse it.
 	t.Run("ViaPlaintext", func(t *testing.T) {
@@ -33,13 +32,13 @@ func (s *suite) testReEncryptEngine(t *testing.T) {
 		s.crossProvider(t, eng.ReEncrypt)
 	})
 	t.Run("NativeWhenPossible", func(t *testing.T) {
-		_, native := f.Backend.(backends.ReEncrypter)
+		native := s.caps.ReEncrypt
 		pt := secret(32)
 		blob := s.encrypt(t, f.KeyA, pt, nil)
-		out, err := reencrypt.New(router).ReEncrypt(context.Background(), &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: f.KeyA, DestinationKeyID: f.KeyB})
+		out, err := reencrypt.New(s.kms).ReEncrypt(context.Background(), &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: f.KeyA, DestinationKeyID: f.KeyB})
 		if wantOK(t, err, "ReEncrypt through an engine that may go native") {
 			s.checkOutput(t, out, f.KeyA, f.KeyB, native, "ReEncrypt through an engine that may go native")
-			decryptTo(t, f.Backend, f.KeyB, out.CiphertextBlob, nil, pt, f.KeyB, "Decrypt of the re-encrypted blob")
+			decryptTo(t, s.kms, f.KeyB, out.CiphertextBlob, nil, pt, f.KeyB, "Decrypt of the re-encrypted blob")
 		}
 	})
 	t.Run("DryRun", func(t *testing.T) {
@@ -63,7 +62,7 @@ func (s *suite) testReEncryptEngine(t *testing.T) {
 			_, err = eng.ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: f.KeyA, SourceEncryptionContext: ec, DestinationKeyID: f.Unknown, DryRun: true})
 			wantKind(t, err, backends.ErrNotFound, "ReEncrypt with DryRun to the unknown key")
 		}
-		decryptTo(t, f.Backend, f.KeyA, blob, ec, pt, f.KeyA, "Decrypt after the dry runs")
+		decryptTo(t, s.kms, f.KeyA, blob, ec, pt, f.KeyA, "Decrypt after the dry runs")
 	})
 	t.Run("Unroutable", func(t *testing.T) {
 		ctx := context.Background()
@@ -89,55 +88,13 @@ func (s *suite) crossProvider(t *testing.T, re reEncryptFunc) {
 		return
 	}
 	s.checkOutput(t, out, f.KeyA, f.OtherKey, false, "ReEncrypt to the other provider")
-	decryptTo(t, f.Other, f.OtherKey, out.CiphertextBlob, dst, pt, f.OtherKey, "Decrypt at the other provider")
+	decryptTo(t, s.kms, f.OtherKey, out.CiphertextBlob, dst, pt, f.OtherKey, "Decrypt at the other provider")
 	back, err := re(ctx, &backends.ReEncryptInput{CiphertextBlob: out.CiphertextBlob, SourceKeyID: f.OtherKey, SourceEncryptionContext: dst,
 		DestinationKeyID: f.KeyB, DestinationEncryptionContext: src})
 	if wantOK(t, err, "ReEncrypt from the other provider's key to KeyB") {
 		s.checkOutput(t, back, f.OtherKey, f.KeyB, false, "ReEncrypt back from the other provider")
-		decryptTo(t, f.Backend, f.KeyB, back.CiphertextBlob, src, pt, f.KeyB, "Decrypt of the blob brought back")
+		decryptTo(t, s.kms, f.KeyB, back.CiphertextBlob, src, pt, f.KeyB, "Decrypt of the blob brought back")
 	}
 	_, err = re(ctx, &backends.ReEncryptInput{CiphertextBlob: out.CiphertextBlob, SourceKeyID: f.OtherKey, SourceEncryptionContext: src, DestinationKeyID: f.KeyB})
 	wantKind(t, err, backends.ErrInvalidCiphertext, "ReEncrypt from the other provider with the wrong source context")
-}
-
-// router returns the Fixture's Router, or builds one that routes the fixture's keys.
-func (s *suite) router(t *testing.T) *backends.Router {
-	t.Helper()
-	f := s.f
-	if f.Router != nil {
-		return f.Router
-	}
-	r := new(backends.Router)
-	r.SetDefault(f.Backend)
-	route := func(key string, b backends.Backend) {
-		t.Helper()
-		ref, err := backends.ParseKeyRef(key)
-		if err != nil {
-			t.Fatalf("conformance: cannot route %q: %v", key, err)
-		}
-		if have, _, err := r.Lookup(key); err == nil && (ref.Form == backends.FormURI || ref.IsARN()) {
-			if !backends.SameBackend(have, b) {
-				t.Fatalf("conformance: %s routes to two backends; give Fixture.Router", key)
-			}
-			return
-		}
-		switch {
-		case ref.Form == backends.FormURI:
-			if err := r.Register(ref.Scheme, b); err != nil {
-				t.Fatalf("conformance: register scheme %q: %v", ref.Scheme, err)
-			}
-		case ref.IsARN():
-			if err := r.RegisterPartitionAccount(ref.Partition, ref.Account, ref.Region, b); err != nil {
-				t.Fatalf("conformance: register account %s in %s: %v", ref.Account, ref.Region, err)
-			}
-		}
-	}
-	route(f.KeyA, f.Backend)
-	if f.CrossAccountKey != "" {
-		route(f.CrossAccountKey, f.Backend)
-	}
-	if f.Other != nil {
-		route(f.OtherKey, f.Other)
-	}
-	return r
 }

@@ -156,9 +156,6 @@ func (c *fakeClient) seal(key *fakeKey, pt []byte, ec map[string]string) []byte 
 }
 
 func (c *fakeClient) Encrypt(ctx context.Context, in *backends.EncryptInput) (*backends.EncryptOutput, error) {
-	if c.kms.broken == "ctx" {
-		ctx = context.Background()
-	}
 	if err := backends.ContextError(ctx, "Encrypt", in.KeyID); err != nil {
 		return nil, err
 	}
@@ -183,9 +180,6 @@ func (c *fakeClient) Encrypt(ctx context.Context, in *backends.EncryptInput) (*b
 // open checks and decrypts blob for op; keyRef may be empty. Callers hold k.mu.
 func (c *fakeClient) open(op, keyRef string, blob []byte, ec map[string]string) (*fakeKey, []byte, error) {
 	bad := func() error {
-		if c.kms.broken == "errkeyid" {
-			return backends.Errorf(backends.ErrInvalidCiphertext, op, "", "the ciphertext is not valid")
-		}
 		return backends.Errorf(backends.ErrInvalidCiphertext, op, keyRef, "the ciphertext is not valid")
 	}
 	if c.kms.broken == "trailing" && len(blob) > headerLen+12+16+32 {

@@ -23,16 +23,18 @@ func (f HarnessFunc) Setup(ctx context.Context, t *testing.T) *Fixture { return 
 var _ Harness = HarnessFunc(nil)
 
 // Fixture is what a Harness gives the suite: a backend, its keys, and what the
-// service cannot do. Only Backend, KeyA, KeyB and Unknown are required; every other
-// field is optional, and the subtests that need an absent one are skipped with a
-// message that says what is missing.
+// service cannot do. Only Backend (or Front), KeyA, KeyB and Unknown are required;
+// every other field is optional, and the subtests that need an absent one are
+// skipped with a message that says what is missing.
 //
-// Capabilities are found by type assertion on Backend (backends.ReEncrypter,
-// backends.DataKeyGenerator, backends.KeyDescriber, backends.CiphertextInspector);
-// the subtests of an absent capability are skipped saying so.
+// The suite calls the driver through a [backends.Front], which finds its optional
+// capabilities ([backends.Front.Capabilities]: native ReEncrypt, DescribeKey,
+// CiphertextKeyID); the subtests of an absent capability are skipped saying so.
+// GenerateDataKey runs for every driver: the Front makes a data key itself for a
+// driver that cannot.
 type Fixture struct {
 	// Backend is the driver under test, acting as a caller that may use every key
-	// below for every operation.
+	// below for every operation. The suite reaches it through a backends.Front.
 	Backend backends.Backend
 
 	// KeyA and KeyB are two enabled symmetric keys, given by their canonical
@@ -64,10 +66,6 @@ type Fixture struct {
 	// that a bare key ID of another account does not resolve.
 	CrossAccountKey string
 
-	// MaxPlaintext is the largest plaintext the service accepts (4096 for AWS KMS);
-	// 0 means no limit.
-	MaxPlaintext int
-
 	// Deviations lists the known ways in which the service departs from AWS KMS
 	// semantics. A subtest that a declared deviation hits is skipped, naming the
 	// deviation and its reason; no other subtest is ever skipped for it.
@@ -79,13 +77,14 @@ type Fixture struct {
 	Other    backends.Backend
 	OtherKey string
 
-	// Router, when set, routes KeyA, KeyB, CrossAccountKey, Unknown and OtherKey to
-	// Backend and Other for the ReEncrypt engine. When nil the suite builds one: it
-	// registers the scheme (URIs) or the account and region (ARNs) of KeyA and
-	// CrossAccountKey to Backend and of OtherKey to Other, and makes Backend the
-	// default. Give one when that is not enough (say Backend and Other share a
-	// scheme).
-	Router *backends.Router
+	// Front, when set, is the Front the suite calls (with the suite's own
+	// interceptor in front of it in the Intercepted pass): it must route KeyA,
+	// KeyB, CrossAccountKey, Unknown and OtherKey. When nil the suite builds one:
+	// it registers the scheme (URIs) or the account and region (ARNs) of KeyA,
+	// KeyB and CrossAccountKey to Backend and of OtherKey to Other, and makes
+	// Backend the default. Give one when that is not enough (say Backend and
+	// Other share a scheme).
+	Front *backends.Front
 
 	// ErrorAs, when set, reports whether the driver's own error type (an SDK
 	// exception, an API response error) is reachable from err with errors.As. The
@@ -145,10 +144,6 @@ const (
 	// there is no native cross-account ReEncrypt. Skips ReEncrypt/Native/CrossAccount.
 	DeviationOneAccountPerProcess Deviation = "DeviationOneAccountPerProcess"
 
-	// DeviationEmptyPlaintextRejected: the service rejects an empty plaintext (AWS
-	// KMS itself requires at least 1 byte). Skips RoundTrip/Empty.
-	DeviationEmptyPlaintextRejected Deviation = "DeviationEmptyPlaintextRejected"
-
 	// DeviationNoDryRun: the service has no DryRun. Skips DryRun.
 	DeviationNoDryRun Deviation = "DeviationNoDryRun"
 
@@ -188,8 +183,6 @@ func (d Deviation) Reason() string {
 		return "the service may answer AccessDenied instead of Disabled for a disabled key"
 	case DeviationOneAccountPerProcess:
 		return "one service instance serves a single account"
-	case DeviationEmptyPlaintextRejected:
-		return "the service rejects an empty plaintext"
 	case DeviationNoDryRun:
 		return "the service has no DryRun"
 	case DeviationIncorrectKeyIsInvalidCiphertext:

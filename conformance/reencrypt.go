@@ -18,7 +18,7 @@ func (s *suite) testReEncrypt(t *testing.T) {
 
 func (s *suite) testReEncryptNative(t *testing.T) {
 	f := s.f
-	r, ok := f.Backend.(backends.ReEncrypter)
+	r, ok := s.reEncrypter()
 	if !ok {
 		t.Skip("skipped: the backend is not a backends.ReEncrypter (no native ReEncrypt)")
 	}
@@ -45,20 +45,20 @@ func (s *suite) crossAccount(t *testing.T, re reEncryptFunc, native bool) {
 		DestinationKeyID: f.CrossAccountKey, DestinationEncryptionContext: dst})
 	if wantOK(t, err, "ReEncrypt to the other account's key by ARN") {
 		s.checkOutput(t, out, f.KeyA, f.CrossAccountKey, native, "ReEncrypt to the other account's key")
-		decryptTo(t, f.Backend, f.CrossAccountKey, out.CiphertextBlob, dst, pt, f.CrossAccountKey, "Decrypt of the re-encrypted blob by the other account's key ARN")
+		decryptTo(t, s.kms, f.CrossAccountKey, out.CiphertextBlob, dst, pt, f.CrossAccountKey, "Decrypt of the re-encrypted blob by the other account's key ARN")
 		// And back again, from the other account by ARN.
 		back, err := re(ctx, &backends.ReEncryptInput{CiphertextBlob: out.CiphertextBlob, SourceKeyID: f.CrossAccountKey, SourceEncryptionContext: dst,
 			DestinationKeyID: f.KeyA, DestinationEncryptionContext: src})
 		if wantOK(t, err, "ReEncrypt from the other account's key back to KeyA") {
 			s.checkOutput(t, back, f.CrossAccountKey, f.KeyA, native, "ReEncrypt back to KeyA")
-			decryptTo(t, f.Backend, f.KeyA, back.CiphertextBlob, src, pt, f.KeyA, "Decrypt of the blob re-encrypted back")
+			decryptTo(t, s.kms, f.KeyA, back.CiphertextBlob, src, pt, f.KeyA, "Decrypt of the blob re-encrypted back")
 		}
 	}
 	ref, err := backends.ParseKeyRef(f.CrossAccountKey)
 	if err == nil && ref.Form == backends.FormKeyARN {
 		_, err := re(ctx, &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: f.KeyA, SourceEncryptionContext: src, DestinationKeyID: ref.KeyID})
 		wantKind(t, err, backends.ErrNotFound, "ReEncrypt to another account's key by its bare key ID (resolves in the caller's account)")
-		_, err = f.Backend.Encrypt(ctx, &backends.EncryptInput{KeyID: ref.KeyID, Plaintext: pt})
+		_, err = s.kms.Encrypt(ctx, &backends.EncryptInput{KeyID: ref.KeyID, Plaintext: pt})
 		wantKind(t, err, backends.ErrNotFound, "Encrypt under another account's key by its bare key ID (resolves in the caller's account)")
 	}
 }
@@ -104,13 +104,13 @@ func (s *suite) reEncryptCases(t *testing.T, re reEncryptFunc, native bool, sour
 				DestinationKeyID: f.KeyB, DestinationEncryptionContext: dst})
 			if wantOK(t, err, "ReEncrypt from KeyA as "+form) {
 				s.checkOutput(t, out, f.KeyA, f.KeyB, native, "ReEncrypt from KeyA as "+form)
-				decryptTo(t, f.Backend, f.KeyB, out.CiphertextBlob, dst, pt, f.KeyB, "Decrypt of the blob re-encrypted from KeyA as "+form)
+				decryptTo(t, s.kms, f.KeyB, out.CiphertextBlob, dst, pt, f.KeyB, "Decrypt of the blob re-encrypted from KeyA as "+form)
 			}
 			out, err = re(ctx, &backends.ReEncryptInput{CiphertextBlob: blobB, SourceKeyID: f.KeyB, SourceEncryptionContext: src,
 				DestinationKeyID: form, DestinationEncryptionContext: dst})
 			if wantOK(t, err, "ReEncrypt to KeyA as "+form) {
 				s.checkOutput(t, out, f.KeyB, f.KeyA, native, "ReEncrypt to KeyA as "+form)
-				decryptTo(t, f.Backend, f.KeyA, out.CiphertextBlob, dst, pt, f.KeyA, "Decrypt of the blob re-encrypted to KeyA as "+form)
+				decryptTo(t, s.kms, f.KeyA, out.CiphertextBlob, dst, pt, f.KeyA, "Decrypt of the blob re-encrypted to KeyA as "+form)
 			}
 		}
 	})
@@ -122,12 +122,12 @@ func (s *suite) reEncryptCases(t *testing.T, re reEncryptFunc, native bool, sour
 			return
 		}
 		s.checkOutput(t, out, f.KeyA, f.KeyA, native, "ReEncrypt to the same key")
-		decryptTo(t, f.Backend, f.KeyA, out.CiphertextBlob, dst, pt, f.KeyA, "Decrypt with the new context")
+		decryptTo(t, s.kms, f.KeyA, out.CiphertextBlob, dst, pt, f.KeyA, "Decrypt with the new context")
 		wantKind(t, s.decryptErr(t, f.KeyA, out.CiphertextBlob, src), backends.ErrInvalidCiphertext, "Decrypt with the old context of the re-encrypted blob")
 		// The context may also be dropped altogether.
 		out, err = re(ctx, &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: f.KeyA, SourceEncryptionContext: src, DestinationKeyID: f.KeyA})
 		if wantOK(t, err, "ReEncrypt to the same key without a context") {
-			decryptTo(t, f.Backend, f.KeyA, out.CiphertextBlob, nil, pt, f.KeyA, "Decrypt without a context")
+			decryptTo(t, s.kms, f.KeyA, out.CiphertextBlob, nil, pt, f.KeyA, "Decrypt without a context")
 		}
 	})
 	t.Run("CrossKey", func(t *testing.T) {
@@ -138,13 +138,13 @@ func (s *suite) reEncryptCases(t *testing.T, re reEncryptFunc, native bool, sour
 			return
 		}
 		s.checkOutput(t, out, f.KeyA, f.KeyB, native, "ReEncrypt from KeyA to KeyB")
-		decryptTo(t, f.Backend, f.KeyB, out.CiphertextBlob, src, pt, f.KeyB, "Decrypt with KeyB")
+		decryptTo(t, s.kms, f.KeyB, out.CiphertextBlob, src, pt, f.KeyB, "Decrypt with KeyB")
 		if !f.has(DeviationDecryptKeyIDIgnored) && !f.has(DeviationIncorrectKeyIsInvalidCiphertext) {
 			wantKind(t, s.decryptErr(t, f.KeyA, out.CiphertextBlob, src), backends.ErrIncorrectKey, "Decrypt with KeyA of the blob re-encrypted to KeyB")
 		}
 	})
 	t.Run("WithoutSourceKeyID", func(t *testing.T) {
-		if _, ok := f.Backend.(backends.CiphertextInspector); !ok {
+		if _, ok := s.inspector(); !ok {
 			t.Skip("skipped: the backend's blobs do not name their key (not a backends.CiphertextInspector), so SourceKeyId is required")
 		}
 		blob := s.encrypt(t, f.KeyA, pt, src)

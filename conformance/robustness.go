@@ -20,9 +20,9 @@ const Goroutines = 32
 func (s *suite) testConcurrent(t *testing.T) {
 	f := s.f
 	ctx := context.Background()
-	g, canGen := f.Backend.(backends.DataKeyGenerator)
-	r, canRe := f.Backend.(backends.ReEncrypter)
-	d, canDesc := f.Backend.(backends.KeyDescriber)
+	g, canGen := s.generator()
+	r, canRe := s.reEncrypter()
+	d, canDesc := s.describer()
 	shared := s.encrypt(t, f.KeyA, secret(32), map[string]string{"case": "concurrent"})
 
 	var wg sync.WaitGroup
@@ -39,12 +39,12 @@ func (s *suite) testConcurrent(t *testing.T) {
 			for i := 0; i < 4; i++ {
 				switch (w + i) % 5 {
 				case 0: // round trip under this worker's own context
-					out, err := f.Backend.Encrypt(ctx, &backends.EncryptInput{KeyID: key, Plaintext: pt, EncryptionContext: ec})
+					out, err := s.kms.Encrypt(ctx, &backends.EncryptInput{KeyID: key, Plaintext: pt, EncryptionContext: ec})
 					if err != nil {
 						t.Errorf("worker %d: Encrypt: want success, got %s", w, describeErr(err))
 						return
 					}
-					dec, err := f.Backend.Decrypt(ctx, &backends.DecryptInput{KeyID: key, CiphertextBlob: out.CiphertextBlob, EncryptionContext: ec})
+					dec, err := s.kms.Decrypt(ctx, &backends.DecryptInput{KeyID: key, CiphertextBlob: out.CiphertextBlob, EncryptionContext: ec})
 					if err != nil {
 						t.Errorf("worker %d: Decrypt: want success, got %s", w, describeErr(err))
 						return
@@ -54,13 +54,13 @@ func (s *suite) testConcurrent(t *testing.T) {
 					}
 					clear(dec.Plaintext)
 				case 1: // the shared blob, with the right and a wrong context
-					dec, err := f.Backend.Decrypt(ctx, &backends.DecryptInput{KeyID: f.KeyA, CiphertextBlob: shared, EncryptionContext: map[string]string{"case": "concurrent"}})
+					dec, err := s.kms.Decrypt(ctx, &backends.DecryptInput{KeyID: f.KeyA, CiphertextBlob: shared, EncryptionContext: map[string]string{"case": "concurrent"}})
 					if err != nil {
 						t.Errorf("worker %d: Decrypt of the shared blob: want success, got %s", w, describeErr(err))
 						return
 					}
 					clear(dec.Plaintext)
-					_, err = f.Backend.Decrypt(ctx, &backends.DecryptInput{KeyID: f.KeyA, CiphertextBlob: shared, EncryptionContext: ec})
+					_, err = s.kms.Decrypt(ctx, &backends.DecryptInput{KeyID: f.KeyA, CiphertextBlob: shared, EncryptionContext: ec})
 					if !errors.Is(err, backends.ErrInvalidCiphertext) {
 						t.Errorf("worker %d: Decrypt of the shared blob with a wrong context: want %s, got %s", w, backends.ErrInvalidCiphertext.Name(), describeErr(err))
 					}
@@ -84,7 +84,7 @@ func (s *suite) testConcurrent(t *testing.T) {
 						t.Errorf("worker %d: ReEncrypt: want success, got %s", w, describeErr(err))
 						return
 					}
-					dec, err := f.Backend.Decrypt(ctx, &backends.DecryptInput{KeyID: key, CiphertextBlob: out.CiphertextBlob, EncryptionContext: ec})
+					dec, err := s.kms.Decrypt(ctx, &backends.DecryptInput{KeyID: key, CiphertextBlob: out.CiphertextBlob, EncryptionContext: ec})
 					if err != nil {
 						t.Errorf("worker %d: Decrypt of the re-encrypted blob: want success, got %s", w, describeErr(err))
 						return
@@ -101,7 +101,7 @@ func (s *suite) testConcurrent(t *testing.T) {
 							t.Errorf("worker %d: DescribeKey: KeyID = %q, want %q", w, md.Arn, key)
 						}
 					}
-					_, err := f.Backend.Encrypt(ctx, &backends.EncryptInput{KeyID: f.Unknown, Plaintext: pt})
+					_, err := s.kms.Encrypt(ctx, &backends.EncryptInput{KeyID: f.Unknown, Plaintext: pt})
 					if !errors.Is(err, backends.ErrNotFound) {
 						t.Errorf("worker %d: Encrypt under the unknown key: want %s, got %s", w, backends.ErrNotFound.Name(), describeErr(err))
 					}
@@ -134,25 +134,25 @@ func (s *suite) testCancelledContext(t *testing.T) {
 					t.Errorf("%s with a %s context returned an output", what, strings.ToLower(c.name))
 				}
 			}
-			eo, err := f.Backend.Encrypt(c.ctx, &backends.EncryptInput{KeyID: f.KeyA, Plaintext: secret(16)})
+			eo, err := s.kms.Encrypt(c.ctx, &backends.EncryptInput{KeyID: f.KeyA, Plaintext: secret(16)})
 			check("Encrypt", eo != nil, err)
-			do, err := f.Backend.Decrypt(c.ctx, &backends.DecryptInput{KeyID: f.KeyA, CiphertextBlob: blob})
+			do, err := s.kms.Decrypt(c.ctx, &backends.DecryptInput{KeyID: f.KeyA, CiphertextBlob: blob})
 			if do != nil {
 				clear(do.Plaintext)
 			}
 			check("Decrypt", do != nil, err)
-			if g, ok := f.Backend.(backends.DataKeyGenerator); ok {
+			if g, ok := s.generator(); ok {
 				o, err := g.GenerateDataKey(c.ctx, &backends.GenerateDataKeyInput{KeyID: f.KeyA})
 				if o != nil {
 					clear(o.Plaintext)
 				}
 				check("GenerateDataKey", o != nil, err)
 			}
-			if r, ok := f.Backend.(backends.ReEncrypter); ok {
+			if r, ok := s.reEncrypter(); ok {
 				o, err := r.ReEncrypt(c.ctx, &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: f.KeyA, DestinationKeyID: f.KeyB})
 				check("ReEncrypt", o != nil, err)
 			}
-			if d, ok := f.Backend.(backends.KeyDescriber); ok {
+			if d, ok := s.describer(); ok {
 				o, err := d.DescribeKey(c.ctx, &backends.DescribeKeyInput{KeyID: f.KeyA})
 				check("DescribeKey", o != nil, err)
 			}
@@ -174,13 +174,13 @@ func (s *suite) testErrorMapping(t *testing.T) {
 	blobA := s.encrypt(t, f.KeyA, pt, nil)
 	enc := func(key string, pt []byte, dry bool) func(context.Context) error {
 		return func(ctx context.Context) error {
-			_, err := f.Backend.Encrypt(ctx, &backends.EncryptInput{KeyID: key, Plaintext: pt, DryRun: dry})
+			_, err := s.kms.Encrypt(ctx, &backends.EncryptInput{KeyID: key, Plaintext: pt, DryRun: dry})
 			return err
 		}
 	}
 	dec := func(key string, blob []byte) func(context.Context) error {
 		return func(ctx context.Context) error {
-			out, err := f.Backend.Decrypt(ctx, &backends.DecryptInput{KeyID: key, CiphertextBlob: blob})
+			out, err := s.kms.Decrypt(ctx, &backends.DecryptInput{KeyID: key, CiphertextBlob: blob})
 			if out != nil {
 				clear(out.Plaintext)
 			}
@@ -193,7 +193,7 @@ func (s *suite) testErrorMapping(t *testing.T) {
 		// A blob opened with the wrong context: InvalidCiphertext on every service,
 		// however it treats damaged blobs.
 		"InvalidCiphertext": {backends.ErrInvalidCiphertext, "Decrypt", func(ctx context.Context) error {
-			out, err := f.Backend.Decrypt(ctx, &backends.DecryptInput{KeyID: f.KeyA, CiphertextBlob: blobA, EncryptionContext: wrongEC})
+			out, err := s.kms.Decrypt(ctx, &backends.DecryptInput{KeyID: f.KeyA, CiphertextBlob: blobA, EncryptionContext: wrongEC})
 			if out != nil {
 				clear(out.Plaintext)
 			}
@@ -209,9 +209,7 @@ func (s *suite) testErrorMapping(t *testing.T) {
 	if f.PendingDeletion != "" {
 		cases["InvalidState"] = provoked{backends.ErrInvalidState, "Encrypt", enc(f.PendingDeletion, pt, false), false}
 	}
-	if f.MaxPlaintext > 0 {
-		cases["InvalidArgument"] = provoked{backends.ErrInvalidArgument, "Encrypt", enc(f.KeyA, secret(f.MaxPlaintext+1), false), false}
-	}
+	cases["InvalidArgument"] = provoked{backends.ErrInvalidArgument, "Encrypt", enc(f.KeyA, secret(backends.MaxPlaintextBytes+1), false), false}
 	if !f.has(DeviationNoDryRun) {
 		cases["DryRunOperation"] = provoked{backends.ErrDryRunOperation, "Encrypt", enc(f.KeyA, pt, true), false}
 	}
@@ -226,11 +224,10 @@ func (s *suite) testErrorMapping(t *testing.T) {
 		"IncorrectKey":    "a declared deviation (" + string(DeviationDecryptKeyIDIgnored) + " or " + string(DeviationIncorrectKeyIsInvalidCiphertext) + ")",
 		"Disabled":        "no Disabled key (Fixture.Disabled is empty) or declared deviation " + string(DeviationDisabledAccessDenied),
 		"InvalidState":    "no key pending deletion (Fixture.PendingDeletion is empty)",
-		"InvalidArgument": "no plaintext limit (Fixture.MaxPlaintext is 0)",
 		"DryRunOperation": "declared deviation " + string(DeviationNoDryRun),
 	}
 	// The other operations name themselves in their errors too.
-	if g, ok := f.Backend.(backends.DataKeyGenerator); ok {
+	if g, ok := s.generator(); ok {
 		names = append(names, "NotFoundOnGenerateDataKey")
 		cases["NotFoundOnGenerateDataKey"] = provoked{backends.ErrNotFound, "GenerateDataKey", func(ctx context.Context) error {
 			out, err := g.GenerateDataKey(ctx, &backends.GenerateDataKeyInput{KeyID: f.Unknown})
@@ -240,14 +237,14 @@ func (s *suite) testErrorMapping(t *testing.T) {
 			return err
 		}, true}
 	}
-	if d, ok := f.Backend.(backends.KeyDescriber); ok {
+	if d, ok := s.describer(); ok {
 		names = append(names, "NotFoundOnDescribeKey")
 		cases["NotFoundOnDescribeKey"] = provoked{backends.ErrNotFound, "DescribeKey", func(ctx context.Context) error {
 			_, err := d.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: f.Unknown})
 			return err
 		}, true}
 	}
-	if r, ok := f.Backend.(backends.ReEncrypter); ok {
+	if r, ok := s.reEncrypter(); ok {
 		names = append(names, "NotFoundOnReEncrypt", "InvalidCiphertextOnReEncrypt")
 		cases["NotFoundOnReEncrypt"] = provoked{backends.ErrNotFound, "ReEncrypt", func(ctx context.Context) error {
 			_, err := r.ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: blobA, SourceKeyID: f.KeyA, DestinationKeyID: f.Unknown})

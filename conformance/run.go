@@ -11,7 +11,10 @@ import (
 )
 
 // Run runs the conformance suite against the driver that h prepares. It calls
-// h.Setup once, then runs each named subtest in turn against the Fixture.
+// h.Setup once, then runs every named subtest twice against the Fixture: through a
+// [backends.Front] over the driver ("Front"), and through the same Front with a
+// pass-through interceptor ("Intercepted"), which must see every operation the
+// driver's capabilities allow, so that no wrapper can lose one.
 func Run(t *testing.T, h Harness) {
 	t.Helper()
 	ctx := context.Background()
@@ -25,7 +28,29 @@ func Run(t *testing.T, h Harness) {
 	if err := f.validate(); err != nil {
 		t.Fatalf("conformance: invalid Fixture: %v", err)
 	}
-	s := &suite{f: f}
+	base := f.baseFront(t)
+	caps, err := base.Capabilities(ctx, f.KeyA)
+	if err != nil {
+		t.Fatalf("conformance: the Front does not route KeyA: %v", err)
+	}
+	t.Run("Front", func(t *testing.T) {
+		(&suite{f: f, kms: base, caps: caps}).run(t)
+	})
+	t.Run("Intercepted", func(t *testing.T) {
+		var counter callCounter
+		ics := []backends.Interceptor{counter.intercept}
+		kms := f.baseFront(t, ics...)
+		got, err := kms.Capabilities(ctx, f.KeyA)
+		if err != nil || got != caps {
+			t.Errorf("Capabilities through the interceptor = %+v, %v; want %+v as without it", got, err, caps)
+		}
+		(&suite{f: f, kms: kms, caps: caps, ics: ics}).run(t)
+		counter.check(t, caps)
+	})
+}
+
+// run runs every subtest.
+func (s *suite) run(t *testing.T) {
 	for _, st := range []struct {
 		name string
 		run  func(*testing.T)
@@ -55,15 +80,20 @@ func Run(t *testing.T, h Harness) {
 	}
 }
 
-// suite carries the fixture through the subtests.
+// suite carries the fixture, and the Front the subtests call, through them.
 type suite struct {
 	f *Fixture
+	// kms is the Front every subtest calls; caps are the driver's capabilities.
+	kms  *backends.Front
+	caps backends.Capabilities
+	// ics are the pass's interceptors, for the Fronts of other principals.
+	ics []backends.Interceptor
 }
 
 func (f *Fixture) validate() error {
 	switch {
-	case f.Backend == nil:
-		return errors.New("field Backend is nil")
+	case f.Backend == nil && f.Front == nil:
+		return errors.New("fields Backend and Front are both nil")
 	case f.KeyA == "" || f.KeyB == "":
 		return errors.New("fields KeyA and KeyB are required")
 	case f.KeyA == f.KeyB:
@@ -72,8 +102,6 @@ func (f *Fixture) validate() error {
 		return errors.New("field Unknown is required")
 	case (f.Other == nil) != (f.OtherKey == ""):
 		return errors.New("fields Other and OtherKey go together")
-	case f.MaxPlaintext < 0:
-		return errors.New("field MaxPlaintext is negative")
 	}
 	for _, d := range f.Deviations {
 		if d.Reason() == undocumented {
@@ -159,7 +187,7 @@ func mustOK(t *testing.T, err error, what string) {
 // encrypt encrypts pt under key with ec and stops t on failure.
 func (s *suite) encrypt(t *testing.T, key string, pt []byte, ec map[string]string) []byte {
 	t.Helper()
-	out, err := s.f.Backend.Encrypt(context.Background(), &backends.EncryptInput{KeyID: key, Plaintext: pt, EncryptionContext: ec})
+	out, err := s.kms.Encrypt(context.Background(), &backends.EncryptInput{KeyID: key, Plaintext: pt, EncryptionContext: ec})
 	mustOK(t, err, "Encrypt under "+key)
 	if out == nil || len(out.CiphertextBlob) == 0 {
 		t.Fatalf("Encrypt under %s: want a ciphertext, got none", key)
@@ -192,7 +220,7 @@ func decryptTo(t *testing.T, b backends.Backend, key string, blob []byte, ec map
 // plaintext came back with an error or no error came back.
 func (s *suite) decryptErr(t *testing.T, key string, blob []byte, ec map[string]string) error {
 	t.Helper()
-	out, err := s.f.Backend.Decrypt(context.Background(), &backends.DecryptInput{KeyID: key, CiphertextBlob: blob, EncryptionContext: ec})
+	out, err := s.kms.Decrypt(context.Background(), &backends.DecryptInput{KeyID: key, CiphertextBlob: blob, EncryptionContext: ec})
 	if out != nil {
 		clear(out.Plaintext)
 		if err != nil {

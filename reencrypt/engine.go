@@ -1,14 +1,22 @@
-// Package reencrypt moves ciphertext from one key to another with the semantics of
-// AWS KMS ReEncrypt, across keys, accounts and key services.
+// Package reencrypt moves ciphertext blobs from one key to another with the
+// semantics of AWS KMS ReEncrypt, across keys, accounts and key services.
 //
-// An Engine routes the source and destination keys of a request through a
-// backends.Router. When both keys live in one backend that implements
-// backends.ReEncrypter, the Engine calls it (the plaintext never leaves the
-// service). Otherwise it decrypts at the source, authorized as kms:ReEncryptFrom,
-// encrypts at the destination, authorized as kms:ReEncryptTo, and wipes the
-// plaintext. Either way the caller gets the same output: the new ciphertext, the
-// canonical source and destination keys, both algorithms, and whether the service
-// did the work natively.
+// An [Engine] works through a [backends.Front]. When one driver holds both keys
+// and re-encrypts by itself, the Front's native ReEncrypt does the work (the
+// plaintext never leaves the service). Otherwise the Engine decrypts at the source
+// and encrypts at the destination through the Front, and wipes the plaintext.
+// Either way the caller gets the same output: the new ciphertext, the canonical
+// source and destination keys, both algorithms, and whether the service did the
+// work natively. [backends.ReEncryptInput.Via] chooses per call: native only,
+// through the plaintext only, or whichever the keys allow (the default).
+//
+// Authorization follows AWS KMS: a native re-encryption is authorized as
+// kms:ReEncryptFrom on the source key and kms:ReEncryptTo on the destination key;
+// the path through the plaintext releases the plaintext to the caller's process,
+// so it needs kms:Decrypt on the source key and kms:Encrypt on the destination key,
+// exactly as it would against AWS.
+//
+// Envelope messages are re-encrypted by package envelope/reseal.
 package reencrypt
 
 import (
@@ -21,123 +29,86 @@ import (
 // op is the operation every error of this package names.
 const op = "ReEncrypt"
 
-// Engine re-encrypts ciphertext blobs between any keys a Router can reach. It is
+// Engine re-encrypts ciphertext blobs between any keys a Front reaches. It is
 // safe for concurrent use.
 type Engine struct {
-	router *backends.Router
-	native bool
+	front *backends.Front
 }
 
 var _ backends.ReEncrypter = (*Engine)(nil)
 
-// Option configures an Engine.
-type Option func(*Engine)
-
-// WithoutNative makes the Engine always decrypt at the source and encrypt at the
-// destination, even when both keys live in one backend that could re-encrypt by
-// itself. The outputs are the same except that Native is false.
-func WithoutNative() Option {
-	return func(e *Engine) { e.native = false }
-}
-
-// New returns an Engine that finds keys through r. A nil r is an empty Router, on
-// which every key is unknown.
-func New(r *backends.Router, opts ...Option) *Engine {
-	if r == nil {
-		r = new(backends.Router)
+// New returns an Engine that reaches keys through f. A nil f is an empty Front,
+// on which every key is unknown.
+func New(f *backends.Front) *Engine {
+	if f == nil {
+		f = new(backends.Front)
 	}
-	e := &Engine{router: r, native: true}
-	for _, o := range opts {
-		if o != nil {
-			o(e)
-		}
-	}
-	return e
+	return &Engine{front: f}
 }
 
 // ReEncrypt decrypts in.CiphertextBlob under its source key and encryption context
 // and encrypts the result under in.DestinationKeyID and
 // in.DestinationEncryptionContext, as AWS KMS ReEncrypt does:
 //
-//   - in.SourceKeyID and in.DestinationKeyID are routed through the Router; a key it
-//     cannot route fails with an error matching backends.ErrNotFound. A key of
+//   - The input is checked as [backends.Front] checks it; the keys are routed by
+//     the Front; a key no driver owns fails with [backends.ErrNotFound]. A key of
 //     another account is reachable only by key ARN or alias ARN.
-//   - An empty in.SourceKeyID is allowed when the blob names its key: the Engine
-//     asks the Router's backends that implement backends.CiphertextInspector (the
-//     default first), and otherwise lets the default backend decrypt without a key.
-//     When no backend can say, the error matches backends.ErrInvalidArgument.
-//   - A SourceKeyID that did not encrypt the blob fails with backends.ErrIncorrectKey.
-//   - With both keys in one backend that implements backends.ReEncrypter (and
-//     WithoutNative not set) the backend re-encrypts natively; if it answers
-//     backends.ErrUnsupported the Engine falls back to decrypting and encrypting.
-//   - Otherwise the source decrypts with ForReEncrypt set (authorized as
-//     kms:ReEncryptFrom), the destination encrypts with ForReEncrypt set (authorized
-//     as kms:ReEncryptTo), and the plaintext is wiped on every path.
-//   - in.GrantTokens go to both sides. Between two different backends, where a
+//   - An empty in.SourceKeyID is allowed when the blob names its key (a driver's
+//     [backends.CiphertextInspector] recognises it) or the default driver can
+//     read it; a blob no driver can read fails with
+//     [backends.ErrInvalidCiphertext], as AWS KMS answers.
+//   - A SourceKeyID that did not encrypt the blob fails with
+//     [backends.ErrIncorrectKey], before anything is decrypted where the source
+//     driver can read the key from the blob.
+//   - With in.Via [backends.ViaAny] (the default) or [backends.ViaNative], the
+//     Front re-encrypts natively when one driver holds both keys and can; with
+//     ViaNative nothing else is tried ([backends.ErrUnsupported] otherwise).
+//   - Otherwise, or with [backends.ViaPlaintext], the source decrypts and the
+//     destination encrypts, through the Front, and the plaintext is wiped on
+//     every path.
+//   - in.GrantTokens go to both sides. Between two different drivers, where a
 //     token issued by one service means nothing to the other, a side that rejects
 //     the tokens as invalid is asked once more without them, unless the other
-//     side rejected them too (then the error matches backends.ErrInvalidGrantToken).
+//     side rejected them too (then the error matches
+//     [backends.ErrInvalidGrantToken]). Dropping tokens only ever takes
+//     permissions away.
 //   - With in.DryRun the Engine checks everything, changes nothing and, when the
 //     request would have succeeded, returns an error matching
-//     backends.ErrDryRunOperation.
+//     [backends.ErrDryRunOperation].
 //
-// Every error is a *backends.Error with Op "ReEncrypt" whose Kind is that of the
-// underlying failure; it unwraps to the backend's own error.
+// Every error is a *[backends.Error] with Op "ReEncrypt" whose Kind is that of the
+// underlying failure; it unwraps to the driver's own error.
 func (e *Engine) ReEncrypt(ctx context.Context, in *backends.ReEncryptInput) (*backends.ReEncryptOutput, error) {
-	if in == nil {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
-	}
-	if err := backends.ContextError(ctx, op, in.SourceKeyID); err != nil {
+	if err := backends.CheckReEncrypt(ctx, op, in); err != nil {
 		return nil, err
 	}
-	if len(in.CiphertextBlob) == 0 {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, in.SourceKeyID, "CiphertextBlob is empty")
-	}
-	if in.DestinationKeyID == "" {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "DestinationKeyId is required")
+	if in.Via != backends.ViaPlaintext {
+		out, err := e.front.ReEncrypt(ctx, in)
+		switch {
+		case err == nil:
+			return out, nil
+		case in.Via == backends.ViaNative || !errors.Is(err, backends.ErrUnsupported):
+			return nil, wrap(ctx, err, firstNonEmpty(in.SourceKeyID, in.DestinationKeyID), "native")
+		}
 	}
 	src, srcKey, err := e.source(ctx, in)
 	if err != nil {
 		return nil, err
 	}
-	dst, _, err := e.router.Lookup(in.DestinationKeyID)
+	dst, _, err := e.front.Lookup(ctx, in.DestinationKeyID)
 	if err != nil {
 		return nil, wrap(ctx, err, in.DestinationKeyID, "destination key")
-	}
-	if e.native && backends.SameBackend(src, dst) {
-		if re, ok := dst.(backends.ReEncrypter); ok {
-			out, err := e.nativeReEncrypt(ctx, re, in)
-			if err == nil || !errors.Is(err, backends.ErrUnsupported) {
-				return out, err
-			}
-		}
 	}
 	if in.SourceKeyID != "" {
 		if err := e.checkSourceKey(ctx, src, in); err != nil {
 			return nil, err
 		}
 	}
-	t := &trip{ctx: ctx, in: in, src: src, srcKey: srcKey, dst: dst, cross: !backends.SameBackend(src, dst)}
+	t := &trip{ctx: ctx, front: e.front, in: in, srcKey: srcKey, cross: src == nil || !backends.SameBackend(src, dst)}
 	if in.DryRun {
 		return nil, t.dryRun()
 	}
 	return t.run()
-}
-
-// nativeReEncrypt lets the backend that holds both keys re-encrypt by itself.
-func (e *Engine) nativeReEncrypt(ctx context.Context, re backends.ReEncrypter, in *backends.ReEncryptInput) (*backends.ReEncryptOutput, error) {
-	out, err := re.ReEncrypt(ctx, in)
-	if err != nil {
-		return nil, wrap(ctx, err, firstNonEmpty(in.SourceKeyID, in.DestinationKeyID), "native")
-	}
-	if out == nil {
-		return nil, backends.Errorf(backends.ErrInternal, op, in.DestinationKeyID, "native: the backend returned no output and no error")
-	}
-	c := *out
-	c.Native = true
-	c.SourceEncryptionAlgorithm = c.SourceEncryptionAlgorithm.OrDefault()
-	c.DestinationEncryptionAlgorithm = c.DestinationEncryptionAlgorithm.OrDefault()
-	return &c, nil
 }
 
 func firstNonEmpty(a, b string) string {

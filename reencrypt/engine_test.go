@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -53,7 +52,7 @@ func TestAllReferenceForms(t *testing.T) {
 	for _, p := range sameServicePaths {
 		t.Run(p.name, func(t *testing.T) {
 			w := newWorld(t, false)
-			eng := New(w.router, p.opts...)
+			eng := p.engine(w.front)
 			pt := dataKey()
 			blob := w.encrypt(w.a1, pt, ctxS)
 			for _, sf := range forms {
@@ -78,7 +77,7 @@ func TestCrossAccountByARN(t *testing.T) {
 	for _, p := range crossPaths {
 		t.Run(p.name, func(t *testing.T) {
 			w := newWorld(t, p.split)
-			eng := New(w.router, p.opts...)
+			eng := p.engine(w.front)
 			pt := dataKey()
 			blobA := w.encrypt(w.a1, pt, ctxS)
 			blobB := w.encrypt(w.b1, pt, ctxS)
@@ -126,9 +125,9 @@ func TestNativeAndEngineOutputsMatch(t *testing.T) {
 	blob := w.encrypt(w.a1, pt, ctxS)
 	in := &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: w.a1.alias, SourceEncryptionContext: ctxS,
 		DestinationKeyID: w.b1.aliasARN, DestinationEncryptionContext: ctxD}
-	nat, err := New(w.router).ReEncrypt(context.Background(), in)
+	nat, err := New(w.front).ReEncrypt(context.Background(), in)
 	must(t, err)
-	eng, err := New(w.router, WithoutNative()).ReEncrypt(context.Background(), in)
+	eng, err := withVia(New(w.front), backends.ViaPlaintext).ReEncrypt(context.Background(), in)
 	must(t, err)
 	if !nat.Native || eng.Native {
 		t.Fatalf("Native: native path %v, engine path %v", nat.Native, eng.Native)
@@ -151,7 +150,7 @@ func TestIncorrectKey(t *testing.T) {
 	for _, p := range crossPaths {
 		t.Run(p.name, func(t *testing.T) {
 			w := newWorld(t, p.split)
-			eng := New(w.router, p.opts...)
+			eng := p.engine(w.front)
 			blob := w.encrypt(w.a1, dataKey(), ctxS)
 			wrong := []string{w.a2.id, w.a2.arn, w.a2.alias, w.a2.aliasARN, w.b1.arn, w.b1.aliasARN}
 			for _, src := range wrong {
@@ -187,7 +186,7 @@ func TestKeyStates(t *testing.T) {
 				for _, side := range []string{"source", "destination"} {
 					t.Run(tc.name+" "+side, func(t *testing.T) {
 						w := newWorld(t, p.split)
-						eng := New(w.router, p.opts...)
+						eng := p.engine(w.front)
 						blob := w.encrypt(w.a1, dataKey(), ctxS)
 						src, dst := w.a1, w.b1
 						if side == "source" {
@@ -210,54 +209,56 @@ func TestKeyStates(t *testing.T) {
 
 func TestAccessDenied(t *testing.T) {
 	// Keys of account A whose policies name alice's actions one by one (the
-	// account root is not in them, so nothing else lets alice in).
+	// account root is not in them, so nothing else lets alice in). Natively,
+	// kms:ReEncryptFrom and kms:ReEncryptTo authorize; through the plaintext,
+	// kms:Decrypt and kms:Encrypt do, and kms:ReEncrypt* alone never releases
+	// the plaintext.
 	owner := allow(`"`+adminA+`"`, "kms:*")
 	for _, p := range sameServicePaths {
 		t.Run(p.name, func(t *testing.T) {
 			w := newWorld(t, false)
-			eng := New(w.router, p.opts...)
+			eng := p.engine(w.front)
 			noFrom := w.makeKey(w.adminA, policy(owner, allow(`"`+alice+`"`, "kms:Encrypt", "kms:Decrypt", "kms:ReEncryptTo")))
 			noTo := w.makeKey(w.adminA, policy(owner, allow(`"`+alice+`"`, "kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom")))
 			onlyRe := w.makeKey(w.adminA, policy(owner, allow(`"`+alice+`"`, "kms:Encrypt", "kms:ReEncrypt*")))
+			noEnc := w.makeKey(w.adminA, policy(owner, allow(`"`+alice+`"`, "kms:Decrypt", "kms:ReEncrypt*")))
 			pt := dataKey()
-
-			_, err := eng.ReEncrypt(context.Background(), &backends.ReEncryptInput{
-				CiphertextBlob: w.encrypt(noFrom, pt, nil), SourceKeyID: noFrom.arn, DestinationKeyID: w.a2.arn})
-			wantErr(t, err, backends.ErrAccessDenied, "source without kms:ReEncryptFrom")
-			_, err = eng.ReEncrypt(context.Background(), &backends.ReEncryptInput{
-				CiphertextBlob: w.encrypt(w.a1, pt, nil), SourceKeyID: w.a1.arn, DestinationKeyID: noTo.arn})
-			wantErr(t, err, backends.ErrAccessDenied, "destination without kms:ReEncryptTo")
-			_, err = eng.ReEncrypt(context.Background(), &backends.ReEncryptInput{
-				CiphertextBlob: w.encrypt(noFrom, pt, nil), SourceKeyID: noFrom.arn, DestinationKeyID: w.a2.arn, DryRun: true})
-			wantErr(t, err, backends.ErrAccessDenied, "DryRun, source without kms:ReEncryptFrom")
-
-			// kms:ReEncrypt* without kms:Decrypt is enough on both sides: the
-			// engine's own Decrypt and Encrypt are authorized as ReEncryptFrom/To.
-			blob := w.encrypt(onlyRe, pt, nil)
-			out, err := eng.ReEncrypt(context.Background(), &backends.ReEncryptInput{
-				CiphertextBlob: blob, SourceKeyID: onlyRe.arn, DestinationKeyID: onlyRe.alias, DestinationEncryptionContext: ctxD})
-			must(t, err)
-			if out.Native != p.native || out.KeyID != onlyRe.arn {
-				t.Errorf("output %+v", out)
+			reEncrypt := func(src key, dst string, dryRun bool) error {
+				_, err := eng.ReEncrypt(context.Background(), &backends.ReEncryptInput{
+					CiphertextBlob: w.encrypt(src, pt, nil), SourceKeyID: src.arn, DestinationKeyID: dst, DryRun: dryRun})
+				return err
 			}
-			if _, err := w.decrypt(onlyRe, blob, nil); !errors.Is(err, backends.ErrAccessDenied) {
+			if p.native {
+				wantErr(t, reEncrypt(noFrom, w.a2.arn, false), backends.ErrAccessDenied, "source without kms:ReEncryptFrom")
+				wantErr(t, reEncrypt(w.a1, noTo.arn, false), backends.ErrAccessDenied, "destination without kms:ReEncryptTo")
+				wantErr(t, reEncrypt(noFrom, w.a2.arn, true), backends.ErrAccessDenied, "DryRun, source without kms:ReEncryptFrom")
+				// kms:ReEncrypt* without kms:Decrypt is enough natively.
+				must(t, reEncrypt(onlyRe, onlyRe.alias, false))
+			} else {
+				must(t, reEncrypt(noFrom, w.a2.arn, false))
+				must(t, reEncrypt(w.a1, noTo.arn, false))
+				wantErr(t, reEncrypt(onlyRe, w.a2.arn, false), backends.ErrAccessDenied, "through the plaintext, source with kms:ReEncryptFrom but not kms:Decrypt")
+				wantErr(t, reEncrypt(onlyRe, w.a2.arn, true), backends.ErrAccessDenied, "DryRun through the plaintext, source without kms:Decrypt")
+				wantErr(t, reEncrypt(w.a1, noEnc.arn, false), backends.ErrAccessDenied, "through the plaintext, destination with kms:ReEncryptTo but not kms:Encrypt")
+			}
+			if _, err := w.decrypt(onlyRe, w.encrypt(onlyRe, pt, nil), nil); !errors.Is(err, backends.ErrAccessDenied) {
 				t.Errorf("plain Decrypt without kms:Decrypt: %v, want AccessDenied", err)
 			}
 		})
 	}
 	t.Run("two services", func(t *testing.T) {
 		w := newWorld(t, true)
-		eng := New(w.router)
+		eng := New(w.front)
 		ownerB := allow(`"`+adminB+`"`, "kms:*")
-		bNoTo := w.makeKey(w.adminB, policy(ownerB, allow(`"`+acctA+`"`, "kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom")))
-		bNoFrom := w.makeKey(w.adminB, policy(ownerB, allow(`"`+acctA+`"`, "kms:Encrypt", "kms:Decrypt", "kms:ReEncryptTo")))
+		bNoEnc := w.makeKey(w.adminB, policy(ownerB, allow(`"`+acctA+`"`, "kms:Decrypt", "kms:ReEncrypt*")))
+		bNoDec := w.makeKey(w.adminB, policy(ownerB, allow(`"`+acctA+`"`, "kms:Encrypt", "kms:ReEncrypt*")))
 		pt := dataKey()
 		_, err := eng.ReEncrypt(context.Background(), &backends.ReEncryptInput{
-			CiphertextBlob: w.encrypt(w.a1, pt, nil), SourceKeyID: w.a1.arn, DestinationKeyID: bNoTo.arn})
-		wantErr(t, err, backends.ErrAccessDenied, "B destination without kms:ReEncryptTo")
+			CiphertextBlob: w.encrypt(w.a1, pt, nil), SourceKeyID: w.a1.arn, DestinationKeyID: bNoEnc.arn})
+		wantErr(t, err, backends.ErrAccessDenied, "B destination with kms:ReEncryptTo but not kms:Encrypt")
 		_, err = eng.ReEncrypt(context.Background(), &backends.ReEncryptInput{
-			CiphertextBlob: w.encrypt(bNoFrom, pt, nil), SourceKeyID: bNoFrom.arn, DestinationKeyID: w.a1.arn})
-		wantErr(t, err, backends.ErrAccessDenied, "B source without kms:ReEncryptFrom")
+			CiphertextBlob: w.encrypt(bNoDec, pt, nil), SourceKeyID: bNoDec.arn, DestinationKeyID: w.a1.arn})
+		wantErr(t, err, backends.ErrAccessDenied, "B source with kms:ReEncryptFrom but not kms:Decrypt")
 	})
 }
 
@@ -265,7 +266,7 @@ func TestContextChangeOnly(t *testing.T) {
 	for _, p := range crossPaths {
 		t.Run(p.name, func(t *testing.T) {
 			w := newWorld(t, p.split)
-			eng := New(w.router, p.opts...)
+			eng := p.engine(w.front)
 			pt := dataKey()
 			for _, k := range []key{w.a1, w.b1} {
 				blob := w.encrypt(k, pt, ctxS)
@@ -293,7 +294,7 @@ func TestDryRun(t *testing.T) {
 	for _, p := range crossPaths {
 		t.Run(p.name, func(t *testing.T) {
 			w := newWorld(t, p.split)
-			eng := New(w.router, p.opts...)
+			eng := p.engine(w.front)
 			blob := w.encrypt(w.a1, dataKey(), ctxS)
 			before := bytes.Clone(blob)
 			in := &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: w.a1.alias, SourceEncryptionContext: ctxS,
@@ -344,7 +345,7 @@ func TestMissingSourceKeyID(t *testing.T) {
 	for _, p := range crossPaths {
 		t.Run(p.name, func(t *testing.T) {
 			w := newWorld(t, p.split)
-			eng := New(w.router, p.opts...)
+			eng := p.engine(w.front)
 			pt := dataKey()
 			// The blob names its key: the caller's own, or account B's (found by
 			// asking the Router's backends, routed by the ARN inside).
@@ -360,16 +361,14 @@ func TestMissingSourceKeyID(t *testing.T) {
 			// A blob no backend recognises does not name its key.
 			_, err := eng.ReEncrypt(context.Background(), &backends.ReEncryptInput{
 				CiphertextBlob: []byte("this is not a keyport blob"), DestinationKeyID: w.a2.arn})
-			wantErr(t, err, backends.ErrInvalidArgument, "unrecognised blob")
-			if err != nil && !strings.Contains(err.Error(), "SourceKeyId is required") {
-				t.Errorf("message %q does not say SourceKeyId is required", err)
-			}
+			// AWS KMS answers InvalidCiphertextException, and so does the engine.
+			wantErr(t, err, backends.ErrInvalidCiphertext, "unrecognised blob")
 		})
 	}
 	t.Run("no default backend", func(t *testing.T) {
 		w := newWorld(t, true)
-		r := new(backends.Router)
-		b, _, err := w.router.Lookup(w.b1.arn)
+		r := new(backends.Front)
+		b, _, err := w.front.Lookup(context.Background(), w.b1.arn)
 		must(t, err)
 		must(t, r.RegisterAccount(acctB, "", b))
 		// The only backend is an inspector, so the blob is still found.
@@ -388,7 +387,7 @@ func TestMissingSourceKeyID(t *testing.T) {
 
 func TestUnroutableKeys(t *testing.T) {
 	w := newWorld(t, true)
-	eng := New(w.router)
+	eng := New(w.front)
 	blob := w.encrypt(w.a1, dataKey(), nil)
 	unknown := []string{
 		"vault://transit/orders",                                         // no such scheme registered
@@ -417,7 +416,7 @@ func TestUnroutableKeys(t *testing.T) {
 
 func TestInvalidInput(t *testing.T) {
 	w := newWorld(t, false)
-	eng := New(w.router)
+	eng := New(w.front)
 	blob := w.encrypt(w.a1, dataKey(), nil)
 	for _, tc := range []struct {
 		name string
@@ -439,7 +438,7 @@ func TestCancelledContext(t *testing.T) {
 	for _, p := range crossPaths {
 		t.Run(p.name, func(t *testing.T) {
 			w := newWorld(t, p.split)
-			eng := New(w.router, p.opts...)
+			eng := p.engine(w.front)
 			in := &backends.ReEncryptInput{CiphertextBlob: w.encrypt(w.a1, dataKey(), nil), SourceKeyID: w.a1.arn, DestinationKeyID: w.b1.arn}
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
@@ -461,24 +460,25 @@ func TestCancelledContext(t *testing.T) {
 
 func TestGrantTokens(t *testing.T) {
 	// alice may do nothing with the key by its policy; a grant whose token she
-	// passes lets her re-encrypt from and to it at once.
+	// passes lets her use it at once. Between two services the engine decrypts
+	// and encrypts, so the grant must allow Decrypt and Encrypt.
 	w := newWorld(t, true)
 	ctx := context.Background()
 	k := w.makeKey(w.adminB, policy(allow(`"`+adminB+`"`, "kms:*")))
 	pt := dataKey()
 	blob := w.encrypt(w.a1, pt, nil)
-	_, err := New(w.router).ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: w.a1.arn, DestinationKeyID: k.arn})
+	_, err := New(w.front).ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: w.a1.arn, DestinationKeyID: k.arn})
 	wantErr(t, err, backends.ErrAccessDenied, "without a grant")
 	g, err := w.adminB.CreateGrant(ctx, &local.CreateGrantInput{KeyID: k.id, GranteePrincipal: alice,
-		Operations: []local.GrantOperation{local.GrantReEncryptTo, local.GrantReEncryptFrom}})
+		Operations: []local.GrantOperation{local.GrantEncrypt, local.GrantDecrypt}})
 	must(t, err)
-	out, err := New(w.router).ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: w.a1.arn,
+	out, err := New(w.front).ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: w.a1.arn,
 		DestinationKeyID: k.arn, GrantTokens: []string{g.GrantToken}})
 	must(t, err)
 	if out.KeyID != k.arn || out.Native {
 		t.Errorf("output %+v", out)
 	}
-	back, err := New(w.router).ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: out.CiphertextBlob,
+	back, err := New(w.front).ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: out.CiphertextBlob,
 		DestinationKeyID: w.a1.arn, GrantTokens: []string{g.GrantToken}})
 	must(t, err)
 	checkOut(t, w, back, k, w.a1, nil, pt, false)
@@ -489,7 +489,7 @@ func TestGrantTokens(t *testing.T) {
 		if !p.split {
 			pw = newWorld(t, false)
 		}
-		_, err := New(pw.router, p.opts...).ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: pw.encrypt(pw.a1, pt, nil),
+		_, err := p.engine(pw.front).ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: pw.encrypt(pw.a1, pt, nil),
 			SourceKeyID: pw.a1.arn, DestinationKeyID: pw.b1.arn, GrantTokens: []string{"not-a-grant-token"}})
 		wantErr(t, err, backends.ErrInvalidGrantToken, p.name+": a bogus grant token")
 	}
@@ -499,7 +499,7 @@ func TestConcurrent(t *testing.T) {
 	for _, p := range crossPaths {
 		t.Run(p.name, func(t *testing.T) {
 			w := newWorld(t, p.split)
-			eng := New(w.router, p.opts...)
+			eng := p.engine(w.front)
 			var wg sync.WaitGroup
 			errs := make(chan error, 32)
 			for i := range 32 {
@@ -511,7 +511,7 @@ func TestConcurrent(t *testing.T) {
 					if i%2 == 1 {
 						src, dst = dst, src
 					}
-					enc, err := w.router.Encrypt(context.Background(), &backends.EncryptInput{KeyID: src.arn, Plaintext: pt, EncryptionContext: ctxS})
+					enc, err := w.front.Encrypt(context.Background(), &backends.EncryptInput{KeyID: src.arn, Plaintext: pt, EncryptionContext: ctxS})
 					if err != nil {
 						errs <- err
 						return

@@ -12,8 +12,9 @@ import (
 
 // Move a data key from a key of the caller's account, held by one key service, to
 // a key of a partner account held by another, changing the encryption context on
-// the way. The engine decrypts at the source (as kms:ReEncryptFrom), encrypts at the
-// destination (as kms:ReEncryptTo) and wipes the plaintext in between.
+// the way. Two services cannot re-encrypt natively between them, so the engine
+// decrypts at the source (which needs kms:Decrypt), encrypts at the destination
+// (kms:Encrypt) and wipes the plaintext in between.
 func Example() {
 	ctx := context.Background()
 	const mine, partner = "111111111111", "222222222222"
@@ -25,12 +26,12 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	// The partner's key lets the caller's account re-encrypt to and from it.
+	// The partner's key lets the caller's account encrypt and decrypt with it.
 	dst, err := svcB.Client(local.Identity{Account: partner}).CreateKey(ctx, &local.CreateKeyInput{
 		Description: "new key",
 		Policy: `{"Version":"2012-10-17","Statement":[
 			{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + partner + `:root"},"Action":"kms:*","Resource":"*"},
-			{"Effect":"Allow","Principal":{"AWS":"` + mine + `"},"Action":["kms:ReEncrypt*","kms:Decrypt"],"Resource":"*"}]}`,
+			{"Effect":"Allow","Principal":{"AWS":"` + mine + `"},"Action":["kms:Encrypt","kms:Decrypt"],"Resource":"*"}]}`,
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -38,8 +39,7 @@ func Example() {
 
 	// The caller reaches each account through the service that holds it; bare key
 	// IDs and aliases go to its own.
-	var r backends.Router
-	r.SetDefault(svcA.Client(caller))
+	r := backends.NewFront(svcA.Client(caller))
 	if err := r.RegisterAccount(mine, "", r.Default()); err != nil {
 		log.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func Example() {
 		log.Fatal(err)
 	}
 
-	out, err := reencrypt.New(&r).ReEncrypt(ctx, &backends.ReEncryptInput{
+	out, err := reencrypt.New(r).ReEncrypt(ctx, &backends.ReEncryptInput{
 		CiphertextBlob:               enc.CiphertextBlob,
 		SourceEncryptionContext:      map[string]string{"tenant": "acme"},
 		DestinationKeyID:             dst.KeyMetadata.Arn, // another account: by ARN only

@@ -38,20 +38,20 @@ type fake struct {
 	scheme string
 	prefix string // every key of the fake starts with it
 
-	mu              sync.Mutex
-	decrypted       [][]byte // slices returned by Decrypt
-	handed          [][]byte // slices given to Encrypt
-	decryptCalls    int      // every Decrypt call
-	decrypts        int      // real (non-DryRun) Decrypt calls
-	encrypts        int      // real (non-DryRun) Encrypt calls
-	lastDecrypt     backends.DecryptInput
-	lastEncrypt     backends.EncryptInput
-	decryptDryRun   dryRunMode
-	encryptDryRun   dryRunMode
-	encryptErr      error  // returned by Encrypt when set
-	onDecrypt       func() // called inside Decrypt
-	needsKey        bool   // Decrypt without KeyID is ErrInvalidArgument
-	denyReEncryptTo bool   // Encrypt with ForReEncrypt is AccessDenied
+	mu            sync.Mutex
+	decrypted     [][]byte // slices returned by Decrypt
+	handed        [][]byte // slices given to Encrypt
+	decryptCalls  int      // every Decrypt call
+	decrypts      int      // real (non-DryRun) Decrypt calls
+	encrypts      int      // real (non-DryRun) Encrypt calls
+	lastDecrypt   backends.DecryptInput
+	lastEncrypt   backends.EncryptInput
+	decryptDryRun dryRunMode
+	encryptDryRun dryRunMode
+	encryptErr    error  // returned by Encrypt when set
+	onDecrypt     func() // called inside Decrypt
+	needsKey      bool   // Decrypt without KeyID is ErrInvalidArgument
+	denyEncrypt   bool   // Encrypt is AccessDenied
 }
 
 func newFake(scheme string) *fake { return &fake{scheme: scheme, prefix: scheme + "://"} }
@@ -85,7 +85,7 @@ func (f *fake) Encrypt(ctx context.Context, in *backends.EncryptInput) (*backend
 	if !strings.HasPrefix(in.KeyID, f.prefix) {
 		return nil, backends.Errorf(backends.ErrNotFound, "Encrypt", in.KeyID, "no such key")
 	}
-	if in.ForReEncrypt && f.denyReEncryptTo {
+	if f.denyEncrypt {
 		return nil, backends.Wrap(backends.ErrAccessDenied, "Encrypt", in.KeyID, &serviceErr{"AccessDenied"})
 	}
 	if f.encryptErr != nil {
@@ -186,9 +186,9 @@ type unhashable struct {
 	tags []string
 }
 
-func fakeRouter(t *testing.T, bs ...backends.Backend) *backends.Router {
+func fakeRouter(t *testing.T, bs ...backends.Backend) *backends.Front {
 	t.Helper()
-	r := new(backends.Router)
+	r := new(backends.Front)
 	for _, b := range bs {
 		var scheme string
 		switch b := b.(type) {
@@ -235,9 +235,6 @@ func TestWipeAfterSuccess(t *testing.T) {
 	}
 	a.allZero(t)
 	b.allZero(t)
-	if !a.lastDecrypt.ForReEncrypt || !b.lastEncrypt.ForReEncrypt {
-		t.Error("ForReEncrypt not set on the engine's Decrypt and Encrypt")
-	}
 }
 
 func TestWipeOnErrors(t *testing.T) {
@@ -260,9 +257,9 @@ func TestWipeOnErrors(t *testing.T) {
 			t.Fatal("source did not decrypt")
 		}
 	})
-	t.Run("denied ReEncryptTo", func(t *testing.T) {
+	t.Run("denied Encrypt", func(t *testing.T) {
 		a, b := newFake("fa"), newFake("fb")
-		b.denyReEncryptTo = true
+		b.denyEncrypt = true
 		_, err := New(fakeRouter(t, a, b)).ReEncrypt(context.Background(), &backends.ReEncryptInput{
 			CiphertextBlob: a.blob(a.key("k1"), nil, pt), SourceKeyID: a.key("k1"), DestinationKeyID: b.key("k2")})
 		if !errors.Is(err, backends.ErrAccessDenied) {
@@ -338,7 +335,7 @@ func TestDryRunFallbacks(t *testing.T) {
 	}
 	t.Run("failure is reported, not DryRunOperation", func(t *testing.T) {
 		a, b := newFake("fa"), newFake("fb")
-		b.denyReEncryptTo = true
+		b.denyEncrypt = true
 		_, err := New(fakeRouter(t, a, b)).ReEncrypt(context.Background(), &backends.ReEncryptInput{
 			CiphertextBlob: a.blob(a.key("k1"), nil, pt), SourceKeyID: a.key("k1"), DestinationKeyID: b.key("k2"), DryRun: true})
 		if !errors.Is(err, backends.ErrAccessDenied) || errors.Is(err, backends.ErrDryRunOperation) {
@@ -405,16 +402,16 @@ func TestMissingSourceKeyWithFakes(t *testing.T) {
 		r.SetDefault(a)
 		_, err := New(r).ReEncrypt(context.Background(), &backends.ReEncryptInput{
 			CiphertextBlob: a.blob(a.key("k1"), nil, pt), DestinationKeyID: b.key("k2")})
-		if !errors.Is(err, backends.ErrInvalidArgument) || !strings.Contains(err.Error(), "SourceKeyId is required") {
-			t.Fatalf("err = %v, want InvalidArgument saying SourceKeyId is required", err)
+		if !errors.Is(err, backends.ErrInvalidCiphertext) || errors.Is(err, backends.ErrInvalidArgument) || !strings.Contains(err.Error(), "no key service can read") {
+			t.Fatalf("err = %v, want InvalidCiphertext (only) saying no key service can read it", err)
 		}
 	})
 	t.Run("no default and no inspector", func(t *testing.T) {
 		a, b := newFake("fa"), newFake("fb")
 		_, err := New(fakeRouter(t, a, b)).ReEncrypt(context.Background(), &backends.ReEncryptInput{
 			CiphertextBlob: a.blob(a.key("k1"), nil, pt), DestinationKeyID: b.key("k2")})
-		if !errors.Is(err, backends.ErrInvalidArgument) || !strings.Contains(err.Error(), "SourceKeyId is required") {
-			t.Fatalf("err = %v, want InvalidArgument saying SourceKeyId is required", err)
+		if !errors.Is(err, backends.ErrInvalidCiphertext) || errors.Is(err, backends.ErrInvalidArgument) || !strings.Contains(err.Error(), "no key service can read") {
+			t.Fatalf("err = %v, want InvalidCiphertext (only) saying no key service can read it", err)
 		}
 		if len(a.decrypted) != 0 {
 			t.Error("something decrypted")
@@ -426,11 +423,11 @@ func TestMissingSourceKeyWithFakes(t *testing.T) {
 		r.SetDefault(a)
 		_, err := New(r).ReEncrypt(context.Background(), &backends.ReEncryptInput{
 			CiphertextBlob: []byte("not a blob anyone knows"), DestinationKeyID: b.key("k2")})
-		if !errors.Is(err, backends.ErrInvalidArgument) || !strings.Contains(err.Error(), "SourceKeyId is required") {
-			t.Fatalf("err = %v, want InvalidArgument saying SourceKeyId is required", err)
+		if !errors.Is(err, backends.ErrInvalidCiphertext) || errors.Is(err, backends.ErrInvalidArgument) || !strings.Contains(err.Error(), "no key service can read") {
+			t.Fatalf("err = %v, want InvalidCiphertext (only) saying no key service can read it", err)
 		}
-		if !errors.Is(err, backends.ErrInvalidCiphertext) {
-			t.Errorf("err = %v does not unwrap to the inspector's InvalidCiphertext", err)
+		if backends.KindOf(err) != backends.ErrInvalidCiphertext {
+			t.Errorf("err = %v: kind %v, want InvalidCiphertext", err, backends.KindOf(err))
 		}
 	})
 }

@@ -15,7 +15,7 @@ import (
 // carry the blob's plaintext to the destination key.
 func FuzzReEncrypt(f *testing.F) {
 	w := newWorld(f, false)
-	native, engine := New(w.router), New(w.router, WithoutNative())
+	native, engine := withVia(New(w.front), backends.ViaAny), withVia(New(w.front), backends.ViaPlaintext)
 	good := w.encrypt(w.a1, []byte("fuzz data key"), nil)
 	f.Add(good, w.a1.arn, w.a2.alias, false, false)
 	f.Add(good, "", w.b1.aliasARN, true, false)
@@ -40,11 +40,11 @@ func FuzzReEncrypt(f *testing.F) {
 		if dryRun {
 			t.Fatal("a DryRun returned an output")
 		}
-		before, err := w.router.Decrypt(ctx, &backends.DecryptInput{KeyID: out.SourceKeyID, CiphertextBlob: blob})
+		before, err := w.front.Decrypt(ctx, &backends.DecryptInput{KeyID: out.SourceKeyID, CiphertextBlob: blob})
 		if err != nil {
 			t.Fatalf("the input blob re-encrypted but does not decrypt under %s: %v", out.SourceKeyID, err)
 		}
-		after, err := w.router.Decrypt(ctx, &backends.DecryptInput{KeyID: out.KeyID, CiphertextBlob: out.CiphertextBlob})
+		after, err := w.front.Decrypt(ctx, &backends.DecryptInput{KeyID: out.KeyID, CiphertextBlob: out.CiphertextBlob})
 		if err != nil {
 			t.Fatalf("the output blob does not decrypt under %s: %v", out.KeyID, err)
 		}

@@ -6,52 +6,29 @@ import (
 	"github.com/keyport/keyport/backends"
 )
 
-// errNoSourceKey is the message of the error for a request that omits SourceKeyId
-// when no backend can tell the key from the blob.
-const errNoSourceKey = "SourceKeyId is required: the blob does not name its key"
-
-// source finds the backend that decrypts in.CiphertextBlob and the KeyID to hand
-// it. A named SourceKeyId is routed through the Router. Without one, the Router's
-// backends that implement backends.CiphertextInspector are asked (the default
-// first) and the key the first one recognises is routed; failing that, a default
-// backend that cannot inspect blobs is tried without a key.
+// source returns the driver that decrypts in.CiphertextBlob (the Front's default,
+// or nil, when no driver recognises the blob) and the KeyID to decrypt with. A named SourceKeyId
+// is routed by the Front; without one, the key a driver's CiphertextInspector
+// reads from the blob is.
 func (e *Engine) source(ctx context.Context, in *backends.ReEncryptInput) (backends.Backend, string, error) {
-	if in.SourceKeyID != "" {
-		b, _, err := e.router.Lookup(in.SourceKeyID)
+	key := in.SourceKeyID
+	if key == "" {
+		id, err := e.front.CiphertextKeyID(in.CiphertextBlob)
 		if err != nil {
-			return nil, "", wrap(ctx, err, in.SourceKeyID, "source key")
+			return e.front.Default(), "", nil // the default driver, if any, tries it
 		}
-		return b, in.SourceKeyID, nil
+		key = id
 	}
-	var notMine error
-	for _, b := range e.router.Backends() {
-		insp, ok := b.(backends.CiphertextInspector)
-		if !ok {
-			continue
-		}
-		id, err := insp.CiphertextKeyID(in.CiphertextBlob)
-		if err != nil || id == "" {
-			if notMine == nil {
-				notMine = err
-			}
-			continue
-		}
-		if rb, _, err := e.router.Lookup(id); err == nil {
-			return rb, id, nil
-		}
-		return b, id, nil
+	b, _, err := e.front.Lookup(ctx, key)
+	if err != nil {
+		return nil, "", wrap(ctx, err, key, "source key")
 	}
-	if d := e.router.Default(); d != nil {
-		if _, ok := d.(backends.CiphertextInspector); !ok {
-			return d, "", nil
-		}
-	}
-	return nil, "", &backends.Error{Kind: backends.ErrInvalidArgument, Op: op, Message: errNoSourceKey, Err: notMine}
+	return b, key, nil
 }
 
 // checkSourceKey fails with ErrIncorrectKey, before anything is decrypted, when the
-// source backend can read the key from the blob and it is not in.SourceKeyID.
-// Whenever the answer is not certain it returns nil and lets the source backend
+// source driver can read the key from the blob and it is not in.SourceKeyID.
+// Whenever the answer is not certain it returns nil and lets the source driver
 // decide when it decrypts.
 func (e *Engine) checkSourceKey(ctx context.Context, src backends.Backend, in *backends.ReEncryptInput) error {
 	insp, ok := src.(backends.CiphertextInspector)
@@ -62,7 +39,7 @@ func (e *Engine) checkSourceKey(ctx context.Context, src backends.Backend, in *b
 	if err != nil || got == "" {
 		return nil
 	}
-	if differentKeys(ctx, src, in.SourceKeyID, got, in.GrantTokens) {
+	if e.differentKeys(ctx, in.SourceKeyID, got, in.GrantTokens) {
 		return backends.Errorf(backends.ErrIncorrectKey, op, in.SourceKeyID,
 			"the ciphertext was not encrypted under the source key")
 	}
@@ -71,8 +48,8 @@ func (e *Engine) checkSourceKey(ctx context.Context, src backends.Backend, in *b
 
 // differentKeys reports whether the key reference want certainly names another key
 // than got, the key a CiphertextInspector read from a blob. Alias references are
-// resolved with DescribeKey where src offers it; URIs are left to the backend.
-func differentKeys(ctx context.Context, src backends.Backend, want, got string, grantTokens []string) bool {
+// resolved with DescribeKey where the driver offers it; URIs are left to the driver.
+func (e *Engine) differentKeys(ctx context.Context, want, got string, grantTokens []string) bool {
 	g, err := backends.ParseKeyRef(got)
 	if err != nil || (g.Form != backends.FormKeyID && g.Form != backends.FormKeyARN) {
 		return false
@@ -82,11 +59,7 @@ func differentKeys(ctx context.Context, src backends.Backend, want, got string, 
 		return false
 	}
 	if w.Form == backends.FormAliasName || w.Form == backends.FormAliasARN {
-		d, ok := src.(backends.KeyDescriber)
-		if !ok {
-			return false
-		}
-		md, err := d.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: want, GrantTokens: grantTokens})
+		md, err := e.front.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: want, GrantTokens: grantTokens})
 		if err != nil || md == nil {
 			return false
 		}

@@ -8,14 +8,13 @@ import (
 )
 
 // trip is one ReEncrypt through the plaintext: a Decrypt at the source and an
-// Encrypt at the destination, both marked ForReEncrypt.
+// Encrypt at the destination, both through the Front.
 type trip struct {
 	ctx    context.Context
+	front  *backends.Front
 	in     *backends.ReEncryptInput
-	src    backends.Backend
-	srcKey string // the KeyID handed to the source's Decrypt; empty if the blob names it
-	dst    backends.Backend
-	// cross says the source and destination are different backends. Grant tokens
+	srcKey string // the KeyID handed to the source's Decrypt; empty: the default driver tries
+	// cross says the source and destination are different drivers. Grant tokens
 	// are issued by one service and mean nothing to another, so on such a trip a
 	// side that rejects the request's tokens as invalid is asked again without
 	// them, provided the other side has not rejected them as well (a token that no
@@ -29,6 +28,10 @@ const (
 	sourceSide = 0
 	destSide   = 1
 )
+
+// errUnreadable is the message of the error for a blob that no driver can read
+// when the request names no source key.
+const errUnreadable = "no key service can read the ciphertext (and no SourceKeyId was given)"
 
 // tokens returns the grant tokens to hand one side.
 func (t *trip) tokens(side int) []string {
@@ -75,38 +78,31 @@ func (t *trip) run() (*backends.ReEncryptOutput, error) {
 }
 
 // decrypt decrypts the blob at the source. The caller wipes the returned
-// plaintext; on error none is returned (any the backend handed back is wiped).
+// plaintext; on error none is returned.
 func (t *trip) decrypt(dryRun bool) (*backends.DecryptOutput, error) {
 	in := t.in
 	call := func() (*backends.DecryptOutput, error) {
-		out, err := t.src.Decrypt(t.ctx, &backends.DecryptInput{
+		return t.front.Decrypt(t.ctx, &backends.DecryptInput{
 			CiphertextBlob:      in.CiphertextBlob,
 			KeyID:               t.srcKey,
 			EncryptionContext:   in.SourceEncryptionContext,
 			GrantTokens:         t.tokens(sourceSide),
 			EncryptionAlgorithm: in.SourceEncryptionAlgorithm,
 			DryRun:              dryRun,
-			ForReEncrypt:        true,
 		})
-		if err != nil && out != nil {
-			clear(out.Plaintext)
-		}
-		return out, err
 	}
 	out, err := call()
 	if err != nil && t.retryWithoutTokens(sourceSide, err) {
 		out, err = call()
 	}
 	if err != nil {
-		// A backend asked to decrypt without a key that cannot find the key itself.
-		if t.srcKey == "" && (errors.Is(err, backends.ErrInvalidArgument) || !dryRun && errors.Is(err, backends.ErrUnsupported)) {
-			return nil, &backends.Error{Kind: backends.ErrInvalidArgument, Op: op,
-				Message: errNoSourceKey + " (the default backend: " + err.Error() + ")", Err: err}
+		// No driver named the key and the default one (if any) could not read the
+		// blob: as AWS KMS answers, the ciphertext is invalid.
+		if t.srcKey == "" && (errors.Is(err, backends.ErrInvalidArgument) || errors.Is(err, backends.ErrNotFound) ||
+			!dryRun && errors.Is(err, backends.ErrUnsupported) || errors.Is(err, backends.ErrInvalidCiphertext)) {
+			return nil, &backends.Error{Kind: backends.ErrInvalidCiphertext, Op: op, Message: errUnreadable, Err: errors.Unwrap(err)}
 		}
 		return nil, wrap(t.ctx, err, t.srcKey, "decrypt at source")
-	}
-	if out == nil {
-		return nil, backends.Errorf(backends.ErrInternal, op, t.srcKey, "decrypt at source: the backend returned no output and no error")
 	}
 	return out, nil
 }
@@ -115,14 +111,13 @@ func (t *trip) decrypt(dryRun bool) (*backends.DecryptOutput, error) {
 func (t *trip) encrypt(pt []byte, dryRun bool) (*backends.EncryptOutput, error) {
 	in := t.in
 	call := func() (*backends.EncryptOutput, error) {
-		return t.dst.Encrypt(t.ctx, &backends.EncryptInput{
+		return t.front.Encrypt(t.ctx, &backends.EncryptInput{
 			KeyID:               in.DestinationKeyID,
 			Plaintext:           pt,
 			EncryptionContext:   in.DestinationEncryptionContext,
 			GrantTokens:         t.tokens(destSide),
 			EncryptionAlgorithm: in.DestinationEncryptionAlgorithm,
 			DryRun:              dryRun,
-			ForReEncrypt:        true,
 		})
 	}
 	out, err := call()
@@ -131,9 +126,6 @@ func (t *trip) encrypt(pt []byte, dryRun bool) (*backends.EncryptOutput, error) 
 	}
 	if err != nil {
 		return nil, wrap(t.ctx, err, in.DestinationKeyID, "encrypt at destination")
-	}
-	if out == nil {
-		return nil, backends.Errorf(backends.ErrInternal, op, in.DestinationKeyID, "encrypt at destination: the backend returned no output and no error")
 	}
 	return out, nil
 }

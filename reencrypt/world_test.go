@@ -49,7 +49,7 @@ func (k key) ref(f backends.RefForm) string {
 type world struct {
 	t      testing.TB
 	split  bool
-	router *backends.Router
+	front  *backends.Front
 	adminA *local.Client
 	adminB *local.Client
 	a1, a2 key // account A keys with the default policy: alice may do everything
@@ -66,7 +66,7 @@ func newWorld(t testing.TB, split bool) *world {
 	if split {
 		svcB = local.New()
 	}
-	w := &world{t: t, split: split, router: new(backends.Router)}
+	w := &world{t: t, split: split, front: new(backends.Front)}
 	w.adminA = svcA.Client(local.Identity{Account: acctA, Principal: adminA})
 	w.adminB = svcB.Client(local.Identity{Account: acctB, Principal: adminB})
 	callerA := svcA.Client(local.Identity{Account: acctA, Principal: alice})
@@ -74,9 +74,9 @@ func newWorld(t testing.TB, split bool) *world {
 	if split {
 		callerB = svcB.Client(local.Identity{Account: acctA, Principal: alice})
 	}
-	must(t, w.router.RegisterAccount(acctA, "", callerA))
-	must(t, w.router.RegisterAccount(acctB, "", callerB))
-	w.router.SetDefault(callerA)
+	must(t, w.front.RegisterAccount(acctA, "", callerA))
+	must(t, w.front.RegisterAccount(acctB, "", callerB))
+	w.front.SetDefault(callerA)
 	w.a1 = w.makeKey(w.adminA, "")
 	w.a2 = w.makeKey(w.adminA, "")
 	w.b1 = w.makeKey(w.adminB, policy(
@@ -131,14 +131,14 @@ func itoa(n int64) string {
 // encrypt encrypts pt under k (by ARN) through the Router.
 func (w *world) encrypt(k key, pt []byte, ec map[string]string) []byte {
 	w.t.Helper()
-	out, err := w.router.Encrypt(context.Background(), &backends.EncryptInput{KeyID: k.arn, Plaintext: pt, EncryptionContext: ec})
+	out, err := w.front.Encrypt(context.Background(), &backends.EncryptInput{KeyID: k.arn, Plaintext: pt, EncryptionContext: ec})
 	must(w.t, err)
 	return out.CiphertextBlob
 }
 
 // decrypt decrypts blob under k (by ARN) through the Router.
 func (w *world) decrypt(k key, blob []byte, ec map[string]string) ([]byte, error) {
-	out, err := w.router.Decrypt(context.Background(), &backends.DecryptInput{KeyID: k.arn, CiphertextBlob: blob, EncryptionContext: ec})
+	out, err := w.front.Decrypt(context.Background(), &backends.DecryptInput{KeyID: k.arn, CiphertextBlob: blob, EncryptionContext: ec})
 	if err != nil {
 		return nil, err
 	}
@@ -185,21 +185,41 @@ func wantErr(t testing.TB, err error, kind *backends.Kind, what string) {
 type path struct {
 	name   string
 	split  bool
-	opts   []Option
+	via    backends.Via
 	native bool
+}
+
+// engine returns the engine for the path: one that sets Via on every request.
+func (p path) engine(f *backends.Front) viaEngine { return withVia(New(f), p.via) }
+
+// viaEngine is an Engine that sets Via on every request it is given.
+type viaEngine struct {
+	e   *Engine
+	via backends.Via
+}
+
+func withVia(e *Engine, via backends.Via) viaEngine { return viaEngine{e, via} }
+
+func (v viaEngine) ReEncrypt(ctx context.Context, in *backends.ReEncryptInput) (*backends.ReEncryptOutput, error) {
+	if in != nil && in.Via == backends.ViaAny {
+		c := *in
+		c.Via = v.via
+		in = &c
+	}
+	return v.e.ReEncrypt(ctx, in)
 }
 
 // sameServicePaths run between two keys of account A of the shared world: natively,
 // and through the engine.
 var sameServicePaths = []path{
 	{name: "native", native: true},
-	{name: "engine", opts: []Option{WithoutNative()}},
+	{name: "engine", via: backends.ViaPlaintext},
 }
 
 // crossPaths run between account A and account B: in one service (native or
 // engine) and across two services (engine).
 var crossPaths = []path{
 	{name: "native", native: true},
-	{name: "engine", opts: []Option{WithoutNative()}},
+	{name: "engine", via: backends.ViaPlaintext},
 	{name: "two services", split: true},
 }

@@ -24,8 +24,8 @@ run() { # run PKG PATTERN BENCHTIME
 }
 
 run ./envelope/keyring/ '^BenchmarkSmallMessage$' 2s
-run ./reencrypt/ '^BenchmarkReEncryptMessage64MiB$' 8x
-run ./reencrypt/ '^BenchmarkReEncryptMessageHeader$' 100x
+run ./envelope/rekey/ '^BenchmarkMessage64MiB$' 8x
+run ./envelope/rekey/ '^BenchmarkHeader$' 100x
 if grep -qs '^func BenchmarkRawAESGCM64MiB' envelope/*_test.go; then
   run ./envelope/ '^Benchmark(RawAESGCM|Encrypt|Decrypt)64MiB$' 20x
 fi
@@ -75,7 +75,7 @@ END {
   split("stream mem", modes, " ")
   for (i = 1; i <= 2; i++) {
     m = modes[i]
-    a = "ReEncryptMessage64MiB/rewrap-" m; b = "ReEncryptMessage64MiB/decrypt-encrypt-" m
+    a = "Message64MiB/rewrap-" m; b = "Message64MiB/decrypt-encrypt-" m
     u = best(a, b, "cpu-ns/op", "ns/op")
     # The criterion is stream to stream; "mem" (both into a preallocated buffer,
     # so the rewrap pays a 64 MiB copy too) is shown for context.
@@ -85,7 +85,7 @@ END {
     } else info("re-encrypt 64 MiB (" m "): rewrap vs decrypt+encrypt", a, b, u, 1)
   }
   # Header-only: time(1 GiB) / time(1 KiB) must stay within 2x.
-  row("header-only: 1 GiB vs 1 KiB message (time ratio)", "ReEncryptMessageHeader/1GiB", "ReEncryptMessageHeader/1KiB", "ns/op", 0, 2, "<=")
+  row("header-only: 1 GiB vs 1 KiB message (time ratio)", "Header/1GiB", "Header/1KiB", "ns/op", 0, 2, "<=")
   if ("RawAESGCM64MiB/seal" in have) {
     split("Encrypt64MiB:seal Decrypt64MiB:open", th, " ")
     for (i = 1; i <= 2; i++) {

@@ -38,7 +38,6 @@ var localKMSDeviations = []conformance.Deviation{
 	conformance.DeviationTamperKindMisreported,
 	// Not a deviation of local-kms: AWS KMS itself rejects an empty plaintext
 	// (Plaintext has a minimum length of 1), and so does the Backend.
-	conformance.DeviationEmptyPlaintextRejected,
 }
 
 // localKMSHarness sets up the suite against local-kms: the Backend serves account
@@ -66,7 +65,7 @@ func localKMSHarness(ctx context.Context, t *testing.T) *conformance.Fixture {
 	if _, err := b.Client().ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(pending), PendingWindowInDays: aws.Int32(7)}); err != nil {
 		t.Fatal(err)
 	}
-	r := new(backends.Router)
+	r := new(backends.Front)
 	r.SetDefault(b)
 	for _, err := range []error{
 		b.Register(r),                            // the awskms scheme, and account A in every region but...
@@ -95,11 +94,10 @@ func localKMSHarness(ctx context.Context, t *testing.T) *conformance.Fixture {
 		PendingDeletionCiphertext: blobP,
 		Unknown:                   arnA("11111111-1111-4111-8111-00000000dead"),
 		CrossAccountKey:           arnB(keyBPrimary),
-		MaxPlaintext:              4096,
 		Deviations:                localKMSDeviations,
 		Other:                     other,
 		OtherKey:                  arnC(keyCPrimary),
-		Router:                    r,
+		Front:                     r,
 		ErrorAs: func(err error) bool {
 			var api smithy.APIError
 			return errors.As(err, &api)

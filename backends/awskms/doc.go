@@ -62,7 +62,7 @@
 //
 // Key IDs that start with "mrk-" name multi-Region keys. Decrypt with a KeyID sends
 // the call to that key's region, so a replica decrypts what another replica
-// encrypted. MRKMatch tells the envelope layer when an encrypted data key made by one
+// encrypted. backends.MRKMatch tells the envelope layer when an encrypted data key made by one
 // replica may be opened with another, with the rule of the AWS Encryption SDK's
 // MRK-aware keyrings (same partition, account and key ID; any region); ReplicaARN
 // names a replica in another region. KMS cannot ReEncrypt across regions in one call:
@@ -88,6 +88,6 @@
 //
 // # Routing
 //
-// Register adds a Backend to a backends.Router as the owner of the "awskms" scheme
+// Register adds a Backend to a backends.Front as the owner of the "awskms" scheme
 // and of its account's ARNs; RegisterAccount adds one for another account or region.
 package awskms

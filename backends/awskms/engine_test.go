@@ -14,7 +14,7 @@ import (
 // canonical key ARNs, both algorithms, only Native differs.
 func TestEngineAcrossAccounts(t *testing.T) {
 	a, b := localA(t), localB(t)
-	r := new(backends.Router)
+	r := new(backends.Front)
 	r.SetDefault(a)
 	if err := a.Register(r); err != nil {
 		t.Fatal(err)

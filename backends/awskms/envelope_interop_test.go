@@ -119,7 +119,7 @@ func TestEnvelopeInteropJSESDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	router := new(backends.Router)
+	router := new(backends.Front)
 	router.SetDefault(b)
 	if err := b.Register(router); err != nil {
 		t.Fatal(err)

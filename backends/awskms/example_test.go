@@ -25,7 +25,7 @@ func ExampleNewFromConfig() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	r := new(backends.Router)
+	r := new(backends.Front)
 	r.SetDefault(kp)
 	if err := kp.Register(r); err != nil {
 		log.Fatal(err)
@@ -74,7 +74,7 @@ func ExampleParseKeyID() {
 	}
 	east := "arn:aws:kms:us-east-1:111122223333:key/mrk-0123456789abcdef0123456789abcdef"
 	west, _ := awskms.ReplicaARN(east, "us-west-2")
-	fmt.Println(awskms.MRKMatch(east, west))
+	fmt.Println(backends.MRKMatch(east, west))
 	// Output:
 	// alias/orders | region "" | alias name
 	// alias/orders | region "eu-west-1" | alias name

@@ -7,9 +7,13 @@ import (
 	"github.com/keyport/keyport/backends"
 )
 
-// Scheme is the URI scheme of AWS KMS key references in keyport, as gocloud.dev
-// spells it: awskms:///<key ID, key ARN, alias name or alias ARN>?region=<region>.
-const Scheme = "awskms"
+// URL schemes of AWS KMS keys: keyport's and gocloud.dev's
+// (awskms:///<key ID, key ARN, alias name or alias ARN>?region=<region>), and
+// Tink's (aws-kms://<key ARN or alias ARN>).
+const (
+	Scheme     = "awskms"
+	TinkScheme = "aws-kms"
+)
 
 // Target is a key reference resolved for a call: the KeyId to send to KMS, and the
 // region whose endpoint gets the call ("" for the home region).
@@ -23,17 +27,19 @@ type Target struct {
 }
 
 // ParseKeyID resolves a key reference as the Backend takes it: one of the four AWS
-// forms (key ID, key ARN, alias name, alias ARN) or an awskms URI in the form
-// gocloud.dev uses:
+// forms (key ID, key ARN, alias name, alias ARN), an awskms URL in the form
+// gocloud.dev uses, or Tink's aws-kms URL:
 //
 //	awskms:///1234abcd-12ab-34cd-56ef-1234567890ab?region=us-east-1
 //	awskms:///alias/orders?region=eu-west-1
 //	awskms:///arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab
 //	awskms://alias/orders            (host form: the host is the first path element)
+//	aws-kms://arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab
 //
-// The only query parameter is region; it must agree with the region of an ARN. A
-// reference that is malformed or names another service is an error matching
-// backends.ErrNotFound, as AWS answers a malformed KeyId.
+// The query parameters are region, which must agree with the region of an ARN,
+// and endpoint, the base URL of the KMS API server (an [Opener] connects to it;
+// the Backend ignores it). A reference that is malformed or names another service
+// is an error matching backends.ErrNotFound, as AWS answers a malformed KeyId.
 func ParseKeyID(keyID string) (Target, error) {
 	ref, err := backends.ParseKeyRef(keyID)
 	if err != nil {
@@ -42,7 +48,7 @@ func ParseKeyID(keyID string) (Target, error) {
 	if ref.IsAWS() {
 		return Target{KeyID: keyID, Region: ref.Region, Ref: ref}, nil
 	}
-	if ref.Scheme != Scheme {
+	if ref.Scheme != Scheme && ref.Scheme != TinkScheme {
 		return Target{}, backends.Errorf(backends.ErrNotFound, "", keyID, "not an AWS KMS key reference (scheme %q)", ref.Scheme)
 	}
 	return parseURI(keyID, ref.URI)
@@ -68,13 +74,19 @@ func parseURI(raw string, u *url.URL) (Target, error) {
 	}
 	region := ""
 	for name, vs := range q {
-		if name != "region" {
+		if len(vs) != 1 || vs[0] == "" {
+			return bad("%s must be given once, not empty", name)
+		}
+		switch name {
+		case "region":
+			region = vs[0]
+		case "endpoint":
+			if e, err := url.Parse(vs[0]); err != nil || (e.Scheme != "http" && e.Scheme != "https") || e.Host == "" {
+				return bad("endpoint %q is not an http(s) URL", truncate(vs[0], 80))
+			}
+		default:
 			return bad("unknown parameter %q", name)
 		}
-		if len(vs) != 1 || vs[0] == "" {
-			return bad("region must be given once, not empty")
-		}
-		region = vs[0]
 	}
 	ref, err := backends.ParseKeyRef(key)
 	if err != nil || !ref.IsAWS() {
@@ -111,31 +123,6 @@ func URI(keyID, region string) string {
 func IsMultiRegionKey(keyID string) bool {
 	ref, err := backends.ParseKeyRef(keyID)
 	return err == nil && (ref.Form == backends.FormKeyID || ref.Form == backends.FormKeyARN) && ref.MultiRegion()
-}
-
-// MRKMatch reports whether two AWS key references name the same key when the
-// replicas of a multi-Region key count as one key, as the AWS Encryption SDK's
-// MRK-aware keyrings decide it ("AWS KMS MRK Match for Decrypt"): identical
-// references match; otherwise both must be key ARNs of multi-Region keys that agree
-// in everything but the region. The envelope layer uses it to accept an encrypted
-// data key whose provider info names a replica of the keyring's key; it then
-// decrypts with its own key ARN, so the call goes to its own region.
-func MRKMatch(a, b string) bool {
-	if a == b {
-		return true
-	}
-	ra, err := backends.ParseKeyRef(a)
-	if err != nil {
-		return false
-	}
-	rb, err := backends.ParseKeyRef(b)
-	if err != nil {
-		return false
-	}
-	if ra.Form != backends.FormKeyARN || rb.Form != backends.FormKeyARN || !ra.MultiRegion() || !rb.MultiRegion() {
-		return false
-	}
-	return ra.Partition == rb.Partition && ra.Account == rb.Account && ra.KeyID == rb.KeyID
 }
 
 // ReplicaARN returns the ARN of the replica in region of the multi-Region key whose

@@ -10,18 +10,8 @@ import (
 	"github.com/keyport/keyport/backends"
 )
 
-// Limits of the KMS API, checked before a call so that no server ever quotes an
-// oversized plaintext or ciphertext back in an error message.
-const (
-	maxPlaintextBytes = 4096 // Plaintext of Encrypt
-	maxBlobBytes      = 6144 // CiphertextBlob of Decrypt and ReEncrypt
-)
-
-// target resolves a key reference for op; an empty reference is an invalid argument.
+// target resolves a key reference for op.
 func (b *Backend) target(op, keyID string) (Target, error) {
-	if keyID == "" {
-		return Target{}, backends.Errorf(backends.ErrInvalidArgument, op, "", "no key named")
-	}
 	t, err := ParseKeyID(keyID)
 	if err != nil {
 		return Target{}, backends.WithOp(err, op)
@@ -34,18 +24,6 @@ func (b *Backend) target(op, keyID string) (Target, error) {
 // result, which the caller has discarded.
 func dryRunDone(op, keyID string) error {
 	return backends.Errorf(backends.ErrDryRunOperation, op, keyID, "the request would have succeeded; DryRun is set")
-}
-
-// checkBlob rejects a ciphertext blob that cannot be one: empty (InvalidCiphertext)
-// or longer than KMS takes (InvalidArgument, as KMS answers ValidationException).
-func checkBlob(op, keyID string, blob []byte) error {
-	switch {
-	case len(blob) == 0:
-		return backends.Errorf(backends.ErrInvalidCiphertext, op, keyID, "empty ciphertext")
-	case len(blob) > maxBlobBytes:
-		return backends.Errorf(backends.ErrInvalidArgument, op, keyID, "ciphertext of %d bytes: KMS takes at most %d", len(blob), maxBlobBytes)
-	}
-	return nil
 }
 
 func algorithm(a backends.Algorithm) types.EncryptionAlgorithmSpec {
@@ -80,23 +58,13 @@ func grantTokens(g []string) []string {
 	return g
 }
 
-// Encrypt encrypts in.Plaintext (at most 4096 bytes) under the KMS key in.KeyID.
-// The output names the key by its key ARN. in.ForReEncrypt has no effect: KMS
-// authorizes an Encrypt call as kms:Encrypt.
+// Encrypt encrypts in.Plaintext under the KMS key in.KeyID. The output names the
+// key by its key ARN.
 func (b *Backend) Encrypt(ctx context.Context, in *backends.EncryptInput) (*backends.EncryptOutput, error) {
 	const op = "Encrypt"
-	if in == nil {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
-	}
-	if err := backends.ContextError(ctx, op, in.KeyID); err != nil {
-		return nil, err
-	}
 	t, err := b.target(op, in.KeyID)
 	if err != nil {
 		return nil, err
-	}
-	if len(in.Plaintext) == 0 || len(in.Plaintext) > maxPlaintextBytes {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, in.KeyID, "plaintext of %d bytes: KMS takes 1 to %d", len(in.Plaintext), maxPlaintextBytes)
 	}
 	out, err := b.clientFor(t).Encrypt(ctx, &kms.EncryptInput{
 		KeyId:               aws.String(t.KeyID),
@@ -126,21 +94,12 @@ func (b *Backend) Encrypt(ctx context.Context, in *backends.EncryptInput) (*back
 // plaintext and should clear it.
 func (b *Backend) Decrypt(ctx context.Context, in *backends.DecryptInput) (*backends.DecryptOutput, error) {
 	const op = "Decrypt"
-	if in == nil {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
-	}
-	if err := backends.ContextError(ctx, op, in.KeyID); err != nil {
-		return nil, err
-	}
 	var t Target
 	if in.KeyID != "" {
 		var err error
 		if t, err = b.target(op, in.KeyID); err != nil {
 			return nil, err
 		}
-	}
-	if err := checkBlob(op, in.KeyID, in.CiphertextBlob); err != nil {
-		return nil, err
 	}
 	req := &kms.DecryptInput{
 		CiphertextBlob:      in.CiphertextBlob,
@@ -176,12 +135,6 @@ func (b *Backend) Decrypt(ctx context.Context, in *backends.DecryptInput) (*back
 // the other instead.
 func (b *Backend) ReEncrypt(ctx context.Context, in *backends.ReEncryptInput) (*backends.ReEncryptOutput, error) {
 	const op = "ReEncrypt"
-	if in == nil {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
-	}
-	if err := backends.ContextError(ctx, op, in.DestinationKeyID); err != nil {
-		return nil, err
-	}
 	dst, err := b.target(op, in.DestinationKeyID)
 	if err != nil {
 		return nil, err
@@ -191,9 +144,6 @@ func (b *Backend) ReEncrypt(ctx context.Context, in *backends.ReEncryptInput) (*
 		if src, err = b.target(op, in.SourceKeyID); err != nil {
 			return nil, err
 		}
-	}
-	if err := checkBlob(op, in.DestinationKeyID, in.CiphertextBlob); err != nil {
-		return nil, err
 	}
 	// The source key is where the call goes; without a SourceKeyId, the blob is
 	// taken to belong where the destination is.
@@ -246,12 +196,6 @@ func (b *Backend) GenerateDataKeyWithoutPlaintext(ctx context.Context, in *backe
 }
 
 func (b *Backend) generate(ctx context.Context, op string, in *backends.GenerateDataKeyInput, plaintext bool) (*backends.GenerateDataKeyOutput, error) {
-	if in == nil {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
-	}
-	if err := backends.ContextError(ctx, op, in.KeyID); err != nil {
-		return nil, err
-	}
 	t, err := b.target(op, in.KeyID)
 	if err != nil {
 		return nil, err
@@ -294,15 +238,9 @@ func (b *Backend) generate(ctx context.Context, op string, in *backends.Generate
 	return &backends.GenerateDataKeyOutput{CiphertextBlob: out.CiphertextBlob, KeyID: canonical(out.KeyId, t)}, nil
 }
 
-// DescribeKey describes the key in.KeyID; KeyMetadata.KeyID is its key ARN.
+// DescribeKey describes the key in.KeyID; KeyMetadata.Arn is its key ARN.
 func (b *Backend) DescribeKey(ctx context.Context, in *backends.DescribeKeyInput) (*backends.KeyMetadata, error) {
 	const op = "DescribeKey"
-	if in == nil {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
-	}
-	if err := backends.ContextError(ctx, op, in.KeyID); err != nil {
-		return nil, err
-	}
 	t, err := b.target(op, in.KeyID)
 	if err != nil {
 		return nil, err

@@ -92,7 +92,6 @@ func localHarness(ctx context.Context, t *testing.T) *conformance.Fixture {
 		PendingDeletionCiphertext: pendingBlob,
 		Unknown:                   backends.KeyARN(ref.Partition, ref.Region, confAccount, confUUID(t)),
 		CrossAccountKey:           cross,
-		MaxPlaintext:              4096,
 		Other:                     oc,
 		OtherKey:                  otherKey,
 		// backends/local is in-process: its own error type is *backends.Error.

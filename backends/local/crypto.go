@@ -8,9 +8,6 @@ import (
 	"github.com/keyport/keyport/backends/local/internal/state"
 )
 
-// MaxPlaintext is the largest plaintext Encrypt takes, in bytes (the AWS limit).
-const MaxPlaintext = 4096
-
 func checkAlgorithm(op, keyID string, a backends.Algorithm) error {
 	switch a.OrDefault() {
 	case backends.SymmetricDefault:
@@ -80,28 +77,18 @@ func (s *Service) blobKey(op, named string, ciphertext []byte, b *blob.Blob) (*s
 }
 
 // Encrypt encrypts up to 4096 bytes under a key, binding the encryption context.
-// It is authorized as kms:Encrypt, or as kms:ReEncryptTo when in.ForReEncrypt.
+// It is authorized as kms:Encrypt.
 func (c *Client) Encrypt(ctx context.Context, in *backends.EncryptInput) (*backends.EncryptOutput, error) {
 	const op = "Encrypt"
-	if in == nil {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
-	}
 	if err := checkAlgorithm(op, in.KeyID, in.EncryptionAlgorithm); err != nil {
 		return nil, err
-	}
-	if len(in.Plaintext) > MaxPlaintext {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, in.KeyID, "plaintext is %d bytes; at most %d are allowed", len(in.Plaintext), MaxPlaintext)
-	}
-	action, gop := "kms:Encrypt", GrantEncrypt
-	if in.ForReEncrypt {
-		action, gop = "kms:ReEncryptTo", GrantReEncryptTo
 	}
 	if err := c.enterRead(ctx, op, in.KeyID); err != nil {
 		return nil, err
 	}
 	s := c.s
 	defer s.mu.RUnlock()
-	k, err := c.useKey(op, in.KeyID, in.GrantTokens, action, gop, in.EncryptionContext)
+	k, err := c.useKey(op, in.KeyID, in.GrantTokens, "kms:Encrypt", GrantEncrypt, in.EncryptionContext)
 	if err != nil {
 		return nil, err
 	}
@@ -175,25 +162,20 @@ func (c *Client) decryptLocked(op string, blobBytes []byte, keyID string, ec map
 
 // Decrypt decrypts a blob of this service. KeyID may be empty (the blob names its
 // key); if given it must be the key that encrypted, else IncorrectKey. It is
-// authorized as kms:Decrypt, or as kms:ReEncryptFrom when in.ForReEncrypt.
+// authorized as kms:Decrypt, and only so: plaintext leaves the service only on a
+// Decrypt permission (kms:ReEncryptFrom authorizes only ReEncrypt, which the
+// service does itself).
 func (c *Client) Decrypt(ctx context.Context, in *backends.DecryptInput) (*backends.DecryptOutput, error) {
 	const op = "Decrypt"
-	if in == nil {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
-	}
 	if err := checkAlgorithm(op, in.KeyID, in.EncryptionAlgorithm); err != nil {
 		return nil, err
-	}
-	action, gop := "kms:Decrypt", GrantDecrypt
-	if in.ForReEncrypt {
-		action, gop = "kms:ReEncryptFrom", GrantReEncryptFrom
 	}
 	if err := c.enterRead(ctx, op, in.KeyID); err != nil {
 		return nil, err
 	}
 	s := c.s
 	defer s.mu.RUnlock()
-	k, pt, err := c.decryptLocked(op, in.CiphertextBlob, in.KeyID, in.EncryptionContext, in.GrantTokens, action, gop)
+	k, pt, err := c.decryptLocked(op, in.CiphertextBlob, in.KeyID, in.EncryptionContext, in.GrantTokens, "kms:Decrypt", GrantDecrypt)
 	if err != nil {
 		return nil, err
 	}
@@ -212,17 +194,11 @@ func (c *Client) Decrypt(ctx context.Context, in *backends.DecryptInput) (*backe
 // included, and returns an error matching backends.ErrDryRunOperation.
 func (c *Client) ReEncrypt(ctx context.Context, in *backends.ReEncryptInput) (*backends.ReEncryptOutput, error) {
 	const op = "ReEncrypt"
-	if in == nil {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
-	}
 	if err := checkAlgorithm(op, in.SourceKeyID, in.SourceEncryptionAlgorithm); err != nil {
 		return nil, err
 	}
 	if err := checkAlgorithm(op, in.DestinationKeyID, in.DestinationEncryptionAlgorithm); err != nil {
 		return nil, err
-	}
-	if in.DestinationKeyID == "" {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "DestinationKeyId is required")
 	}
 	if err := c.enterRead(ctx, op, in.DestinationKeyID); err != nil {
 		return nil, err
@@ -264,9 +240,6 @@ func (c *Client) GenerateDataKeyWithoutPlaintext(ctx context.Context, in *backen
 }
 
 func (c *Client) generateDataKey(ctx context.Context, op, action string, gop GrantOperation, in *backends.GenerateDataKeyInput) (*backends.GenerateDataKeyOutput, error) {
-	if in == nil {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
-	}
 	n, err := in.DataKeyLength(op)
 	if err != nil {
 		return nil, err
@@ -296,9 +269,6 @@ func (c *Client) generateDataKey(ctx context.Context, op, action string, gop Gra
 // DescribeKey describes a key in any state (kms:DescribeKey).
 func (c *Client) DescribeKey(ctx context.Context, in *backends.DescribeKeyInput) (*backends.KeyMetadata, error) {
 	const op = "DescribeKey"
-	if in == nil {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
-	}
 	if err := c.enterRead(ctx, op, in.KeyID); err != nil {
 		return nil, err
 	}

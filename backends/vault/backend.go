@@ -82,9 +82,15 @@ func New(opts Options) (*Backend, error) {
 	return &Backend{client: c, ttl: ttl, keys: map[Ref]cachedKey{}, mounts: map[string]cachedMount{}}, nil
 }
 
-// Register makes b the owner of vault:// references in r.
-func (b *Backend) Register(r *backends.Router) error {
-	return r.Register(Scheme, b)
+// Register makes b the owner of the key URLs that name no Vault server in f:
+// vault://<mount>/<key> and gocloud's hashivault://<key>. Tink's
+// hcvault://<host>/<mount>/keys/<key> names its server: open it with an [Opener]
+// (b takes such a URL only when it names b's own server).
+func (b *Backend) Register(f *backends.Front) error {
+	if err := f.Register(Scheme, b); err != nil {
+		return err
+	}
+	return f.Register(GocloudScheme, b)
 }
 
 // Client returns the Vault client the backend uses.
@@ -311,16 +317,18 @@ func refKey(ref Ref) string {
 	return ref.URI()
 }
 
-// parse parses keyID for op, naming op in the error.
-func parse(op, keyID string) (Ref, error) {
-	if keyID == "" {
-		return Ref{}, backends.Errorf(backends.ErrInvalidArgument, op, "", "KeyID is required")
-	}
+// parse parses keyID for op, naming op in the error. A key URL that names a Vault
+// server (Tink's hcvault://host/...) must name the one this backend talks to.
+func (b *Backend) parse(op, keyID string) (Ref, error) {
 	ref, err := ParseRef(keyID)
 	if err != nil {
 		e := *err.(*backends.Error)
 		e.Op, e.KeyID = op, clip(keyID, 80)
 		return Ref{}, &e
 	}
+	if ref.Addr != "" && !sameServer(ref.Addr, b.client.Address()) {
+		return Ref{}, backends.Errorf(backends.ErrNotFound, op, clip(keyID, 80), "the key URL names the Vault server %s; this backend talks to %s", ref.Addr, b.client.Address())
+	}
+	ref.Addr = ""
 	return ref, nil
 }

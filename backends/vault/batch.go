@@ -52,7 +52,7 @@ func (b *Backend) batch(ctx context.Context, op, keyID string, items []BatchItem
 	if err := backends.ContextError(ctx, op, keyID); err != nil {
 		return nil, err
 	}
-	ref, err := parse(op, keyID)
+	ref, err := b.parse(op, keyID)
 	if err != nil {
 		return nil, err
 	}

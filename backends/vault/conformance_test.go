@@ -102,7 +102,7 @@ func TestReEncryptAcrossProviders(t *testing.T) {
 	}
 	localKey := lk.KeyMetadata.Arn
 
-	var r backends.Router
+	var r backends.Front
 	if err := v.b.Register(&r); err != nil {
 		t.Fatal(err)
 	}

@@ -28,13 +28,7 @@ type decryptRequest struct {
 // missing one is an error matching backends.ErrNotFound.
 func (b *Backend) Encrypt(ctx context.Context, in *backends.EncryptInput) (*backends.EncryptOutput, error) {
 	const op = "Encrypt"
-	if in == nil {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
-	}
-	if err := backends.ContextError(ctx, op, in.KeyID); err != nil {
-		return nil, err
-	}
-	ref, err := parse(op, in.KeyID)
+	ref, err := b.parse(op, in.KeyID)
 	if err != nil {
 		return nil, err
 	}
@@ -79,16 +73,10 @@ func (b *Backend) Encrypt(ctx context.Context, in *backends.EncryptInput) (*back
 // key.
 func (b *Backend) Decrypt(ctx context.Context, in *backends.DecryptInput) (*backends.DecryptOutput, error) {
 	const op = "Decrypt"
-	if in == nil {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
-	}
-	if err := backends.ContextError(ctx, op, in.KeyID); err != nil {
-		return nil, err
-	}
 	if in.KeyID == "" {
 		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "KeyID is required: Vault Transit ciphertexts do not name their key")
 	}
-	ref, err := parse(op, in.KeyID)
+	ref, err := b.parse(op, in.KeyID)
 	if err != nil {
 		return nil, err
 	}

@@ -28,13 +28,7 @@ func (b *Backend) GenerateDataKeyWithoutPlaintext(ctx context.Context, in *backe
 }
 
 func (b *Backend) dataKey(ctx context.Context, op string, in *backends.GenerateDataKeyInput, withPlaintext bool) (*backends.GenerateDataKeyOutput, error) {
-	if in == nil {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
-	}
-	if err := backends.ContextError(ctx, op, in.KeyID); err != nil {
-		return nil, err
-	}
-	ref, err := parse(op, in.KeyID)
+	ref, err := b.parse(op, in.KeyID)
 	if err != nil {
 		return nil, err
 	}

@@ -16,13 +16,7 @@ import (
 // Enabled; a missing key is an error matching backends.ErrNotFound.
 func (b *Backend) DescribeKey(ctx context.Context, in *backends.DescribeKeyInput) (*backends.KeyMetadata, error) {
 	const op = "DescribeKey"
-	if in == nil {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
-	}
-	if err := backends.ContextError(ctx, op, in.KeyID); err != nil {
-		return nil, err
-	}
-	ref, err := parse(op, in.KeyID)
+	ref, err := b.parse(op, in.KeyID)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,7 @@
 // key "orders" of the Transit engine mounted at transit/, vault://team-a/transit/orders
 // one mounted at team-a/transit/, and vault:///orders is shorthand for the mount
 // named by DefaultMount ("transit"). Every output names the key by its canonical URI,
-// vault://<mount>/<key>. Register the backend with a backends.Router under the
+// vault://<mount>/<key>. Register the backend with a backends.Front under the
 // "vault" scheme with Register.
 //
 // # Ciphertexts and the encryption context

@@ -92,8 +92,13 @@ func offline(t *testing.T) *Backend {
 	return b
 }
 
+// TestValidationBeforeNetwork sends requests that must fail before any network
+// call, through a Front as every caller does.
 func TestValidationBeforeNetwork(t *testing.T) {
-	b := offline(t)
+	b := backends.NewFront(nil)
+	if err := offline(t).Register(b); err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	check := func(name string, err error, want *backends.Kind) {
 		t.Helper()

@@ -32,7 +32,7 @@ func Example_router() {
 		fmt.Println(err)
 		return
 	}
-	var r backends.Router
+	var r backends.Front
 	if err := b.Register(&r); err != nil {
 		fmt.Println(err)
 		return

@@ -23,23 +23,17 @@ import (
 // they are.
 func (b *Backend) ReEncrypt(ctx context.Context, in *backends.ReEncryptInput) (*backends.ReEncryptOutput, error) {
 	const op = "ReEncrypt"
-	if in == nil {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
-	}
-	if err := backends.ContextError(ctx, op, in.SourceKeyID); err != nil {
-		return nil, err
-	}
 	unsupported := func(why string) (*backends.ReEncryptOutput, error) {
 		return nil, backends.Errorf(backends.ErrUnsupported, op, in.SourceKeyID, "Transit rewrap cannot do this (%s); decrypt and encrypt instead (reencrypt.Engine does)", why)
 	}
 	if in.SourceKeyID == "" {
 		return unsupported("Transit ciphertexts do not name their key and SourceKeyId is empty")
 	}
-	src, err := parse(op, in.SourceKeyID)
+	src, err := b.parse(op, in.SourceKeyID)
 	if err != nil {
 		return nil, err
 	}
-	dst, err := parse(op, in.DestinationKeyID)
+	dst, err := b.parse(op, in.DestinationKeyID)
 	if err != nil {
 		return nil, err
 	}

@@ -355,7 +355,7 @@ func TestBatch(t *testing.T) {
 func TestRouterAndDefaultMount(t *testing.T) {
 	v := newDevVault(t)
 	ctx := context.Background()
-	var r backends.Router
+	var r backends.Front
 	if err := v.b.Register(&r); err != nil {
 		t.Fatal(err)
 	}

@@ -97,7 +97,7 @@ func runDecrypt(ctx context.Context, e *env, sf *serviceFlags, args []string) er
 		return err
 	}
 	defer svc.Close()
-	kr, err := decryptKeyring(&svc.router, keys, false)
+	kr, err := decryptKeyring(&svc.router, keys)
 	if err != nil {
 		return err
 	}
@@ -121,12 +121,12 @@ func runDecrypt(ctx context.Context, e *env, sf *serviceFlags, args []string) er
 }
 
 // decryptKeyring is a strict keyring over keys, or a discovery keyring over
-// every service the router reaches when keys is empty.
-func decryptKeyring(r *backends.Router, keys []string, forReEncrypt bool) (envelope.Keyring, error) {
+// every service the Front reaches when keys is empty.
+func decryptKeyring(r *backends.Front, keys []string) (envelope.Keyring, error) {
 	if len(keys) > 0 {
-		return keyring.NewStrict(r, &keyring.BackendOptions{ForReEncrypt: forReEncrypt}, keys...)
+		return keyring.NewStrict(r, nil, keys...)
 	}
-	return keyring.NewDiscovery(r, &keyring.DiscoveryOptions{ForReEncrypt: forReEncrypt})
+	return keyring.NewDiscovery(r, nil)
 }
 
 // openInput opens the one positional argument, or stdin for none or "-".

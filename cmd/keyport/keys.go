@@ -114,15 +114,7 @@ func listKeys(ctx context.Context, e *env, c *local.Client) error {
 }
 
 func describeKey(ctx context.Context, e *env, svc *services, ref string) error {
-	b, _, err := svc.router.Lookup(ref)
-	if err != nil {
-		return err
-	}
-	kd, ok := b.(backends.KeyDescriber)
-	if !ok {
-		return backends.Errorf(backends.ErrUnsupported, "DescribeKey", ref, "the key's service cannot describe keys")
-	}
-	md, err := kd.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: ref})
+	md, err := svc.router.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: ref})
 	if err != nil {
 		return err
 	}

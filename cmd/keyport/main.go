@@ -18,7 +18,7 @@
 // from KEYPORT_LOCAL_ROOT_KEY or --root-key-file), AWS KMS (--aws, or
 // --aws-endpoint for a server that speaks its API; region, credentials and
 // account from the AWS SDK configuration) and Vault Transit (when VAULT_ADDR is
-// set; token from VAULT_TOKEN). All are wired into one backends.Router, so a key
+// set; token from VAULT_TOKEN). All are wired into one backends.Front, so a key
 // is named by any reference form: alias/orders, a key or alias ARN,
 // vault://transit/orders, awskms:///alias/orders.
 //

@@ -17,7 +17,7 @@ import (
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/envelope"
 	"github.com/keyport/keyport/envelope/keyring"
-	"github.com/keyport/keyport/reencrypt"
+	"github.com/keyport/keyport/envelope/rekey"
 )
 
 // tmpMarker is in the name of every temporary file the tool makes beside a
@@ -32,10 +32,10 @@ const rewrapCaveat = `keyport migrate: warning: --rewrap keeps each message's da
 
 // migrator re-encrypts envelope message files in place.
 type migrator struct {
-	opts     reencrypt.MessageOptions // shared by every file (keyrings are concurrency-safe)
-	dst      envelope.Keyring         // strict over the destination keys: skip check and verification
-	dstIDs   map[string]bool          // canonical IDs of the destination keys; nil when unknown
-	verifyEC map[string]string        // context that opens the new message
+	opts     rekey.Options     // shared by every file (keyrings are concurrency-safe)
+	dst      envelope.Keyring  // strict over the destination keys: skip check and verification
+	dstIDs   map[string]bool   // canonical IDs of the destination keys; nil when unknown
+	verifyEC map[string]string // context that opens the new message
 	policy   envelope.CommitmentPolicy
 	dryRun   bool
 }
@@ -88,7 +88,7 @@ func runMigrate(ctx context.Context, e *env, sf *serviceFlags, args []string) er
 	if newEC.set {
 		m.verifyEC = newEC.value()
 	}
-	src, err := decryptKeyring(&svc.router, from, true)
+	src, err := decryptKeyring(&svc.router, from)
 	if err != nil {
 		return err
 	}
@@ -98,16 +98,16 @@ func runMigrate(ctx context.Context, e *env, sf *serviceFlags, args []string) er
 	if m.dstIDs, err = canonicalIDs(ctx, &svc.router, to); err != nil {
 		return fmt.Errorf("destination key: %w", err)
 	}
-	m.opts = reencrypt.MessageOptions{
+	m.opts = rekey.Options{
 		Source:                       src,
-		Router:                       &svc.router,
+		Front:                        &svc.router,
 		DestinationKeyIDs:            to,
 		SourceEncryptionContext:      srcEC.value(),
 		DestinationEncryptionContext: newEC.value(),
 		CommitmentPolicy:             m.policy,
 	}
 	if *rewrap {
-		m.opts.Method = reencrypt.Rewrap
+		m.opts.Method = rekey.Rewrap
 		fmt.Fprintln(e.stderr, rewrapCaveat)
 	}
 
@@ -212,25 +212,22 @@ func walkPaths(ctx context.Context, args []string, out chan<- string, bad func(s
 // canonicalIDs returns the canonical IDs (key ARN or URI) of keys, as the
 // headers of messages name them, or nil when a key's service cannot say. A
 // key that does not exist is an error.
-func canonicalIDs(ctx context.Context, r *backends.Router, keys []string) (map[string]bool, error) {
+func canonicalIDs(ctx context.Context, r *backends.Front, keys []string) (map[string]bool, error) {
 	ids := map[string]bool{}
 	for _, k := range keys {
-		b, ref, err := r.Lookup(k)
-		if err != nil {
+		md, err := r.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: k})
+		switch {
+		case err == nil:
+			ids[md.Arn] = true
+		case errors.Is(err, backends.ErrUnsupported):
+			ref, perr := backends.ParseKeyRef(k)
+			if perr != nil || (ref.Form != backends.FormKeyARN && ref.Form != backends.FormURI) {
+				return nil, nil
+			}
+			ids[k] = true
+		default:
 			return nil, err
 		}
-		if kd, ok := b.(backends.KeyDescriber); ok {
-			md, err := kd.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: k})
-			if err != nil {
-				return nil, err
-			}
-			ids[md.Arn] = true
-			continue
-		}
-		if ref.Form != backends.FormKeyARN && ref.Form != backends.FormURI {
-			return nil, nil
-		}
-		ids[k] = true
 	}
 	return ids, nil
 }
@@ -262,7 +259,7 @@ func (m *migrator) file(ctx context.Context, path string) (outcome, error) {
 		return skipped, nil
 	}
 	var want []byte
-	if m.opts.Method == reencrypt.Reseal {
+	if m.opts.Method == rekey.Reseal {
 		// Reseal decrypts anyway: the new message must yield the same plaintext.
 		if want, err = m.hashSource(ctx, f); err != nil {
 			return failed, err
@@ -288,7 +285,7 @@ func (m *migrator) file(ctx context.Context, path string) (outcome, error) {
 		}
 	}()
 	bw := bufio.NewWriterSize(tmp, 256<<10)
-	if _, err := reencrypt.ReEncryptMessage(ctx, bufio.NewReaderSize(f, 256<<10), bw, m.opts); err != nil {
+	if _, err := rekey.Message(ctx, bufio.NewReaderSize(f, 256<<10), bw, m.opts); err != nil {
 		return failed, err
 	}
 	if err := bw.Flush(); err != nil {
@@ -337,7 +334,7 @@ func (m *migrator) dryRunFile(ctx context.Context, f *os.File, want []byte) (out
 	done := make(chan error, 1)
 	go func() {
 		bw := bufio.NewWriterSize(pw, 256<<10)
-		_, err := reencrypt.ReEncryptMessage(ctx, bufio.NewReaderSize(f, 256<<10), bw, m.opts)
+		_, err := rekey.Message(ctx, bufio.NewReaderSize(f, 256<<10), bw, m.opts)
 		if err == nil {
 			err = bw.Flush()
 		}

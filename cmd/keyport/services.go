@@ -58,9 +58,9 @@ func orDefault(v, d string) string {
 	return d
 }
 
-// services are the key services a command uses, wired into one Router.
+// services are the key services a command uses, wired into one Front.
 type services struct {
-	router backends.Router
+	router backends.Front
 	local  *local.Service // nil without --store
 	client *local.Client  // the caller's view of local
 }

@@ -87,9 +87,6 @@ type BackendOptions struct {
 	// only in its region), unwrapping them with the keyring's own key, as the
 	// ESDK's MRK-aware keyrings do.
 	MRKAware bool
-	// ForReEncrypt marks every backend call as made by a re-encryption, so that
-	// services that distinguish them authorize kms:ReEncryptFrom / ReEncryptTo.
-	ForReEncrypt bool
 }
 
 // Backend is a keyring over one key of a backends.Backend, in the manner of the
@@ -110,10 +107,14 @@ type Backend struct {
 
 var _ envelope.Keyring = (*Backend)(nil)
 
-// NewBackend returns a keyring over the key keyID of b. keyID takes any form b
-// accepts; a key ARN or the key's canonical URI lets the keyring recognise its
-// encrypted data keys without asking the backend (otherwise it asks a
-// KeyDescriber, or learns the canonical ID from its first encryption).
+// NewBackend returns a keyring over the key keyID of b, typically a
+// [backends.Front]. keyID takes any form b accepts: a key ID, key or alias ARN,
+// alias name, or key URL (vault://transit/orders, awskms:///<key-id>,
+// aws-kms://<ARN>, ...). Message headers always name the key by its canonical ID
+// (the key ARN, or the service's canonical URI), whatever form keyID takes: a key
+// ARN is one already; for any other form the keyring learns the canonical ID from
+// the backend's DescribeKey (once) or from its first answer, so a message written
+// with one form of a key opens with any other.
 func NewBackend(b backends.Backend, keyID string, opts *BackendOptions) (*Backend, error) {
 	if b == nil {
 		return nil, backends.Errorf(backends.ErrInvalidArgument, "NewBackend", keyID, "nil backend")
@@ -126,8 +127,11 @@ func NewBackend(b backends.Backend, keyID string, opts *BackendOptions) (*Backen
 		k.opts = *opts
 		k.opts.GrantTokens = append([]string(nil), opts.GrantTokens...)
 	}
-	if pid, err := ProviderID(keyID); err == nil {
-		k.canonical, k.pid = keyID, pid
+	// A key ARN is the key's canonical ID; any other form (an alias, a bare key
+	// ID, a URL such as awskms:///<key-id> or aws-kms://<ARN>) is learnt from the
+	// backend: from DescribeKey, or from the KeyID of its first answer.
+	if ref, err := backends.ParseKeyRef(keyID); err == nil && ref.Form == backends.FormKeyARN {
+		k.canonical, k.pid = keyID, ProviderAWSKMS
 	}
 	return k, nil
 }
@@ -154,7 +158,6 @@ func (k *Backend) OnEncrypt(ctx context.Context, m *envelope.EncryptionMaterials
 		EncryptionContext:   m.EncryptionContext,
 		GrantTokens:         k.opts.GrantTokens,
 		EncryptionAlgorithm: k.opts.EncryptionAlgorithm,
-		ForReEncrypt:        k.opts.ForReEncrypt,
 	})
 	if err != nil {
 		return err
@@ -162,20 +165,8 @@ func (k *Backend) OnEncrypt(ctx context.Context, m *envelope.EncryptionMaterials
 	return k.appendEDK(m, out.KeyID, out.CiphertextBlob)
 }
 
-// owner returns the backend that owns the keyring's key, looking through a
-// *backends.Router (which dispatches only Encrypt and Decrypt) so that the owner's
-// optional capabilities (DataKeyGenerator, KeyDescriber) are found.
-func (k *Backend) owner() backends.Backend {
-	if r, ok := k.b.(*backends.Router); ok {
-		if o, _, err := r.Lookup(k.keyID); err == nil {
-			return o
-		}
-	}
-	return k.b
-}
-
 func (k *Backend) generate(ctx context.Context, m *envelope.EncryptionMaterials, n int) error {
-	if g, ok := k.owner().(backends.DataKeyGenerator); ok && k.opts.EncryptionAlgorithm.OrDefault() == backends.SymmetricDefault {
+	if g, ok := k.b.(backends.DataKeyGenerator); ok && k.opts.EncryptionAlgorithm.OrDefault() == backends.SymmetricDefault {
 		out, err := g.GenerateDataKey(ctx, &backends.GenerateDataKeyInput{
 			KeyID:             k.keyID,
 			NumberOfBytes:     n,
@@ -274,7 +265,7 @@ func (k *Backend) canonicalID(ctx context.Context) string {
 	if c != "" {
 		return c
 	}
-	d, ok := k.owner().(backends.KeyDescriber)
+	d, ok := k.b.(backends.KeyDescriber)
 	if !ok {
 		return ""
 	}
@@ -290,20 +281,36 @@ func (k *Backend) canonicalID(ctx context.Context) string {
 	return md.Arn
 }
 
-// matches says whether the keyring's key wrapped an encrypted data key that names
-// the key info.
-func (k *Backend) matches(ctx context.Context, info string) bool {
+// matches says whether the keyring's key wrapped an encrypted data key of provider
+// pid that names the key info. When the backend cannot say which key keyID is
+// (no DescribeKey, no encryption yet), every data key of the provider keyID's
+// form would be written under is tried: the backend refuses the others.
+func (k *Backend) matches(ctx context.Context, pid, info string) bool {
 	if info == k.keyID {
 		return true
 	}
 	c := k.canonicalID(ctx)
 	if c == "" {
-		return false
+		return pid == k.formProvider()
 	}
 	if info == c {
 		return true
 	}
-	return k.opts.MRKAware && MRKMatch(c, info)
+	return k.opts.MRKAware && backends.MRKMatch(c, info)
+}
+
+// formProvider returns the provider ID of the data keys that keyID's form of
+// reference would be written under: aws-kms for the AWS forms and AWS key URLs,
+// keyport:<scheme> for any other URL.
+func (k *Backend) formProvider() string {
+	ref, err := backends.ParseKeyRef(k.keyID)
+	if err != nil {
+		return ""
+	}
+	if ref.Form != backends.FormURI || ref.Scheme == "awskms" || ref.Scheme == "aws-kms" {
+		return ProviderAWSKMS
+	}
+	return ProviderKeyportPrefix + ref.Scheme
 }
 
 // OnDecrypt unwraps the first encrypted data key of edks that the keyring's key
@@ -338,12 +345,12 @@ func (k *Backend) OnDecrypt(ctx context.Context, m *envelope.DecryptionMaterials
 			continue
 		}
 		if err != nil {
-			if k.matches(ctx, string(edk.ProviderInfo)) {
+			if k.matches(ctx, edk.ProviderID, string(edk.ProviderInfo)) {
 				errs = append(errs, err)
 			}
 			continue
 		}
-		if !k.matches(ctx, string(edk.ProviderInfo)) {
+		if !k.matches(ctx, edk.ProviderID, string(edk.ProviderInfo)) {
 			continue
 		}
 		dk, err := k.unwrap(ctx, m, edk, n)
@@ -378,7 +385,6 @@ func (k *Backend) unwrapAs(ctx context.Context, m *envelope.DecryptionMaterials,
 		EncryptionContext:   m.EncryptionContext,
 		GrantTokens:         k.opts.GrantTokens,
 		EncryptionAlgorithm: k.opts.EncryptionAlgorithm,
-		ForReEncrypt:        k.opts.ForReEncrypt,
 	})
 	if err != nil {
 		return nil, err

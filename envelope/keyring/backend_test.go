@@ -228,26 +228,6 @@ func TestBackendMRKAware(t *testing.T) {
 	}
 }
 
-func TestMRKMatch(t *testing.T) {
-	for _, tc := range []struct {
-		a, b string
-		want bool
-	}{
-		{mrkEast, mrkWest, true},
-		{mrkEast, mrkEast, true},
-		{arnA, arnA, true},
-		{arnA, "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", false},
-		{mrkEast, "arn:aws:kms:us-west-2:999999999999:key/mrk-1234567890abcdef1234567890abcdef", false},
-		{mrkEast, "arn:aws-cn:kms:cn-north-1:111122223333:key/mrk-1234567890abcdef1234567890abcdef", false},
-		{mrkEast, "mrk-1234567890abcdef1234567890abcdef", false},
-		{mrkEast, "arn:aws:kms:us-west-2:111122223333:alias/mrk-1234567890abcdef1234567890abcdef", false},
-	} {
-		if got := keyring.MRKMatch(tc.a, tc.b); got != tc.want {
-			t.Errorf("MRKMatch(%s, %s) = %v", tc.a, tc.b, got)
-		}
-	}
-}
-
 func TestProviderID(t *testing.T) {
 	for in, want := range map[string]string{arnA: "aws-kms", vaultURI: "keyport:vault", "gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k": "keyport:gcpkms", "pkcs11:token=t;object=o": "keyport:pkcs11"} {
 		if got, err := keyring.ProviderID(in); err != nil || got != want {
@@ -297,25 +277,57 @@ func TestBackendConcurrentUse(t *testing.T) {
 	}
 }
 
-func TestBackendThroughRouterUsesOwnerCapabilities(t *testing.T) {
+func TestBackendThroughFrontUsesDriverCapabilities(t *testing.T) {
 	ctx := context.Background()
 	f := newFakeKMS(arnA)
 	f.aliases["alias/orders"] = arnA
-	r := new(backends.Router)
+	r := backends.NewFront(f)
 	if err := r.RegisterAccount("111122223333", "", f); err != nil {
 		t.Fatal(err)
 	}
-	r.SetDefault(f)
 	m := encMaterials(envelope.SuiteAES256GCMHKDFSHA512CommitKey)
 	if err := mustBackend(t, r, arnA, nil).OnEncrypt(ctx, m); err != nil {
 		t.Fatal(err)
 	}
 	if f.count("GenerateDataKey") != 1 {
-		t.Fatalf("GenerateDataKey called %d times through the Router", f.count("GenerateDataKey"))
+		t.Fatalf("GenerateDataKey called %d times through the Front", f.count("GenerateDataKey"))
 	}
-	// An alias keyring over the Router recognises the key through the owner's DescribeKey.
+	// An alias keyring over the Front recognises the key through the driver's DescribeKey.
 	d := decMaterials(m.Suite)
 	if err := mustBackend(t, r, "alias/orders", nil).OnDecrypt(ctx, d, m.EncryptedDataKeys); err != nil || !bytes.Equal(d.PlaintextDataKey, m.PlaintextDataKey) {
-		t.Fatalf("alias through the Router: %v", err)
+		t.Fatalf("alias through the Front: %v", err)
+	}
+}
+
+// TestBackendEveryKeyFormRoundTrips encrypts with a keyring over each form of one
+// key and decrypts with a keyring over each other form: the header always names
+// the key ARN, so every pair works.
+func TestBackendEveryKeyFormRoundTrips(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeKMS(arnA)
+	f.aliases["alias/orders"] = arnA
+	f.aliases["awskms:///1234abcd-12ab-34cd-56ef-1234567890ab"] = arnA // the driver reads its own URLs
+	r := backends.NewFront(f)
+	if err := r.RegisterAccount("111122223333", "", f); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Register("awskms", f); err != nil {
+		t.Fatal(err)
+	}
+	forms := []string{arnA, "alias/orders", "aws-kms://" + arnA, "awskms:///" + arnA, "awskms:///1234abcd-12ab-34cd-56ef-1234567890ab"}
+	for _, enc := range forms {
+		m := encMaterials(envelope.SuiteAES256GCMHKDFSHA512CommitKey)
+		if err := mustBackend(t, r, enc, nil).OnEncrypt(ctx, m); err != nil {
+			t.Fatalf("OnEncrypt by %s: %v", enc, err)
+		}
+		if got := string(m.EncryptedDataKeys[0].ProviderInfo); got != arnA {
+			t.Errorf("OnEncrypt by %s: the header names %q, want the key ARN", enc, got)
+		}
+		for _, dec := range forms {
+			d := decMaterials(m.Suite)
+			if err := mustBackend(t, r, dec, nil).OnDecrypt(ctx, d, m.EncryptedDataKeys); err != nil || !bytes.Equal(d.PlaintextDataKey, m.PlaintextDataKey) {
+				t.Errorf("encrypted by %s, decrypted by %s: %v", enc, dec, err)
+			}
+		}
 	}
 }

@@ -8,24 +8,6 @@ import (
 	"github.com/keyport/keyport/envelope"
 )
 
-// MRKMatch reports whether two key identifiers name the same key for decryption
-// under the ESDK's rule for multi-Region keys: they are equal, or both are mrk-
-// key ARNs that differ only in their region.
-func MRKMatch(a, b string) bool {
-	if a == b {
-		return true
-	}
-	ra, err := backends.ParseKeyRef(a)
-	if err != nil || ra.Form != backends.FormKeyARN || !ra.MultiRegion() {
-		return false
-	}
-	rb, err := backends.ParseKeyRef(b)
-	if err != nil || rb.Form != backends.FormKeyARN || !rb.MultiRegion() {
-		return false
-	}
-	return ra.Partition == rb.Partition && ra.Account == rb.Account && ra.KeyID == rb.KeyID
-}
-
 // DiscoveryFilter limits the keys a discovery keyring asks its backend to use.
 // AWS KMS key ARNs pass when their partition is Partition and their account is one
 // of Accounts; keys named by URI pass when their scheme is one of Schemes.
@@ -68,14 +50,12 @@ type DiscoveryOptions struct {
 	MRKRegion string
 	// GrantTokens are passed on every backend call.
 	GrantTokens []string
-	// ForReEncrypt marks every backend call as made by a re-encryption.
-	ForReEncrypt bool
 }
 
 // Discovery is a decrypt-only keyring that asks its backend to unwrap any
 // encrypted data key written by a backend keyring (provider ID "aws-kms" or
 // "keyport:<scheme>"), naming the key from the header, within an optional filter.
-// The backend is typically a *backends.Router that reaches every service.
+// The backend is typically a [backends.Front] that reaches every service.
 type Discovery struct {
 	b    backends.Backend
 	opts DiscoveryOptions
@@ -153,7 +133,6 @@ func (k *Discovery) OnDecrypt(ctx context.Context, m *envelope.DecryptionMateria
 			KeyID:             id,
 			EncryptionContext: m.EncryptionContext,
 			GrantTokens:       k.opts.GrantTokens,
-			ForReEncrypt:      k.opts.ForReEncrypt,
 		})
 		if err != nil {
 			errs = append(errs, err)

@@ -72,7 +72,7 @@ func run(ctx context.Context, w io.Writer) error {
 	// The Router says which backend owns a key: the embedded service owns both of
 	// its accounts (and bare key IDs and alias names, which resolve in the
 	// application's account); the second service owns its account's ARNs.
-	var router backends.Router
+	var router backends.Front
 	router.SetDefault(app)
 	for _, reg := range []struct {
 		account string

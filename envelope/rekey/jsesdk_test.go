@@ -1,4 +1,4 @@
-package reencrypt_test
+package rekey_test
 
 import (
 	"bytes"
@@ -12,16 +12,16 @@ import (
 
 	"github.com/keyport/keyport/envelope"
 	"github.com/keyport/keyport/envelope/keyring"
+	"github.com/keyport/keyport/envelope/rekey"
 	"github.com/keyport/keyport/internal/jsesdk"
 	"github.com/keyport/keyport/internal/testenv"
-	"github.com/keyport/keyport/reencrypt"
 )
 
-// TestReEncryptedMessageOpensInJSESDK re-encrypts messages written by the JS ESDK
+// TestMessageOpensInJSESDK re-encrypts messages written by the JS ESDK
 // and by keyport to a new key and a new encryption context, and checks that the
 // JS ESDK opens the result with the new key (and sees the new context), and no
 // longer with the old key.
-func TestReEncryptedMessageOpensInJSESDK(t *testing.T) {
+func TestMessageOpensInJSESDK(t *testing.T) {
 	dir := testenv.Require(t, jsesdk.EnvDir, "the JS ESDK")
 	ctx := context.Background()
 
@@ -97,17 +97,17 @@ func TestReEncryptedMessageOpensInJSESDK(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		opts := reencrypt.MessageOptions{Method: reencrypt.Rewrap, Source: oldKR, SourceEncryptionContext: oldEC, Destination: newBoth, DestinationEncryptionContext: newEC}
+		opts := rekey.Options{Method: rekey.Rewrap, Source: oldKR, SourceEncryptionContext: oldEC, Destination: newBoth, DestinationEncryptionContext: newEC}
 		var nm []byte
 		if c.header {
-			res, err := reencrypt.ReEncryptMessageHeader(ctx, bytes.NewReader(msg), opts)
+			res, err := rekey.Header(ctx, bytes.NewReader(msg), opts)
 			if err != nil {
 				t.Fatalf("%s: %v", c.name, err)
 			}
 			nm = append(bytes.Clone(res.Header), msg[res.BodyOffset:]...)
 		} else {
 			var out bytes.Buffer
-			if _, err := reencrypt.ReEncryptMessage(ctx, bytes.NewReader(msg), &out, opts); err != nil {
+			if _, err := rekey.Message(ctx, bytes.NewReader(msg), &out, opts); err != nil {
 				t.Fatalf("%s: %v", c.name, err)
 			}
 			nm = out.Bytes()

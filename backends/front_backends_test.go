@@ -8,10 +8,10 @@ type uncomparable struct {
 	tags []string
 }
 
-func TestRouterBackends(t *testing.T) {
-	var r Router
-	if got := r.Backends(); len(got) != 0 {
-		t.Fatalf("empty Router: Backends() = %v", got)
+func TestFrontBackends(t *testing.T) {
+	var r Front
+	if got := r.backends(); len(got) != 0 {
+		t.Fatalf("empty Front: backends() = %v", got)
 	}
 	must := func(err error) {
 		t.Helper()
@@ -27,10 +27,10 @@ func TestRouterBackends(t *testing.T) {
 	must(r.RegisterAccount("444455556666", "", named("a"))) // same backend, two accounts
 	must(r.RegisterAccount("777788889999", "", named("b")))
 	r.SetDefault(named("a"))
-	got := r.Backends()
+	got := r.backends()
 	want := []string{"a", "b", "u", "v", "z"}
 	if len(got) != len(want) {
-		t.Fatalf("Backends() = %v, want %v (each once)", got, want)
+		t.Fatalf("backends() = %v, want %v (each once)", got, want)
 	}
 	for i, b := range got {
 		var name string
@@ -41,7 +41,7 @@ func TestRouterBackends(t *testing.T) {
 			name = string(b.named)
 		}
 		if name != want[i] {
-			t.Errorf("Backends()[%d] = %v, want %s", i, b, want[i])
+			t.Errorf("backends()[%d] = %v, want %s", i, b, want[i])
 		}
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// named is a Backend that only says who it is, to see where the Router sends a call.
+// named is a Backend that only says who it is, to see where the Front sends a call.
 type named string
 
 func (n named) Encrypt(_ context.Context, in *EncryptInput) (*EncryptOutput, error) {
@@ -17,9 +17,9 @@ func (n named) Decrypt(_ context.Context, in *DecryptInput) (*DecryptOutput, err
 	return &DecryptOutput{KeyID: string(n) + "|" + in.KeyID}, nil
 }
 
-func TestRouterLookup(t *testing.T) {
+func TestFrontLookup(t *testing.T) {
 	const id = "1234abcd-12ab-34cd-56ef-1234567890ab"
-	var r Router
+	var r Front
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -45,7 +45,7 @@ func TestRouterLookup(t *testing.T) {
 		{"alias/x", "default"},
 	}
 	for _, tt := range tests {
-		b, _, err := r.Lookup(tt.ref)
+		b, _, err := r.Lookup(context.Background(), tt.ref)
 		if err != nil {
 			t.Errorf("Lookup(%q): %v", tt.ref, err)
 			continue
@@ -61,14 +61,14 @@ func TestRouterLookup(t *testing.T) {
 		"arn:aws:kms:us-east-1:999999999999:key/" + id, // unknown account
 		"not a key",
 	} {
-		if _, _, err := r.Lookup(ref); !errors.Is(err, ErrNotFound) {
+		if _, _, err := r.Lookup(context.Background(), ref); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Lookup(%q) error = %v, want ErrNotFound", ref, err)
 		}
 	}
 }
 
-func TestRouterRegisterErrors(t *testing.T) {
-	var r Router
+func TestFrontRegisterErrors(t *testing.T) {
+	var r Front
 	if err := r.Register("vault", named("a")); err != nil {
 		t.Fatal(err)
 	}
@@ -97,20 +97,20 @@ func TestRouterRegisterErrors(t *testing.T) {
 	}
 }
 
-func TestRouterDispatch(t *testing.T) {
+func TestFrontDispatch(t *testing.T) {
 	ctx := context.Background()
-	var r Router
+	var r Front
 	if err := r.Register("vault", named("vault")); err != nil {
 		t.Fatal(err)
 	}
-	out, err := r.Encrypt(ctx, &EncryptInput{KeyID: "vault://transit/k"})
+	out, err := r.Encrypt(ctx, &EncryptInput{KeyID: "vault://transit/k", Plaintext: []byte{1}})
 	if err != nil || out.KeyID != "vault|vault://transit/k" {
 		t.Fatalf("Encrypt routed to %+v, %v", out, err)
 	}
 	if _, err := r.Decrypt(ctx, &DecryptInput{CiphertextBlob: []byte{1}}); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("Decrypt with no key and no default: %v", err)
 	}
-	_, err = r.Encrypt(ctx, &EncryptInput{KeyID: "alias/nobody"})
+	_, err = r.Encrypt(ctx, &EncryptInput{KeyID: "alias/nobody", Plaintext: []byte{1}})
 	var e *Error
 	if !errors.Is(err, ErrNotFound) || !errors.As(err, &e) || e.Op != "Encrypt" {
 		t.Fatalf("Encrypt to an unrouted alias: %v", err)

@@ -1,4 +1,4 @@
-package reencrypt_test
+package rekey_test
 
 import (
 	"bytes"
@@ -12,14 +12,14 @@ import (
 	"github.com/keyport/keyport/backends/local"
 	"github.com/keyport/keyport/envelope"
 	"github.com/keyport/keyport/envelope/keyring"
-	"github.com/keyport/keyport/reencrypt"
+	"github.com/keyport/keyport/envelope/rekey"
 )
 
 const msgAccount = "111122223333"
 
-// msgWorld is one local key service with two keys, reachable through a Router.
+// msgWorld is one local key service with two keys, reachable through a Front.
 type msgWorld struct {
-	router     *backends.Router
+	front      *backends.Front
 	keyA, keyB string // key ARNs
 	client     *local.Client
 }
@@ -30,7 +30,7 @@ func newMsgWorld(t testing.TB) *msgWorld {
 	svc := local.New()
 	t.Cleanup(func() { svc.Close() })
 	c := svc.Client(local.Identity{Account: msgAccount, Principal: "arn:aws:iam::" + msgAccount + ":role/app"})
-	w := &msgWorld{router: new(backends.Router), client: c}
+	w := &msgWorld{front: new(backends.Front), client: c}
 	for _, p := range []*string{&w.keyA, &w.keyB} {
 		out, err := c.CreateKey(ctx, &local.CreateKeyInput{Description: "message test"})
 		if err != nil {
@@ -38,23 +38,23 @@ func newMsgWorld(t testing.TB) *msgWorld {
 		}
 		*p = out.KeyMetadata.Arn
 	}
-	if err := w.router.RegisterAccount(msgAccount, "", c); err != nil {
+	if err := w.front.RegisterAccount(msgAccount, "", c); err != nil {
 		t.Fatal(err)
 	}
-	w.router.SetDefault(c)
+	w.front.SetDefault(c)
 	return w
 }
 
 func (w *msgWorld) keyring(t testing.TB, id string) *keyring.Backend {
 	t.Helper()
-	k, err := keyring.NewBackend(w.router, id, nil)
+	k, err := keyring.NewBackend(w.front, id, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return k
 }
 
-func TestReEncryptMessageBetweenBackendKeys(t *testing.T) {
+func TestMessageBetweenBackendKeys(t *testing.T) {
 	ctx := context.Background()
 	w := newMsgWorld(t)
 	pt := make([]byte, 70000)
@@ -67,9 +67,9 @@ func TestReEncryptMessageBetweenBackendKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, byKeyID := range []bool{true, false} {
-			opts := reencrypt.MessageOptions{
-				Method:                       reencrypt.Rewrap,
-				Router:                       w.router,
+			opts := rekey.Options{
+				Method:                       rekey.Rewrap,
+				Front:                        w.front,
 				SourceEncryptionContext:      oldEC,
 				DestinationKeyIDs:            []string{w.keyB},
 				DestinationEncryptionContext: newEC,
@@ -78,7 +78,7 @@ func TestReEncryptMessageBetweenBackendKeys(t *testing.T) {
 				opts.SourceKeyIDs = []string{w.keyA} // strict; otherwise discovery
 			}
 			var out bytes.Buffer
-			res, err := reencrypt.ReEncryptMessage(ctx, bytes.NewReader(msg), &out, opts)
+			res, err := rekey.Message(ctx, bytes.NewReader(msg), &out, opts)
 			if err != nil {
 				t.Fatalf("%04x: %v", uint16(s), err)
 			}
@@ -104,8 +104,8 @@ func TestReEncryptMessageBetweenBackendKeys(t *testing.T) {
 			}
 		}
 		// The wrong source key is never asked and the allow-list refuses.
-		_, err = reencrypt.ReEncryptMessage(ctx, bytes.NewReader(msg), &bytes.Buffer{}, reencrypt.MessageOptions{
-			Router: w.router, SourceKeyIDs: []string{w.keyB}, SourceEncryptionContext: oldEC, DestinationKeyIDs: []string{w.keyB}, Method: reencrypt.Rewrap,
+		_, err = rekey.Message(ctx, bytes.NewReader(msg), &bytes.Buffer{}, rekey.Options{
+			Front: w.front, SourceKeyIDs: []string{w.keyB}, SourceEncryptionContext: oldEC, DestinationKeyIDs: []string{w.keyB}, Method: rekey.Rewrap,
 		})
 		if !errors.Is(err, backends.ErrIncorrectKey) {
 			t.Fatalf("%04x: source key off the message: %v", uint16(s), err)
@@ -123,7 +123,7 @@ func bodyEnd(msg []byte) int {
 	return -1
 }
 
-func TestReEncryptMessageModes(t *testing.T) {
+func TestMessageModes(t *testing.T) {
 	ctx := context.Background()
 	w := newMsgWorld(t)
 	aes1, _ := keyring.NewRawAES("modes", "aes-1", bytes.Repeat([]byte{3}, 32))
@@ -138,16 +138,16 @@ func TestReEncryptMessageModes(t *testing.T) {
 		got, _, err := envelope.Decrypt(ctx, m, envelope.DecryptOptions{Keyring: k})
 		return err == nil && bytes.Equal(got, pt)
 	}
-	run := func(o reencrypt.MessageOptions) ([]byte, *reencrypt.MessageOutput, error) {
-		o.Method = reencrypt.Rewrap
-		res, err := reencrypt.ReEncryptMessageHeader(ctx, bytes.NewReader(msg), o)
+	run := func(o rekey.Options) ([]byte, *rekey.Output, error) {
+		o.Method = rekey.Rewrap
+		res, err := rekey.Header(ctx, bytes.NewReader(msg), o)
 		if err != nil {
 			return nil, nil, err
 		}
 		return append(bytes.Clone(res.Header), msg[res.BodyOffset:]...), res, nil
 	}
 	// Add key B: A, the raw key and B all open it.
-	m, res, err := run(reencrypt.MessageOptions{Router: w.router, Mode: reencrypt.Add, DestinationKeyIDs: []string{w.keyB}})
+	m, res, err := run(rekey.Options{Front: w.front, Mode: rekey.Add, DestinationKeyIDs: []string{w.keyB}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestReEncryptMessageModes(t *testing.T) {
 		t.Fatalf("add: %d EDKs", len(res.EncryptedDataKeys))
 	}
 	// Remove key A and the raw AES key (by its name); add B.
-	m, res, err = run(reencrypt.MessageOptions{Router: w.router, Mode: reencrypt.Remove, RemoveKeyIDs: []string{w.keyA, "aes-1"}, DestinationKeyIDs: []string{w.keyB}})
+	m, res, err = run(rekey.Options{Front: w.front, Mode: rekey.Remove, RemoveKeyIDs: []string{w.keyA, "aes-1"}, DestinationKeyIDs: []string{w.keyB}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestReEncryptMessageModes(t *testing.T) {
 		t.Fatalf("remove: %d EDKs", len(res.EncryptedDataKeys))
 	}
 	// Remove only the raw key, keep A, no destination.
-	m, _, err = run(reencrypt.MessageOptions{Source: aes1, Mode: reencrypt.Remove, RemoveKeyIDs: []string{"aes-1"}})
+	m, _, err = run(rekey.Options{Source: aes1, Mode: rekey.Remove, RemoveKeyIDs: []string{"aes-1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,22 +171,22 @@ func TestReEncryptMessageModes(t *testing.T) {
 		t.Fatal("remove the raw key")
 	}
 	// Replace both with two keys at once.
-	m, res, err = run(reencrypt.MessageOptions{Source: aes1, Router: w.router, DestinationKeyIDs: []string{w.keyB, w.keyA}, DestinationEncryptionContext: map[string]string{"k": "new"}})
+	m, res, err = run(rekey.Options{Source: aes1, Front: w.front, DestinationKeyIDs: []string{w.keyB, w.keyA}, DestinationEncryptionContext: map[string]string{"k": "new"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(res.EncryptedDataKeys) != 2 || opens(m, aes1) || !opens(m, w.keyring(t, w.keyA)) || !opens(m, w.keyring(t, w.keyB)) {
 		t.Fatal("replace with two keys")
 	}
-	for name, bad := range map[string]reencrypt.MessageOptions{
-		"no source":                        {DestinationKeyIDs: []string{w.keyB}},
-		"replace, no destination":          {Router: w.router},
-		"add, no destination":              {Router: w.router, Mode: reencrypt.Add},
-		"remove, no keys":                  {Router: w.router, Mode: reencrypt.Remove},
-		"replace with RemoveKeyIDs":        {Router: w.router, DestinationKeyIDs: []string{w.keyB}, RemoveKeyIDs: []string{w.keyA}},
-		"unknown mode":                     {Router: w.router, DestinationKeyIDs: []string{w.keyB}, Mode: 9},
-		"add with a new context":           {Router: w.router, Mode: reencrypt.Add, DestinationKeyIDs: []string{w.keyB}, DestinationEncryptionContext: map[string]string{"k": "x"}},
-		"destination by ID without router": {Source: aes1, DestinationKeyIDs: []string{w.keyB}},
+	for name, bad := range map[string]rekey.Options{
+		"no source":                       {DestinationKeyIDs: []string{w.keyB}},
+		"replace, no destination":         {Front: w.front},
+		"add, no destination":             {Front: w.front, Mode: rekey.Add},
+		"remove, no keys":                 {Front: w.front, Mode: rekey.Remove},
+		"replace with RemoveKeyIDs":       {Front: w.front, DestinationKeyIDs: []string{w.keyB}, RemoveKeyIDs: []string{w.keyA}},
+		"unknown mode":                    {Front: w.front, DestinationKeyIDs: []string{w.keyB}, Mode: 9},
+		"add with a new context":          {Front: w.front, Mode: rekey.Add, DestinationKeyIDs: []string{w.keyB}, DestinationEncryptionContext: map[string]string{"k": "x"}},
+		"destination by ID without Front": {Source: aes1, DestinationKeyIDs: []string{w.keyB}},
 	} {
 		if _, _, err := run(bad); !errors.Is(err, backends.ErrInvalidArgument) {
 			t.Errorf("%s: %v", name, err)
@@ -196,7 +196,7 @@ func TestReEncryptMessageModes(t *testing.T) {
 	if err := w.client.DisableKey(ctx, &local.DisableKeyInput{KeyID: w.keyB}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := run(reencrypt.MessageOptions{Router: w.router, DestinationKeyIDs: []string{w.keyB}}); !errors.Is(err, backends.ErrDisabled) {
+	if _, _, err := run(rekey.Options{Front: w.front, DestinationKeyIDs: []string{w.keyB}}); !errors.Is(err, backends.ErrDisabled) {
 		t.Errorf("disabled destination: %v", err)
 	}
 }
@@ -204,25 +204,25 @@ func TestReEncryptMessageModes(t *testing.T) {
 // Example re-encrypts an envelope message from one key of a key service to
 // another, changing its encryption context. The default method, Reseal, encrypts
 // the message again under a new data key.
-func ExampleReEncryptMessage() {
+func ExampleMessage() {
 	ctx := context.Background()
 	svc := local.New()
 	defer svc.Close()
 	c := svc.Client(local.Identity{Account: msgAccount})
 	oldKey, _ := c.CreateKey(ctx, &local.CreateKeyInput{Description: "2025"})
 	newKey, _ := c.CreateKey(ctx, &local.CreateKeyInput{Description: "2026"})
-	router := new(backends.Router)
-	router.SetDefault(c)
-	_ = router.RegisterAccount(msgAccount, "", c)
+	front := new(backends.Front)
+	front.SetDefault(c)
+	_ = front.RegisterAccount(msgAccount, "", c)
 
-	src, _ := keyring.NewBackend(router, oldKey.KeyMetadata.Arn, nil)
+	src, _ := keyring.NewBackend(front, oldKey.KeyMetadata.Arn, nil)
 	msg, _ := envelope.Encrypt(ctx, []byte("quarterly numbers"), envelope.EncryptOptions{
 		Keyring: src, EncryptionContext: map[string]string{"year": "2025"},
 	})
 
 	var out bytes.Buffer
-	_, err := reencrypt.ReEncryptMessage(ctx, bytes.NewReader(msg), &out, reencrypt.MessageOptions{
-		Router:                       router,
+	_, err := rekey.Message(ctx, bytes.NewReader(msg), &out, rekey.Options{
+		Front:                        front,
 		SourceKeyIDs:                 []string{oldKey.KeyMetadata.Arn},
 		DestinationKeyIDs:            []string{newKey.KeyMetadata.Arn},
 		DestinationEncryptionContext: map[string]string{"year": "2026"},
@@ -231,13 +231,13 @@ func ExampleReEncryptMessage() {
 		fmt.Println(err)
 		return
 	}
-	dst, _ := keyring.NewBackend(router, newKey.KeyMetadata.Arn, nil)
+	dst, _ := keyring.NewBackend(front, newKey.KeyMetadata.Arn, nil)
 	pt, res, err := envelope.Decrypt(ctx, out.Bytes(), envelope.DecryptOptions{Keyring: dst})
 	fmt.Println(string(pt), res.EncryptionContext["year"], err)
 	// Output: quarterly numbers 2026 <nil>
 }
 
-func TestReEncryptMessageReseal(t *testing.T) {
+func TestMessageReseal(t *testing.T) {
 	ctx := context.Background()
 	w := newMsgWorld(t)
 	pt := make([]byte, 20000)
@@ -261,8 +261,8 @@ func TestReEncryptMessageReseal(t *testing.T) {
 			t.Fatal(err)
 		}
 		var out bytes.Buffer
-		res, err := reencrypt.ReEncryptMessage(ctx, bytes.NewReader(msg), &out, reencrypt.MessageOptions{
-			Router: w.router, SourceKeyIDs: []string{w.keyA}, DestinationKeyIDs: []string{w.keyB},
+		res, err := rekey.Message(ctx, bytes.NewReader(msg), &out, rekey.Options{
+			Front: w.front, SourceKeyIDs: []string{w.keyA}, DestinationKeyIDs: []string{w.keyB},
 			CommitmentPolicy: tc.policy, // Method: Reseal, the default
 		})
 		if err != nil {
@@ -284,23 +284,23 @@ func TestReEncryptMessageReseal(t *testing.T) {
 		}
 	}
 	msg, _ := envelope.Encrypt(ctx, pt, envelope.EncryptOptions{Keyring: w.keyring(t, w.keyA)})
-	for name, bad := range map[string]reencrypt.MessageOptions{
-		"add":            {Router: w.router, DestinationKeyIDs: []string{w.keyB}, Mode: reencrypt.Add},
-		"no destination": {Router: w.router},
-		"unknown method": {Router: w.router, DestinationKeyIDs: []string{w.keyB}, Method: 7},
+	for name, bad := range map[string]rekey.Options{
+		"add":            {Front: w.front, DestinationKeyIDs: []string{w.keyB}, Mode: rekey.Add},
+		"no destination": {Front: w.front},
+		"unknown method": {Front: w.front, DestinationKeyIDs: []string{w.keyB}, Method: 7},
 	} {
-		if _, err := reencrypt.ReEncryptMessage(ctx, bytes.NewReader(msg), &bytes.Buffer{}, bad); !errors.Is(err, backends.ErrInvalidArgument) {
+		if _, err := rekey.Message(ctx, bytes.NewReader(msg), &bytes.Buffer{}, bad); !errors.Is(err, backends.ErrInvalidArgument) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if _, err := reencrypt.ReEncryptMessageHeader(ctx, bytes.NewReader(msg), reencrypt.MessageOptions{Router: w.router, DestinationKeyIDs: []string{w.keyB}}); !errors.Is(err, backends.ErrInvalidArgument) {
+	if _, err := rekey.Header(ctx, bytes.NewReader(msg), rekey.Options{Front: w.front, DestinationKeyIDs: []string{w.keyB}}); !errors.Is(err, backends.ErrInvalidArgument) {
 		t.Errorf("header-only form without Method Rewrap: %v", err)
 	}
 	// A tampered signed message: an error, and never a complete new message.
 	bad := bytes.Clone(msg)
 	bad[len(bad)-300] ^= 1
 	var out bytes.Buffer
-	if _, err := reencrypt.ReEncryptMessage(ctx, bytes.NewReader(bad), &out, reencrypt.MessageOptions{Router: w.router, DestinationKeyIDs: []string{w.keyB}}); !errors.Is(err, backends.ErrInvalidCiphertext) {
+	if _, err := rekey.Message(ctx, bytes.NewReader(bad), &out, rekey.Options{Front: w.front, DestinationKeyIDs: []string{w.keyB}}); !errors.Is(err, backends.ErrInvalidCiphertext) {
 		t.Errorf("tampered: %v", err)
 	}
 	if _, _, err := envelope.Decrypt(ctx, out.Bytes(), envelope.DecryptOptions{Keyring: w.keyring(t, w.keyB)}); err == nil {

@@ -1,4 +1,4 @@
-package reencrypt_test
+package rekey_test
 
 import (
 	"bytes"
@@ -9,11 +9,11 @@ import (
 	"testing"
 
 	"github.com/keyport/keyport/envelope"
+	"github.com/keyport/keyport/envelope/rekey"
 	"github.com/keyport/keyport/internal/benchcpu"
-	"github.com/keyport/keyport/reencrypt"
 )
 
-// BenchmarkReEncryptMessage64MiB compares re-encrypting a 64 MiB 0x0478 message
+// BenchmarkMessage64MiB compares re-encrypting a 64 MiB 0x0478 message
 // (frame 64 KiB) stream to stream with ReEncryptMessage against decrypting it with
 // a streaming Decrypter and encrypting the plaintext again with a streaming
 // Encrypter, both single-core, with keys of backends/local. Two settings:
@@ -26,7 +26,7 @@ import (
 //     also pay a full copy of the output.
 //
 // scripts/bench.sh prints the ratios.
-func BenchmarkReEncryptMessage64MiB(b *testing.B) {
+func BenchmarkMessage64MiB(b *testing.B) {
 	ctx := context.Background()
 	w := newMsgWorld(b)
 	src, dst := w.keyring(b, w.keyA), w.keyring(b, w.keyB)
@@ -54,8 +54,8 @@ func BenchmarkReEncryptMessage64MiB(b *testing.B) {
 			defer benchcpu.Start().PerOp(b)
 			for b.Loop() {
 				r, w := ends()
-				_, err := reencrypt.ReEncryptMessage(ctx, r, w, reencrypt.MessageOptions{
-					Method: reencrypt.Rewrap, Source: src, SourceEncryptionContext: ec, Destination: dst, DestinationEncryptionContext: newEC,
+				_, err := rekey.Message(ctx, r, w, rekey.Options{
+					Method: rekey.Rewrap, Source: src, SourceEncryptionContext: ec, Destination: dst, DestinationEncryptionContext: newEC,
 				})
 				if err != nil {
 					b.Fatal(err)
@@ -112,12 +112,12 @@ func (c *countReader) Read(p []byte) (int, error) {
 
 var errStopGenerating = errors.New("benchmark: enough")
 
-// BenchmarkReEncryptMessageHeader measures the header-only form on a 1 KiB and a
+// BenchmarkHeader measures the header-only form on a 1 KiB and a
 // 1 GiB 0x0478 message. The messages are generated lazily: a streaming Encrypter
 // writes into a pipe and is stopped once the header has been read, so the 1 GiB
 // message is never held anywhere. The timer runs only while the header is read
 // and rewrapped; the benchmark fails if more than the header was read.
-func BenchmarkReEncryptMessageHeader(b *testing.B) {
+func BenchmarkHeader(b *testing.B) {
 	ctx := context.Background()
 	w := newMsgWorld(b)
 	src, dst := w.keyring(b, w.keyA), w.keyring(b, w.keyB)
@@ -155,8 +155,8 @@ func BenchmarkReEncryptMessageHeader(b *testing.B) {
 				<-fw.c
 				cr := &countReader{r: pr}
 				b.StartTimer()
-				res, err := reencrypt.ReEncryptMessageHeader(ctx, cr, reencrypt.MessageOptions{
-					Method: reencrypt.Rewrap,
+				res, err := rekey.Header(ctx, cr, rekey.Options{
+					Method: rekey.Rewrap,
 					Source: src, SourceEncryptionContext: ec, Destination: dst,
 					DestinationEncryptionContext: map[string]string{"bench": "moved"},
 				})

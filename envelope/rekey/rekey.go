@@ -1,4 +1,11 @@
-package reencrypt
+// Package rekey re-encrypts envelope messages under other keys: it unwraps a
+// message's data key through a source (a keyring, or keys a [backends.Front]
+// reaches) and either reseals the message under a new data key for the
+// destination ([Reseal], the default: safe whatever old copies exist) or rewraps
+// the same data key and copies the body byte for byte ([Rewrap]: many times
+// faster, read its security note). Ciphertext blobs of a key service are
+// re-encrypted by package reencrypt instead.
+package rekey
 
 import (
 	"bytes"
@@ -63,22 +70,22 @@ const (
 	Rewrap
 )
 
-// MessageOptions configure ReEncryptMessage and ReEncryptMessageHeader.
+// Options configure [Message] and [Header].
 //
-// The source and the destination are keyrings, or keys that Router reaches:
+// The source and the destination are keyrings, or keys that Front reaches:
 //   - Source, if set, unwraps the data key. Otherwise, with SourceKeyIDs, a strict
-//     keyring over those keys of Router does (the allow-list); with neither, a
-//     discovery keyring over Router tries every key the header names.
+//     keyring over those keys of Front does (the allow-list); with neither, a
+//     discovery keyring over Front tries every key the header names.
 //   - Destination, if set, wraps the data key for the new header. Otherwise each
-//     key of DestinationKeyIDs (through Router) wraps it.
+//     key of DestinationKeyIDs (through Front) wraps it.
 //
-// Backend keyrings made here mark their calls ForReEncrypt, so that services which
-// distinguish them authorize kms:ReEncryptFrom on the source and kms:ReEncryptTo on
-// the destination.
-type MessageOptions struct {
+// The data key is unwrapped into this process, so the source keys need
+// kms:Decrypt (and the destination keys kms:Encrypt or kms:GenerateDataKey), as
+// with any envelope decryption and encryption.
+type Options struct {
 	Source       envelope.Keyring
 	Destination  envelope.Keyring
-	Router       *backends.Router
+	Front        *backends.Front
 	SourceKeyIDs []string
 	// DestinationKeyIDs are the keys the data key is wrapped for when Destination
 	// is nil.
@@ -108,19 +115,19 @@ type MessageOptions struct {
 	MaxEncryptedDataKeys int
 
 	// Method says how the message is re-encrypted: Reseal (the default) or
-	// Rewrap. ReEncryptMessageHeader needs Rewrap.
+	// Rewrap. Header needs Rewrap.
 	Method Method
 }
 
-// MessageOutput describes a re-encrypted message. With Reseal only Written, Suite
+// Output describes a re-encrypted message. With Reseal only Written, Suite
 // and EncryptionContext (without the signing key) are set.
-type MessageOutput struct {
+type Output struct {
 	// Header is the new header.
 	Header []byte
 	// BodyOffset is where the body starts in the old message: for an unsigned
 	// suite the new message is Header followed by the old message from there on.
 	BodyOffset int64
-	// Written is the number of bytes ReEncryptMessage wrote (0 for the header form).
+	// Written is the number of bytes Message wrote (0 for the header form).
 	Written int64
 	// Suite is the message's algorithm suite.
 	Suite envelope.SuiteID
@@ -131,7 +138,7 @@ type MessageOutput struct {
 	EncryptedDataKeys []envelope.EncryptedDataKey
 }
 
-// ReEncryptMessage re-encrypts an envelope message read from r and writes it to w:
+// Message re-encrypts an envelope message read from r and writes it to w:
 // it unwraps the data key through the source and, by opts.Method, either encrypts
 // the message again under a new data key wrapped for the destination (Reseal, the
 // default), or wraps the same data key for the destination (replacing, adding or
@@ -140,7 +147,7 @@ type MessageOutput struct {
 // byte (Rewrap; read its security note). A signed suite gets a new signing key and
 // a new signature, computed while the body streams through, and only once the old
 // signature has verified. The data key is wiped when done.
-func ReEncryptMessage(ctx context.Context, r io.Reader, w io.Writer, opts MessageOptions) (*MessageOutput, error) {
+func Message(ctx context.Context, r io.Reader, w io.Writer, opts Options) (*Output, error) {
 	switch opts.Method {
 	case Reseal:
 		return reseal(ctx, r, w, &opts)
@@ -159,13 +166,12 @@ func ReEncryptMessage(ctx context.Context, r io.Reader, w io.Writer, opts Messag
 	return output(res), nil
 }
 
-// ReEncryptMessageHeader is the header-only form of ReEncryptMessage with Method
-// Rewrap, for unsigned suites: it reads only the header from r and returns the new
+// Header is the header-only form of [Message] with Method [Rewrap], for unsigned suites: it reads only the header from r and returns the new
 // header and the offset where the unchanged body starts in the old message, so
 // that storage which can splice never rereads the body. opts.Method must be Rewrap
 // (read its security note). Signed suites fail with backends.ErrUnsupported (their
 // signature covers the body).
-func ReEncryptMessageHeader(ctx context.Context, r io.Reader, opts MessageOptions) (*MessageOutput, error) {
+func Header(ctx context.Context, r io.Reader, opts Options) (*Output, error) {
 	if opts.Method != Rewrap {
 		return nil, backends.Errorf(backends.ErrInvalidArgument, msgOp, "", "the header-only form keeps the data key: it needs Method Rewrap (read its security note)")
 	}
@@ -180,8 +186,8 @@ func ReEncryptMessageHeader(ctx context.Context, r io.Reader, opts MessageOption
 	return output(res), nil
 }
 
-func output(res *rewrap.Result) *MessageOutput {
-	return &MessageOutput{
+func output(res *rewrap.Result) *Output {
+	return &Output{
 		Header:            res.Header,
 		BodyOffset:        res.BodyOffset,
 		Written:           res.Written,
@@ -193,18 +199,18 @@ func output(res *rewrap.Result) *MessageOutput {
 
 // reseal decrypts the message from r and encrypts it again to w under a new data
 // key made by the destination.
-func reseal(ctx context.Context, r io.Reader, w io.Writer, o *MessageOptions) (*MessageOutput, error) {
+func reseal(ctx context.Context, r io.Reader, w io.Writer, o *Options) (*Output, error) {
 	if o.Mode != Replace || len(o.RemoveKeyIDs) > 0 {
 		return nil, backends.Errorf(backends.ErrInvalidArgument, msgOp, "", "Reseal makes a new data key: the Add and Remove modes need Method Rewrap")
 	}
 	// The source as for a rewrap; the destination must generate.
 	dest := o.Destination
 	if dest == nil {
-		if o.Router == nil || len(o.DestinationKeyIDs) == 0 {
+		if o.Front == nil || len(o.DestinationKeyIDs) == 0 {
 			return nil, backends.Errorf(backends.ErrInvalidArgument, msgOp, "", "Reseal needs a destination keyring or destination key IDs")
 		}
 		var err error
-		dest, err = keyring.NewStrict(o.Router, &keyring.BackendOptions{GrantTokens: o.GrantTokens, ForReEncrypt: true}, o.DestinationKeyIDs...)
+		dest, err = keyring.NewStrict(o.Front, &keyring.BackendOptions{GrantTokens: o.GrantTokens}, o.DestinationKeyIDs...)
 		if err != nil {
 			return nil, err
 		}
@@ -265,7 +271,7 @@ func reseal(ctx context.Context, r io.Reader, w io.Writer, o *MessageOptions) (*
 	for k, v := range eo.EncryptionContext {
 		full[k] = v
 	}
-	return &MessageOutput{Written: written, Suite: eo.Suite, EncryptionContext: full}, nil
+	return &Output{Written: written, Suite: eo.Suite, EncryptionContext: full}, nil
 }
 
 // countingWriter counts the bytes written to w.
@@ -282,7 +288,7 @@ func (c countingWriter) Write(p []byte) (int, error) {
 
 // rewrapOptions turns message options into the options of rewrap.Message,
 // building the keyrings the options name by key.
-func rewrapOptions(o *MessageOptions) (rewrap.Options, error) {
+func rewrapOptions(o *Options) (rewrap.Options, error) {
 	ro := rewrap.Options{
 		Source:                        o.Source,
 		Destination:                   o.Destination,
@@ -292,28 +298,28 @@ func rewrapOptions(o *MessageOptions) (rewrap.Options, error) {
 		CommitmentPolicy:              o.CommitmentPolicy,
 		MaxEncryptedDataKeys:          o.MaxEncryptedDataKeys,
 	}
-	bopts := &keyring.BackendOptions{GrantTokens: o.GrantTokens, ForReEncrypt: true}
+	bopts := &keyring.BackendOptions{GrantTokens: o.GrantTokens}
 	if ro.Source == nil {
-		if o.Router == nil {
-			return ro, backends.Errorf(backends.ErrInvalidArgument, msgOp, "", "no source keyring and no router")
+		if o.Front == nil {
+			return ro, backends.Errorf(backends.ErrInvalidArgument, msgOp, "", "no source keyring and no Front")
 		}
 		var err error
 		if len(o.SourceKeyIDs) > 0 {
-			ro.Source, err = keyring.NewStrict(o.Router, bopts, o.SourceKeyIDs...)
+			ro.Source, err = keyring.NewStrict(o.Front, bopts, o.SourceKeyIDs...)
 		} else {
-			ro.Source, err = keyring.NewDiscovery(o.Router, &keyring.DiscoveryOptions{GrantTokens: o.GrantTokens, ForReEncrypt: true})
+			ro.Source, err = keyring.NewDiscovery(o.Front, &keyring.DiscoveryOptions{GrantTokens: o.GrantTokens})
 		}
 		if err != nil {
 			return ro, err
 		}
 	}
 	if ro.Destination == nil && len(o.DestinationKeyIDs) > 0 {
-		if o.Router == nil {
-			return ro, backends.Errorf(backends.ErrInvalidArgument, msgOp, "", "destination key IDs and no router")
+		if o.Front == nil {
+			return ro, backends.Errorf(backends.ErrInvalidArgument, msgOp, "", "destination key IDs and no Front")
 		}
 		ks := make([]envelope.Keyring, len(o.DestinationKeyIDs))
 		for i, id := range o.DestinationKeyIDs {
-			k, err := keyring.NewBackend(o.Router, id, bopts)
+			k, err := keyring.NewBackend(o.Front, id, bopts)
 			if err != nil {
 				return ro, err
 			}
