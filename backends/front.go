@@ -622,7 +622,14 @@ func generateWith(ctx context.Context, op string, b Backend, in *GenerateDataKey
 	if err != nil || enc == nil {
 		clear(dk)
 		if err == nil {
-			err = Errorf(ErrInternal, op, in.KeyID, "the backend returned no output and no error")
+			return nil, Errorf(ErrInternal, op, in.KeyID, "the backend returned no output and no error")
+		}
+		// The caller asked for a data key: the driver's Encrypt is how the Front
+		// made it, so the error names the operation the caller called.
+		if e, ok := err.(*Error); ok && e.Op != op {
+			c := *e
+			c.Op = op
+			return nil, &c
 		}
 		return nil, err
 	}

@@ -31,16 +31,18 @@
 // makes a grant on KeyA through the Grant hook, and lets the ReEncryptCaller hook
 // extend the policies of KeyA and KeyB, when the Fixture gives those hooks.
 //
-// ReEncrypt/Engine runs reencrypt.Engine over a backends.Front that routes the
-// fixture's keys (Fixture.Router, or one the suite builds), with
-// reencrypt.WithoutNative so that the decrypt-then-encrypt path is the one tested,
-// and re-encrypts to and from Fixture.Other when the harness gives a second
-// provider.
+// Every subtest calls the driver through a backends.Front, twice: once through a
+// plain Front (TestX/Front/...), once through a Front with a pass-through
+// interceptor (TestX/Intercepted/...), which must see every operation the driver's
+// capabilities allow. ReEncrypt/Engine runs reencrypt.Engine over that Front with
+// Via set to ViaPlaintext, so that the decrypt-then-encrypt path is the one
+// tested, and re-encrypts to and from Fixture.Other when the harness gives a
+// second provider.
 //
-// Optional capabilities are found by type assertion on Fixture.Backend
-// (backends.ReEncrypter, backends.DataKeyGenerator, backends.KeyDescriber,
-// backends.CiphertextInspector); the subtests of a capability the backend lacks
-// are skipped, saying so. A service that departs from AWS KMS in a known way
+// Optional capabilities are found by the Front on Fixture.Backend
+// (backends.Front.Capabilities); the subtests of a capability the backend lacks
+// are skipped, saying so (GenerateDataKey always runs: the Front makes data keys
+// for drivers that cannot). A service that departs from AWS KMS in a known way
 // declares it in Fixture.Deviations; exactly the subtests a declared Deviation hits
 // are skipped, by the deviation's name and reason, and nothing else is ever
 // skipped. The fields of Fixture say which other subtests need which keys.

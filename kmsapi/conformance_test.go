@@ -70,7 +70,7 @@ func serverHarness(ctx context.Context, t *testing.T) *conformance.Fixture {
 		accountB, accountA))
 	otherKey, _ := newKey(ts.client(akidA, west), "")
 
-	r := new(backends.Router)
+	r := new(backends.Front)
 	r.SetDefault(a)
 	for _, err := range []error{a.Register(r), other.RegisterAccount(r, accountA, west), a.RegisterAccount(r, accountB, east)} {
 		if err != nil {
@@ -93,17 +93,9 @@ func serverHarness(ctx context.Context, t *testing.T) *conformance.Fixture {
 		PendingDeletionCiphertext: pendingBlob,
 		Unknown:                   backends.KeyARN("aws", east, accountA, "11111111-1111-4111-8111-00000000dead"),
 		CrossAccountKey:           cross,
-		MaxPlaintext:              4096,
-		Deviations: []conformance.Deviation{
-			// Not a deviation of the server: AWS KMS rejects an empty plaintext
-			// (Plaintext has a minimum length of 1), and backends/awskms checks it
-			// before sending. TestProtocolErrors/EmptyPlaintext checks the server's
-			// own answer.
-			conformance.DeviationEmptyPlaintextRejected,
-		},
-		Other:    other,
-		OtherKey: otherKey,
-		Router:   r,
+		Other:                     other,
+		OtherKey:                  otherKey,
+		Front:                     r,
 		ErrorAs: func(err error) bool {
 			var api smithy.APIError
 			return errors.As(err, &api)

@@ -37,7 +37,7 @@ func TestReEncryptWithLocal(t *testing.T) {
 	}
 	localKey := lk.KeyMetadata.Arn
 
-	var r backends.Router
+	var r backends.Front
 	if err := r.Register(Scheme, b); err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,7 @@ func (b *Backend) Keyset(keyID string) (*Keyset, error) {
 }
 
 // Register makes b the owner of tink-keyset:// references in r.
-func (b *Backend) Register(r *backends.Router) error { return r.Register(Scheme, b) }
+func (b *Backend) Register(r *backends.Front) error { return r.Register(Scheme, b) }
 
 // OpenBackendURL returns b for a tink-keyset://<name> URL of a keyset it serves.
 func (b *Backend) OpenBackendURL(_ context.Context, u *url.URL) (backends.Backend, error) {

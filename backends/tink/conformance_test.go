@@ -77,7 +77,6 @@ func TestConformanceKMSOverLocal(t *testing.T) {
 			DisabledCiphertext:        disabledBlob,
 			PendingDeletion:           prefix + pending,
 			PendingDeletionCiphertext: pendingBlob,
-			MaxPlaintext:              4096,
 			Other:                     other,
 			OtherKey:                  otherKey,
 			Deviations:                []conformance.Deviation{conformance.DeviationNoDryRun},

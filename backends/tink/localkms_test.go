@@ -142,7 +142,7 @@ func TestKeysetMigratesToAWSKMSAndBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	tb, _ := tink.New(ks)
-	var router backends.Router
+	var router backends.Front
 	if err := tb.Register(&router); err != nil {
 		t.Fatal(err)
 	}

@@ -78,7 +78,7 @@
 // ciphertext and the encryption context as AWS KMS does.
 //
 // Vault has no grants and no separate ReEncryptFrom/ReEncryptTo permissions:
-// GrantTokens and ForReEncrypt are ignored, and what a token may do is decided by
+// GrantTokens are ignored, and what a token may do is decided by
 // its Vault policy on the Transit paths (read on <mount>/keys/<key>, which the
 // backend reads before using a key; update on <mount>/encrypt/<key>,
 // <mount>/decrypt/<key>, <mount>/rewrap/<key> and <mount>/datakey/*/<key>; read on
