@@ -35,7 +35,7 @@ func TestConformance(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		router := new(backends.Router)
+		router := new(backends.Front)
 		if err := e.b.Register(router); err != nil {
 			t.Fatal(err)
 		}
@@ -54,12 +54,7 @@ func TestConformance(t *testing.T) {
 			PendingDeletion:           pending,
 			PendingDeletionCiphertext: pendingBlob,
 			Unknown:                   "gcpkms://" + keyRing + "/cryptoKeys/no-such-key",
-			// Cloud KMS's own limit for SOFTWARE keys; the front limits
-			// plaintexts to 4096 bytes before any driver is called.
-			MaxPlaintext: gcpkmsMaxPlaintext,
 			Deviations: []conformance.Deviation{
-				// Cloud KMS requires a plaintext of at least one byte.
-				conformance.DeviationEmptyPlaintextRejected,
 				// Cloud KMS ciphertexts do not name their key; a blob of
 				// another key fails Decrypt as a damaged one does.
 				conformance.DeviationIncorrectKeyIsInvalidCiphertext,
@@ -68,14 +63,12 @@ func TestConformance(t *testing.T) {
 			},
 			Other:    lc,
 			OtherKey: lk.KeyMetadata.Arn,
-			Router:   router,
+			Front:    router,
 			ErrorAs:  gcpkms.IsServiceError,
 			Rotate:   e.rotate,
 		}
 	}))
 }
-
-const gcpkmsMaxPlaintext = 64 << 10
 
 func encryptOrFatal(t *testing.T, b backends.Backend, key string) []byte {
 	t.Helper()

@@ -59,7 +59,7 @@ func (b *Backend) Close() error {
 func (b *Backend) Client() *kms.KeyManagementClient { return b.client }
 
 // Register makes b the owner of gcpkms:// and gcp-kms:// references in r.
-func (b *Backend) Register(r *backends.Router) error {
+func (b *Backend) Register(r *backends.Front) error {
 	for _, s := range []string{Scheme, TinkScheme} {
 		if err := r.Register(s, b); err != nil {
 			return err
