@@ -16,8 +16,10 @@ import (
 // KMS is a keyport backend over Tink KMS clients (registry.KMSClient): Tink's
 // AWS KMS, Google Cloud KMS and Vault integrations, or any other. A key is named
 // by the client's own key URI (aws-kms://arn:aws:kms:..., gcp-kms://projects/...,
-// hcvault://...), and outputs name it by the same URI: the client is opaque, so
-// an alias is not resolved to its key.
+// hcvault://...). Outputs name an AWS key by the ARN its URI holds (keyport's
+// canonical ID for AWS keys; a bare ARN is taken as aws-kms://<ARN>, which is how
+// a backends.Front hands AWS keys to their owner) and every other key by its URI.
+// The client is opaque, so an alias is not resolved to its key.
 //
 // The encryption context is bound as Tink associated data, the bytes of
 // backends.EncodeEncryptionContext; Tink's AWS KMS client, for one, sends them to
@@ -47,52 +49,69 @@ func NewKMS(clients ...registry.KMSClient) *KMS {
 }
 
 // OpenBackendURL returns k for a key URL one of its clients supports (Tink's
-// clients test the URI's prefix, such as aws-kms://).
+// clients test the URI's prefix, such as aws-kms://), or for a URL whose path is
+// an AWS KMS ARN (awskms:///arn:aws:kms:...) that a client supports as
+// aws-kms://<ARN>.
 func (k *KMS) OpenBackendURL(_ context.Context, u *url.URL) (backends.Backend, error) {
-	for _, c := range k.clients {
-		if c.Supported(u.String()) {
-			return k, nil
-		}
+	_, _, err := k.aead("OpenBackendURL", u.String())
+	if arn, ok := strings.CutPrefix(u.Path, "/"); err != nil && ok && strings.HasPrefix(arn, "arn:") {
+		_, _, err = k.aead("OpenBackendURL", arn)
 	}
-	return nil, backends.Errorf(backends.ErrNotFound, "OpenBackendURL", u.String(), "no Tink KMS client supports this key URI")
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
 }
 
-// aead returns the Tink AEAD of the key keyURI names.
-func (k *KMS) aead(op, keyURI string) (tink.AEADWithContext, error) {
+// awsPrefix starts Tink's AWS KMS key URIs: aws-kms://<key or alias ARN>.
+const awsPrefix = "aws-kms://"
+
+// aead returns the Tink AEAD of the key keyID names and the key's canonical ID.
+// keyID is a key URI of one of the clients, or an AWS KMS ARN, which is taken as
+// Tink's aws-kms://<ARN> (a backends.Front hands AWS keys to their owner as
+// ARNs). The canonical ID of an AWS key is its ARN, as elsewhere in keyport; of
+// any other key, its URI.
+func (k *KMS) aead(op, keyID string) (tink.AEADWithContext, string, error) {
+	uri, id := keyID, keyID
+	if arn, ok := strings.CutPrefix(keyID, awsPrefix); ok {
+		id = arn
+	} else if strings.HasPrefix(keyID, "arn:") {
+		uri = awsPrefix + keyID
+	}
 	for _, c := range k.clients {
-		if !c.Supported(keyURI) {
+		if !c.Supported(uri) {
 			continue
 		}
-		a, err := c.GetAEAD(keyURI)
+		a, err := c.GetAEAD(uri)
 		if err != nil {
-			return nil, backends.Errorf(backends.ErrNotFound, op, keyURI, "the Tink KMS client refuses the key URI: %w", err)
+			return nil, id, backends.Errorf(backends.ErrNotFound, op, id, "the Tink KMS client refuses the key URI: %w", err)
 		}
 		if ac, ok := a.(tink.AEADWithContext); ok {
-			return ac, nil
+			return ac, id, nil
 		}
-		return withoutContext{a}, nil
+		return withoutContext{a}, id, nil
 	}
-	return nil, backends.Errorf(backends.ErrNotFound, op, keyURI, "no Tink KMS client supports this key URI")
+	return nil, id, backends.Errorf(backends.ErrNotFound, op, id, "no Tink KMS client supports this key URI")
 }
 
 // Encrypt encrypts under the key in.KeyID names.
 func (k *KMS) Encrypt(ctx context.Context, in *backends.EncryptInput) (*backends.EncryptOutput, error) {
 	const op = "Encrypt"
-	if err := checkAlgorithm(op, in.KeyID, in.EncryptionAlgorithm); err != nil {
+	a, id, err := k.aead(op, in.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkAlgorithm(op, id, in.EncryptionAlgorithm); err != nil {
 		return nil, err
 	}
 	if in.DryRun {
-		return nil, backends.Errorf(backends.ErrUnsupported, op, in.KeyID, "a Tink KMS client has no dry run")
-	}
-	a, err := k.aead(op, in.KeyID)
-	if err != nil {
-		return nil, err
+		return nil, backends.Errorf(backends.ErrUnsupported, op, id, "a Tink KMS client has no dry run")
 	}
 	ct, err := a.EncryptWithContext(ctx, in.Plaintext, backends.EncodeEncryptionContext(in.EncryptionContext))
 	if err != nil {
-		return nil, kmsError(ctx, op, in.KeyID, err)
+		return nil, kmsError(ctx, op, id, err)
 	}
-	return &backends.EncryptOutput{CiphertextBlob: ct, KeyID: in.KeyID, EncryptionAlgorithm: backends.SymmetricDefault}, nil
+	return &backends.EncryptOutput{CiphertextBlob: ct, KeyID: id, EncryptionAlgorithm: backends.SymmetricDefault}, nil
 }
 
 // Decrypt decrypts with the key in.KeyID names, which is required.
@@ -101,21 +120,21 @@ func (k *KMS) Decrypt(ctx context.Context, in *backends.DecryptInput) (*backends
 	if in.KeyID == "" {
 		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "a Tink KMS ciphertext does not name its key: give a KeyID")
 	}
-	if err := checkAlgorithm(op, in.KeyID, in.EncryptionAlgorithm); err != nil {
+	a, id, err := k.aead(op, in.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkAlgorithm(op, id, in.EncryptionAlgorithm); err != nil {
 		return nil, err
 	}
 	if in.DryRun {
-		return nil, backends.Errorf(backends.ErrUnsupported, op, in.KeyID, "a Tink KMS client has no dry run")
-	}
-	a, err := k.aead(op, in.KeyID)
-	if err != nil {
-		return nil, err
+		return nil, backends.Errorf(backends.ErrUnsupported, op, id, "a Tink KMS client has no dry run")
 	}
 	pt, err := a.DecryptWithContext(ctx, in.CiphertextBlob, backends.EncodeEncryptionContext(in.EncryptionContext))
 	if err != nil {
-		return nil, kmsError(ctx, op, in.KeyID, err)
+		return nil, kmsError(ctx, op, id, err)
 	}
-	return &backends.DecryptOutput{Plaintext: pt, KeyID: in.KeyID, EncryptionAlgorithm: backends.SymmetricDefault}, nil
+	return &backends.DecryptOutput{Plaintext: pt, KeyID: id, EncryptionAlgorithm: backends.SymmetricDefault}, nil
 }
 
 // withoutContext is a Tink AEAD that takes no context.Context: the context is

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -71,6 +72,17 @@ func TestTinkAWSKMSClientOverLocalKMS(t *testing.T) {
 	pt := []byte("a data key of thirty-two bytes..")
 	blob := encrypt(t, b, uriA, pt, ec)
 	mustDecrypt(t, b, uriA, blob, ec, pt)
+	// The bare ARN names the same key, and outputs name it by its ARN.
+	out0, err := b.Decrypt(ctx, &backends.DecryptInput{KeyID: arnA, CiphertextBlob: blob, EncryptionContext: ec})
+	if err != nil || out0.KeyID != arnA {
+		t.Fatalf("Decrypt by the bare ARN: %v (output key %v)", err, out0)
+	}
+	clear(out0.Plaintext)
+	for _, s := range []string{uriA, "awskms:///" + arnA} {
+		if got, err := b.OpenBackendURL(ctx, mustURL(t, strings.Replace(s, "aws-kms://", "aws-kms:///", 1))); err != nil || got != b {
+			t.Errorf("OpenBackendURL %s: %v", s, err)
+		}
+	}
 	// local-kms joins context pairs without separators, but the adapter sends one
 	// pair, so {a: bc} is not {ab: c} here.
 	_, err = decrypt(b, uriA, blob, map[string]string{"a": "bc"})
