@@ -129,15 +129,18 @@ func CanonicalID(keyURL string) string {
 }
 
 // keeper returns the keeper keyID names and its canonical ID, opening and
-// keeping it when keyID is a URL of a scheme the mux knows.
+// keeping it when keyID is a URL of a scheme the mux knows. The mux opens
+// outside the lock (a driver may read credentials or dial); of two callers that
+// open the same URL at once, one keeper is kept and the other closed.
 func (b *Backend) keeper(ctx context.Context, op, keyID string) (*secrets.Keeper, string, error) {
 	id := CanonicalID(keyID)
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
+	closed, e := b.closed, b.keepers[id]
+	b.mu.Unlock()
+	switch {
+	case closed:
 		return nil, id, backends.Errorf(backends.ErrInvalidState, op, id, "the backend is closed")
-	}
-	if e := b.keepers[id]; e != nil {
+	case e != nil:
 		return e.k, id, nil
 	}
 	scheme, rest, ok := strings.Cut(keyID, "://")
@@ -160,6 +163,16 @@ func (b *Backend) keeper(ctx context.Context, op, keyID string) (*secrets.Keeper
 			err = errors.New("the driver refused the URL")
 		}
 		return nil, id, backends.Errorf(backends.ErrNotFound, op, id, "open the keeper: %w", err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		_ = k.Close()
+		return nil, id, backends.Errorf(backends.ErrInvalidState, op, id, "the backend is closed")
+	}
+	if e := b.keepers[id]; e != nil {
+		_ = k.Close()
+		return e.k, id, nil
 	}
 	b.keepers[id] = &keeperEntry{k: k, owned: true}
 	return k, id, nil

@@ -21,7 +21,8 @@ import (
 // output prefix on each ciphertext names the key that made it. A Keyset is safe
 // for concurrent use; its changes (Rotate, AddKey, Promote, Enable, Disable,
 // Destroy) are serialized and each is written back to its Storage before it takes
-// effect.
+// effect. Only one process may change a keyset file: nothing locks it, and the
+// last writer wins.
 type Keyset struct {
 	name    string
 	storage Storage
