@@ -67,6 +67,9 @@ func (b *Backend) Close() error {
 // Token returns the label of the backend's token.
 func (b *Backend) Token() string { return b.tok.info.Label }
 
+// Serial returns the serial number of the backend's token.
+func (b *Backend) Serial() string { return b.tok.info.SerialNumber }
+
 // Module returns the absolute path of the backend's PKCS#11 library.
 func (b *Backend) Module() string { return b.tok.mod.path }
 

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -399,14 +398,18 @@ func TestSessionRecovery(t *testing.T) {
 	wantKind(t, err, backends.ErrNotFound, "Encrypt under a key deleted after it was cached")
 }
 
-// TestConcurrentPool runs 16 goroutines encrypting and decrypting for two
-// seconds (under -race in CI) through a pool of 4 sessions.
+// TestConcurrentPool runs 16 goroutines encrypting and decrypting through a
+// backends.Front for two seconds (under -race in CI), with a pool of 4 sessions.
 func TestConcurrentPool(t *testing.T) {
 	s := newSoftHSM(t, "pool")
 	const sessions, workers = 4, 16
 	b := s.open(t, Options{Module: s.module, Token: s.label, PINFile: s.pinFile, MaxSessions: sessions})
 	ctx := context.Background()
 	keys := []string{mustCreate(t, b, "a", nil, AES256), mustCreate(t, b, "b", nil, AES256)}
+	f := backends.NewFront(nil)
+	if err := b.Register(f); err != nil {
+		t.Fatal(err)
+	}
 	d := 2 * time.Second
 	if testing.Short() {
 		d = 300 * time.Millisecond
@@ -423,12 +426,12 @@ func TestConcurrentPool(t *testing.T) {
 			ec := map[string]string{"worker": string(rune('a' + w))}
 			for i := 0; time.Now().Before(stop); i++ {
 				pt := []byte{byte(w), byte(i), byte(i >> 8), 7, 7, 7, 7, 7}
-				out, err := b.Encrypt(ctx, &backends.EncryptInput{KeyID: key, Plaintext: pt, EncryptionContext: ec})
+				out, err := f.Encrypt(ctx, &backends.EncryptInput{KeyID: key, Plaintext: pt, EncryptionContext: ec})
 				if err != nil {
 					t.Errorf("worker %d: Encrypt: %v", w, err)
 					return
 				}
-				dec, err := b.Decrypt(ctx, &backends.DecryptInput{KeyID: key, CiphertextBlob: out.CiphertextBlob, EncryptionContext: ec})
+				dec, err := f.Decrypt(ctx, &backends.DecryptInput{KeyID: key, CiphertextBlob: out.CiphertextBlob, EncryptionContext: ec})
 				if err != nil {
 					t.Errorf("worker %d: Decrypt: %v", w, err)
 					return
@@ -470,6 +473,14 @@ func TestConcurrentPool(t *testing.T) {
 	defer cancel()
 	_, err = b.Encrypt(short, &backends.EncryptInput{KeyID: keys[0], Plaintext: []byte("x")})
 	wantKind(t, err, backends.ErrDependencyTimeout, "Encrypt while every session is busy, with a deadline")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("the error does not match context.DeadlineExceeded: %v", err)
+	}
+	// Through the Front, whose own check passes a live ctx on to the driver.
+	short2, cancel2 := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel2()
+	_, err = f.Encrypt(short2, &backends.EncryptInput{KeyID: keys[0], Plaintext: []byte("x")})
+	wantKind(t, err, backends.ErrDependencyTimeout, "Encrypt through the Front while every session is busy, with a deadline")
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("the error does not match context.DeadlineExceeded: %v", err)
 	}
@@ -536,5 +547,59 @@ func TestOpener(t *testing.T) {
 	if err != nil && strings.Contains(err.Error(), "secret-pin-987") {
 		t.Errorf("the error carries the PIN: %v", err)
 	}
-	_ = os.Getenv
+}
+
+// TestFrontOpener opens the backend through the Front from key URLs: the one
+// that names the library encrypts, and the canonical URI in the output (which
+// names no library) decrypts through the opener's default library.
+func TestFrontOpener(t *testing.T) {
+	s := newSoftHSM(t, "front")
+	ctx := context.Background()
+	o := &Opener{Options: Options{Module: s.module, PINFile: s.pinFile}}
+	t.Cleanup(func() { _ = o.Close() })
+	f := backends.NewFront(nil)
+	if err := f.RegisterOpener(Scheme, o); err != nil {
+		t.Fatal(err)
+	}
+	b, err := o.OpenBackendURL(ctx, &url.URL{Scheme: Scheme, Opaque: "token=front;object=k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := mustCreate(t, b.(*Backend), "k", []byte{9}, AES256)
+	ec := map[string]string{"via": "front"}
+	out, err := f.Encrypt(ctx, &backends.EncryptInput{KeyID: "pkcs11:token=front;object=k?module-path=" + s.module, Plaintext: []byte("data key"), EncryptionContext: ec})
+	if err != nil {
+		t.Fatalf("Front.Encrypt by a URL with module-path: %v", err)
+	}
+	if out.KeyID != key {
+		t.Errorf("Front.Encrypt: KeyID = %q, want the canonical %q", out.KeyID, key)
+	}
+	// A blob names its key: the Front finds it among the backends it opened.
+	named, err := f.CiphertextKeyID(out.CiphertextBlob)
+	if err != nil || named != key {
+		t.Errorf("Front.CiphertextKeyID = %q, %v; want %q", named, err, key)
+	}
+	for _, keyID := range []string{out.KeyID, "pkcs11:object=k"} {
+		d, err := f.Decrypt(ctx, &backends.DecryptInput{KeyID: keyID, CiphertextBlob: out.CiphertextBlob, EncryptionContext: ec})
+		if err != nil {
+			t.Fatalf("Front.Decrypt with KeyID %q: %v", keyID, err)
+		}
+		if string(d.Plaintext) != "data key" || d.KeyID != key {
+			t.Errorf("Front.Decrypt with KeyID %q: wrong plaintext or KeyID %q", keyID, d.KeyID)
+		}
+	}
+	md, err := f.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: "pkcs11:token=front;id=%09"})
+	if err != nil || md.Arn != key {
+		t.Errorf("Front.DescribeKey: %v, %+v", err, md)
+	}
+	g, err := f.GenerateDataKey(ctx, &backends.GenerateDataKeyInput{KeyID: key, NumberOfBytes: 24})
+	if err != nil || len(g.Plaintext) != 24 {
+		t.Fatalf("Front.GenerateDataKey: %v", err)
+	}
+	clear(g.Plaintext)
+	for sel, x := range o.opened {
+		if x != b {
+			t.Errorf("the opener keeps another backend for the selection %q of the same token", sel)
+		}
+	}
 }

@@ -19,6 +19,19 @@
 // behind crypto.Signer and cipher.AEAD values, logs in per context, and panics on
 // some paths; the thin miekg/pkcs11 binding gives the calls themselves.
 //
+// # With a Front
+//
+// Callers hold a backends.Front: register one Backend for its token with
+// [Backend.Register], or an [Opener], which opens a Backend per library and token
+// the first time a key URL names them:
+//
+//	f := backends.NewFront(nil)
+//	err := f.RegisterOpener(pkcs11.Scheme, &pkcs11.Opener{Options: pkcs11.Options{
+//		Module:  "/usr/lib/softhsm/libsofthsm2.so",
+//		PINFile: "/etc/keyport/hsm.pin",
+//	}})
+//	out, err := f.Encrypt(ctx, &backends.EncryptInput{KeyID: "pkcs11:token=Payments;object=orders", Plaintext: dataKey})
+//
 // # Key references
 //
 // Keys are named by pkcs11: URIs (RFC 7512), for example

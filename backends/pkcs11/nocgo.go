@@ -32,6 +32,9 @@ func (b *Backend) Close() error { return nil }
 // Token returns "".
 func (b *Backend) Token() string { return "" }
 
+// Serial returns "".
+func (b *Backend) Serial() string { return "" }
+
 // Module returns "".
 func (b *Backend) Module() string { return "" }
 

@@ -3,6 +3,7 @@ package pkcs11
 import (
 	"context"
 	"net/url"
+	"path/filepath"
 	"sync"
 
 	"github.com/keyport/keyport/backends"
@@ -42,7 +43,11 @@ func (o *Opener) OpenBackendURL(ctx context.Context, u *url.URL) (backends.Backe
 	if ref.Token != "" || ref.Serial != "" {
 		opts.Token, opts.Serial = ref.Token, ref.Serial
 	}
-	k := [3]string{opts.module(), opts.Token, opts.Serial}
+	mod := opts.module()
+	if abs, err := filepath.Abs(mod); err == nil && mod != "" {
+		mod = abs
+	}
+	k := [3]string{mod, opts.Token, opts.Serial}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if b := o.opened[k]; b != nil {
@@ -51,6 +56,14 @@ func (o *Opener) OpenBackendURL(ctx context.Context, u *url.URL) (backends.Backe
 	b, err := Open(ctx, opts)
 	if err != nil {
 		return nil, err
+	}
+	// Another selection (by serial, or none) may have opened this token already.
+	for _, x := range o.opened {
+		if x.Module() == b.Module() && x.Serial() == b.Serial() {
+			_ = b.Close()
+			b = x
+			break
+		}
 	}
 	if o.opened == nil {
 		o.opened = map[[3]string]*Backend{}
@@ -64,7 +77,7 @@ func (o *Opener) Close() error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for k, b := range o.opened {
-		_ = b.Close()
+		_ = b.Close() // Close is idempotent: a Backend under two keys is closed once
 		delete(o.opened, k)
 	}
 	return nil
