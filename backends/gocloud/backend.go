@@ -81,6 +81,23 @@ func (b *Backend) Add(keyID string, k *secrets.Keeper) error {
 	return nil
 }
 
+// Register makes b the owner, in f, of the given keeper URL schemes, or of every
+// scheme of its URLMux when none is given (with the default mux: those of the
+// gocloud drivers the program imports). A scheme that f already gives to a
+// native driver (awskms, hashivault, gcpkms with keyport's own drivers
+// registered) is an error: name the schemes to register.
+func (b *Backend) Register(f *backends.Front, schemes ...string) error {
+	if len(schemes) == 0 {
+		schemes = b.opts.URLMux.KeeperSchemes()
+	}
+	for _, s := range schemes {
+		if err := f.Register(s, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Close closes the keepers the backend opened from URLs (not those given to Add).
 func (b *Backend) Close() error {
 	b.mu.Lock()

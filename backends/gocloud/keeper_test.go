@@ -66,12 +66,17 @@ func (asBackendError) ErrorCheck(k *secrets.Keeper, err error) error {
 }
 
 // TestDriverConformance runs gocloud's own driver conformance suite against
-// keyport as a gocloud driver, over keys of the local service.
+// keyport as a gocloud driver, over a backends.Front that routes to keys of the
+// local service (by key ARN, and by alias name through the default).
 func TestDriverConformance(t *testing.T) {
 	drivertest.RunConformanceTests(t, func(ctx context.Context, t *testing.T) (drivertest.Harness, error) {
 		c, keys := localKeys(ctx, t, 2)
+		front := backends.NewFront(c)
+		if err := front.RegisterAccount("111122223333", "", c); err != nil {
+			return nil, err
+		}
 		ec := &gocloud.KeeperOptions{EncryptionContext: map[string]string{"app": "drivertest"}}
-		return &driverHarness{a: gocloud.NewDriver(c, keys[0], ec), b: gocloud.NewDriver(c, keys[1], nil)}, nil
+		return &driverHarness{a: gocloud.NewDriver(front, keys[0], ec), b: gocloud.NewDriver(front, "alias/drivertest-b", nil)}, c.CreateAlias(ctx, &local.CreateAliasInput{AliasName: "alias/drivertest-b", TargetKeyID: keys[1]})
 	}, []drivertest.AsTest{asBackendError{}})
 }
 
@@ -259,4 +264,36 @@ func TestOpenBackendURL(t *testing.T) {
 	if !errors.Is(err, backends.ErrNotFound) {
 		t.Errorf("OpenBackendURL of a scheme the mux lacks: want NotFound, got %v", err)
 	}
+}
+
+// TestRegisterWithFront registers the backend with a Front for its mux's schemes
+// and reaches a keeper through it, by URL.
+func TestRegisterWithFront(t *testing.T) {
+	ctx := context.Background()
+	b := gocloud.New(gocloud.Options{URLMux: localMux()})
+	front := backends.NewFront(nil)
+	if err := b.Register(front); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Register(front, "base64key"); !errors.Is(err, backends.ErrAlreadyExists) {
+		t.Errorf("second Register of base64key: want AlreadyExists, got %v", err)
+	}
+	u := keyURL(t)
+	out, err := front.Encrypt(ctx, &backends.EncryptInput{KeyID: u, Plaintext: []byte("pt")})
+	if err != nil {
+		t.Fatalf("Encrypt through the Front: %v", err)
+	}
+	if out.KeyID != gocloud.CanonicalID(u) {
+		t.Errorf("output KeyID %q, want %q", out.KeyID, gocloud.CanonicalID(u))
+	}
+	dec, err := front.Decrypt(ctx, &backends.DecryptInput{KeyID: out.KeyID, CiphertextBlob: out.CiphertextBlob})
+	if err != nil || string(dec.Plaintext) != "pt" {
+		t.Fatalf("Decrypt through the Front by the canonical ID: %v", err)
+	}
+	// The Front's fallback makes data keys over a keeper.
+	dk, err := front.GenerateDataKey(ctx, &backends.GenerateDataKeyInput{KeyID: out.KeyID})
+	if err != nil || len(dk.Plaintext) != 32 {
+		t.Fatalf("GenerateDataKey through the Front: %v", err)
+	}
+	clear(dk.Plaintext)
 }

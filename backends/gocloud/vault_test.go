@@ -63,7 +63,7 @@ func TestConformanceHashivault(t *testing.T) {
 		key := func(name string) string { return "hashivault://" + name + "?engine=" + mount }
 		other, otherKey := localKeys(ctx, t, 1)
 		return &conformance.Fixture{
-			Backend:  checked{b},
+			Backend:  b,
 			KeyA:     key("a"),
 			KeyB:     key("b"),
 			Unknown:  key("missing"),

@@ -34,7 +34,7 @@ func TestConformanceKeyset(t *testing.T) {
 		}
 		other, otherKey := newLocalKey(ctx, t)
 		return &conformance.Fixture{
-			Backend:  checked{b},
+			Backend:  b,
 			KeyA:     "tink-keyset://a",
 			KeyB:     "tink-keyset://b",
 			Unknown:  "tink-keyset://unknown",

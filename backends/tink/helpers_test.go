@@ -12,7 +12,6 @@ import (
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/local"
-	"github.com/keyport/keyport/backends/tink"
 )
 
 const testAccount = "111122223333"
@@ -29,39 +28,6 @@ func newLocalKey(ctx context.Context, t *testing.T) (*local.Client, string) {
 		t.Fatalf("CreateKey: %v", err)
 	}
 	return c, out.KeyMetadata.Arn
-}
-
-// checked stands in for backends.Front (issue 8) until it is on main: it does
-// the check of a live context that the front does once for every driver, and
-// nothing else. Embedding keeps the keyset backend's other capabilities.
-type checked struct{ *tink.Backend }
-
-func (c checked) Encrypt(ctx context.Context, in *backends.EncryptInput) (*backends.EncryptOutput, error) {
-	if err := backends.ContextError(ctx, "Encrypt", in.KeyID); err != nil {
-		return nil, err
-	}
-	return c.Backend.Encrypt(ctx, in)
-}
-
-func (c checked) Decrypt(ctx context.Context, in *backends.DecryptInput) (*backends.DecryptOutput, error) {
-	if err := backends.ContextError(ctx, "Decrypt", in.KeyID); err != nil {
-		return nil, err
-	}
-	return c.Backend.Decrypt(ctx, in)
-}
-
-func (c checked) DescribeKey(ctx context.Context, in *backends.DescribeKeyInput) (*backends.KeyMetadata, error) {
-	if err := backends.ContextError(ctx, "DescribeKey", in.KeyID); err != nil {
-		return nil, err
-	}
-	return c.Backend.DescribeKey(ctx, in)
-}
-
-func (c checked) ReEncrypt(ctx context.Context, in *backends.ReEncryptInput) (*backends.ReEncryptOutput, error) {
-	if err := backends.ContextError(ctx, "ReEncrypt", in.DestinationKeyID); err != nil {
-		return nil, err
-	}
-	return c.Backend.ReEncrypt(ctx, in)
 }
 
 // wantKind fails t unless err matches want.

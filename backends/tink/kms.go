@@ -48,6 +48,19 @@ func NewKMS(clients ...registry.KMSClient) *KMS {
 	return &KMS{clients: append([]registry.KMSClient(nil), clients...)}
 }
 
+// Register makes k the owner, in f, of key URIs of the given schemes (for
+// example "gcp-kms" and "hcvault" for Tink's Google Cloud and Vault clients). AWS
+// keys reach k through f by account: f.RegisterAccount(account, region, k), since
+// f routes aws-kms://<ARN> as the ARN.
+func (k *KMS) Register(f *backends.Front, schemes ...string) error {
+	for _, s := range schemes {
+		if err := f.Register(s, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // OpenBackendURL returns k for a key URL one of its clients supports (Tink's
 // clients test the URI's prefix, such as aws-kms://), or for a URL whose path is
 // an AWS KMS ARN (awskms:///arn:aws:kms:...) that a client supports as

@@ -12,7 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/awskms"
+	"github.com/keyport/keyport/backends/local"
 	"github.com/keyport/keyport/backends/tink"
+	"github.com/keyport/keyport/conformance"
 	"github.com/keyport/keyport/internal/testenv"
 	"github.com/keyport/keyport/reencrypt"
 	tinkawskms "github.com/tink-crypto/tink-go-awskms/v3/integration/awskms"
@@ -112,7 +114,12 @@ func TestTinkAWSKMSClientOverLocalKMS(t *testing.T) {
 	clear(out.Plaintext)
 
 	// And the reverse: Tink's envelope AEAD over Tink's own AWS client opens
-	// through keyport's AWS KMS driver offered to Tink as a KMS client.
+	// through a keyport Front, offered to Tink as a KMS client for every URI: the
+	// Front routes Tink's aws-kms://<ARN> to keyport's AWS KMS driver.
+	front := backends.NewFront(nil)
+	if err := front.RegisterAccount(testAccount, "us-east-1", native); err != nil {
+		t.Fatal(err)
+	}
 	tinkKEK, err := client.GetAEAD(uriA)
 	if err != nil {
 		t.Fatal(err)
@@ -121,13 +128,13 @@ func TestTinkAWSKMSClientOverLocalKMS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	remote, err := tink.NewKMSClient(native, "aws-kms://").GetAEAD(uriA)
+	remote, err := tink.NewKMSClient(front, "").GetAEAD(uriA)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, err := aead.NewKMSEnvelopeAEAD2(aead.AES256GCMKeyTemplate(), remote).Decrypt(env, []byte("ad"))
 	if err != nil || string(got) != "payload" {
-		t.Fatalf("Tink's envelope over AWS KMS does not open through keyport's AWS KMS driver: %v", err)
+		t.Fatalf("Tink's envelope over AWS KMS does not open through keyport's Front: %v", err)
 	}
 	// Non-empty associated data travels as Tink's client sends it.
 	ct, err := tinkKEK.Encrypt([]byte("x"), []byte("bound"))
@@ -189,4 +196,63 @@ func TestKeysetMigratesToAWSKMSAndBack(t *testing.T) {
 	}
 	_, err = engine.ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: ks.URI(), DestinationKeyID: arn})
 	wantKind(t, err, backends.ErrInvalidCiphertext, "ReEncrypt keyset -> AWS KMS without the source context")
+}
+
+// TestConformanceKMSOverLocalKMS runs the conformance suite against the KMS
+// adapter over Tink's own AWS KMS integration (tink-go-awskms), against local-kms.
+func TestConformanceKMSOverLocalKMS(t *testing.T) {
+	conformance.Run(t, conformance.HarnessFunc(func(ctx context.Context, t *testing.T) *conformance.Fixture {
+		l := newLocalKMS(t)
+		client, err := tinkawskms.NewClientWithOptions(ctx, "aws-kms://", tinkawskms.WithKMS(l.client))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := tink.NewKMS(client)
+		keyA, keyB, disabled, pending := l.key(t), l.key(t), l.key(t), l.key(t)
+		disabledBlob := encrypt(t, b, disabled, []byte("conformance"), nil)
+		pendingBlob := encrypt(t, b, pending, []byte("conformance"), nil)
+		if _, err := l.client.DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(disabled)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.client.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(pending), PendingWindowInDays: aws.Int32(7)}); err != nil {
+			t.Fatal(err)
+		}
+		// The other provider: the local service, in an account local-kms does not serve.
+		svc := local.New()
+		t.Cleanup(func() { _ = svc.Close() })
+		other := svc.Client(local.Identity{Account: "777788889999"})
+		ok, err := other.CreateKey(ctx, &local.CreateKeyInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &conformance.Fixture{
+			Backend:                   b,
+			KeyA:                      keyA,
+			KeyAForms:                 []string{keyA, "aws-kms://" + keyA},
+			KeyB:                      keyB,
+			Unknown:                   "arn:aws:kms:us-east-1:" + testAccount + ":key/00000000-0000-4000-8000-000000000000",
+			Disabled:                  disabled,
+			DisabledCiphertext:        disabledBlob,
+			PendingDeletion:           pending,
+			PendingDeletionCiphertext: pendingBlob,
+			Other:                     other,
+			OtherKey:                  ok.KeyMetadata.Arn,
+			ErrorAs: func(err error) bool {
+				var coded interface{ ErrorCode() string }
+				return errors.As(err, &coded)
+			},
+			Deviations: []conformance.Deviation{
+				// A Tink KMS client has no dry run.
+				conformance.DeviationNoDryRun,
+				// local-kms's own deviations (see backends/awskms): a wrong KeyId
+				// is InvalidCiphertext, no grants, AccessDenied for a disabled
+				// key, and a blob header that is only partly authenticated.
+				conformance.DeviationIncorrectKeyIsInvalidCiphertext,
+				conformance.DeviationNoGrants,
+				conformance.DeviationDisabledAccessDenied,
+				conformance.DeviationUnauthenticatedBlobHeader,
+				conformance.DeviationTamperKindMisreported,
+			},
+		}
+	}))
 }
