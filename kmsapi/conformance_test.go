@@ -14,16 +14,26 @@ import (
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/awskms"
 	"github.com/keyport/keyport/conformance"
+	"github.com/keyport/keyport/kmsapi"
 )
 
 // TestConformance runs the conformance suite through backends/awskms (and so
 // aws-sdk-go-v2) against the server: AWS KMS semantics end to end over the wire.
+// The principal of the ReEncryptCaller hook: it may only re-encrypt.
+const (
+	akidRe         = "AKIDREENCRYPTOR"
+	accountRe      = "123412341234"
+	reEncryptorARN = "arn:aws:iam::123412341234:role/reencryptor"
+)
+
 func TestConformance(t *testing.T) {
 	conformance.Run(t, conformance.HarnessFunc(serverHarness))
 }
 
 func serverHarness(ctx context.Context, t *testing.T) *conformance.Fixture {
-	ts := newTestServer(t)
+	ts := newTestServer(t, func(o *kmsapi.Options) {
+		o.Principals = append(o.Principals, kmsapi.Principal{AccessKeyID: akidRe, SecretAccessKey: secretFor + akidRe, Account: accountRe, ARN: reEncryptorARN})
+	})
 	backend := func(akid, region, account string) *awskms.Backend {
 		b, err := awskms.NewFromConfig(ts.config(akid, region), awskms.WithEndpoint(ts.URL), awskms.WithAccount(account))
 		if err != nil {
@@ -100,11 +110,17 @@ func serverHarness(ctx context.Context, t *testing.T) *conformance.Fixture {
 			var api smithy.APIError
 			return errors.As(err, &api)
 		},
-		// No ReEncryptCaller hook yet: its Engine subtest expects the
-		// decrypt-then-encrypt path to succeed for a caller allowed only
-		// kms:ReEncryptFrom, which the server (like AWS KMS) refuses, since plaintext
-		// leaves a key service only with kms:Decrypt. The hook comes back with the
-		// suite's change for that rule (issues 8 and 9).
+		ReEncryptCaller: func(ctx context.Context, from, to string) (backends.Backend, error) {
+			for _, p := range []struct{ key, action string }{{from, "kms:ReEncryptFrom"}, {to, "kms:ReEncryptTo"}} {
+				policy := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[`+
+					`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::%s:root"},"Action":"kms:*","Resource":"*"},`+
+					`{"Effect":"Allow","Principal":{"AWS":"%s"},"Action":"%s","Resource":"*"}]}`, accountA, reEncryptorARN, p.action)
+				if _, err := admin.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: aws.String(p.key), Policy: aws.String(policy)}); err != nil {
+					return nil, err
+				}
+			}
+			return backend(akidRe, east, accountRe), nil
+		},
 		Rotate: func(ctx context.Context, keyID string) error {
 			_, err := admin.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: aws.String(keyID)})
 			return err
