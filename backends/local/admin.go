@@ -26,7 +26,7 @@ func parsePolicy(op, keyID, doc string, id Identity, bypass bool) (*policy.Polic
 }
 
 // CreateKey makes a symmetric encryption key in the caller's account, Enabled,
-// with one backing-key version.
+// with one backing-key version, and (AliasName) its alias, in one transaction.
 func (c *Client) CreateKey(ctx context.Context, in *CreateKeyInput) (*CreateKeyOutput, error) {
 	const op = "CreateKey"
 	if in == nil {
@@ -41,11 +41,16 @@ func (c *Client) CreateKey(ctx context.Context, in *CreateKeyInput) (*CreateKeyO
 	if len(in.Description) > 8192 {
 		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "Description is longer than 8192 characters")
 	}
+	if in.AliasName != "" {
+		if err := checkAlias(op, in.AliasName); err != nil {
+			return nil, err
+		}
+	}
 	if err := c.enter(ctx, op, ""); err != nil {
 		return nil, err
 	}
 	s := c.s
-	defer s.mu.Unlock()
+	defer s.leave()
 	doc := in.Policy
 	if doc == "" {
 		doc = policy.Default(s.partition, c.id.Account)
@@ -54,12 +59,21 @@ func (c *Client) CreateKey(ctx context.Context, in *CreateKeyInput) (*CreateKeyO
 	if err != nil {
 		return nil, err
 	}
+	if _, dup := s.st.Aliases[c.id.Account][in.AliasName]; in.AliasName != "" && dup {
+		return nil, backends.Errorf(backends.ErrAlreadyExists, op, in.AliasName, "an alias with the name %s already exists", s.aliasARN(c.id.Account, in.AliasName))
+	}
 	now := s.now()
 	k := &state.Key{ID: state.NewKeyID(in.MultiRegion), Account: c.id.Account, Description: in.Description,
 		State: backends.KeyStateEnabled, Created: now, Policy: doc, MultiRegion: in.MultiRegion, Parsed: p}
 	k.ARN = backends.KeyARN(s.partition, s.region, k.Account, k.ID)
 	k.AddVersion(now)
-	if err := s.commit(op, func() error { s.st.Keys[k.ID] = k; return nil }); err != nil {
+	if err := s.commit(op, func() error {
+		s.st.PutKey(k)
+		if in.AliasName != "" {
+			s.st.PutAlias(c.id.Account, in.AliasName, k.ID)
+		}
+		return nil
+	}); err != nil {
 		return nil, err
 	}
 	return &CreateKeyOutput{KeyMetadata: s.metadata(k)}, nil
@@ -78,10 +92,29 @@ func (c *Client) adminKey(ctx context.Context, op, ref, action string, gop Grant
 		err = s.authorize(c.id, op, k, action, gop, nil)
 	}
 	if err != nil {
-		s.mu.Unlock()
+		s.leave()
 		return nil, err
 	}
 	return k, nil
+}
+
+// adminKeyRead is adminKey for an operation that only reads: on success the
+// caller holds s.mu and calls unlock.
+func (c *Client) adminKeyRead(ctx context.Context, op, ref, action string) (k *state.Key, unlock func(), err error) {
+	unlock, err = c.enterRead(ctx, op, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	s := c.s
+	k, err = s.resolve(c.id, op, ref)
+	if err == nil {
+		err = s.authorize(c.id, op, k, action, "", nil)
+	}
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return k, unlock, nil
 }
 
 func (s *Service) notPendingDeletion(op string, k *state.Key) error {
@@ -98,7 +131,7 @@ func (c *Client) setState(ctx context.Context, op, ref string, to backends.KeySt
 		return err
 	}
 	s := c.s
-	defer s.mu.Unlock()
+	defer s.leave()
 	if err := s.notPendingDeletion(op, k); err != nil {
 		return err
 	}
@@ -107,6 +140,7 @@ func (c *Client) setState(ctx context.Context, op, ref string, to backends.KeySt
 	}
 	return s.commit(op, func() error {
 		k.State = to
+		s.st.MarkKey(k.ID)
 		// AWS does not rotate a disabled key; once enabled, a rotation that fell due meanwhile happens.
 		return nil
 	})
@@ -150,13 +184,14 @@ func (c *Client) ScheduleKeyDeletion(ctx context.Context, in *ScheduleKeyDeletio
 		return nil, err
 	}
 	s := c.s
-	defer s.mu.Unlock()
+	defer s.leave()
 	if err := s.notPendingDeletion(op, k); err != nil {
 		return nil, err
 	}
 	when := s.now().AddDate(0, 0, days)
 	if err := s.commit(op, func() error {
 		k.State, k.DeletionDate = backends.KeyStatePendingDeletion, when
+		s.st.MarkKey(k.ID)
 		return nil
 	}); err != nil {
 		return nil, err
@@ -176,12 +211,13 @@ func (c *Client) CancelKeyDeletion(ctx context.Context, in *CancelKeyDeletionInp
 		return nil, err
 	}
 	s := c.s
-	defer s.mu.Unlock()
+	defer s.leave()
 	if k.State != backends.KeyStatePendingDeletion {
 		return nil, backends.Errorf(backends.ErrInvalidState, op, s.keyARN(k), "%s is not pending deletion", s.keyARN(k))
 	}
 	if err := s.commit(op, func() error {
 		k.State, k.DeletionDate = backends.KeyStateDisabled, time.Time{}
+		s.st.MarkKey(k.ID)
 		return nil
 	}); err != nil {
 		return nil, err
@@ -237,7 +273,7 @@ func (c *Client) CreateAlias(ctx context.Context, in *CreateAliasInput) error {
 		return err
 	}
 	s := c.s
-	defer s.mu.Unlock()
+	defer s.leave()
 	k, err := c.aliasTarget(op, in.TargetKeyID, "kms:CreateAlias")
 	if err != nil {
 		return err
@@ -245,13 +281,7 @@ func (c *Client) CreateAlias(ctx context.Context, in *CreateAliasInput) error {
 	if _, dup := s.st.Aliases[c.id.Account][in.AliasName]; dup {
 		return backends.Errorf(backends.ErrAlreadyExists, op, in.AliasName, "an alias with the name %s already exists", s.aliasARN(c.id.Account, in.AliasName))
 	}
-	return s.commit(op, func() error {
-		if s.st.Aliases[c.id.Account] == nil {
-			s.st.Aliases[c.id.Account] = map[string]string{}
-		}
-		s.st.Aliases[c.id.Account][in.AliasName] = k.ID
-		return nil
-	})
+	return s.commit(op, func() error { s.st.PutAlias(c.id.Account, in.AliasName, k.ID); return nil })
 }
 
 func (s *Service) aliasARN(account, name string) string {
@@ -269,7 +299,7 @@ func (c *Client) UpdateAlias(ctx context.Context, in *UpdateAliasInput) error {
 		return err
 	}
 	s := c.s
-	defer s.mu.Unlock()
+	defer s.leave()
 	old, ok := s.st.Aliases[c.id.Account][in.AliasName]
 	if !ok {
 		return backends.Errorf(backends.ErrNotFound, op, in.AliasName, "alias %s is not found", s.aliasARN(c.id.Account, in.AliasName))
@@ -281,7 +311,7 @@ func (c *Client) UpdateAlias(ctx context.Context, in *UpdateAliasInput) error {
 	if err != nil {
 		return err
 	}
-	return s.commit(op, func() error { s.st.Aliases[c.id.Account][in.AliasName] = k.ID; return nil })
+	return s.commit(op, func() error { s.st.PutAlias(c.id.Account, in.AliasName, k.ID); return nil })
 }
 
 // DeleteAlias deletes an alias of the caller's account (kms:DeleteAlias on its key).
@@ -294,7 +324,7 @@ func (c *Client) DeleteAlias(ctx context.Context, in *DeleteAliasInput) error {
 		return err
 	}
 	s := c.s
-	defer s.mu.Unlock()
+	defer s.leave()
 	target, ok := s.st.Aliases[c.id.Account][in.AliasName]
 	if !ok {
 		return backends.Errorf(backends.ErrNotFound, op, in.AliasName, "alias %s is not found", s.aliasARN(c.id.Account, in.AliasName))
@@ -302,7 +332,7 @@ func (c *Client) DeleteAlias(ctx context.Context, in *DeleteAliasInput) error {
 	if err := s.authorize(c.id, op, s.st.Keys[target], "kms:DeleteAlias", "", nil); err != nil {
 		return err
 	}
-	return s.commit(op, func() error { delete(s.st.Aliases[c.id.Account], in.AliasName); return nil })
+	return s.commit(op, func() error { s.st.DeleteAlias(c.id.Account, in.AliasName); return nil })
 }
 
 // ListAliases lists the aliases of the caller's account, or of one of its keys, a
@@ -316,11 +346,12 @@ func (c *Client) ListAliases(ctx context.Context, in *ListAliasesInput) (*ListAl
 	if err != nil {
 		return nil, err
 	}
-	if err := c.enter(ctx, op, in.KeyID); err != nil {
+	unlock, err := c.enterRead(ctx, op, in.KeyID)
+	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	s := c.s
-	defer s.mu.Unlock()
 	filter := ""
 	if in.KeyID != "" {
 		k, err := s.resolve(c.id, op, in.KeyID)
@@ -359,11 +390,12 @@ func (c *Client) ListKeys(ctx context.Context, in *ListKeysInput) (*ListKeysOutp
 	if err != nil {
 		return nil, err
 	}
-	if err := c.enter(ctx, op, ""); err != nil {
+	unlock, err := c.enterRead(ctx, op, "")
+	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	s := c.s
-	defer s.mu.Unlock()
 	var ids []string
 	for id, k := range s.st.Keys {
 		if k.Account == c.id.Account {
@@ -404,12 +436,12 @@ func (c *Client) PutKeyPolicy(ctx context.Context, in *PutKeyPolicyInput) error 
 		return err
 	}
 	s := c.s
-	defer s.mu.Unlock()
+	defer s.leave()
 	p, err := parsePolicy(op, in.KeyID, in.Policy, c.id, in.BypassPolicyLockoutSafetyCheck)
 	if err != nil {
 		return err
 	}
-	return s.commit(op, func() error { k.Policy, k.Parsed = in.Policy, p; return nil })
+	return s.commit(op, func() error { k.Policy, k.Parsed = in.Policy, p; s.st.MarkKey(k.ID); return nil })
 }
 
 // GetKeyPolicy returns the key policy (kms:GetKeyPolicy).
@@ -421,10 +453,10 @@ func (c *Client) GetKeyPolicy(ctx context.Context, in *GetKeyPolicyInput) (*GetK
 	if err := checkPolicyName(op, in.KeyID, in.PolicyName); err != nil {
 		return nil, err
 	}
-	k, err := c.adminKey(ctx, op, in.KeyID, "kms:GetKeyPolicy", "")
+	k, unlock, err := c.adminKeyRead(ctx, op, in.KeyID, "kms:GetKeyPolicy")
 	if err != nil {
 		return nil, err
 	}
-	defer c.s.mu.Unlock()
+	defer unlock()
 	return &GetKeyPolicyOutput{Policy: k.Policy, PolicyName: "default"}, nil
 }

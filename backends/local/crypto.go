@@ -83,11 +83,12 @@ func (c *Client) Encrypt(ctx context.Context, in *backends.EncryptInput) (*backe
 	if err := checkAlgorithm(op, in.KeyID, in.EncryptionAlgorithm); err != nil {
 		return nil, err
 	}
-	if err := c.enterRead(ctx, op, in.KeyID); err != nil {
+	unlock, err := c.enterRead(ctx, op, in.KeyID)
+	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	s := c.s
-	defer s.mu.RUnlock()
 	k, err := c.useKey(op, in.KeyID, in.GrantTokens, "kms:Encrypt", GrantEncrypt, in.EncryptionContext)
 	if err != nil {
 		return nil, err
@@ -170,11 +171,12 @@ func (c *Client) Decrypt(ctx context.Context, in *backends.DecryptInput) (*backe
 	if err := checkAlgorithm(op, in.KeyID, in.EncryptionAlgorithm); err != nil {
 		return nil, err
 	}
-	if err := c.enterRead(ctx, op, in.KeyID); err != nil {
+	unlock, err := c.enterRead(ctx, op, in.KeyID)
+	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	s := c.s
-	defer s.mu.RUnlock()
 	k, pt, err := c.decryptLocked(op, in.CiphertextBlob, in.KeyID, in.EncryptionContext, in.GrantTokens, "kms:Decrypt", GrantDecrypt)
 	if err != nil {
 		return nil, err
@@ -200,11 +202,12 @@ func (c *Client) ReEncrypt(ctx context.Context, in *backends.ReEncryptInput) (*b
 	if err := checkAlgorithm(op, in.DestinationKeyID, in.DestinationEncryptionAlgorithm); err != nil {
 		return nil, err
 	}
-	if err := c.enterRead(ctx, op, in.DestinationKeyID); err != nil {
+	unlock, err := c.enterRead(ctx, op, in.DestinationKeyID)
+	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	s := c.s
-	defer s.mu.RUnlock()
 	src, pt, err := c.decryptLocked(op, in.CiphertextBlob, in.SourceKeyID, in.SourceEncryptionContext, in.GrantTokens, "kms:ReEncryptFrom", GrantReEncryptFrom)
 	if err != nil {
 		return nil, err
@@ -244,11 +247,12 @@ func (c *Client) generateDataKey(ctx context.Context, op, action string, gop Gra
 	if err != nil {
 		return nil, err
 	}
-	if err := c.enterRead(ctx, op, in.KeyID); err != nil {
+	unlock, err := c.enterRead(ctx, op, in.KeyID)
+	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	s := c.s
-	defer s.mu.RUnlock()
 	k, err := c.useKey(op, in.KeyID, in.GrantTokens, action, gop, in.EncryptionContext)
 	if err != nil {
 		return nil, err
@@ -269,11 +273,12 @@ func (c *Client) generateDataKey(ctx context.Context, op, action string, gop Gra
 // DescribeKey describes a key in any state (kms:DescribeKey).
 func (c *Client) DescribeKey(ctx context.Context, in *backends.DescribeKeyInput) (*backends.KeyMetadata, error) {
 	const op = "DescribeKey"
-	if err := c.enterRead(ctx, op, in.KeyID); err != nil {
+	unlock, err := c.enterRead(ctx, op, in.KeyID)
+	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	s := c.s
-	defer s.mu.RUnlock()
 	if err := s.checkGrantTokens(op, in.KeyID, in.GrantTokens); err != nil {
 		return nil, err
 	}

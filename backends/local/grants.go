@@ -106,7 +106,7 @@ func (c *Client) CreateGrant(ctx context.Context, in *CreateGrantInput) (*Create
 		return nil, err
 	}
 	s := c.s
-	defer s.mu.Unlock()
+	defer s.leave()
 	k, err := c.useKey(op, in.KeyID, in.GrantTokens, "kms:CreateGrant", GrantCreateGrant, nil)
 	if err != nil {
 		return nil, err
@@ -122,7 +122,7 @@ func (c *Client) CreateGrant(ctx context.Context, in *CreateGrantInput) (*Create
 	if err != nil {
 		return nil, backends.Errorf(backends.ErrInternal, op, in.KeyID, "%v", err)
 	}
-	if err := s.commit(op, func() error { s.st.Grants[g.ID] = g; return nil }); err != nil {
+	if err := s.commit(op, func() error { s.st.PutGrant(g); return nil }); err != nil {
 		return nil, err
 	}
 	return &CreateGrantOutput{GrantID: g.ID, GrantToken: tok}, nil
@@ -140,7 +140,7 @@ func (c *Client) RetireGrant(ctx context.Context, in *RetireGrantInput) error {
 		return err
 	}
 	s := c.s
-	defer s.mu.Unlock()
+	defer s.leave()
 	var g *state.Grant
 	switch {
 	case in.GrantToken != "":
@@ -170,7 +170,7 @@ func (c *Client) RetireGrant(ctx context.Context, in *RetireGrantInput) error {
 	if !allowed {
 		return backends.Errorf(backends.ErrAccessDenied, op, s.keyARN(k), "User: %s is not authorized to retire grant %s", c.id.Principal, g.ID)
 	}
-	return s.commit(op, func() error { delete(s.st.Grants, g.ID); return nil })
+	return s.commit(op, func() error { s.st.DeleteGrant(g.ID); return nil })
 }
 
 // RevokeGrant deletes a grant of a key (kms:RevokeGrant).
@@ -183,7 +183,7 @@ func (c *Client) RevokeGrant(ctx context.Context, in *RevokeGrantInput) error {
 		return err
 	}
 	s := c.s
-	defer s.mu.Unlock()
+	defer s.leave()
 	k, err := s.resolve(c.id, op, in.KeyID)
 	if err != nil {
 		return err
@@ -195,7 +195,7 @@ func (c *Client) RevokeGrant(ctx context.Context, in *RevokeGrantInput) error {
 	if g == nil || g.KeyID != k.ID {
 		return backends.Errorf(backends.ErrNotFound, op, in.KeyID, "grant %q is not found", in.GrantID)
 	}
-	return s.commit(op, func() error { delete(s.st.Grants, g.ID); return nil })
+	return s.commit(op, func() error { s.st.DeleteGrant(g.ID); return nil })
 }
 
 // ListGrants lists the grants of a key (kms:ListGrants), optionally only one grant
@@ -209,11 +209,12 @@ func (c *Client) ListGrants(ctx context.Context, in *ListGrantsInput) (*ListGran
 	if err != nil {
 		return nil, err
 	}
-	if err := c.enter(ctx, op, in.KeyID); err != nil {
+	unlock, err := c.enterRead(ctx, op, in.KeyID)
+	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	s := c.s
-	defer s.mu.Unlock()
 	if err := s.checkGrantTokens(op, in.KeyID, in.GrantTokens); err != nil {
 		return nil, err
 	}

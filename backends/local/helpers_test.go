@@ -2,6 +2,7 @@ package local_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"sync"
 	"testing"
@@ -116,4 +117,11 @@ func quoteList(ss []string) string {
 		s += `"` + v + `"`
 	}
 	return s + "]"
+}
+
+// rootKey returns a fixed root key for seed b (SHA-256 of it: not 32 equal bytes,
+// which Open refuses).
+func rootKey(b byte) []byte {
+	k := sha256.Sum256([]byte{b})
+	return k[:]
 }

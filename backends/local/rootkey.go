@@ -168,3 +168,13 @@ func rootKeyFromConfig(c *config) ([]byte, error) {
 	}
 	return parseRootKey("environment variable "+RootKeyEnv, v)
 }
+
+// legacyKey decodes a version 1 root key given as its standard base64 text.
+func legacyKey(text []byte) ([]byte, error) {
+	k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(text)))
+	if err != nil || len(k) != RootKeySize {
+		clear(k)
+		return nil, errors.New("the legacy root key is neither 32 raw bytes nor their base64")
+	}
+	return k, nil
+}

@@ -30,7 +30,7 @@ func (c *Client) EnableKeyRotation(ctx context.Context, in *EnableKeyRotationInp
 		return err
 	}
 	s := c.s
-	defer s.mu.Unlock()
+	defer s.leave()
 	if err := s.usable(op, k); err != nil {
 		return err
 	}
@@ -40,6 +40,7 @@ func (c *Client) EnableKeyRotation(ctx context.Context, in *EnableKeyRotationInp
 			base = k.Versions[len(k.Versions)-1].Created
 		}
 		k.RotationEnabled, k.RotationPeriodDays, k.NextRotation = true, days, base.AddDate(0, 0, days)
+		s.st.MarkKey(k.ID)
 		return nil
 	})
 }
@@ -55,12 +56,13 @@ func (c *Client) DisableKeyRotation(ctx context.Context, in *DisableKeyRotationI
 		return err
 	}
 	s := c.s
-	defer s.mu.Unlock()
+	defer s.leave()
 	if err := s.usable(op, k); err != nil {
 		return err
 	}
 	return s.commit(op, func() error {
 		k.RotationEnabled, k.RotationPeriodDays, k.NextRotation = false, 0, time.Time{}
+		s.st.MarkKey(k.ID)
 		return nil
 	})
 }
@@ -73,12 +75,12 @@ func (c *Client) GetKeyRotationStatus(ctx context.Context, in *GetKeyRotationSta
 	if in == nil {
 		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "nil input")
 	}
-	k, err := c.adminKey(ctx, op, in.KeyID, "kms:GetKeyRotationStatus", "")
+	k, unlock, err := c.adminKeyRead(ctx, op, in.KeyID, "kms:GetKeyRotationStatus")
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	s := c.s
-	defer s.mu.Unlock()
 	out := &GetKeyRotationStatusOutput{KeyID: s.keyARN(k)}
 	if k.RotationEnabled && k.State != backends.KeyStatePendingDeletion {
 		out.KeyRotationEnabled, out.RotationPeriodInDays, out.NextRotationDate = true, k.RotationPeriodDays, k.NextRotation
@@ -99,7 +101,7 @@ func (c *Client) RotateKeyOnDemand(ctx context.Context, in *RotateKeyOnDemandInp
 		return nil, err
 	}
 	s := c.s
-	defer s.mu.Unlock()
+	defer s.leave()
 	if err := s.usable(op, k); err != nil {
 		return nil, err
 	}
@@ -109,6 +111,7 @@ func (c *Client) RotateKeyOnDemand(ctx context.Context, in *RotateKeyOnDemandInp
 	if err := s.commit(op, func() error {
 		k.AddVersion(s.now())
 		k.OnDemandRotations++
+		s.st.MarkKey(k.ID)
 		return nil
 	}); err != nil {
 		return nil, err

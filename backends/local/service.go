@@ -44,6 +44,7 @@ import (
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/local/internal/state"
+	"github.com/keyport/keyport/backends/local/internal/store"
 )
 
 // RootKeyEnv is the environment variable Open reads the root key from (32 random
@@ -60,6 +61,7 @@ type config struct {
 	clock                   func() time.Time
 	rootKey                 []byte
 	rootKeyFile             string
+	legacyRootKey           []byte
 	err                     error
 }
 
@@ -107,7 +109,13 @@ type Service struct {
 	nextDue time.Time // the earliest rotation or deletion the clock can trigger
 	closed  bool
 	initErr error
-	file    *fileStore // nil for a memory store
+	// db is the store of a service made by Open (nil for New). With it, st is a
+	// cache of the store: every call that reads it first checks that no other
+	// process has committed since (store.DB.Stale), and every change is made in a
+	// write transaction that first brings st up to date. stale means st no
+	// longer matches the store (a failed commit): it is reloaded first.
+	db    *store.DB
+	stale bool
 }
 
 // Client is one caller's view of a Service: every call is made as its Identity.
@@ -155,56 +163,11 @@ func New(opts ...Option) *Service {
 	c := buildConfig(opts)
 	s := &Service{region: c.region, partition: c.partition, now: c.clock, st: state.New()}
 	clear(c.rootKey)
+	clear(c.legacyRootKey)
 	if c.err != nil {
 		s.initErr = backends.Errorf(backends.ErrInvalidArgument, "New", "", "%v", c.err)
 	}
 	return s
-}
-
-// Open returns a Service that keeps its state in the file at path, creating the
-// file if it does not exist. The state is encrypted under a 32-byte root key taken
-// from WithRootKey, else WithRootKeyFile, else the environment variable
-// KEYPORT_LOCAL_ROOT_KEY. A file that is not a keyport store, is damaged, or was
-// written under another root key is an error matching ErrForeignStore,
-// ErrCorruptStore or ErrWrongRootKey (and backends.ErrInvalidArgument); the file is
-// never overwritten then. Every change is written at once, atomically (temporary
-// file, fsync, rename, fsync of the directory). One Service at a time may use a
-// file: nothing locks it against a second process.
-func Open(path string, opts ...Option) (*Service, error) {
-	const op = "Open"
-	c := buildConfig(opts)
-	defer clear(c.rootKey)
-	if c.err != nil {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "%v", c.err)
-	}
-	root, err := rootKeyFromConfig(c)
-	if err != nil {
-		return nil, err
-	}
-	fs := &fileStore{path: path, root: root}
-	st, meta, err := fs.load()
-	if err != nil {
-		clear(root)
-		return nil, err
-	}
-	s := &Service{region: c.region, partition: c.partition, now: c.clock, file: fs}
-	if st == nil {
-		s.st = state.New()
-		if err := fs.save(s.st, s.region, s.partition); err != nil {
-			clear(root)
-			return nil, backends.Errorf(backends.ErrInternal, op, "", "creating store %s: %w", path, err)
-		}
-	} else {
-		if (c.regionSet && meta.Region != c.region) || (c.partitionSet && meta.Partition != c.partition) {
-			clear(root)
-			st.Wipe()
-			return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "store %s is for %s/%s, not %s/%s", path, meta.Partition, meta.Region, c.partition, c.region)
-		}
-		s.region, s.partition, s.st = meta.Region, meta.Partition, st
-		s.adopt(st)
-	}
-	s.nextDue = s.st.NextDue()
-	return s, nil
 }
 
 // Region returns the service's region.
@@ -236,8 +199,8 @@ func (c *Client) checkIdentity(op, keyID string) error {
 	return nil
 }
 
-// Close wipes the key material the service holds in memory; every later call fails.
-// The file of a file store stays as it is.
+// Close wipes the key material the service holds in memory and closes its store;
+// every later call fails.
 func (s *Service) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -246,8 +209,10 @@ func (s *Service) Close() error {
 	}
 	s.closed = true
 	s.st.Wipe()
-	if s.file != nil {
-		clear(s.file.root)
+	if s.db != nil {
+		if err := s.db.Close(); err != nil {
+			return backends.Errorf(backends.ErrInternal, "Close", "", "closing the store: %w", err)
+		}
 	}
 	return nil
 }
@@ -256,8 +221,9 @@ func (s *Service) Close() error {
 func (c *Client) Identity() Identity { return c.id }
 
 // enter starts a call that may change the state: it checks ctx, the identity and
-// the service, locks the service for writing and lets the clock act (rotations,
-// deletions). On success the caller holds s.mu and must unlock it.
+// the service, locks the service for writing, starts a write transaction on the
+// store (which brings the state up to date) and lets the clock act (rotations,
+// deletions). On success the caller holds s.mu and must call s.leave.
 func (c *Client) enter(ctx context.Context, op, keyID string) error {
 	if err := c.precheck(ctx, op, keyID); err != nil {
 		return err
@@ -268,40 +234,64 @@ func (c *Client) enter(ctx context.Context, op, keyID string) error {
 		s.mu.Unlock()
 		return backends.Errorf(backends.ErrInternal, op, keyID, "service is closed")
 	}
-	if err := s.advanceLocked(op); err != nil {
+	if err := s.begin(ctx, op); err != nil {
 		s.mu.Unlock()
+		return err
+	}
+	if err := s.advanceLocked(ctx, op); err != nil {
+		s.leave()
 		return err
 	}
 	return nil
 }
 
-// enterRead is enter for a call that only reads the state: on success the caller
-// holds s.mu for reading and must RUnlock it. When the clock has made a rotation
-// or deletion due, it first takes the lock for writing to apply it, as enter
-// does, and then reads the state as it left it.
-func (c *Client) enterRead(ctx context.Context, op, keyID string) error {
+// leave ends a call that enter started: it rolls back the store's transaction if
+// the call did not commit, and unlocks the service.
+func (s *Service) leave() {
+	if s.db != nil && s.db.Rollback(s.st) {
+		s.reload()
+	}
+	s.mu.Unlock()
+}
+
+// enterRead is enter for a call that only reads the state. It returns the
+// function that ends the call. The state is used as it is when the store has not
+// changed and the clock has nothing due (the service is then locked for
+// reading); otherwise the service is locked for writing, brought up to date and
+// advanced first.
+func (c *Client) enterRead(ctx context.Context, op, keyID string) (unlock func(), err error) {
 	if err := c.precheck(ctx, op, keyID); err != nil {
-		return err
+		return nil, err
 	}
 	s := c.s
 	s.mu.RLock()
-	if !s.closed && s.due() {
-		s.mu.RUnlock()
-		s.mu.Lock()
-		if !s.closed {
-			if err := s.advanceLocked(op); err != nil {
-				s.mu.Unlock()
-				return err
-			}
-		}
-		s.mu.Unlock()
-		s.mu.RLock()
-	}
 	if s.closed {
 		s.mu.RUnlock()
-		return backends.Errorf(backends.ErrInternal, op, keyID, "service is closed")
+		return nil, backends.Errorf(backends.ErrInternal, op, keyID, "service is closed")
 	}
-	return nil
+	fresh := !s.stale
+	if fresh && s.db != nil {
+		stale, err := s.db.Stale(ctx)
+		if err != nil {
+			s.mu.RUnlock()
+			return nil, s.storeErr(op, err)
+		}
+		fresh = !stale
+	}
+	if fresh && !s.due() {
+		return s.mu.RUnlock, nil
+	}
+	s.mu.RUnlock()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, backends.Errorf(backends.ErrInternal, op, keyID, "service is closed")
+	}
+	if err := s.syncLocked(ctx, op); err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	return s.mu.Unlock, nil
 }
 
 // precheck checks what a call needs before it locks anything.
@@ -318,59 +308,118 @@ func (c *Client) precheck(ctx context.Context, op, keyID string) error {
 	return nil
 }
 
+// syncLocked brings the state up to date with the store and applies what the
+// clock made due. The caller holds s.mu for writing.
+func (s *Service) syncLocked(ctx context.Context, op string) error {
+	if s.db != nil && s.due() {
+		if err := s.begin(ctx, op); err != nil {
+			return err
+		}
+		err := s.advanceLocked(ctx, op)
+		if s.db.Rollback(s.st) {
+			s.reload()
+		}
+		return err
+	}
+	if s.db != nil {
+		if s.stale {
+			if err := s.db.Reload(ctx, s.st); err != nil {
+				return s.storeErr(op, err)
+			}
+			s.stale = false
+		} else if err := s.db.Refresh(ctx, s.st); err != nil {
+			return s.storeErr(op, err)
+		}
+		s.setNextDue()
+		return nil
+	}
+	return s.advanceLocked(ctx, op)
+}
+
+// begin starts a write transaction on the store (if any), which brings the
+// state up to date. The caller holds s.mu for writing.
+func (s *Service) begin(ctx context.Context, op string) error {
+	if s.db == nil {
+		return nil
+	}
+	if s.stale {
+		if err := s.db.Reload(ctx, s.st); err != nil {
+			return s.storeErr(op, err)
+		}
+		s.stale = false
+	}
+	if err := s.db.Begin(ctx, s.st); err != nil {
+		return s.storeErr(op, err)
+	}
+	s.setNextDue()
+	return nil
+}
+
+// reload replaces the state with what the store holds, after a change that was
+// not committed; if that fails, the next call tries again.
+func (s *Service) reload() {
+	if err := s.db.Reload(context.Background(), s.st); err != nil {
+		s.stale = true
+		return
+	}
+	s.stale = false
+	s.setNextDue()
+}
+
+// setNextDue records when the clock next has work to do. A read-only store never
+// changes: nothing is due (a key past its deletion date stays PendingDeletion).
+func (s *Service) setNextDue() {
+	if s.db != nil && s.db.ReadOnly() {
+		s.nextDue = time.Time{}
+		return
+	}
+	s.nextDue = s.st.NextDue()
+}
+
 // due reports whether the clock has made a rotation or deletion due. The caller
 // holds s.mu (for reading at least).
 func (s *Service) due() bool {
 	return !s.nextDue.IsZero() && !s.now().Before(s.nextDue)
 }
 
-// advanceLocked applies what the clock has made due. The caller holds s.mu for
-// writing.
-func (s *Service) advanceLocked(op string) error {
-	if now := s.now(); !s.nextDue.IsZero() && !now.Before(s.nextDue) {
-		return s.commit(op, func() error { s.st.Advance(now); return nil })
+// advanceLocked applies what the clock has made due, and commits it to the store
+// at once (then starts a new transaction). The caller holds s.mu for writing, and
+// a transaction is open on the store.
+func (s *Service) advanceLocked(ctx context.Context, op string) error {
+	if !s.due() {
+		return nil
 	}
-	return nil
+	if err := s.commit(op, func() error { s.st.Advance(s.now()); return nil }); err != nil {
+		return err
+	}
+	return s.begin(ctx, op)
 }
 
-// commit runs fn, which changes the state, and then persists the state of a file
-// store. If persisting fails the state goes back to the last one written and the
-// error is returned. The caller holds s.mu.
+// commit runs fn, which changes the state and marks what it changed, and then
+// commits the changes to the store (if any) in the transaction enter started. If
+// the commit fails the state goes back to what the store holds and the error is
+// returned. The caller holds s.mu for writing.
 func (s *Service) commit(op string, fn func() error) error {
 	if err := fn(); err != nil {
 		return err
 	}
-	s.nextDue = s.st.NextDue()
-	if s.file == nil {
-		return nil
-	}
-	if err := s.file.save(s.st, s.region, s.partition); err != nil {
-		if st, lerr := s.file.lastState(); lerr == nil {
-			s.st.Wipe()
-			s.adopt(st)
-			s.st = st
-			s.nextDue = s.st.NextDue()
+	if s.db != nil {
+		if err := s.db.Commit(s.st); err != nil {
+			s.reload()
+			return s.storeErr(op, err)
 		}
-		return backends.Errorf(backends.ErrInternal, op, "", "persisting the store: %w", err)
 	}
+	s.setNextDue()
 	return nil
 }
 
-// keyARN returns the ARN of k: the one recorded when the service took the key in
-// (adopt), or else built from its parts.
+// keyARN returns the ARN of k: the one recorded when the key was made or loaded,
+// or else built from its parts.
 func (s *Service) keyARN(k *state.Key) string {
 	if k.ARN != "" {
 		return k.ARN
 	}
 	return backends.KeyARN(s.partition, s.region, k.Account, k.ID)
-}
-
-// adopt records the ARN of every key of st (see keyARN). It runs before st is
-// shared: when the service is made and when it goes back to a saved state.
-func (s *Service) adopt(st *state.State) {
-	for _, k := range st.Keys {
-		k.ARN = backends.KeyARN(s.partition, s.region, k.Account, k.ID)
-	}
 }
 
 // keyByARN returns the key whose ARN is exactly arn, or nil. The caller holds s.mu

@@ -28,6 +28,10 @@ type CreateKeyInput struct {
 	// BypassPolicyLockoutSafetyCheck skips the check that Policy lets the caller
 	// call PutKeyPolicy.
 	BypassPolicyLockoutSafetyCheck bool
+	// AliasName, if set (alias/Name), names the new key in the same transaction
+	// (a keyport addition: AWS needs a CreateAlias call after CreateKey). An
+	// alias that exists is AlreadyExists, and then no key is made.
+	AliasName string
 }
 
 // CreateKeyOutput is the output of Client.CreateKey.

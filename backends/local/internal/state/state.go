@@ -22,6 +22,101 @@ type State struct {
 	Keys    map[string]*Key              `json:"keys"`
 	Aliases map[string]map[string]string `json:"aliases"` // account -> alias name -> key ID
 	Grants  map[string]*Grant            `json:"grants"`  // grant ID -> grant
+
+	// changes records what changed since the last TakeChanges, once Track has
+	// been called (a state kept in a store); nil for a state kept in memory only.
+	changes *Changes
+}
+
+// Changes names the records that changed: created, changed or deleted (a record
+// named here but absent from the state was deleted).
+type Changes struct {
+	Keys    map[string]bool    // key IDs
+	Aliases map[AliasName]bool // aliases
+	Grants  map[string]bool    // grant IDs
+}
+
+// AliasName is an alias of an account.
+type AliasName struct{ Account, Name string }
+
+// Empty reports whether nothing changed.
+func (c *Changes) Empty() bool {
+	return c == nil || len(c.Keys)+len(c.Aliases)+len(c.Grants) == 0
+}
+
+// Track makes the state record its changes (see TakeChanges).
+func (st *State) Track() {
+	if st.changes == nil {
+		st.changes = newChanges()
+	}
+}
+
+func newChanges() *Changes {
+	return &Changes{Keys: map[string]bool{}, Aliases: map[AliasName]bool{}, Grants: map[string]bool{}}
+}
+
+// TakeChanges returns what changed since the last call (nil if the state does
+// not track its changes) and starts afresh.
+func (st *State) TakeChanges() *Changes {
+	c := st.changes
+	if c != nil {
+		st.changes = newChanges()
+	}
+	return c
+}
+
+// MarkKey records that the key id changed (or was created or deleted).
+func (st *State) MarkKey(id string) {
+	if st.changes != nil {
+		st.changes.Keys[id] = true
+	}
+}
+
+// MarkAlias records that an alias changed (or was created or deleted).
+func (st *State) MarkAlias(account, name string) {
+	if st.changes != nil {
+		st.changes.Aliases[AliasName{account, name}] = true
+	}
+}
+
+// MarkGrant records that a grant changed (or was created or deleted).
+func (st *State) MarkGrant(id string) {
+	if st.changes != nil {
+		st.changes.Grants[id] = true
+	}
+}
+
+// PutKey adds or replaces a key.
+func (st *State) PutKey(k *Key) {
+	st.Keys[k.ID] = k
+	st.MarkKey(k.ID)
+}
+
+// PutAlias points an alias of account at the key id.
+func (st *State) PutAlias(account, name, id string) {
+	if st.Aliases[account] == nil {
+		st.Aliases[account] = map[string]string{}
+	}
+	st.Aliases[account][name] = id
+	st.MarkAlias(account, name)
+}
+
+// DeleteAlias deletes an alias of account.
+func (st *State) DeleteAlias(account, name string) {
+	delete(st.Aliases[account], name)
+	st.MarkAlias(account, name)
+}
+
+// PutGrant adds a grant.
+func (st *State) PutGrant(g *Grant) {
+	st.Grants[g.ID] = g
+	st.MarkGrant(g.ID)
+}
+
+// DeleteGrant deletes a grant.
+func (st *State) DeleteGrant(id string) {
+	delete(st.Grants, id)
+	st.MarkGrant(id)
 }
 
 // Key is one KMS key.
@@ -148,14 +243,15 @@ func (st *State) DeleteKey(id string) {
 	}
 	k.Wipe()
 	delete(st.Keys, id)
+	st.MarkKey(id)
 	for name, target := range st.Aliases[k.Account] {
 		if target == id {
-			delete(st.Aliases[k.Account], name)
+			st.DeleteAlias(k.Account, name)
 		}
 	}
 	for gid, g := range st.Grants {
 		if g.KeyID == id {
-			delete(st.Grants, gid)
+			st.DeleteGrant(gid)
 		}
 	}
 }
@@ -174,6 +270,7 @@ func (st *State) Advance(now time.Time) {
 			for i := 0; i < 1000 && !now.Before(k.NextRotation); i++ {
 				k.AddVersion(k.NextRotation)
 				k.NextRotation = k.NextRotation.AddDate(0, 0, k.RotationPeriodDays)
+				st.MarkKey(id)
 			}
 		}
 	}
@@ -240,39 +337,13 @@ func (st *State) Fixup() bool {
 		st.Grants = map[string]*Grant{}
 	}
 	for id, k := range st.Keys {
-		if k == nil || k.ID != id || !backends.IsAccountID(k.Account) || len(k.Versions) == 0 ||
-			(k.RotationEnabled && (k.RotationPeriodDays < 90 || k.RotationPeriodDays > 2560)) {
+		if k == nil || k.ID != id || !k.fixup() {
 			return false
 		}
-		for i := range k.Versions {
-			v := &k.Versions[i]
-			if len(v.Material) != 32 {
-				return false
-			}
-			g, err := NewAEAD(v.Material)
-			if err != nil {
-				return false
-			}
-			v.AEAD = g
-		}
-		p, err := policy.Parse(k.Policy)
-		if err != nil {
-			return false
-		}
-		k.Parsed = p
 	}
 	for gid, g := range st.Grants {
-		if g == nil || g.ID != gid || st.Keys[g.KeyID] == nil {
+		if g == nil || g.ID != gid || st.Keys[g.KeyID] == nil || !g.fixup() {
 			return false
-		}
-		var ok bool
-		if g.Grantee, ok = policy.NormalizePrincipal(g.GranteePrincipal); !ok {
-			return false
-		}
-		if g.RetiringPrincipal != "" {
-			if g.Retiring, ok = policy.NormalizePrincipal(g.RetiringPrincipal); !ok {
-				return false
-			}
 		}
 	}
 	for _, m := range st.Aliases {
@@ -280,6 +351,53 @@ func (st *State) Fixup() bool {
 			if st.Keys[target] == nil {
 				return false
 			}
+		}
+	}
+	return true
+}
+
+// fixup rebuilds what the JSON form of a key does not keep (its ciphers, its
+// parsed policy) and reports whether the key is one a service can have made.
+func (k *Key) fixup() bool {
+	if !backends.IsAccountID(k.Account) || len(k.Versions) == 0 ||
+		(k.RotationEnabled && (k.RotationPeriodDays < 90 || k.RotationPeriodDays > 2560)) {
+		return false
+	}
+	if r, err := backends.ParseKeyRef(k.ID); err != nil || r.Form != backends.FormKeyID {
+		return false
+	}
+	for i := range k.Versions {
+		v := &k.Versions[i]
+		if len(v.Material) != 32 {
+			return false
+		}
+		g, err := NewAEAD(v.Material)
+		if err != nil {
+			return false
+		}
+		v.AEAD = g
+	}
+	p, err := policy.Parse(k.Policy)
+	if err != nil {
+		return false
+	}
+	k.Parsed = p
+	return true
+}
+
+// fixup rebuilds the normalized principals of a grant and reports whether the
+// grant is one a service can have made.
+func (g *Grant) fixup() bool {
+	var ok bool
+	if g.ID == "" || g.KeyID == "" {
+		return false
+	}
+	if g.Grantee, ok = policy.NormalizePrincipal(g.GranteePrincipal); !ok {
+		return false
+	}
+	if g.RetiringPrincipal != "" {
+		if g.Retiring, ok = policy.NormalizePrincipal(g.RetiringPrincipal); !ok {
+			return false
 		}
 	}
 	return true

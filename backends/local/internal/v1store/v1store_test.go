@@ -1,10 +1,8 @@
-package store
+package v1store
 
 import (
 	"bytes"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -51,27 +49,6 @@ func TestSealOpen(t *testing.T) {
 	}
 	if _, err := Seal(root[:16], nil); err == nil {
 		t.Fatal("Seal with a 16-byte root key")
-	}
-}
-
-func TestWriteFile(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "f")
-	for _, content := range []string{"one", "two"} {
-		if err := WriteFile(p, []byte(content)); err != nil {
-			t.Fatal(err)
-		}
-		got, err := os.ReadFile(p)
-		if err != nil || string(got) != content {
-			t.Fatalf("read %q %v", got, err)
-		}
-	}
-	ents, _ := os.ReadDir(dir)
-	if len(ents) != 1 {
-		t.Fatalf("temporary files left: %v", ents)
-	}
-	if err := WriteFile(filepath.Join(dir, "missing", "f"), nil); err == nil {
-		t.Fatal("write into a missing directory succeeded")
 	}
 }
 

@@ -1,10 +1,10 @@
-package state
+package v1store
 
 import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/keyport/keyport/backends/local/internal/store"
+	"github.com/keyport/keyport/backends/local/internal/state"
 )
 
 // Meta is what a store file says of its service.
@@ -16,26 +16,27 @@ type Meta struct {
 type payload struct {
 	Format string `json:"format"`
 	Meta
-	State *State `json:"state"`
+	State *state.State `json:"state"`
 }
 
 const format = "keyport-local/v1"
 
-// Encode returns the bytes of a store file holding st, encrypted under root.
-func Encode(root []byte, st *State, meta Meta) ([]byte, error) {
+// Encode returns the bytes of a version 1 store file holding st, encrypted under
+// root. Only tests write version 1 files now.
+func Encode(root []byte, st *state.State, meta Meta) ([]byte, error) {
 	pt, err := json.Marshal(payload{format, meta, st})
 	if err != nil {
 		return nil, err
 	}
 	defer clear(pt)
-	return store.Seal(root, pt)
+	return Seal(root, pt)
 }
 
-// Decode reads the bytes of a store file. Its errors match store.ErrForeign,
-// store.ErrCorrupt (also for a decrypted state that is not valid) or
-// store.ErrWrongKey.
-func Decode(root, b []byte) (*State, Meta, error) {
-	pt, err := store.Open(root, b)
+// Decode reads the bytes of a store file. Its errors match ErrForeign,
+// ErrCorrupt (also for a decrypted state that is not valid) or
+// ErrWrongKey.
+func Decode(root, b []byte) (*state.State, Meta, error) {
+	pt, err := Open(root, b)
 	if err != nil {
 		return nil, Meta{}, err
 	}
@@ -43,7 +44,7 @@ func Decode(root, b []byte) (*State, Meta, error) {
 	var p payload
 	if err := json.Unmarshal(pt, &p); err != nil || p.Format != format || p.State == nil || p.Region == "" || p.Partition == "" || !p.State.Fixup() {
 		p.State.Wipe()
-		return nil, Meta{}, fmt.Errorf("%w: the decrypted state is not valid", store.ErrCorrupt)
+		return nil, Meta{}, fmt.Errorf("%w: the decrypted state is not valid", ErrCorrupt)
 	}
 	return p.State, p.Meta, nil
 }
