@@ -144,6 +144,12 @@ const (
 	// there is no native cross-account ReEncrypt. Skips ReEncrypt/Native/CrossAccount.
 	DeviationOneAccountPerProcess Deviation = "DeviationOneAccountPerProcess"
 
+	// DeviationSmallPlaintextLimit: the service takes fewer than the 4096 bytes
+	// of plaintext AWS KMS takes (Fixture.MaxPlaintext says how many), as a key
+	// service that wraps with RSA-OAEP does. Skips RoundTrip/4096Bytes;
+	// RoundTrip/OverLimit still checks the service's own limit.
+	DeviationSmallPlaintextLimit Deviation = "DeviationSmallPlaintextLimit"
+
 	// DeviationNoDryRun: the service has no DryRun. Skips DryRun.
 	DeviationNoDryRun Deviation = "DeviationNoDryRun"
 
@@ -183,6 +189,8 @@ func (d Deviation) Reason() string {
 		return "the service may answer AccessDenied instead of Disabled for a disabled key"
 	case DeviationOneAccountPerProcess:
 		return "one service instance serves a single account"
+	case DeviationSmallPlaintextLimit:
+		return "the service takes fewer than 4096 bytes of plaintext (RSA-OAEP wraps at most the key size less its padding)"
 	case DeviationNoDryRun:
 		return "the service has no DryRun"
 	case DeviationIncorrectKeyIsInvalidCiphertext:
