@@ -145,9 +145,9 @@ const (
 	DeviationOneAccountPerProcess Deviation = "DeviationOneAccountPerProcess"
 
 	// DeviationSmallPlaintextLimit: the service takes fewer than the 4096 bytes
-	// of plaintext AWS KMS takes (Fixture.MaxPlaintext says how many), as a key
-	// service that wraps with RSA-OAEP does. Skips RoundTrip/4096Bytes;
-	// RoundTrip/OverLimit still checks the service's own limit.
+	// of plaintext AWS KMS takes, as a key service that wraps with RSA-OAEP does
+	// (the driver answers a longer one with ValidationException). Skips
+	// RoundTrip/4096Bytes.
 	DeviationSmallPlaintextLimit Deviation = "DeviationSmallPlaintextLimit"
 
 	// DeviationNoDryRun: the service has no DryRun. Skips DryRun.

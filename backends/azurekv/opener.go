@@ -1,0 +1,36 @@
+package azurekv
+
+import (
+	"context"
+	"net/url"
+	"sync"
+
+	"github.com/keyport/keyport/backends"
+)
+
+// URLOpener opens the Backend that serves https:// Key Vault key identifiers and
+// gocloud.dev's azurekeyvault:// URLs. The URL names the vault and the key; the
+// credential comes from Options (never from the URL). Every URL opens the same
+// Backend, made on first use, which keeps one client per vault. Register it for
+// both schemes; it is safe for concurrent use.
+type URLOpener struct {
+	Options Options
+
+	once sync.Once
+	b    *Backend
+	err  error
+}
+
+var _ backends.URLOpener = (*URLOpener)(nil)
+
+// OpenBackendURL returns the shared Backend after checking that u names a key.
+func (o *URLOpener) OpenBackendURL(_ context.Context, u *url.URL) (backends.Backend, error) {
+	if _, err := ParseRef(u.String()); err != nil {
+		return nil, backends.WithOp(err, "OpenBackendURL")
+	}
+	o.once.Do(func() { o.b, o.err = New(o.Options) })
+	if o.err != nil {
+		return nil, o.err
+	}
+	return o.b, nil
+}
