@@ -28,14 +28,20 @@ func Decrypt(ctx context.Context, msg []byte, opts DecryptOptions) ([]byte, *Res
 // does). msg must not overlap dst's spare capacity. On error it returns dst
 // unchanged, with nothing written past its length left in place.
 func AppendDecrypt(ctx context.Context, dst, msg []byte, opts DecryptOptions) ([]byte, *Result, error) {
-	h, start, err := parseHeaderBytes(msg, &opts)
+	ds, err := newDecSession(&opts, true)
 	if err != nil {
 		return dst, nil, err
 	}
-	sess, res, err := newDecryptSession(ctx, h, &opts)
+	defer ds.release()
+	start, err := ds.parseBytes(msg, &opts)
 	if err != nil {
 		return dst, nil, err
 	}
+	res, err := ds.open(ctx, &opts)
+	if err != nil {
+		return dst, nil, err
+	}
+	sess, h := &ds.session, &ds.hdr
 	w := workers(opts.Workers)
 	// With workers, hash the body for the signature while the frames are opened:
 	// all of it but the last bytes a footer can take, which are hashed once the

@@ -25,10 +25,12 @@ func Encrypt(ctx context.Context, plaintext []byte, opts EncryptOptions) ([]byte
 // cipher.AEAD.Seal does). plaintext must not overlap dst's spare capacity. On
 // error it returns nil.
 func AppendEncrypt(ctx context.Context, dst, plaintext []byte, opts EncryptOptions) ([]byte, error) {
-	sess, err := newEncryptSession(ctx, &opts, "Encrypt")
+	es, err := newEncryptSession(ctx, &opts, "Encrypt", int64(len(plaintext)), true)
 	if err != nil {
 		return nil, err
 	}
+	defer es.release()
+	sess := &es.session
 	F := sess.frameLen
 	nFrames := body.FrameCount(len(plaintext), F, true)
 	if nFrames > format.MaxFrames {

@@ -27,7 +27,13 @@
 // encryption context without decrypting its body (read its security note).
 package envelope
 
-import "context"
+import (
+	"context"
+	"reflect"
+	"unsafe"
+
+	"github.com/keyport/keyport/envelope/internal/format"
+)
 
 // SuiteID is an algorithm suite ID of the AWS Encryption SDK message format (for
 // example 0x0478: AES-256-GCM, HKDF-SHA512, key commitment).
@@ -85,9 +91,36 @@ type EncryptionMaterials struct {
 	// RequiredEncryptionContextKeys are the keys of EncryptionContext that are
 	// authenticated but not stored in the header.
 	RequiredEncryptionContextKeys []string
-	PlaintextDataKey              []byte
-	EncryptedDataKeys             []EncryptedDataKey
+	// MaxPlaintextLength is the most plaintext, in bytes, the data key will
+	// encrypt, or 0 when it is not known (a stream whose length was not
+	// announced: EncryptOptions.PlaintextLength). A caching keyring needs it to
+	// keep its limit on bytes per data key, and caches nothing without it.
+	MaxPlaintextLength int64
+	PlaintextDataKey   []byte
+	EncryptedDataKeys  []EncryptedDataKey
+
+	ec   serializedContext
+	room *room
 }
+
+// SerializedEncryptionContext returns EncryptionContext serialized as the
+// message format serializes encryption contexts (a pair count, then the pairs
+// in ascending byte order of their keys, each length-prefixed; empty for an
+// empty context), the additional authenticated data of the raw keyrings. The
+// session serializes the context once per message and keyrings call this rather
+// than serializing the map again. The slice is shared: do not modify it.
+func (m *EncryptionMaterials) SerializedEncryptionContext() ([]byte, error) {
+	return m.ec.get(m.EncryptionContext)
+}
+
+// Alloc returns n zero bytes for the data key or the encrypted data keys a
+// keyring adds to m. They come from room the session set aside with the
+// materials when it has enough left (so the keys of a small message cost no
+// allocation), else from a new slice. They are valid until the encryption
+// returns, when the session may reuse the room for another message: a keyring
+// that keeps bytes beyond the call (a cache) keeps a copy. The session wipes
+// PlaintextDataKey when done; a keyring wipes any other secret it puts there.
+func (m *EncryptionMaterials) Alloc(n int) []byte { return m.room.alloc(n) }
 
 // DecryptionMaterials are what keyrings work on when a message is decrypted. The
 // first keyring that unwraps one of the encrypted data keys sets PlaintextDataKey;
@@ -98,6 +131,70 @@ type DecryptionMaterials struct {
 	EncryptionContext             map[string]string
 	RequiredEncryptionContextKeys []string
 	PlaintextDataKey              []byte
+
+	ec   serializedContext
+	room *room
+}
+
+// SerializedEncryptionContext is EncryptionMaterials.SerializedEncryptionContext
+// for decryption.
+func (m *DecryptionMaterials) SerializedEncryptionContext() ([]byte, error) {
+	return m.ec.get(m.EncryptionContext)
+}
+
+// Alloc is EncryptionMaterials.Alloc for decryption: room for the data key a
+// keyring unwraps, valid until the decryption returns.
+func (m *DecryptionMaterials) Alloc(n int) []byte { return m.room.alloc(n) }
+
+// serializedContext caches the serialization of one encryption context map.
+type serializedContext struct {
+	of    unsafe.Pointer // the map it serializes (nil: none yet)
+	bytes []byte
+}
+
+// set records that b is the serialization of ec.
+func (c *serializedContext) set(ec map[string]string, b []byte) {
+	c.of, c.bytes = mapID(ec), b
+}
+
+// get returns the serialization of ec, computing it unless it is the map the
+// cache holds (materials copied and given another map serialize that one).
+func (c *serializedContext) get(ec map[string]string) ([]byte, error) {
+	if id := mapID(ec); c.of == nil || c.of != id {
+		b, err := format.MarshalContext(ec)
+		if err != nil {
+			return nil, err
+		}
+		c.set(ec, b)
+	}
+	return c.bytes, nil
+}
+
+// mapID identifies a map (its runtime header; a nil map is the empty context,
+// whose serialization is empty too).
+func mapID(ec map[string]string) unsafe.Pointer {
+	if ec == nil {
+		return unsafe.Pointer(&emptyContext)
+	}
+	return reflect.ValueOf(ec).UnsafePointer()
+}
+
+var emptyContext byte
+
+// room is bytes set aside with the materials of one message (see Alloc). Copies
+// of the materials share it.
+type room struct {
+	buf  [160]byte
+	used int
+}
+
+func (r *room) alloc(n int) []byte {
+	if r == nil || n > len(r.buf)-r.used {
+		return make([]byte, n)
+	}
+	b := r.buf[r.used : r.used+n : r.used+n]
+	r.used += n
+	return b
 }
 
 // Keyring wraps and unwraps data keys, as the keyrings of the AWS Encryption SDK

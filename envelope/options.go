@@ -73,6 +73,11 @@ type EncryptOptions struct {
 	// MaxEncryptedDataKeys fails the encryption if the keyring wraps the data key
 	// more often; 0 means no limit.
 	MaxEncryptedDataKeys int
+	// PlaintextLength announces the most plaintext a stream (NewEncrypter) will
+	// carry: writing more fails. 0: not announced. Keyrings see it as
+	// EncryptionMaterials.MaxPlaintextLength (Encrypt passes the plaintext's own
+	// length); a caching keyring caches only data keys of announced length.
+	PlaintextLength int64
 	// Workers is the number of goroutines that seal frames. 0 or 1: sequential
 	// (the default; no goroutines); AllCores: runtime.GOMAXPROCS(0). The output is
 	// the same whatever the number of workers (apart from the random message ID,
@@ -107,7 +112,8 @@ type Header struct {
 	// MessageID is the message's random ID (16 bytes in v1, 32 in v2).
 	MessageID []byte
 	// EncryptionContext holds the pairs stored in the header (including
-	// "aws-crypto-public-key" for signed suites).
+	// "aws-crypto-public-key" for signed suites). After a decryption whose
+	// DecryptOptions.EncryptionContext holds exactly these pairs, it is that map.
 	EncryptionContext map[string]string
 	// EncryptedDataKeys are the wrapped copies of the data key.
 	EncryptedDataKeys []EncryptedDataKey
@@ -125,9 +131,10 @@ type Result struct {
 	// Suite is the message's algorithm suite.
 	Suite SuiteID
 	// EncryptionContext is every pair the message is bound to: the stored pairs
-	// and the required pairs supplied at decryption. When there are no required
-	// pairs it is the same map as Header.EncryptionContext (one the decryption
-	// made for this Result).
+	// and the required pairs supplied at decryption. When
+	// DecryptOptions.EncryptionContext holds exactly these pairs it is that map
+	// itself (nothing is copied); otherwise a map made for this Result, the same
+	// as Header.EncryptionContext when there are no required pairs.
 	EncryptionContext map[string]string
 	// RequiredEncryptionContextKeys are the keys of the pairs that were not stored.
 	RequiredEncryptionContextKeys []string

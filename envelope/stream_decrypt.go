@@ -66,14 +66,18 @@ type decPipeline struct {
 // once; for signed suites it is final only once Read has returned io.EOF.
 func NewDecrypter(ctx context.Context, r io.Reader, opts DecryptOptions) (*Decrypter, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
-	h, err := parseHeader(br, &opts)
+	ds, err := newDecSession(&opts, false)
 	if err != nil {
 		return nil, err
 	}
-	sess, res, err := newDecryptSession(ctx, h, &opts)
+	if err := ds.parse(br, &opts); err != nil {
+		return nil, err
+	}
+	res, err := ds.open(ctx, &opts)
 	if err != nil {
 		return nil, err
 	}
+	sess, h := &ds.session, &ds.hdr
 	d := &Decrypter{ctx: ctx, br: br, sess: sess, res: res, nextSeq: 1, batchFrames: 1}
 	if h.ContentType == format.ContentFramed {
 		d.batchFrames = body.FramesPerChunk(sess.frameLen)

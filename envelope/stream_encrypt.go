@@ -24,6 +24,7 @@ type Encrypter struct {
 	batchFrames int
 	limit       int    // plaintext bytes in a full batch
 	seq         uint64 // sequence number of the next frame
+	total, max  int64  // plaintext so far; at most (EncryptOptions.PlaintextLength; 0: no limit)
 	cur         *ebatch
 	err         error
 	closed      bool
@@ -56,10 +57,11 @@ type encPipeline struct {
 // w and returns the writer that encrypts what is written to it. Close writes the
 // final frame and, for signed suites, the footer; it does not close w.
 func NewEncrypter(ctx context.Context, w io.Writer, opts EncryptOptions) (*Encrypter, error) {
-	sess, err := newEncryptSession(ctx, &opts, "Encrypt")
+	es, err := newEncryptSession(ctx, &opts, "Encrypt", 0, false)
 	if err != nil {
 		return nil, err
 	}
+	sess := &es.session
 	hdr := sess.serializedHeader()
 	if _, err := w.Write(hdr); err != nil {
 		return nil, err
@@ -67,7 +69,7 @@ func NewEncrypter(ctx context.Context, w io.Writer, opts EncryptOptions) (*Encry
 	if sess.signer != nil {
 		sess.signer.Write(hdr)
 	}
-	e := &Encrypter{ctx: ctx, w: w, sess: sess, batchFrames: body.FramesPerChunk(sess.frameLen), seq: 1}
+	e := &Encrypter{ctx: ctx, w: w, sess: sess, batchFrames: body.FramesPerChunk(sess.frameLen), seq: 1, max: opts.PlaintextLength}
 	e.limit = e.batchFrames * sess.frameLen
 	if n := workers(opts.Workers); n > 1 {
 		e.par = newEncPipeline(e, n)
@@ -202,6 +204,9 @@ func (e *Encrypter) Write(p []byte) (int, error) {
 	if e.closed {
 		return 0, errArg("Encrypt", "write after Close")
 	}
+	if err := e.count(len(p)); err != nil {
+		return 0, err
+	}
 	written := 0
 	F := e.sess.frameLen
 	for len(p) > 0 {
@@ -248,6 +253,16 @@ func (e *Encrypter) Write(p []byte) (int, error) {
 	return written, nil
 }
 
+// count adds n bytes to the plaintext seen, failing past the announced length.
+func (e *Encrypter) count(n int) error {
+	e.total += int64(n)
+	if e.max > 0 && e.total > e.max {
+		e.err = errArg("Encrypt", "more plaintext than the %d bytes PlaintextLength announced", e.max)
+		return e.err
+	}
+	return nil
+}
+
 // ReadFrom encrypts everything r yields until io.EOF, reading straight into the
 // frame buffers (io.Copy uses it). It does not Close the Encrypter.
 func (e *Encrypter) ReadFrom(r io.Reader) (int64, error) {
@@ -289,6 +304,9 @@ func (e *Encrypter) ReadFrom(r io.Reader) (int64, error) {
 		n, err := r.Read(room)
 		b.in = b.in[:len(b.in)+n]
 		total += int64(n)
+		if cerr := e.count(n); cerr != nil {
+			return total, cerr
+		}
 		if err == io.EOF {
 			return total, nil
 		}

@@ -82,7 +82,7 @@ func newDataKey(m *envelope.EncryptionMaterials, op, keyName string) error {
 	if n == 0 {
 		return backends.Errorf(backends.ErrInvalidArgument, op, keyName, "unknown algorithm suite %04X", uint16(m.Suite))
 	}
-	m.PlaintextDataKey = make([]byte, n)
+	m.PlaintextDataKey = m.Alloc(n)
 	rand.Read(m.PlaintextDataKey)
 	return nil
 }
@@ -93,21 +93,24 @@ func (k *RawAES) OnEncrypt(ctx context.Context, m *envelope.EncryptionMaterials)
 	if err := backends.ContextError(ctx, "OnEncrypt", k.name); err != nil {
 		return err
 	}
-	aad, err := format.MarshalContext(m.EncryptionContext)
+	aad, err := m.SerializedEncryptionContext()
 	if err != nil {
 		return err
 	}
 	if err := newDataKey(m, "OnEncrypt", k.name); err != nil {
 		return err
 	}
-	info := make([]byte, 0, len(k.name)+8+rawAESIVLen)
-	info = append(info, k.name...)
+	// Provider info (name, tag bits, IV length, IV) and the wrapped key, in one
+	// piece of the materials' room.
+	n := len(k.name) + 8 + rawAESIVLen
+	buf := m.Alloc(n + len(m.PlaintextDataKey) + rawAESTagLen)
+	info := append(buf[:0:n], k.name...)
 	info = binary.BigEndian.AppendUint32(info, rawAESTagBits)
 	info = binary.BigEndian.AppendUint32(info, rawAESIVLen)
-	iv := make([]byte, rawAESIVLen)
+	iv := info[len(info):n]
 	rand.Read(iv)
-	info = append(info, iv...)
-	ct := k.aead.Seal(nil, iv, m.PlaintextDataKey, aad)
+	info = info[:n]
+	ct := k.aead.Seal(buf[n:n], iv, m.PlaintextDataKey, aad)
 	m.EncryptedDataKeys = append(m.EncryptedDataKeys, envelope.EncryptedDataKey{
 		ProviderID: k.namespace, ProviderInfo: info, Ciphertext: ct,
 	})
@@ -129,22 +132,22 @@ func (k *RawAES) OnDecrypt(ctx context.Context, m *envelope.DecryptionMaterials,
 	if n == 0 {
 		return backends.Errorf(backends.ErrInvalidArgument, "OnDecrypt", k.name, "unknown algorithm suite %04X", uint16(m.Suite))
 	}
-	var aad []byte
+	var aad, dk []byte
 	tried := 0
 	for _, edk := range edks {
 		iv, ok := k.parseInfo(edk)
 		if !ok || len(edk.Ciphertext) != n+rawAESTagLen {
 			continue
 		}
-		if aad == nil {
+		if dk == nil {
 			var err error
-			if aad, err = format.MarshalContext(m.EncryptionContext); err != nil {
+			if aad, err = m.SerializedEncryptionContext(); err != nil {
 				return err
 			}
+			dk = m.Alloc(n)
 		}
 		tried++
-		dk, err := k.aead.Open(nil, iv, edk.Ciphertext, aad)
-		if err != nil {
+		if _, err := k.aead.Open(dk[:0], iv, edk.Ciphertext, aad); err != nil {
 			continue
 		}
 		m.PlaintextDataKey = dk

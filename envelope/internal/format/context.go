@@ -6,8 +6,11 @@
 package format
 
 import (
+	"bytes"
 	"encoding/binary"
+	"slices"
 	"sort"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/keyport/keyport/backends"
@@ -43,14 +46,27 @@ func SortedKeys(ec map[string]string) []string {
 // UTF-8 byte order of its key as two-byte length, key, two-byte length, value.
 // Keys and values must be valid UTF-8 and at most 65535 bytes.
 func MarshalContext(ec map[string]string) ([]byte, error) {
-	if len(ec) == 0 {
-		return nil, nil
-	}
-	if len(ec) > MaxField {
-		return nil, invalid("encryption context has %d pairs, the format holds at most %d", len(ec), MaxField)
-	}
+	return AppendContext(nil, ec, nil, "")
+}
+
+// pair is one encryption context entry.
+type pair struct{ k, v string }
+
+// AppendContext appends to dst the serialization (see MarshalContext) of the
+// pairs of ec whose keys keep accepts (all of them when keep is nil), growing
+// dst at most once. A key that starts with refused (unless it is empty) is an
+// error. Up to 16 pairs it allocates nothing beyond dst.
+func AppendContext(dst []byte, ec map[string]string, keep func(k string) bool, refused string) ([]byte, error) {
+	var small [16]pair
+	pairs := small[:0]
 	n := 2
 	for k, v := range ec {
+		if refused != "" && strings.HasPrefix(k, refused) {
+			return nil, invalid("encryption context key %q uses the reserved prefix %q", k, refused)
+		}
+		if keep != nil && !keep(k) {
+			continue
+		}
 		if len(k) > MaxField || len(v) > MaxField {
 			return nil, invalid("encryption context entry longer than %d bytes", MaxField)
 		}
@@ -58,26 +74,100 @@ func MarshalContext(ec map[string]string) ([]byte, error) {
 			return nil, invalid("encryption context entries must be valid UTF-8")
 		}
 		n += 4 + len(k) + len(v)
+		pairs = append(pairs, pair{k, v})
 	}
-	var small [8]string
-	keys := small[:0]
-	if len(ec) > len(small) {
-		keys = make([]string, 0, len(ec))
+	if len(pairs) == 0 {
+		return dst, nil
 	}
-	for k := range ec {
-		keys = append(keys, k)
+	if len(pairs) > MaxField {
+		return nil, invalid("encryption context has %d pairs, the format holds at most %d", len(pairs), MaxField)
 	}
-	sort.Strings(keys) // Go compares strings byte by byte: UTF-8 byte order
-	b := make([]byte, 0, n)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(ec)))
-	for _, k := range keys {
-		v := ec[k]
-		b = binary.BigEndian.AppendUint16(b, uint16(len(k)))
-		b = append(b, k...)
-		b = binary.BigEndian.AppendUint16(b, uint16(len(v)))
-		b = append(b, v...)
+	// Go compares strings byte by byte: UTF-8 byte order.
+	slices.SortFunc(pairs, func(a, b pair) int { return strings.Compare(a.k, b.k) })
+	dst = slices.Grow(dst, n)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(pairs)))
+	for _, p := range pairs {
+		dst = binary.BigEndian.AppendUint16(dst, uint16(len(p.k)))
+		dst = append(dst, p.k...)
+		dst = binary.BigEndian.AppendUint16(dst, uint16(len(p.v)))
+		dst = append(dst, p.v...)
 	}
-	return b, nil
+	return dst, nil
+}
+
+// CheckContext checks a serialized encryption context as ParseContext does,
+// without building a map, and reports whether its keys are in strictly
+// ascending order (canonical: what MarshalContext writes, so it has no
+// duplicate key). It returns the number of pairs. For a context that is not
+// canonical it cannot tell duplicates: ParseContext does.
+func CheckContext(b []byte) (pairs int, canonical bool, err error) {
+	if len(b) == 0 {
+		return 0, true, nil
+	}
+	if len(b) < 2 {
+		return 0, false, malformed("encryption context too short")
+	}
+	count := int(binary.BigEndian.Uint16(b))
+	rest := b[2:]
+	canonical = count > 0
+	var prev []byte
+	for i := 0; i < count; i++ {
+		k, r, ok := cut16(rest)
+		if !ok {
+			return 0, false, malformed("encryption context key %d truncated", i)
+		}
+		v, r, ok := cut16(r)
+		if !ok {
+			return 0, false, malformed("encryption context value %d truncated", i)
+		}
+		rest = r
+		if !utf8.Valid(k) || !utf8.Valid(v) {
+			return 0, false, malformed("encryption context entry is not valid UTF-8")
+		}
+		if i > 0 && bytes.Compare(prev, k) >= 0 {
+			canonical = false
+		}
+		prev = k
+	}
+	if len(rest) != 0 {
+		return 0, false, malformed("%d stray bytes after the encryption context", len(rest))
+	}
+	return count, canonical, nil
+}
+
+// MatchContext compares a serialized encryption context b (checked by
+// CheckContext) with ec: it returns how many of b's pairs have their key in ec,
+// and, when one of those has another value in ec, that key and ok=false.
+func MatchContext(b []byte, ec map[string]string) (matched int, key string, ok bool) {
+	if len(b) < 2 {
+		return 0, "", true
+	}
+	count := int(binary.BigEndian.Uint16(b))
+	rest := b[2:]
+	for range count {
+		k, r, _ := cut16(rest)
+		v, r, _ := cut16(r)
+		rest = r
+		if want, in := ec[string(k)]; in {
+			if want != string(v) {
+				return matched, string(k), false
+			}
+			matched++
+		}
+	}
+	return matched, "", true
+}
+
+// cut16 splits a two-byte length-prefixed field off b.
+func cut16(b []byte) (field, rest []byte, ok bool) {
+	if len(b) < 2 {
+		return nil, nil, false
+	}
+	n := int(b[0])<<8 | int(b[1])
+	if len(b)-2 < n {
+		return nil, nil, false
+	}
+	return b[2 : 2+n], b[2+n:], true
 }
 
 // ParseContext parses a serialized encryption context. It refuses duplicate keys,

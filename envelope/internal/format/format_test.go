@@ -168,3 +168,84 @@ func FuzzParseFrameHead(f *testing.F) {
 		}
 	})
 }
+
+func TestContextHelpers(t *testing.T) {
+	ec := map[string]string{"b": "2", "a": "1", "B": "3", "ü": ""}
+	want, err := MarshalContext(ec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// AppendContext appends to what dst holds, and keep selects pairs.
+	got, err := AppendContext([]byte("x"), ec, func(k string) bool { return k != "b" }, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, _ := MarshalContext(map[string]string{"a": "1", "B": "3", "ü": ""})
+	if !bytes.Equal(got, append([]byte("x"), sub...)) {
+		t.Errorf("AppendContext with keep: %q, want x%q", got, sub)
+	}
+	if _, err := AppendContext(nil, map[string]string{"aws-crypto-x": "1"}, nil, "aws-crypto-"); !errors.Is(err, backends.ErrInvalidArgument) {
+		t.Errorf("refused prefix: %v", err)
+	}
+	if b, err := AppendContext([]byte("x"), nil, nil, "aws-crypto-"); err != nil || string(b) != "x" {
+		t.Errorf("empty context: %q, %v", b, err)
+	}
+	// CheckContext: canonical for what MarshalContext writes; not for the same
+	// pairs in another order, nor for a repeated key.
+	if n, canon, err := CheckContext(want); err != nil || n != 4 || !canon {
+		t.Errorf("CheckContext(marshaled): %d, %v, %v", n, canon, err)
+	}
+	swapped := []byte("\x00\x02\x00\x01b\x00\x012\x00\x01a\x00\x011")
+	if n, canon, err := CheckContext(swapped); err != nil || n != 2 || canon {
+		t.Errorf("CheckContext(unsorted): %d, %v, %v", n, canon, err)
+	}
+	dup := []byte("\x00\x02\x00\x01a\x00\x011\x00\x01a\x00\x012")
+	if _, canon, err := CheckContext(dup); err != nil || canon {
+		t.Errorf("CheckContext(duplicate): %v, %v", canon, err)
+	}
+	if _, err := ParseContext(dup); !errors.Is(err, backends.ErrInvalidCiphertext) {
+		t.Errorf("ParseContext(duplicate): %v", err)
+	}
+	for _, bad := range [][]byte{{0}, []byte("\x00\x01\x00\x05ab"), []byte("\x00\x01\x00\x01a\x00\x01\xff"), append(bytes.Clone(want), 0)} {
+		if _, _, err := CheckContext(bad); !errors.Is(err, backends.ErrInvalidCiphertext) {
+			t.Errorf("CheckContext(%q): %v", bad, err)
+		}
+	}
+	// MatchContext counts the pairs whose keys the map has and names a value
+	// that differs.
+	if n, _, ok := MatchContext(want, map[string]string{"a": "1", "ü": "", "zz": "9"}); n != 2 || !ok {
+		t.Errorf("MatchContext: %d, %v", n, ok)
+	}
+	if _, k, ok := MatchContext(want, map[string]string{"B": "x"}); ok || k != "B" {
+		t.Errorf("MatchContext with a wrong value: %q, %v", k, ok)
+	}
+}
+
+// A lazily parsed header leaves a canonical context for ContextMap to build,
+// and parses into the caller's buffers, growing past them as needed.
+func TestParseIntoLazy(t *testing.T) {
+	h := sampleHeader(0x0478)
+	b := marshal(t, h)
+	for _, room := range []int{0, 16, 448} {
+		var got Header
+		var edks [1]EDK
+		got.EDKs = edks[:0]
+		buf := make([]byte, 3, 3+room)
+		n, err := got.ParseBytesInto(buf, append(bytes.Clone(b), 9, 9), Limits{LazyContext: true})
+		if err != nil || n != len(b) {
+			t.Fatalf("room %d: %d, %v", room, n, err)
+		}
+		if got.Context != nil || !got.CanonicalContext {
+			t.Errorf("room %d: lazy parse built the map (%v) or found the context not canonical", room, got.Context)
+		}
+		if ec, err := got.ContextMap(); err != nil || !reflect.DeepEqual(ec, h.Context) {
+			t.Errorf("room %d: ContextMap %v, %v", room, ec, err)
+		}
+		if !bytes.Equal(got.Body, h.Body) || len(got.EDKs) != 2 || got.EDKs[0].ProviderID != "p" {
+			t.Errorf("room %d: header differs", room)
+		}
+		if room >= len(b) && &buf[:4][3] != &got.Body[0] {
+			t.Errorf("room %d: the header was not parsed into the caller's buffer", room)
+		}
+	}
+}

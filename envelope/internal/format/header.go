@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/keyport/keyport/envelope/internal/suite"
 )
@@ -43,43 +44,63 @@ type Header struct {
 	// (followed by the serialized required encryption context). Set by Parse and
 	// MarshalBody.
 	Body []byte
-	// SerializedContext, when not nil, is MarshalContext(Context), already
-	// computed (and checked) by the writer: MarshalBody uses it as it is.
+	// SerializedContext is the serialized stored context. A writer that sets
+	// it (to MarshalContext(Context), computed and checked) saves MarshalBody
+	// the work; Parse sets it to the header's bytes.
 	SerializedContext []byte
+	// CanonicalContext says whether the parsed SerializedContext is canonical
+	// (see CheckContext): then it is also what MarshalContext makes of Context.
+	CanonicalContext bool
 }
 
 // Limits bounds what Parse accepts.
 type Limits struct {
 	// MaxEDKs is the largest number of encrypted data keys accepted; 0: no limit.
 	MaxEDKs int
+	// LazyContext leaves Header.Context nil when the serialized context is
+	// canonical, for a caller that may never need the map (ContextMap builds
+	// it).
+	LazyContext bool
 }
 
 // ErrTooManyEDKs is wrapped by the error Parse returns for a header with more
 // encrypted data keys than Limits.MaxEDKs allows.
 var ErrTooManyEDKs = errors.New("too many encrypted data keys")
 
-// reader reads header fields and keeps every byte read in buf. The fields it
-// returns alias buf (with their capacity clipped): buf only grows, so bytes once
-// read are never written again.
+// reader reads header fields and keeps every byte read in buf; off bytes of
+// buf are parsed. The fields it returns alias buf (with their capacity clipped):
+// buf only grows, so bytes once read are never written again. Reading from a
+// byte slice, it copies as much as buf holds at once and parses from there.
 type reader struct {
 	r   io.Reader
-	src []byte // when r is nil: the bytes to read from
+	src []byte // when r is nil: the bytes not yet copied to buf
 	buf []byte
+	off int
 	err error
+}
+
+// newBytesReader returns a reader of the header at the start of src that keeps
+// its bytes in buf's spare capacity (and beyond, as needed).
+func newBytesReader(src, buf []byte) *reader {
+	n := min(len(src), cap(buf)-len(buf))
+	return &reader{src: src[n:], buf: append(buf, src[:n]...), off: len(buf)}
 }
 
 func (r *reader) next(n int, what string) []byte {
 	if r.err != nil {
 		return nil
 	}
-	start := len(r.buf)
+	start := r.off
 	if r.r == nil {
-		if len(r.src) < n {
-			r.err = malformed("truncated in the header (%s)", what)
-			return nil
+		if more := start + n - len(r.buf); more > 0 {
+			if len(r.src) < more {
+				r.err = malformed("truncated in the header (%s)", what)
+				return nil
+			}
+			r.buf = append(r.buf, r.src[:more]...)
+			r.src = r.src[more:]
 		}
-		r.buf = append(r.buf, r.src[:n]...)
-		r.src = r.src[n:]
+		r.off += n
 		return r.buf[start : start+n : start+n]
 	}
 	r.buf = append(r.buf, make([]byte, n)...)
@@ -92,6 +113,7 @@ func (r *reader) next(n int, what string) []byte {
 		r.buf = r.buf[:start]
 		return nil
 	}
+	r.off += n
 	return r.buf[start : start+n : start+n]
 }
 
@@ -132,14 +154,18 @@ func (r *reader) field16(what string) []byte {
 // kind backends.ErrInvalidCiphertext. The byte slices of the header share one
 // buffer, which nothing writes to once the header is parsed.
 func Parse(r io.Reader, lim Limits) (*Header, error) {
-	p := new(parsed)
-	return parse(&reader{r: r, buf: p.buf[:0]}, p, lim)
+	p := new(Parsed)
+	p.EDKs = p.edks[:0]
+	if err := p.ParseInto(p.buf[:0], r, lim); err != nil {
+		return nil, err
+	}
+	return &p.Header, nil
 }
 
-// parsed is a header with room for its bytes and its first encrypted data keys,
-// allocated at once.
-type parsed struct {
-	h    Header
+// Parsed is a Header with room for its bytes and its first encrypted data keys,
+// so that parsing a small header allocates nothing more than the Parsed.
+type Parsed struct {
+	Header
 	edks [2]EDK
 	buf  [448]byte
 }
@@ -147,173 +173,234 @@ type parsed struct {
 // ParseBytes is Parse of a header at the start of b; it returns the header and
 // its length. The header keeps a copy of its bytes, not b.
 func ParseBytes(b []byte, lim Limits) (*Header, int, error) {
-	p := new(parsed)
-	h, err := parse(&reader{src: b, buf: p.buf[:0]}, p, lim)
+	p := new(Parsed)
+	p.EDKs = p.edks[:0]
+	n, err := p.ParseBytesInto(p.buf[:0], b, lim)
 	if err != nil {
 		return nil, 0, err
 	}
-	return h, len(h.Body) + len(h.AuthIV) + len(h.AuthTag), nil
+	return &p.Header, n, nil
 }
 
-func parse(rd *reader, p *parsed, lim Limits) (*Header, error) {
-	h := &p.h
+// ParseInto is Parse into h. The header's bytes go to buf's spare capacity
+// (growing past it as needed), and its encrypted data keys to the spare
+// capacity of h.EDKs. The header's fields, strings included, share that
+// buffer: the caller never writes to it (nor parses into it again).
+func (h *Header) ParseInto(buf []byte, r io.Reader, lim Limits) error {
+	return parse(&reader{r: r, buf: buf, off: len(buf)}, h, lim)
+}
+
+// ParseBytesInto is ParseBytes into h, with ParseInto's buffers; it returns
+// the header's length.
+func (h *Header) ParseBytesInto(buf, b []byte, lim Limits) (int, error) {
+	rd := newBytesReader(b, buf)
+	start := rd.off
+	if err := parse(rd, h, lim); err != nil {
+		return 0, err
+	}
+	return rd.off - start, nil
+}
+
+// ContextMap returns the stored context as a map, building it from
+// SerializedContext if Parse left it nil (Limits.LazyContext).
+func (h *Header) ContextMap() (map[string]string, error) {
+	if h.Context == nil {
+		ec, err := ParseContext(h.SerializedContext)
+		if err != nil {
+			return nil, err
+		}
+		h.Context = ec
+	}
+	return h.Context, nil
+}
+
+func parse(rd *reader, h *Header, lim Limits) error {
+	start, edks := rd.off, h.EDKs[:0]
+	*h = Header{}
 	h.Version = rd.u8("version")
 	if rd.err != nil {
-		return nil, rd.err
+		return rd.err
 	}
 	if h.Version != 1 && h.Version != 2 {
-		return nil, malformed("unknown message format version %#x", h.Version)
+		return malformed("unknown message format version %#x", h.Version)
 	}
 	if h.Version == 1 {
 		if t := rd.u8("type"); rd.err == nil && t != typeCustomerAED {
-			return nil, malformed("unknown message type %#x", t)
+			return malformed("unknown message type %#x", t)
 		}
 	}
 	id := uint16(rd.u16("algorithm suite"))
 	if rd.err != nil {
-		return nil, rd.err
+		return rd.err
 	}
 	h.Suite = suite.Lookup(id)
 	if h.Suite == nil {
-		return nil, malformed("unknown algorithm suite %04X", id)
+		return malformed("unknown algorithm suite %04X", id)
 	}
 	if h.Suite.MessageVersion != h.Version {
-		return nil, malformed("algorithm suite %04X is not valid in a version %d message", id, h.Version)
+		return malformed("algorithm suite %04X is not valid in a version %d message", id, h.Version)
 	}
 	h.MessageID = rd.next(h.Suite.MessageIDLen(), "message ID")
 	aad := rd.field16("encryption context")
 	if rd.err != nil {
-		return nil, rd.err
+		return rd.err
 	}
-	ec, err := ParseContext(aad)
+	_, canonical, err := CheckContext(aad)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	h.Context = ec
+	h.SerializedContext, h.CanonicalContext = aad, canonical
+	if !lim.LazyContext || !canonical {
+		// A context that is not canonical may repeat a key: the map tells.
+		if h.Context, err = ParseContext(aad); err != nil {
+			return err
+		}
+	}
 	count := rd.u16("encrypted data key count")
 	if rd.err != nil {
-		return nil, rd.err
+		return rd.err
 	}
 	if count == 0 {
-		return nil, malformed("no encrypted data keys")
+		return malformed("no encrypted data keys")
 	}
 	if lim.MaxEDKs > 0 && count > lim.MaxEDKs {
-		return nil, malformed("%d encrypted data keys, at most %d allowed: %w", count, lim.MaxEDKs, ErrTooManyEDKs)
+		return malformed("%d encrypted data keys, at most %d allowed: %w", count, lim.MaxEDKs, ErrTooManyEDKs)
 	}
 	// Room for the common case; a forged count costs no more than what is read.
-	h.EDKs = p.edks[:0]
+	h.EDKs = edks
 	for i := 0; i < count; i++ {
 		pid := rd.field16("key provider ID")
 		info := rd.field16("key provider info")
 		ct := rd.field16("encrypted data key")
 		if rd.err != nil {
-			return nil, rd.err
+			return rd.err
 		}
 		if !utf8.Valid(pid) {
-			return nil, malformed("key provider ID is not valid UTF-8")
+			return malformed("key provider ID is not valid UTF-8")
 		}
 		h.EDKs = append(h.EDKs, EDK{ProviderID: providerID(pid), ProviderInfo: info, Ciphertext: ct})
 	}
 	h.ContentType = rd.u8("content type")
 	if rd.err == nil && h.ContentType != ContentFramed && h.ContentType != ContentNonFramed {
-		return nil, malformed("unknown content type %#x", h.ContentType)
+		return malformed("unknown content type %#x", h.ContentType)
 	}
 	if h.Version == 1 {
 		if res := rd.u32("reserved"); rd.err == nil && res != 0 {
-			return nil, malformed("reserved field is not zero")
+			return malformed("reserved field is not zero")
 		}
 		if n := rd.u8("IV length"); rd.err == nil && n != suite.IVLen {
-			return nil, malformed("IV length %d, the suite uses %d", n, suite.IVLen)
+			return malformed("IV length %d, the suite uses %d", n, suite.IVLen)
 		}
 	}
 	h.FrameLength = rd.u32("frame length")
 	if rd.err != nil {
-		return nil, rd.err
+		return rd.err
 	}
 	if h.ContentType == ContentNonFramed && h.FrameLength != 0 {
-		return nil, malformed("non-framed message with frame length %d", h.FrameLength)
+		return malformed("non-framed message with frame length %d", h.FrameLength)
 	}
 	if h.ContentType == ContentFramed && h.FrameLength == 0 {
-		return nil, malformed("framed message with frame length 0")
+		return malformed("framed message with frame length 0")
 	}
 	if h.Version == 2 {
 		h.SuiteData = rd.next(h.Suite.SuiteDataLen(), "algorithm suite data")
 	}
-	bodyLen := len(rd.buf)
+	bodyEnd := rd.off
 	if h.Version == 1 {
 		h.AuthIV = rd.next(suite.IVLen, "header IV")
 	}
 	h.AuthTag = rd.next(suite.TagLen, "header authentication tag")
 	if rd.err != nil {
-		return nil, rd.err
+		return rd.err
 	}
-	h.Body = rd.buf[:bodyLen:bodyLen]
-	return h, nil
+	h.Body = rd.buf[start:bodyEnd:bodyEnd]
+	return nil
 }
 
-// providerID returns pid as a string, without allocating for the common ones.
+// providerID returns pid as a string without copying it: pid is part of the
+// header's buffer, which nothing writes to once read (see reader; a Parsed is
+// parsed into once).
 func providerID(pid []byte) string {
-	switch string(pid) {
-	case "aws-kms":
-		return "aws-kms"
-	case "aws-kms-hierarchy":
-		return "aws-kms-hierarchy"
+	if len(pid) == 0 {
+		return ""
 	}
-	return string(pid)
+	return unsafe.String(&pid[0], len(pid))
 }
 
 // MarshalBody serializes the header body, stores it in h.Body and returns it.
 func (h *Header) MarshalBody() ([]byte, error) {
+	n, err := h.BodySize()
+	if err != nil {
+		return nil, err
+	}
+	b := h.AppendBody(make([]byte, 0, n))
+	h.Body = b
+	return b, nil
+}
+
+// BodySize checks the header's fields for MarshalBody and AppendBody and
+// returns the length of the serialized body. It serializes Context into
+// SerializedContext if that is nil.
+func (h *Header) BodySize() (int, error) {
 	s := h.Suite
 	if s == nil || s.MessageVersion != h.Version {
-		return nil, invalid("header suite and version do not match")
+		return 0, invalid("header suite and version do not match")
 	}
 	if len(h.MessageID) != s.MessageIDLen() {
-		return nil, invalid("message ID must be %d bytes", s.MessageIDLen())
+		return 0, invalid("message ID must be %d bytes", s.MessageIDLen())
 	}
 	if len(h.SuiteData) != s.SuiteDataLen() && h.Version == 2 {
-		return nil, invalid("suite data must be %d bytes", s.SuiteDataLen())
+		return 0, invalid("suite data must be %d bytes", s.SuiteDataLen())
 	}
 	if len(h.EDKs) == 0 || len(h.EDKs) > MaxField {
-		return nil, invalid("a message holds 1 to %d encrypted data keys, not %d", MaxField, len(h.EDKs))
+		return 0, invalid("a message holds 1 to %d encrypted data keys, not %d", MaxField, len(h.EDKs))
 	}
 	if h.ContentType != ContentFramed && h.ContentType != ContentNonFramed {
-		return nil, invalid("unknown content type")
+		return 0, invalid("unknown content type")
 	}
 	if (h.ContentType == ContentFramed) != (h.FrameLength > 0) {
-		return nil, invalid("frame length %d does not suit the content type", h.FrameLength)
+		return 0, invalid("frame length %d does not suit the content type", h.FrameLength)
 	}
-	ec := h.SerializedContext
-	if ec == nil {
-		var err error
-		if ec, err = MarshalContext(h.Context); err != nil {
-			return nil, err
+	if h.SerializedContext == nil {
+		ec, err := MarshalContext(h.Context)
+		if err != nil {
+			return 0, err
 		}
+		h.SerializedContext = ec
 	}
-	if len(ec) > MaxField {
-		return nil, invalid("serialized encryption context is %d bytes, the header holds at most %d", len(ec), MaxField)
+	if len(h.SerializedContext) > MaxField {
+		return 0, invalid("serialized encryption context is %d bytes, the header holds at most %d", len(h.SerializedContext), MaxField)
 	}
-	size := 1 + 1 + 2 + len(h.MessageID) + 2 + len(ec) + 2 + 1 + 5 + 4 + len(h.SuiteData)
+	size := 1 + 2 + len(h.MessageID) + 2 + len(h.SerializedContext) + 2 + 1 + 4 + len(h.SuiteData)
+	if h.Version == 1 {
+		size += 1 + 5
+	}
 	for _, k := range h.EDKs {
+		if len(k.ProviderID) > MaxField || len(k.ProviderInfo) > MaxField || len(k.Ciphertext) > MaxField {
+			return 0, invalid("encrypted data key field longer than %d bytes", MaxField)
+		}
+		if !utf8.ValidString(k.ProviderID) {
+			return 0, invalid("key provider ID is not valid UTF-8")
+		}
 		size += 6 + len(k.ProviderID) + len(k.ProviderInfo) + len(k.Ciphertext)
 	}
-	b := make([]byte, 0, size)
+	return size, nil
+}
+
+// AppendBody appends the serialized header body to dst, for a header that
+// BodySize has checked. It does not set h.Body.
+func (h *Header) AppendBody(b []byte) []byte {
+	ec := h.SerializedContext
 	b = append(b, h.Version)
 	if h.Version == 1 {
 		b = append(b, typeCustomerAED)
 	}
-	b = binary.BigEndian.AppendUint16(b, s.ID)
+	b = binary.BigEndian.AppendUint16(b, h.Suite.ID)
 	b = append(b, h.MessageID...)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(ec)))
 	b = append(b, ec...)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(h.EDKs)))
 	for _, k := range h.EDKs {
-		if len(k.ProviderID) > MaxField || len(k.ProviderInfo) > MaxField || len(k.Ciphertext) > MaxField {
-			return nil, invalid("encrypted data key field longer than %d bytes", MaxField)
-		}
-		if !utf8.ValidString(k.ProviderID) {
-			return nil, invalid("key provider ID is not valid UTF-8")
-		}
 		b = binary.BigEndian.AppendUint16(b, uint16(len(k.ProviderID)))
 		b = append(b, k.ProviderID...)
 		b = binary.BigEndian.AppendUint16(b, uint16(len(k.ProviderInfo)))
@@ -329,8 +416,7 @@ func (h *Header) MarshalBody() ([]byte, error) {
 	if h.Version == 2 {
 		b = append(b, h.SuiteData...)
 	}
-	h.Body = b
-	return b, nil
+	return b
 }
 
 // AppendAuth appends the header authentication (v1: IV and tag; v2: tag) to dst.
