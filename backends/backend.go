@@ -1,7 +1,12 @@
-// Package backends defines the contract every key service in keyport implements:
-// the Backend interface and its optional capabilities, the error taxonomy, key
-// references, the unambiguous encoding of encryption contexts, and the Router that
-// maps a key reference to the backend that owns it.
+// Package backends defines the contract every key service in keyport implements
+// (the driver interface [Backend] and its optional capabilities, the error
+// taxonomy, key references, the unambiguous encoding of encryption contexts), and
+// the [Front]: the one value every caller holds in front of the drivers. The
+// Front checks every input once, routes each key to the driver that owns it
+// (opening drivers from key URLs through [URLOpener] values), forwards each
+// operation to the driver's own capability or a documented fallback, labels
+// errors, and runs [Interceptor] values such as [Retry] and [Logging] around every
+// call.
 //
 // The contract follows AWS KMS: inputs and outputs carry the same fields as the KMS
 // API, errors are named after the KMS exceptions, and key references take the four
@@ -10,7 +15,9 @@
 // pkcs11:token=...;object=...).
 //
 // Drivers live in sub-packages (backends/local, backends/awskms, backends/vault, ...)
-// and never import each other.
+// and never import each other. A driver is called through a Front, which has
+// checked the input (a driver may take a nil input for the programming error it
+// is); it speaks only its service and maps the service's errors through one table.
 package backends
 
 import "context"

@@ -15,9 +15,10 @@ import (
 // without global state and for many keys and services at once.
 //
 // A Front routes each key reference to the driver that owns it: URIs by scheme
-// (vault://transit/orders, gcpkms://projects/...), AWS ARNs by account and region,
-// bare key IDs and alias names to the default driver (they resolve in the caller's
-// own account). It validates every input once, before any driver sees it (see
+// (vault://transit/orders, gcpkms://projects/...), AWS ARNs by account and region
+// (an ARN no account route claims goes to the awskms opener when there is one,
+// else to the default driver), bare key IDs and alias names to the default driver
+// (they resolve in the caller's own account). It validates every input once, before any driver sees it (see
 // [Front.Encrypt] for the rules), labels every error with its operation, runs the
 // interceptors given to [Front.Use] around every call, and forwards the call to
 // the driver's own capability ([ReEncrypter], [DataKeyGenerator], [KeyDescriber],
@@ -209,7 +210,12 @@ func (f *Front) route(ctx context.Context, keyRef string) (Backend, KeyRef, erro
 	case ref.Form == FormURI:
 		o = f.openers[ref.Scheme]
 	case ref.IsARN():
-		o = f.openers["awskms"]
+		// An ARN no account route claims: AWS KMS's opener if there is one,
+		// which reaches every account and region as AWS does; else the default
+		// driver, which decides as a KMS client does with any ARN.
+		if o = f.openers["awskms"]; o == nil {
+			b = f.def
+		}
 	}
 	f.mu.RUnlock()
 	if b != nil {

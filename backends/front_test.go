@@ -56,13 +56,26 @@ func TestFrontLookup(t *testing.T) {
 	}
 
 	for _, ref := range []string{
-		"gcpkms://projects/p",                          // no such scheme
-		"arn:aws:kms:us-west-2:444455556666:key/" + id, // account B only in us-east-1
-		"arn:aws:kms:us-east-1:999999999999:key/" + id, // unknown account
+		"gcpkms://projects/p", // no such scheme
 		"not a key",
 	} {
 		if _, _, err := r.Lookup(context.Background(), ref); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Lookup(%q) error = %v, want ErrNotFound", ref, err)
+		}
+	}
+	// An ARN that no account route claims goes to the default, which decides as
+	// a KMS client does with any ARN; without a default it is not found.
+	for _, ref := range []string{
+		"arn:aws:kms:us-west-2:444455556666:key/" + id, // account B only in us-east-1
+		"arn:aws:kms:us-east-1:999999999999:key/" + id, // unknown account
+	} {
+		if b, _, err := r.Lookup(context.Background(), ref); err != nil || b != named("default") {
+			t.Errorf("Lookup(%q) = %v, %v; want the default", ref, b, err)
+		}
+		var none Front
+		_ = none.Register("vault", named("vault"))
+		if _, _, err := none.Lookup(context.Background(), ref); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Lookup(%q) without a default: error = %v, want ErrNotFound", ref, err)
 		}
 	}
 }

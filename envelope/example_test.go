@@ -7,6 +7,8 @@ import (
 	"io"
 	"log"
 
+	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/backends/local"
 	"github.com/keyport/keyport/envelope"
 	"github.com/keyport/keyport/envelope/keyring"
 )
@@ -71,4 +73,44 @@ func ExampleNewEncrypter() {
 	}
 	fmt.Println(n, "bytes")
 	// Output: 1048576 bytes
+}
+
+// Stream a message under a key of a key service: the data key is wrapped by the
+// service (here the embedded one), the body never leaves this process, and the
+// decrypting reader releases each frame only once it is authenticated.
+func ExampleNewDecrypter() {
+	ctx := context.Background()
+	app := local.New().Client(local.Identity{Account: "111122223333"})
+	key, err := app.CreateKey(ctx, &local.CreateKeyInput{Description: "reports"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	kr, err := keyring.NewBackend(backends.NewFront(app), key.KeyMetadata.Arn, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ec := map[string]string{"report": "2026-q4"}
+	var msg bytes.Buffer
+	enc, err := envelope.NewEncrypter(ctx, &msg, envelope.EncryptOptions{Keyring: kr, EncryptionContext: ec})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := io.WriteString(enc, "quarterly numbers, streamed"); err != nil {
+		log.Fatal(err)
+	}
+	if err := enc.Close(); err != nil {
+		log.Fatal(err)
+	}
+
+	dec, err := envelope.NewDecrypter(ctx, &msg, envelope.DecryptOptions{Keyring: kr})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer dec.Close()
+	var out bytes.Buffer
+	if _, err := io.Copy(&out, dec); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(out.String(), dec.Result().EncryptionContext["report"])
+	// Output: quarterly numbers, streamed 2026-q4
 }

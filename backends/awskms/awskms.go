@@ -50,14 +50,14 @@ type settings struct {
 }
 
 // WithAccount names the AWS account (12 digits) of the caller's credentials. The
-// Backend needs it only to register itself with a Router as the owner of the
+// Backend needs it only to register itself with a backends.Front as the owner of the
 // account's ARNs (see Register).
 func WithAccount(account string) Option {
 	return func(s *settings) { s.account = account }
 }
 
 // WithPartition sets the partition of the home account ("aws" by default; "aws-cn",
-// "aws-us-gov", ...). It is used only for Router registration.
+// "aws-us-gov", ...). It is used only for registration with a backends.Front.
 func WithPartition(partition string) Option {
 	return func(s *settings) { s.partition = partition }
 }

@@ -47,7 +47,7 @@
 // # keyport as a gocloud driver
 //
 // [Driver] is any keyport key (over the local service, AWS KMS, Vault, a Tink
-// keyset, a Router, the front) as a gocloud driver.Keeper, with an optional
+// keyset, a [backends.Front]) as a gocloud driver.Keeper, with an optional
 // fixed encryption context; [OpenKeeper] wraps it in a *secrets.Keeper, and
 // [RegisterKeeper] registers the keyport:///<key reference> URL scheme with a
 // secrets.URLMux, so secrets.OpenKeeper(ctx, "keyport:///alias/orders") works once

@@ -18,7 +18,7 @@ const KeeperScheme = "keyport"
 
 // Driver is a keyport key as a gocloud.dev secrets driver (driver.Keeper): gocloud
 // users encrypt and decrypt under any key a keyport backend reaches (the local
-// service, AWS KMS, Vault, a Tink keyset, a Router, the front). Wrap it with
+// service, AWS KMS, Vault, a Tink keyset, a backends.Front). Wrap it with
 // secrets.NewKeeper, or use OpenKeeper.
 type Driver struct {
 	b     backends.Backend

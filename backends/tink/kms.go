@@ -201,7 +201,7 @@ func kmsError(ctx context.Context, op, keyURI string, err error) error {
 	return backends.Wrap(backends.ErrInternal, op, keyURI, err)
 }
 
-// KMSClient offers a keyport backend (a driver, a Router, later the front) to
+// KMSClient offers a keyport backend (a driver, or a [backends.Front]) to
 // Tink as a registry.KMSClient, so that Tink's KMS envelope AEAD, encrypted
 // keysets and everything else built on KMS clients use keyport's keys, and
 // keyport reads the ciphertexts they made.

@@ -23,10 +23,10 @@ func ExampleParseRef() {
 	// mount=team-a/transit key=orders canonical=vault://team-a/transit/orders
 }
 
-// Example_router registers a Vault backend (configured from VAULT_ADDR and
-// VAULT_TOKEN) with a Router and encrypts a data key under a Transit key, bound to
+// Example_front registers a Vault backend (configured from VAULT_ADDR and
+// VAULT_TOKEN) with a Front and encrypts a data key under a Transit key, bound to
 // an encryption context.
-func Example_router() {
+func Example_front() {
 	b, err := vault.New(vault.Options{})
 	if err != nil {
 		fmt.Println(err)

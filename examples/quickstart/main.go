@@ -69,20 +69,20 @@ func run(ctx context.Context, w io.Writer) error {
 	}
 	otherAsApp := other.Client(local.Identity{Account: appAccount, Principal: "arn:aws:iam::" + appAccount + ":role/app"})
 
-	// The Router says which backend owns a key: the embedded service owns both of
+	// The Front says which backend owns a key: the embedded service owns both of
 	// its accounts (and bare key IDs and alias names, which resolve in the
 	// application's account); the second service owns its account's ARNs.
-	var router backends.Front
-	router.SetDefault(app)
+	var kms backends.Front
+	kms.SetDefault(app)
 	for _, reg := range []struct {
 		account string
 		b       backends.Backend
 	}{{appAccount, app}, {partnerAccount, app}, {otherAccount, otherAsApp}} {
-		if err := router.RegisterAccount(reg.account, "", reg.b); err != nil {
+		if err := kms.RegisterAccount(reg.account, "", reg.b); err != nil {
 			return err
 		}
 	}
-	engine := reencrypt.New(&router)
+	engine := reencrypt.New(&kms)
 
 	// 1. A fresh 32-byte data key under alias/orders, bound to an encryption context.
 	ec := map[string]string{"tenant": "acme", "purpose": "quickstart"}
@@ -142,7 +142,7 @@ func run(ctx context.Context, w io.Writer) error {
 	}
 
 	// 6. Decrypt where the data key ended up, and check it is the same data key.
-	dec, err := router.Decrypt(ctx, &backends.DecryptInput{KeyID: remote, CiphertextBlob: blob, EncryptionContext: newEC})
+	dec, err := kms.Decrypt(ctx, &backends.DecryptInput{KeyID: remote, CiphertextBlob: blob, EncryptionContext: newEC})
 	if err != nil {
 		return err
 	}
@@ -153,7 +153,7 @@ func run(ctx context.Context, w io.Writer) error {
 		return fmt.Errorf("the data key changed on the way")
 	}
 	// The old context no longer opens it.
-	_, err = router.Decrypt(ctx, &backends.DecryptInput{KeyID: remote, CiphertextBlob: blob, EncryptionContext: ec})
+	_, err = kms.Decrypt(ctx, &backends.DecryptInput{KeyID: remote, CiphertextBlob: blob, EncryptionContext: ec})
 	if !errors.Is(err, backends.ErrInvalidCiphertext) {
 		return fmt.Errorf("decrypting with the old encryption context: got %v, want InvalidCiphertextException", err)
 	}
