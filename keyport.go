@@ -24,6 +24,7 @@
 //	                  (and the four AWS forms: key ID, key ARN, alias/N, alias ARN)
 //	Vault Transit     vault://<mount>/<key>                     hashivault://<key>                            hcvault://<host>:<port>/<mount>/keys/<key>
 //	Google Cloud KMS  gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K       (same)                gcp-kms://projects/P/.../cryptoKeys/K
+//	Azure Key Vault   https://<vault>.vault.azure.net/keys/<key>[/<version>]   azurekeyvault://<vault>.vault.azure.net/keys/<key>
 //	PKCS#11 (RFC 7512) pkcs11:token=T;object=O[;module-path=...]
 //	raw AES key       -                                        base64key://<base64 of 32 bytes>              -
 //
@@ -32,7 +33,9 @@
 // parameter points awskms:// URLs at a local server such as local-kms. Vault from
 // VAULT_ADDR and VAULT_TOKEN (hashivault:// also from gocloud's VAULT_SERVER_URL
 // and VAULT_SERVER_TOKEN; hcvault:// names its server and takes VAULT_TOKEN).
-// Cloud KMS from Application Default Credentials. PKCS#11 from the module path in
+// Cloud KMS from Application Default Credentials. Key Vault from azidentity's
+// DefaultAzureCredential (environment, workload identity, managed identity, the
+// Azure CLI), made on the first request. PKCS#11 from the module path in
 // the URL or KEYPORT_PKCS11_MODULE, and the PIN from the environment or a file,
 // never the URL. A base64key:// URL holds its key: use it for tests only.
 //
@@ -42,11 +45,18 @@
 package keyport
 
 import (
+	"context"
+	"sync"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"gocloud.dev/secrets"
 	"gocloud.dev/secrets/localsecrets"
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/awskms"
+	"github.com/keyport/keyport/backends/azurekv"
 	"github.com/keyport/keyport/backends/gcpkms"
 	"github.com/keyport/keyport/backends/gocloud"
 	"github.com/keyport/keyport/backends/pkcs11"
@@ -72,23 +82,45 @@ func RegisterOpeners(f *backends.Front) error {
 	hv := new(vault.Opener)
 	gcp := new(gcpkms.URLOpener)
 	hsm := new(pkcs11.Opener)
+	az := &azurekv.URLOpener{Options: azurekv.Options{Credential: new(defaultAzureCredential)}}
 	mux := new(secrets.URLMux)
 	mux.RegisterKeeper(localsecrets.Scheme, new(localsecrets.URLOpener))
 	raw := gocloud.New(gocloud.Options{URLMux: mux})
 	for scheme, o := range map[string]backends.URLOpener{
-		awskms.Scheme:       aws,
-		awskms.TinkScheme:   aws,
-		vault.Scheme:        hv,
-		vault.GocloudScheme: hv,
-		vault.TinkScheme:    hv,
-		gcpkms.Scheme:       gcp,
-		gcpkms.TinkScheme:   gcp,
-		pkcs11.Scheme:       hsm,
-		localsecrets.Scheme: raw,
+		awskms.Scheme:         aws,
+		awskms.TinkScheme:     aws,
+		vault.Scheme:          hv,
+		vault.GocloudScheme:   hv,
+		vault.TinkScheme:      hv,
+		gcpkms.Scheme:         gcp,
+		gcpkms.TinkScheme:     gcp,
+		pkcs11.Scheme:         hsm,
+		azurekv.Scheme:        az,
+		azurekv.GocloudScheme: az,
+		localsecrets.Scheme:   raw,
 	} {
 		if err := f.RegisterOpener(scheme, o); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// defaultAzureCredential is azidentity's DefaultAzureCredential, made on the first
+// token request, so that registering the Key Vault opener costs nothing and
+// fails nothing where Azure is never used.
+type defaultAzureCredential struct {
+	once sync.Once
+	cred *azidentity.DefaultAzureCredential
+	err  error
+}
+
+var _ azcore.TokenCredential = (*defaultAzureCredential)(nil)
+
+func (d *defaultAzureCredential) GetToken(ctx context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	d.once.Do(func() { d.cred, d.err = azidentity.NewDefaultAzureCredential(nil) })
+	if d.err != nil {
+		return azcore.AccessToken{}, d.err
+	}
+	return d.cred.GetToken(ctx, opts)
 }

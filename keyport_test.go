@@ -15,6 +15,7 @@ import (
 	"github.com/keyport/keyport"
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/awskms"
+	"github.com/keyport/keyport/backends/azurekv"
 	"github.com/keyport/keyport/backends/gcpkms"
 	"github.com/keyport/keyport/backends/gocloud"
 	"github.com/keyport/keyport/backends/vault"
@@ -71,6 +72,9 @@ func TestURLForms(t *testing.T) {
 		{"gcpkms://projects/p/locations/global/keyRings/r/cryptoKeys/k", "gcpkms", ""},
 		{"gcp-kms://projects/p/locations/global/keyRings/r/cryptoKeys/k", "gcpkms", ""},
 		{"base64key://smGbjm71Nxd1Ig5FS0wj9SlbzAIrnolCz9bQQ6uAhl4=", "gocloud", ""},
+		{"https://myvault.vault.azure.net/keys/orders", "azurekv", ""},
+		{"https://myvault.vault.azure.net/keys/orders/0123456789abcdef0123456789abcdef", "azurekv", ""},
+		{"azurekeyvault://myvault.vault.azure.net/keys/orders", "azurekv", ""},
 	} {
 		b, ref, err := kms.Lookup(ctx, c.url)
 		if err != nil {
@@ -87,6 +91,8 @@ func TestURLForms(t *testing.T) {
 			driver = "gcpkms"
 		case *gocloud.Backend:
 			driver = "gocloud"
+		case *azurekv.Backend:
+			driver = "azurekv"
 		}
 		want := c.ref
 		if want == "" {
