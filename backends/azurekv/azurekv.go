@@ -71,10 +71,12 @@ func New(opts Options) (*Backend, error) {
 	return &Backend{opts: opts, ttl: ttl, clients: map[string]*azkeys.Client{}, keys: map[string]cachedKey{}}, nil
 }
 
-// Register makes b the owner of https:// and azurekeyvault:// references in r.
-func (b *Backend) Register(r *backends.Front) error {
-	for _, s := range []string{Scheme, GocloudScheme} {
-		if err := r.Register(s, b); err != nil {
+// Register makes b the owner of azurekv://, azurekeyvault:// and https://
+// references in f. It claims every https:// URL of f for Key Vault; register the
+// schemes one by one to leave https:// to another driver.
+func (b *Backend) Register(f *backends.Front) error {
+	for _, s := range []string{Scheme, GocloudScheme, HTTPSScheme} {
+		if err := f.Register(s, b); err != nil {
 			return err
 		}
 	}

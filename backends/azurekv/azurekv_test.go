@@ -26,14 +26,14 @@ const version = "0123456789abcdef0123456789abcdef"
 
 func TestParseRef(t *testing.T) {
 	for _, tc := range []struct{ in, uri, version string }{
-		{"https://myvault.vault.azure.net/keys/orders", "https://myvault.vault.azure.net/keys/orders", ""},
-		{"https://MyVault.Vault.Azure.Net/keys/orders/" + strings.ToUpper(version), "https://myvault.vault.azure.net/keys/orders", version},
-		{"azurekeyvault://myvault.vault.azure.net/keys/orders", "https://myvault.vault.azure.net/keys/orders", ""},
-		{"AzureKeyVault://hsm-1.managedhsm.azure.net/keys/k-1/" + version, "https://hsm-1.managedhsm.azure.net/keys/k-1", version},
-		{"https://cnvault.vault.azure.cn/keys/k", "https://cnvault.vault.azure.cn/keys/k", ""},
+		{"https://myvault.vault.azure.net/keys/orders", "azurekv://myvault.vault.azure.net/keys/orders", ""},
+		{"https://MyVault.Vault.Azure.Net/keys/orders/" + strings.ToUpper(version), "azurekv://myvault.vault.azure.net/keys/orders", version},
+		{"azurekeyvault://myvault.vault.azure.net/keys/orders", "azurekv://myvault.vault.azure.net/keys/orders", ""},
+		{"AzureKeyVault://hsm-1.managedhsm.azure.net/keys/k-1/" + version, "azurekv://hsm-1.managedhsm.azure.net/keys/k-1", version},
+		{"azurekv://cnvault.vault.azure.cn/keys/k", "azurekv://cnvault.vault.azure.cn/keys/k", ""},
 	} {
 		r, err := azurekv.ParseRef(tc.in)
-		if err != nil || r.URI() != tc.uri || r.Version != tc.version {
+		if err != nil || r.URI() != tc.uri || r.Version != tc.version || r.KID() != "https"+strings.TrimPrefix(tc.uri, "azurekv")+map[bool]string{true: "/" + tc.version}[tc.version != ""] {
 			t.Errorf("ParseRef(%q) = %+v (%q), %v; want %q version %q", tc.in, r, r.URI(), err, tc.uri, tc.version)
 		}
 	}
@@ -108,7 +108,7 @@ func TestChallenge(t *testing.T) {
 		vault, key, scope string
 	}{
 		{e.url, key, "https://vault.azure.net/.default"},
-		{hsmURL, hsmURL + "/keys/hsm-key", "https://managedhsm.azure.net/.default"},
+		{hsmURL, "azurekv://keyport-hsm.managedhsm.azure.net/keys/hsm-key", "https://managedhsm.azure.net/.default"},
 	} {
 		cred := e.srv.NewCredential()
 		b := e.backend(t, azurekv.Options{Credential: cred})
@@ -419,7 +419,7 @@ func TestManagedHSM(t *testing.T) {
 	if _, err := admin.CreateKey(ctx, "oct", azkeys.CreateKeyParameters{Kty: &kty, KeySize: &size}, nil); err != nil {
 		t.Fatal(err)
 	}
-	key := u + "/keys/oct"
+	key := "azurekv://keyport-hsm.managedhsm.azure.net/keys/oct"
 	ec := map[string]string{"hsm": "yes"}
 	for _, n := range []int{0, 1, 7, 8, 32, 33, 1024} {
 		pt := make([]byte, n)
@@ -484,7 +484,7 @@ func TestURLOpener(t *testing.T) {
 	key := e.key(t, "opened", azkeys.KeyTypeRSA, 2048)
 	o := &azurekv.URLOpener{Options: azurekv.Options{Credential: e.srv.NewCredential(), ClientOptions: e.srv.ClientOptions(-1)}}
 	var first backends.Backend
-	for _, s := range []string{key, "azurekeyvault://" + vaultHost + "/keys/opened"} {
+	for _, s := range []string{key, "azurekeyvault://" + vaultHost + "/keys/opened", "https://" + vaultHost + "/keys/opened"} {
 		u, err := url.Parse(s)
 		if err != nil {
 			t.Fatal(err)
@@ -509,5 +509,52 @@ func TestURLOpener(t *testing.T) {
 	}
 	if _, err := azurekv.New(azurekv.Options{}); !errors.Is(err, backends.ErrInvalidArgument) {
 		t.Errorf("New without a credential: want ValidationException, got %v", err)
+	}
+}
+
+// TestFront: the URL opener registered with a Front, every operation of the Front
+// by every URL form, the Front's data keys, and Decrypt without a KeyID.
+func TestFront(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	key := e.key(t, "fronted", azkeys.KeyTypeRSA, 2048)
+	o := &azurekv.URLOpener{Options: azurekv.Options{Credential: e.srv.NewCredential(), ClientOptions: e.srv.ClientOptions(-1), BindEncryptionContext: true}}
+	f := backends.NewFront(nil)
+	if err := o.Register(f); err != nil {
+		t.Fatal(err)
+	}
+	ec := map[string]string{"via": "front"}
+	var last []byte
+	for _, ref := range []string{key, "https://" + vaultHost + "/keys/fronted", "azurekeyvault://" + vaultHost + "/keys/fronted"} {
+		out, err := f.Encrypt(ctx, &backends.EncryptInput{KeyID: ref, Plaintext: []byte("k"), EncryptionContext: ec})
+		if err != nil || out.KeyID != key {
+			t.Fatalf("Front.Encrypt by %s: %+v, %v", ref, out, err)
+		}
+		last = out.CiphertextBlob
+		d, err := f.Decrypt(ctx, &backends.DecryptInput{KeyID: ref, CiphertextBlob: out.CiphertextBlob, EncryptionContext: ec})
+		if err != nil || string(d.Plaintext) != "k" || d.KeyID != key {
+			t.Errorf("Front.Decrypt by %s: %v", ref, err)
+		}
+		md, err := f.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: ref})
+		if err != nil || md.Arn != key {
+			t.Errorf("Front.DescribeKey by %s: %+v, %v", ref, md, err)
+		}
+		dk, err := f.GenerateDataKey(ctx, &backends.GenerateDataKeyInput{KeyID: ref, EncryptionContext: ec})
+		if err != nil || len(dk.Plaintext) != 32 || dk.KeyID != key {
+			t.Fatalf("Front.GenerateDataKey by %s: %v", ref, err)
+		}
+		clear(dk.Plaintext)
+	}
+	// Key Vault blobs name their key: with the opened driver as its default, the
+	// Front decrypts one given without a KeyID.
+	u, _ := url.Parse(key)
+	b, err := o.OpenBackendURL(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.SetDefault(b)
+	d, err := f.Decrypt(ctx, &backends.DecryptInput{CiphertextBlob: last, EncryptionContext: ec})
+	if err != nil || d.KeyID != key || string(d.Plaintext) != "k" {
+		t.Errorf("Front.Decrypt without a KeyID: %v", err)
 	}
 }

@@ -52,12 +52,12 @@ func TestConformance(t *testing.T) {
 			KeyA:    keyA,
 			KeyB:    keyB,
 			KeyAForms: []string{keyA, "azurekeyvault://" + vaultHost + "/keys/key-a",
-				"HTTPS://" + strings.ToUpper(vaultHost) + "/keys/key-a"},
+				"HTTPS://" + strings.ToUpper(vaultHost) + "/keys/key-a", "https://" + vaultHost + "/keys/key-a"},
 			Disabled:                  disabled,
 			DisabledCiphertext:        disabledBlob,
 			PendingDeletion:           pending,
 			PendingDeletionCiphertext: pendingBlob,
-			Unknown:                   e.url + "/keys/no-such-key",
+			Unknown:                   "azurekv://" + vaultHost + "/keys/no-such-key",
 			Deviations: []conformance.Deviation{
 				// RSA-OAEP-256 with a 2048-bit key wraps 190 bytes, less the
 				// 32-byte digest of the context binding: 158, not 4096

@@ -3,14 +3,17 @@
 //
 // # Keys
 //
-// A key is named by its key identifier or by gocloud.dev's URL (see [ParseRef]):
+// A key is named by keyport's URL, Key Vault's key identifier or gocloud.dev's URL
+// (see [ParseRef]):
 //
+//	azurekv://NAME.vault.azure.net/keys/KEY[/VERSION]
 //	https://NAME.vault.azure.net/keys/KEY[/VERSION]
 //	azurekeyvault://NAME.vault.azure.net/keys/KEY[/VERSION]
 //
 // (and the Managed HSM, China, US Government and Germany hosts). Every output names
-// the key by its canonical identifier without a version ([Ref.URI]), and that is
-// what envelope messages record (provider ID keyport:azurekv). Only Key Vault
+// the key by its canonical azurekv:// URL without a version ([Ref.URI]), and that
+// is what envelope messages record (provider ID keyport:azurekv, whose scheme it
+// is). Only Key Vault
 // hosts are accepted, so a key identifier read from a ciphertext never sends a
 // request, or a token, anywhere else.
 //

@@ -62,6 +62,6 @@ func Example() {
 	defer clear(dec.Plaintext)
 	fmt.Printf("unwrapped %d bytes\n", len(dec.Plaintext))
 	// Output:
-	// wrapped under https://acme.vault.azure.net/keys/orders
+	// wrapped under azurekv://acme.vault.azure.net/keys/orders
 	// unwrapped 32 bytes
 }

@@ -2,6 +2,7 @@ package azurekv_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
@@ -57,7 +58,7 @@ func (e *env) key(t testing.TB, name string, kty azkeys.KeyType, size int32) str
 	if err != nil {
 		t.Fatal(err)
 	}
-	return e.url + "/keys/" + name
+	return "azurekv://" + strings.TrimPrefix(e.url, "https://") + "/keys/" + name
 }
 
 func (e *env) setEnabled(t testing.TB, name string, on bool) {

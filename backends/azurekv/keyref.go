@@ -7,10 +7,12 @@ import (
 	"github.com/keyport/keyport/backends"
 )
 
-// URL schemes of Key Vault key references: the key identifier's own https://, and
-// gocloud.dev's azurekeyvault://.
+// URL schemes of Key Vault key references: keyport's azurekv:// (the canonical
+// form, whose scheme names the provider in envelope headers: keyport:azurekv), the
+// key identifier's own https://, and gocloud.dev's azurekeyvault://.
 const (
-	Scheme        = "https"
+	Scheme        = "azurekv"
+	HTTPSScheme   = "https"
 	GocloudScheme = "azurekeyvault"
 )
 
@@ -38,17 +40,19 @@ type Ref struct {
 // VaultURL returns the vault's URL, https://<vault>.
 func (r Ref) VaultURL() string { return "https://" + r.Vault }
 
-// URI returns the canonical reference, https://<vault>/keys/<name>: the key's
-// identifier without a version, which is the KeyID of every output of the backend,
-// whatever form the input took.
-func (r Ref) URI() string { return "https://" + r.Vault + "/keys/" + r.Name }
+// URI returns the canonical reference, azurekv://<vault>/keys/<name>: the key
+// without a version, which is the KeyID of every output of the backend, whatever
+// form the input took.
+func (r Ref) URI() string { return Scheme + "://" + r.Vault + "/keys/" + r.Name }
 
-// KID returns the key identifier with its version (the URI when r names none).
+// KID returns Key Vault's key identifier, https://<vault>/keys/<name>, with the
+// version when r names one.
 func (r Ref) KID() string {
+	id := "https://" + r.Vault + "/keys/" + r.Name
 	if r.Version == "" {
-		return r.URI()
+		return id
 	}
-	return r.URI() + "/" + r.Version
+	return id + "/" + r.Version
 }
 
 // String returns r.KID().
@@ -59,9 +63,10 @@ func (r Ref) ManagedHSM() bool { return strings.Contains(r.Vault, ".managedhsm."
 
 const maxRefLen = 1024
 
-// ParseRef parses a Key Vault key reference in either of its forms:
+// ParseRef parses a Key Vault key reference in any of its forms:
 //
-//	https://NAME.vault.azure.net/keys/KEY[/VERSION]          the key identifier
+//	azurekv://NAME.vault.azure.net/keys/KEY[/VERSION]        keyport's URL (canonical)
+//	https://NAME.vault.azure.net/keys/KEY[/VERSION]          Key Vault's key identifier
 //	azurekeyvault://NAME.vault.azure.net/keys/KEY[/VERSION]  gocloud.dev's URL
 //
 // The host must be a Key Vault or Managed HSM host of an Azure cloud
@@ -81,8 +86,8 @@ func ParseRef(s string) (Ref, error) {
 	if err != nil {
 		return bad("not a URL")
 	}
-	if !strings.EqualFold(u.Scheme, Scheme) && !strings.EqualFold(u.Scheme, GocloudScheme) {
-		return bad("scheme is neither https nor azurekeyvault")
+	if !strings.EqualFold(u.Scheme, Scheme) && !strings.EqualFold(u.Scheme, HTTPSScheme) && !strings.EqualFold(u.Scheme, GocloudScheme) {
+		return bad("scheme is none of azurekv, https and azurekeyvault")
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" || u.Port() != "" || strings.Contains(s, "%") {
 		return bad("want https://NAME.vault.azure.net/keys/KEY[/VERSION] and nothing more")

@@ -8,8 +8,8 @@ import (
 	"github.com/keyport/keyport/backends"
 )
 
-// URLOpener opens the Backend that serves https:// Key Vault key identifiers and
-// gocloud.dev's azurekeyvault:// URLs. The URL names the vault and the key; the
+// URLOpener opens the Backend that serves azurekv:// URLs, Key Vault's https://
+// key identifiers and gocloud.dev's azurekeyvault:// URLs. The URL names the vault and the key; the
 // credential comes from Options (never from the URL). Every URL opens the same
 // Backend, made on first use, which keeps one client per vault. Register it for
 // both schemes; it is safe for concurrent use.
@@ -33,4 +33,15 @@ func (o *URLOpener) OpenBackendURL(_ context.Context, u *url.URL) (backends.Back
 		return nil, o.err
 	}
 	return o.b, nil
+}
+
+// Register registers o with f for the azurekv://, azurekeyvault:// and https://
+// schemes.
+func (o *URLOpener) Register(f *backends.Front) error {
+	for _, s := range []string{Scheme, GocloudScheme, HTTPSScheme} {
+		if err := f.RegisterOpener(s, o); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -451,3 +451,45 @@ func TestContextBindingIsExact(t *testing.T) {
 	_, err = e.b.Decrypt(ctx, &backends.DecryptInput{KeyID: key, CiphertextBlob: out.CiphertextBlob, EncryptionContext: map[string]string{"a": "bc"}})
 	wantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt under a re-split context")
 }
+
+// TestFront: the URL opener registered with a Front, every operation of the Front
+// by every URL form, and the Front's data keys (Cloud KMS has no GenerateDataKey).
+func TestFront(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	key := e.key(t, "fronted", kmspb.ProtectionLevel_SOFTWARE)
+	o := &gcpkms.URLOpener{Options: gcpkms.Options{ClientOptions: e.srv.ClientOptions("")}}
+	defer o.Close()
+	f := backends.NewFront(nil)
+	if err := o.Register(f); err != nil {
+		t.Fatal(err)
+	}
+	ec := map[string]string{"via": "front"}
+	for _, ref := range []string{key, "gcp-kms://" + name(key)} {
+		out, err := f.Encrypt(ctx, &backends.EncryptInput{KeyID: ref, Plaintext: []byte("k"), EncryptionContext: ec})
+		if err != nil || out.KeyID != key {
+			t.Fatalf("Front.Encrypt by %s: %+v, %v", ref, out, err)
+		}
+		d, err := f.Decrypt(ctx, &backends.DecryptInput{KeyID: ref, CiphertextBlob: out.CiphertextBlob, EncryptionContext: ec})
+		if err != nil || string(d.Plaintext) != "k" || d.KeyID != key {
+			t.Errorf("Front.Decrypt by %s: %v", ref, err)
+		}
+		md, err := f.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: ref})
+		if err != nil || md.Arn != key {
+			t.Errorf("Front.DescribeKey by %s: %+v, %v", ref, md, err)
+		}
+		dk, err := f.GenerateDataKey(ctx, &backends.GenerateDataKeyInput{KeyID: ref, EncryptionContext: ec})
+		if err != nil || len(dk.Plaintext) != 32 || dk.KeyID != key {
+			t.Fatalf("Front.GenerateDataKey by %s: %v", ref, err)
+		}
+		d, err = f.Decrypt(ctx, &backends.DecryptInput{KeyID: key, CiphertextBlob: dk.CiphertextBlob, EncryptionContext: ec})
+		if err != nil || string(d.Plaintext) != string(dk.Plaintext) {
+			t.Errorf("Front.Decrypt of the data key: %v", err)
+		}
+		clear(dk.Plaintext)
+	}
+	_, err := f.Decrypt(ctx, &backends.DecryptInput{CiphertextBlob: []byte("x")})
+	if err == nil {
+		t.Errorf("Front.Decrypt of a Cloud KMS blob without a KeyID succeeded")
+	}
+}

@@ -11,8 +11,7 @@ import (
 // URLOpener opens the Backend that serves gcpkms:// and gcp-kms:// key URLs. A
 // Cloud KMS URL names a key, not a service address, so every URL opens the same
 // Backend, made on first use from Options (Application Default Credentials unless
-// Options says otherwise). Register it for both schemes; it is safe for concurrent
-// use.
+// Options says otherwise). It is safe for concurrent use.
 type URLOpener struct {
 	Options Options
 
@@ -39,6 +38,16 @@ func (o *URLOpener) OpenBackendURL(ctx context.Context, u *url.URL) (backends.Ba
 func (o *URLOpener) Close() error {
 	if o.b != nil {
 		return o.b.Close()
+	}
+	return nil
+}
+
+// Register registers o with f for the gcpkms:// and gcp-kms:// schemes.
+func (o *URLOpener) Register(f *backends.Front) error {
+	for _, s := range []string{Scheme, TinkScheme} {
+		if err := f.RegisterOpener(s, o); err != nil {
+			return err
+		}
 	}
 	return nil
 }
