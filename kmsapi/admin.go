@@ -21,8 +21,8 @@ var operations = map[string]operation{
 	"CreateKey":                       createKey,
 	"DescribeKey":                     describeKey,
 	"ListKeys":                        listKeys,
-	"EnableKey":                       keyOnly(func(c *call, id string) error { return c.client.EnableKey(c.ctx, &local.EnableKeyInput{KeyID: id}) }),
-	"DisableKey":                      keyOnly(func(c *call, id string) error { return c.client.DisableKey(c.ctx, &local.DisableKeyInput{KeyID: id}) }),
+	"EnableKey":                       keyOnly("EnableKey", func(c *call, id string) error { return c.client.EnableKey(c.ctx, &local.EnableKeyInput{KeyID: id}) }),
+	"DisableKey":                      keyOnly("DisableKey", func(c *call, id string) error { return c.client.DisableKey(c.ctx, &local.DisableKeyInput{KeyID: id}) }),
 	"ScheduleKeyDeletion":             scheduleKeyDeletion,
 	"CancelKeyDeletion":               cancelKeyDeletion,
 	"CreateAlias":                     aliasOp(true),
@@ -30,7 +30,7 @@ var operations = map[string]operation{
 	"DeleteAlias":                     deleteAlias,
 	"ListAliases":                     listAliases,
 	"EnableKeyRotation":               enableKeyRotation,
-	"DisableKeyRotation": keyOnly(func(c *call, id string) error {
+	"DisableKeyRotation": keyOnly("DisableKeyRotation", func(c *call, id string) error {
 		return c.client.DisableKeyRotation(c.ctx, &local.DisableKeyRotationInput{KeyID: id})
 	}),
 	"GetKeyRotationStatus": getKeyRotationStatus,
@@ -184,8 +184,9 @@ type keyInput struct {
 }
 
 // keyArg decodes and validates the input of an operation whose only member is
-// KeyId (with GrantTokens for DescribeKey).
-func keyArg(c *call, body []byte) (*keyInput, error) {
+// KeyId (with GrantTokens for DescribeKey), and refuses an external key for op
+// unless op is "".
+func keyArg(c *call, op string, body []byte) (*keyInput, error) {
 	var in keyInput
 	if err := decode(body, &in); err != nil {
 		return nil, err
@@ -194,13 +195,21 @@ func keyArg(c *call, body []byte) (*keyInput, error) {
 	var v checker
 	v.keyID("KeyId", in.KeyID, true)
 	v.grantTokens(in.GrantTokens)
-	return &in, v.err()
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if op != "" {
+		if err := c.notForExternal(op, *in.KeyID); err != nil {
+			return nil, err
+		}
+	}
+	return &in, nil
 }
 
-// keyOnly makes an operation that takes a KeyId and answers nothing.
-func keyOnly(do func(c *call, id string) error) operation {
+// keyOnly makes the operation op that takes a KeyId and answers nothing.
+func keyOnly(op string, do func(c *call, id string) error) operation {
 	return func(c *call, body []byte) (any, error) {
-		in, err := keyArg(c, body)
+		in, err := keyArg(c, op, body)
 		if err != nil {
 			return nil, err
 		}
@@ -209,11 +218,16 @@ func keyOnly(do func(c *call, id string) error) operation {
 }
 
 func describeKey(c *call, body []byte) (any, error) {
-	in, err := keyArg(c, body)
+	in, err := keyArg(c, "", body)
 	if err != nil {
 		return nil, err
 	}
-	md, err := c.client.DescribeKey(c.ctx, &backends.DescribeKeyInput{KeyID: *in.KeyID, GrantTokens: in.GrantTokens})
+	var md *backends.KeyMetadata
+	if k := c.external(*in.KeyID); k != nil {
+		md, err = c.describeExternal(k, in.GrantTokens)
+	} else {
+		md, err = c.client.DescribeKey(c.ctx, &backends.DescribeKeyInput{KeyID: *in.KeyID, GrantTokens: in.GrantTokens})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -297,6 +311,9 @@ func scheduleKeyDeletion(c *call, body []byte) (any, error) {
 	if err := v.err(); err != nil {
 		return nil, err
 	}
+	if err := c.notForExternal("ScheduleKeyDeletion", *in.KeyID); err != nil {
+		return nil, err
+	}
 	days := 0
 	if in.PendingWindowInDays != nil {
 		days = int(*in.PendingWindowInDays)
@@ -313,7 +330,7 @@ type keyIDOutput struct {
 }
 
 func cancelKeyDeletion(c *call, body []byte) (any, error) {
-	in, err := keyArg(c, body)
+	in, err := keyArg(c, "CancelKeyDeletion", body)
 	if err != nil {
 		return nil, err
 	}
@@ -351,6 +368,12 @@ func aliasOp(create bool) operation {
 		in.check(&v, true)
 		if err := v.err(); err != nil {
 			return nil, err
+		}
+		if err := c.notForExternal("CreateAlias and UpdateAlias", *in.TargetKeyID); err != nil {
+			return nil, err
+		}
+		if k := c.external(*in.AliasName); k != nil {
+			return nil, newAPIError(typeUnsupported, 400, "The alias "+printable(*in.AliasName)+" names "+k.arn+" in the server's configuration.")
 		}
 		if create {
 			return nil, c.client.CreateAlias(c.ctx, &local.CreateAliasInput{AliasName: *in.AliasName, TargetKeyID: *in.TargetKeyID})
@@ -396,6 +419,9 @@ func listAliases(c *call, body []byte) (any, error) {
 	if err := v.err(); err != nil {
 		return nil, err
 	}
+	if err := c.notForExternal("ListAliases", str(in.KeyID)); err != nil {
+		return nil, err
+	}
 	out, err := c.client.ListAliases(c.ctx, &local.ListAliasesInput{KeyID: str(in.KeyID), Limit: limit(in.Limit), Marker: str(in.Marker)})
 	if err != nil {
 		return nil, err
@@ -424,6 +450,9 @@ func enableKeyRotation(c *call, body []byte) (any, error) {
 	if err := v.err(); err != nil {
 		return nil, err
 	}
+	if err := c.notForExternal("EnableKeyRotation", *in.KeyID); err != nil {
+		return nil, err
+	}
 	return nil, c.client.EnableKeyRotation(c.ctx, &local.EnableKeyRotationInput{KeyID: *in.KeyID, RotationPeriodInDays: limit(in.RotationPeriodInDays)})
 }
 
@@ -435,7 +464,7 @@ type keyRotationStatusOutput struct {
 }
 
 func getKeyRotationStatus(c *call, body []byte) (any, error) {
-	in, err := keyArg(c, body)
+	in, err := keyArg(c, "GetKeyRotationStatus", body)
 	if err != nil {
 		return nil, err
 	}
@@ -448,7 +477,7 @@ func getKeyRotationStatus(c *call, body []byte) (any, error) {
 }
 
 func rotateKeyOnDemand(c *call, body []byte) (any, error) {
-	in, err := keyArg(c, body)
+	in, err := keyArg(c, "RotateKeyOnDemand", body)
 	if err != nil {
 		return nil, err
 	}
@@ -488,6 +517,9 @@ func getKeyPolicy(c *call, body []byte) (any, error) {
 	if err := v.err(); err != nil {
 		return nil, err
 	}
+	if err := c.notForExternal("GetKeyPolicy", *in.KeyID); err != nil {
+		return nil, err
+	}
 	out, err := c.client.GetKeyPolicy(c.ctx, &local.GetKeyPolicyInput{KeyID: *in.KeyID, PolicyName: str(in.PolicyName)})
 	if err != nil {
 		return nil, err
@@ -508,6 +540,9 @@ func putKeyPolicy(c *call, body []byte) (any, error) {
 		v.pattern("Policy", in.Policy, policyPattern, false)
 	}
 	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if err := c.notForExternal("PutKeyPolicy", *in.KeyID); err != nil {
 		return nil, err
 	}
 	return nil, c.client.PutKeyPolicy(c.ctx, &local.PutKeyPolicyInput{KeyID: *in.KeyID, PolicyName: str(in.PolicyName),
@@ -572,6 +607,9 @@ func createGrant(c *call, body []byte) (any, error) {
 	v.str("Name", in.Name, 1, 256, true)
 	v.pattern("Name", in.Name, grantNamePattern, true)
 	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if err := c.notForExternal("CreateGrant", *in.KeyID); err != nil {
 		return nil, err
 	}
 	if in.GranteeServicePrincipal != nil || in.RetiringServicePrincipal != nil {
@@ -639,6 +677,9 @@ func listGrants(c *call, body []byte) (any, error) {
 	if err := v.err(); err != nil {
 		return nil, err
 	}
+	if err := c.notForExternal("ListGrants", *in.KeyID); err != nil {
+		return nil, err
+	}
 	out, err := c.client.ListGrants(c.ctx, &local.ListGrantsInput{KeyID: *in.KeyID, GrantID: str(in.GrantID),
 		GranteePrincipal: str(in.GranteePrincipal), Limit: limit(in.Limit), Marker: str(in.Marker)})
 	if err != nil {
@@ -686,6 +727,9 @@ func retireGrant(c *call, body []byte) (any, error) {
 	if err := v.err(); err != nil {
 		return nil, err
 	}
+	if err := c.notForExternal("RetireGrant", str(in.KeyID)); err != nil {
+		return nil, err
+	}
 	if err := noDryRun("RetireGrant", in.DryRun); err != nil {
 		return nil, err
 	}
@@ -705,6 +749,9 @@ func revokeGrant(c *call, body []byte) (any, error) {
 		v.str("GrantId", in.GrantID, 1, 128, true)
 	}
 	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if err := c.notForExternal("RevokeGrant", *in.KeyID); err != nil {
 		return nil, err
 	}
 	if err := noDryRun("RevokeGrant", in.DryRun); err != nil {

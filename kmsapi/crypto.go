@@ -52,10 +52,17 @@ func encrypt(c *call, body []byte) (any, error) {
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	out, err := c.client.Encrypt(c.ctx, &backends.EncryptInput{
+	ein := &backends.EncryptInput{
 		KeyID: *in.KeyID, Plaintext: in.Plaintext, EncryptionContext: in.EncryptionContext,
 		GrantTokens: in.GrantTokens, EncryptionAlgorithm: algorithm(in.EncryptionAlgorithm), DryRun: flag(in.DryRun),
-	})
+	}
+	var out *backends.EncryptOutput
+	var err error
+	if k := c.external(*in.KeyID); k != nil {
+		out, err = c.encryptExternal(k, ein)
+	} else {
+		out, err = c.client.Encrypt(c.ctx, ein)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -119,10 +126,26 @@ func decrypt(c *call, body []byte) (any, error) {
 	if err := noRecipient(in.Recipient); err != nil {
 		return nil, err
 	}
-	out, err := c.client.Decrypt(c.ctx, &backends.DecryptInput{
+	din := &backends.DecryptInput{
 		CiphertextBlob: in.CiphertextBlob, KeyID: str(in.KeyID), EncryptionContext: in.EncryptionContext,
 		GrantTokens: in.GrantTokens, EncryptionAlgorithm: algorithm(in.EncryptionAlgorithm), DryRun: flag(in.DryRun),
-	})
+	}
+	k, inner, wrapped, err := c.s.unwrapExternal(in.CiphertextBlob)
+	if err != nil {
+		return nil, err
+	}
+	named := c.external(din.KeyID)
+	var out *backends.DecryptOutput
+	switch {
+	case wrapped && din.KeyID != "" && named != k:
+		return nil, backends.Errorf(backends.ErrIncorrectKey, "", din.KeyID, "the ciphertext was not encrypted under the key %s", printable(din.KeyID))
+	case wrapped:
+		out, err = c.decryptExternal(k, inner, din)
+	case named != nil:
+		out, err = c.decryptExternal(named, in.CiphertextBlob, din)
+	default:
+		out, err = c.client.Decrypt(c.ctx, din)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -171,12 +194,16 @@ func reEncrypt(c *call, body []byte) (any, error) {
 	if err := checkDryRunModifiers(&v, in.DryRunModifiers); err != nil {
 		return nil, err
 	}
-	out, err := c.client.ReEncrypt(c.ctx, &backends.ReEncryptInput{
+	rin := &backends.ReEncryptInput{
 		CiphertextBlob: in.CiphertextBlob, SourceEncryptionContext: in.SourceEncryptionContext, SourceKeyID: str(in.SourceKeyID),
 		SourceEncryptionAlgorithm: algorithm(in.SourceEncryptionAlgorithm), DestinationKeyID: *in.DestinationKeyID,
 		DestinationEncryptionContext: in.DestinationEncryptionContext, DestinationEncryptionAlgorithm: algorithm(in.DestinationEncryptionAlgorithm),
 		GrantTokens: in.GrantTokens, DryRun: flag(in.DryRun),
-	})
+	}
+	out, external, err := c.reEncryptExternal(rin)
+	if !external {
+		out, err = c.client.ReEncrypt(c.ctx, rin)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -240,16 +267,22 @@ func generateDataKey(withPlaintext bool) operation {
 		}
 		gin := &backends.GenerateDataKeyInput{KeyID: *in.KeyID, NumberOfBytes: n, EncryptionContext: in.EncryptionContext,
 			GrantTokens: in.GrantTokens, DryRun: flag(in.DryRun)}
-		if !withPlaintext {
-			out, err := c.client.GenerateDataKeyWithoutPlaintext(c.ctx, gin)
-			if err != nil {
-				return nil, err
-			}
-			return &generateDataKeyWithoutPlaintextOutput{CiphertextBlob: out.CiphertextBlob, KeyID: out.KeyID}, nil
+		var out *backends.GenerateDataKeyOutput
+		var err error
+		switch k := c.external(*in.KeyID); {
+		case k != nil:
+			out, err = c.generateExternal(k, gin, withPlaintext)
+		case withPlaintext:
+			out, err = c.client.GenerateDataKey(c.ctx, gin)
+		default:
+			out, err = c.client.GenerateDataKeyWithoutPlaintext(c.ctx, gin)
 		}
-		out, err := c.client.GenerateDataKey(c.ctx, gin)
 		if err != nil {
 			return nil, err
+		}
+		if !withPlaintext {
+			clear(out.Plaintext)
+			return &generateDataKeyWithoutPlaintextOutput{CiphertextBlob: out.CiphertextBlob, KeyID: out.KeyID}, nil
 		}
 		defer clear(out.Plaintext)
 		var o secretJSON

@@ -24,6 +24,13 @@
 // UnsupportedOperationException (asymmetric and HMAC keys, imported key material,
 // custom key stores, tags, Nitro Enclave recipients, DryRun on grant operations).
 //
+// Other providers behind KMS key IDs: an [ExternalKey] maps a key ID and alias
+// names of an account and region to any key URL a backends.Front opens
+// (vault://transit/orders, gcpkms://..., pkcs11:...), so that `aws kms encrypt
+// --key-id alias/vault-orders` reaches Vault Transit. ReEncrypt between such a key
+// and any other goes through reencrypt.Engine. ListKeys and ListAliases list only
+// the keys of backends/local.
+//
 // HTTP status codes: AWS KMS answers every client-side exception with 400 (its
 // Smithy model's httpError traits are not what the service sends), its internal
 // errors with 500 and DependencyTimeoutException with 503. Bodies over the size

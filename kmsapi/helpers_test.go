@@ -55,6 +55,11 @@ func testPrincipals() []kmsapi.Principal {
 	}
 }
 
+// testServices returns key services for us-east-1 and us-west-2.
+func testServices() []*local.Service {
+	return []*local.Service{local.New(local.WithRegion(east)), local.New(local.WithRegion(west))}
+}
+
 // syncBuffer is a bytes.Buffer safe for the server's concurrent log writes.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -83,7 +88,7 @@ func newTestServer(t testing.TB, mutate ...func(*kmsapi.Options)) *testServer {
 	t.Helper()
 	logBuf := &syncBuffer{}
 	opts := kmsapi.Options{
-		Services:   []*local.Service{local.New(local.WithRegion(east)), local.New(local.WithRegion(west))},
+		Services:   testServices(),
 		Principals: testPrincipals(),
 		AccessLog:  slog.New(slog.NewJSONHandler(logBuf, nil)),
 	}

@@ -66,6 +66,11 @@ type Options struct {
 	AccessLog *slog.Logger
 	// Now is the clock signatures are checked against; nil means time.Now.
 	Now func() time.Time
+	// Front opens the key URLs of ExternalKeys (it needs their schemes' drivers
+	// or openers registered).
+	Front *backends.Front
+	// ExternalKeys put keys of other providers behind KMS keys.
+	ExternalKeys []ExternalKey
 }
 
 // DefaultMaxRequestBytes is the default limit on request bodies: the largest KMS
@@ -88,6 +93,8 @@ type Server struct {
 	principals map[string]*principal // by access key ID
 	maxBody    int64
 	log        *slog.Logger
+	front      *backends.Front
+	ext        map[string]*extKey // by ARN, alias ARN, and account/region/key ID or alias name
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -108,6 +115,7 @@ func New(opts Options) (*Server, error) {
 		principals: map[string]*principal{},
 		maxBody:    opts.MaxRequestBytes,
 		log:        opts.AccessLog,
+		front:      opts.Front,
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxRequestBytes
@@ -156,6 +164,9 @@ func New(opts Options) (*Server, error) {
 		}
 		s.principals[p.AccessKeyID] = pp
 	}
+	if err := s.addExternal(opts.ExternalKeys); err != nil {
+		return nil, err
+	}
 	s.verifier = sigv4.Verifier{
 		Service: "kms",
 		Region:  func(r string) bool { return s.services[r] != nil },
@@ -175,6 +186,7 @@ func New(opts Options) (*Server, error) {
 // call is one request being served.
 type call struct {
 	ctx    context.Context
+	s      *Server
 	p      *principal
 	region string
 	client *local.Client
@@ -257,7 +269,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rec *record) (int
 	if ct := mediaType(r.Header.Get("Content-Type")); ct != contentType && ct != "application/x-amz-json-1.0" {
 		return fail(newAPIError(typeUnknownOperation, http.StatusBadRequest, "The Content-Type must be "+contentType+"."))
 	}
-	c := &call{ctx: r.Context(), p: p, region: auth.Region, client: p.clients[auth.Region]}
+	c := &call{ctx: r.Context(), s: s, p: p, region: auth.Region, client: p.clients[auth.Region]}
 	out, err := h(c, body)
 	rec.keyID = c.keyID
 	if err != nil {
