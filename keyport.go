@@ -24,7 +24,8 @@
 //	                  (and the four AWS forms: key ID, key ARN, alias/N, alias ARN)
 //	Vault Transit     vault://<mount>/<key>                     hashivault://<key>                            hcvault://<host>:<port>/<mount>/keys/<key>
 //	Google Cloud KMS  gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K       (same)                gcp-kms://projects/P/.../cryptoKeys/K
-//	Azure Key Vault   https://<vault>.vault.azure.net/keys/<key>[/<version>]   azurekeyvault://<vault>.vault.azure.net/keys/<key>
+//	Azure Key Vault   azurekv://<vault>.vault.azure.net/keys/<key>[/<version>]  azurekeyvault://<vault>.vault.azure.net/keys/<key>
+//	                  (and Key Vault's key identifiers, https://<vault>.vault.azure.net/keys/<key>[/<version>])
 //	PKCS#11 (RFC 7512) pkcs11:token=T;object=O[;module-path=...]
 //	raw AES key       -                                        base64key://<base64 of 32 bytes>              -
 //
@@ -96,6 +97,7 @@ func RegisterOpeners(f *backends.Front) error {
 		gcpkms.TinkScheme:     gcp,
 		pkcs11.Scheme:         hsm,
 		azurekv.Scheme:        az,
+		azurekv.HTTPSScheme:   az,
 		azurekv.GocloudScheme: az,
 		localsecrets.Scheme:   raw,
 	} {

@@ -75,6 +75,7 @@ func TestURLForms(t *testing.T) {
 		{"https://myvault.vault.azure.net/keys/orders", "azurekv", ""},
 		{"https://myvault.vault.azure.net/keys/orders/0123456789abcdef0123456789abcdef", "azurekv", ""},
 		{"azurekeyvault://myvault.vault.azure.net/keys/orders", "azurekv", ""},
+		{"azurekv://myvault.vault.azure.net/keys/orders", "azurekv", ""},
 	} {
 		b, ref, err := kms.Lookup(ctx, c.url)
 		if err != nil {
