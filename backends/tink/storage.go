@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/google/renameio/v2"
 	"github.com/keyport/keyport/backends"
@@ -157,10 +158,26 @@ func (s *Storage) save(ctx context.Context, op, name string, h *keyset.Handle) e
 	if err := s.encode(ctx, op, name, &buf, h); err != nil {
 		return err
 	}
+	// renameio writes a temporary file beside the keyset, syncs it and renames it
+	// over the old one; the directory is synced too, so that the rename survives a
+	// crash (renameio leaves that to the caller).
 	if err := renameio.WriteFile(s.Path, buf.Bytes(), 0o600); err != nil {
 		return backends.Errorf(backends.ErrInternal, op, name, "write the keyset file: %w", err)
 	}
+	if err := syncDir(filepath.Dir(s.Path)); err != nil {
+		return backends.Errorf(backends.ErrInternal, op, name, "sync the keyset's directory: %w", err)
+	}
 	return nil
+}
+
+// syncDir flushes a directory's entries (a rename in it) to stable storage.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // load reads the storage's file.
