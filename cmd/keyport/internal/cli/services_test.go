@@ -1,8 +1,9 @@
-package main
+package cli
 
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,7 +35,7 @@ func TestMigrateLocalToAWSKMS(t *testing.T) {
 	w := newWorld(t)
 	awsEnv(t)
 	// The local store plays another account, so that ARNs of 111122223333 go to AWS.
-	svcFlags := []string{"--account", "444455556666", "--aws-endpoint", ep, "--aws-account", "111122223333"}
+	svcFlags := []string{"--account", "444455556666", "--aws-endpoint", ep, "--aws-account", "111122223333", "--default-service", "store"}
 	const awsKey = "arn:aws:kms:us-east-1:111122223333:key/11111111-1111-4111-8111-000000000002"
 	kp := func(stdin []byte, args ...string) (int, string, string) {
 		return w.kp(t, stdin, append(svcFlags, args...)...)
@@ -42,7 +43,7 @@ func TestMigrateLocalToAWSKMS(t *testing.T) {
 	must := func(stdin []byte, args ...string) string {
 		t.Helper()
 		code, out, errs := kp(stdin, args...)
-		if code != exitOK {
+		if code != ExitOK {
 			t.Fatalf("keyport %v: exit %d\n%s", args, code, errs)
 		}
 		return out
@@ -64,7 +65,7 @@ func TestMigrateLocalToAWSKMS(t *testing.T) {
 		if got := must(msg, "decrypt", "--key", awsKey, "--context", "app=cli"); got != string(pt) {
 			t.Fatalf("%s: plaintext differs after the migration", p)
 		}
-		if code, _, errs := kp(msg, "decrypt", "--key", "alias/old", "--context", "app=cli"); code != exitFail || !strings.Contains(errs, backends.ErrIncorrectKey.Name()) {
+		if code, _, errs := kp(msg, "decrypt", "--key", "alias/old", "--context", "app=cli"); code != ExitFailure || !strings.Contains(errs, backends.ErrIncorrectKey.Name()) {
 			t.Fatalf("%s still opens under the old key: exit %d %s", p, code, errs)
 		}
 	}
@@ -81,18 +82,19 @@ func TestMigrateLocalToAWSKMS(t *testing.T) {
 		t.Fatal(err)
 	}
 	b64 := []byte(base64.StdEncoding.EncodeToString(enc.CiphertextBlob))
-	if code, _, errs := kp(b64, "re-encrypt", "--destination-key-id", awsKey, "--dry-run"); code != exitOK || !strings.Contains(errs, "DryRunOperationException") {
-		t.Fatalf("dry run: exit %d %s", code, errs)
+	if code, out, errs := kp(b64, "re-encrypt", "--destination-key-id", awsKey, "--dry-run"); code != ExitOK || !strings.Contains(out, "DryRunOperationException") {
+		t.Fatalf("dry run: exit %d %s %s", code, out, errs)
 	}
-	code, toAWS, errs := kp(b64, "re-encrypt", "--destination-key-id", awsKey, "--destination-encryption-context", "to=aws")
-	if code != exitOK || !strings.Contains(errs, "KeyId: "+awsKey) || !strings.Contains(errs, "Native: false") {
-		t.Fatalf("re-encrypt to AWS KMS: exit %d %s", code, errs)
+	code, toAWS, errs := kp(b64, "re-encrypt", "--destination-key-id", awsKey, "--destination-encryption-context", "to=aws", "--output", "json")
+	var res reEncryptResult
+	if code != ExitOK || json.Unmarshal([]byte(toAWS), &res) != nil || res.KeyId != awsKey || res.Native {
+		t.Fatalf("re-encrypt to AWS KMS: exit %d %s %s", code, toAWS, errs)
 	}
-	code, back, errs := kp([]byte(toAWS), "re-encrypt", "--source-key-id", awsKey, "--source-encryption-context", "to=aws", "--destination-key-id", "alias/old")
-	if code != exitOK || !strings.Contains(errs, "SourceKeyId: "+awsKey) {
-		t.Fatalf("re-encrypt back: exit %d %s", code, errs)
+	code, back, errs := kp([]byte(res.CiphertextBlob), "re-encrypt", "--source-key-id", awsKey, "--source-encryption-context", "to=aws", "--destination-key-id", "alias/old", "--output", "json")
+	if code != ExitOK || json.Unmarshal([]byte(back), &res) != nil || res.SourceKeyId != awsKey {
+		t.Fatalf("re-encrypt back: exit %d %s %s", code, back, errs)
 	}
-	blob, err := base64.StdEncoding.DecodeString(strings.TrimSpace(back))
+	blob, err := base64.StdEncoding.DecodeString(res.CiphertextBlob)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +145,7 @@ func TestMigrateLocalToVault(t *testing.T) {
 	if got := w.must(t, msg, "decrypt", "--context", "a=b"); got != string(pt) {
 		t.Fatal("discovery decrypt through the router fails after the migration to Vault")
 	}
-	if code, _, _ := w.kp(t, msg, "decrypt", "--key", "alias/old", "--context", "a=b"); code != exitFail {
+	if code, _, _ := w.kp(t, msg, "decrypt", "--key", "alias/old", "--context", "a=b"); code != ExitFailure {
 		t.Fatal("the old key still opens the migrated file")
 	}
 	if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o640 {

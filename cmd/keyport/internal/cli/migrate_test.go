@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/keyport/keyport/backends/local"
+	"github.com/keyport/keyport/cmd/keyport/internal/outfile"
 )
 
 // tree is a directory of envelope messages made by the tool, with their
@@ -103,7 +104,7 @@ func TestMigrateDirectory(t *testing.T) {
 
 			args := append([]string{"migrate", "--from", "alias/old", "--to", "alias/new", "--to", extra, "--context", "tenant=acme", "-j", "3"}, tc.flags...)
 			code, out, errs := w.kp(t, nil, append(args, tr.root)...)
-			if code != exitOK || !strings.Contains(out, "migrated 4, skipped 0 (already under the destination), failed 0") {
+			if code != ExitOK || !strings.Contains(out, "migrated 4, skipped 0 (already under the destination), failed 0") {
 				t.Fatalf("migrate: exit %d\nstdout %s\nstderr %s", code, out, errs)
 			}
 			if rewrap := strings.Contains(errs, "--rewrap keeps"); rewrap != strings.Contains(tc.name, "rewrap") {
@@ -123,7 +124,7 @@ func TestMigrateDirectory(t *testing.T) {
 						t.Fatalf("%s under %s: plaintext differs", p, k)
 					}
 				}
-				if code, _, errs := w.kp(t, msg, ctxArgs("--key", "alias/old")...); code != exitFail || !strings.Contains(errs, "IncorrectKeyException") {
+				if code, _, errs := w.kp(t, msg, ctxArgs("--key", "alias/old")...); code != ExitFailure || !strings.Contains(errs, "IncorrectKeyException") {
 					t.Errorf("%s still opens with the old key (exit %d, %q)", p, code, errs)
 				}
 				fi, err := os.Stat(p)
@@ -139,7 +140,7 @@ func TestMigrateDirectory(t *testing.T) {
 			// The same command again finds everything migrated and changes nothing.
 			before := snapshot(t, tr.root)
 			code, out, errs = w.kp(t, nil, append(args, tr.root)...)
-			if code != exitOK || !strings.Contains(out, "migrated 0, skipped 4") {
+			if code != ExitOK || !strings.Contains(out, "migrated 0, skipped 4") {
 				t.Fatalf("second run: exit %d\nstdout %s\nstderr %s", code, out, errs)
 			}
 			sameSnapshot(t, before, snapshot(t, tr.root))
@@ -150,7 +151,7 @@ func TestMigrateDirectory(t *testing.T) {
 func assertNoTemp(t *testing.T, root string) {
 	t.Helper()
 	for p := range snapshot(t, root) {
-		if strings.Contains(filepath.Base(p), tmpMarker) {
+		if strings.Contains(filepath.Base(p), outfile.TempMarker) {
 			t.Errorf("temporary file left behind: %s", p)
 		}
 	}
@@ -165,7 +166,7 @@ func TestMigrateDryRunChangesNothing(t *testing.T) {
 	for _, flags := range [][]string{nil, {"--rewrap"}} {
 		before := snapshot(t, tr.root)
 		code, out, errs := w.kp(t, nil, append(append([]string{"migrate", "--to", "alias/new", "--dry-run"}, flags...), tr.root)...)
-		if code != exitFail || !strings.Contains(out, "would migrate 4, skipped 0 (already under the destination), failed 1") ||
+		if code != ExitFailure || !strings.Contains(out, "would migrate 4, skipped 0 (already under the destination), failed 1") ||
 			!strings.Contains(errs, "notes.txt: ") || !strings.Contains(errs, "InvalidCiphertextException") {
 			t.Fatalf("dry run %v: exit %d\nstdout %s\nstderr %s", flags, code, out, errs)
 		}
@@ -181,7 +182,7 @@ func TestMigrateDryRunChangesNothing(t *testing.T) {
 	disable(t, w, "alias/new")
 	before := snapshot(t, tr.root)
 	code, out, errs := w.kp(t, nil, "migrate", "--to", "alias/new", "--dry-run", filepath.Join(tr.root, "b.enc"))
-	if code != exitFail || !strings.Contains(out, "failed 1") || !strings.Contains(errs, "DisabledException") {
+	if code != ExitFailure || !strings.Contains(out, "failed 1") || !strings.Contains(errs, "DisabledException") {
 		t.Fatalf("dry run to a disabled key: exit %d\nstdout %s\nstderr %s", code, out, errs)
 	}
 	sameSnapshot(t, before, snapshot(t, tr.root))
@@ -227,7 +228,7 @@ func TestMigrateFailuresLeaveOriginals(t *testing.T) {
 		before := snapshot(t, dir)
 		args := append([]string{"migrate", "--from", "alias/old", "--to", "alias/new", "-j", "2"}, flags...)
 		code, out, errs := w.kp(t, nil, append(args, dir)...)
-		if code != exitFail {
+		if code != ExitFailure {
 			t.Fatalf("%v: exit %d\nstdout %s\nstderr %s", flags, code, out, errs)
 		}
 		if !strings.Contains(out, "migrated 1, skipped 0 (already under the destination), failed 8") {
@@ -259,7 +260,7 @@ func TestMigrateFailuresLeaveOriginals(t *testing.T) {
 	disable(t, w, "alias/new")
 	before := snapshot(t, dir)
 	code, out, errs := w.kp(t, nil, "migrate", "--to", "alias/new", filepath.Join(dir, "ok-but-disabled.enc"))
-	if code != exitFail || !strings.Contains(out, "failed 1") || !strings.Contains(lineWith(errs, "ok-but-disabled.enc: "), "DisabledException") {
+	if code != ExitFailure || !strings.Contains(out, "failed 1") || !strings.Contains(lineWith(errs, "ok-but-disabled.enc: "), "DisabledException") {
 		t.Fatalf("to a disabled key: exit %d\nstdout %s\nstderr %s", code, out, errs)
 	}
 	sameSnapshot(t, before, snapshot(t, dir))
@@ -286,7 +287,7 @@ func TestMigrateRefusesHardLinks(t *testing.T) {
 		t.Skipf("no hard links here: %v", err)
 	}
 	code, _, errs := w.kp(t, nil, "migrate", "--to", "alias/new", p)
-	if code != exitFail || !strings.Contains(errs, "hard links") || !bytes.Equal(readFile(t, p), msg) {
+	if code != ExitFailure || !strings.Contains(errs, "hard links") || !bytes.Equal(readFile(t, p), msg) {
 		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
 }
@@ -314,7 +315,7 @@ func TestMigrateVerificationFailureKeepsOriginal(t *testing.T) {
 	for _, flags := range [][]string{nil, {"--rewrap"}, {"--dry-run"}} {
 		code, stdout, errs := w.kp(t, nil, append(append([]string{"migrate", "--to", noDecrypt}, flags...), p)...)
 		line := lineWith(errs, "m.enc: ")
-		if code != exitFail || !strings.Contains(stdout, "failed 1") || !strings.Contains(line, "verifying the new message") || !strings.Contains(line, "AccessDeniedException") {
+		if code != ExitFailure || !strings.Contains(stdout, "failed 1") || !strings.Contains(line, "verifying the new message") || !strings.Contains(line, "AccessDeniedException") {
 			t.Fatalf("%v: exit %d\nstdout %s\nstderr %s", flags, code, stdout, errs)
 		}
 		if !bytes.Equal(readFile(t, p), msg) {

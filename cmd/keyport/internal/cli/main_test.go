@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -30,6 +30,8 @@ func newWorld(t *testing.T) *world {
 	t.Setenv(local.RootKeyEnv, base64.StdEncoding.EncodeToString(w.rootKey))
 	t.Setenv("KEYPORT_STORE", "")
 	t.Setenv("VAULT_ADDR", "") // only the services a test names
+	t.Setenv(ConfigEnv, "")
+	t.Setenv("XDG_CONFIG_HOME", w.dir) // no configuration file
 	return w
 }
 
@@ -37,7 +39,7 @@ func newWorld(t *testing.T) *world {
 func (w *world) kp(t *testing.T, stdin []byte, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code = run(context.Background(), append([]string{"--store", w.store}, args...), bytes.NewReader(stdin), &out, &errb)
+	code = Run(context.Background(), append([]string{"--store", w.store, "--account", defaultAccount}, args...), bytes.NewReader(stdin), &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -45,7 +47,7 @@ func (w *world) kp(t *testing.T, stdin []byte, args ...string) (code int, stdout
 func (w *world) must(t *testing.T, stdin []byte, args ...string) string {
 	t.Helper()
 	code, out, errs := w.kp(t, stdin, args...)
-	if code != exitOK {
+	if code != ExitOK {
 		t.Fatalf("keyport %s: exit %d\n%s", strings.Join(args, " "), code, errs)
 	}
 	return out
@@ -67,6 +69,9 @@ func (w *world) service(t *testing.T) (*local.Service, *local.Client) {
 	}
 	return svc, svc.Client(local.Identity{Account: defaultAccount})
 }
+
+// defaultAccount is the account the tests use the store as.
+const defaultAccount = "111122223333"
 
 func randBytes(n int) []byte {
 	b := make([]byte, n)
@@ -142,11 +147,11 @@ func TestEncryptDecryptRoundTrip(t *testing.T) {
 			}
 			// A key that wrapped no data key of the message, or a wrong context, fails.
 			code, out, errs := w.kp(t, msg, "decrypt", "--key", "alias/b", "--context", "tenant=acme")
-			if code != exitFail || out != "" || !strings.Contains(errs, "IncorrectKeyException") {
+			if code != ExitFailure || out != "" || !strings.Contains(errs, "IncorrectKeyException") {
 				t.Fatalf("decrypt with another key: exit %d, %d bytes out, stderr %q", code, len(out), errs)
 			}
 			code, out, errs = w.kp(t, msg, "decrypt", "--context", "tenant=other")
-			if code != exitFail || out != "" || !strings.Contains(errs, "InvalidCiphertextException") {
+			if code != ExitFailure || out != "" || !strings.Contains(errs, "InvalidCiphertextException") {
 				t.Fatalf("decrypt with a wrong context: exit %d, %d bytes out, stderr %q", code, len(out), errs)
 			}
 		})

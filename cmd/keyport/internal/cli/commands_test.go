@@ -1,9 +1,10 @@
-package main
+package cli
 
 import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,11 +25,11 @@ func TestDecryptReleasesNothingUnauthenticated(t *testing.T) {
 			"flipped":   flip(msg, len(msg)-10),
 		} {
 			code, out, errs := w.kp(t, bad, "decrypt")
-			if code != exitFail || out != "" || !strings.Contains(errs, "InvalidCiphertextException") {
+			if code != ExitFailure || out != "" || !strings.Contains(errs, "InvalidCiphertextException") {
 				t.Errorf("%s %s to stdout: exit %d, %d bytes of output, stderr %q", suite, name, code, len(out), errs)
 			}
 			outPath := filepath.Join(w.dir, "out")
-			if code, _, _ := w.kp(t, bad, "decrypt", "-o", outPath); code != exitFail {
+			if code, _, _ := w.kp(t, bad, "decrypt", "-o", outPath); code != ExitFailure {
 				t.Errorf("%s %s to a file: exit %d", suite, name, code)
 			}
 			assertEntries(t, w.dir, "keys.db")
@@ -72,35 +73,41 @@ func TestReEncryptBlob(t *testing.T) {
 	}
 	b64 := []byte(base64.StdEncoding.EncodeToString(enc.CiphertextBlob) + "\n")
 
-	// Dry run: success says so, prints no blob.
+	// Dry run: success says so, prints no blob. The AWS CLI's flag names work.
 	code, out, errs := w.kp(t, b64, "re-encrypt", "--source-key-id", "alias/a", "--source-encryption-context", "k=v", "--destination-key-id", "alias/b", "--dry-run")
-	if code != exitOK || out != "" || !strings.Contains(errs, "DryRunOperationException") {
+	if code != ExitOK || !strings.Contains(out, "DryRunOperationException") || strings.Contains(out, "CiphertextBlob") {
 		t.Fatalf("dry run: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 	// Dry run of a request that would fail fails: wrong source key.
-	code, out, errs = w.kp(t, b64, "re-encrypt", "--source-key-id", "alias/b", "--source-encryption-context", "k=v", "--destination-key-id", "alias/b", "--dry-run")
-	if code != exitFail || out != "" || !strings.Contains(errs, "IncorrectKeyException") {
+	code, out, errs = w.kp(t, b64, "re-encrypt", "--from", "alias/b", "--context", "k=v", "--to", "alias/b", "--dry-run")
+	if code != ExitFailure || out != "" || !strings.Contains(errs, "IncorrectKeyException") {
 		t.Fatalf("dry run with the wrong source key: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
-	// Real run, raw input file and raw output file.
+	// Real run, raw input file and raw output file: the fields go to stdout
+	// (JSON, AWS names), the blob only to the file.
 	blobPath := filepath.Join(w.dir, "blob")
 	writeFile(t, blobPath, enc.CiphertextBlob, 0o600)
 	newPath := filepath.Join(w.dir, "new")
-	code, out, errs = w.kp(t, nil, "re-encrypt", "--source-encryption-context", "k=v", "--destination-key-id", "alias/b",
-		"--destination-encryption-context", "k=w", "--in-format", "raw", "--out-format", "raw", "-o", newPath, blobPath)
-	if code != exitOK || out != "" {
+	code, out, errs = w.kp(t, nil, "re-encrypt", "--context", "k=v", "--to", "alias/b", "--output", "json",
+		"--new-context", "k=w", "--in-format", "raw", "--out-format", "raw", "-o", newPath, blobPath)
+	if code != ExitOK {
 		t.Fatalf("re-encrypt: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
-	for _, want := range []string{"SourceKeyId: " + a, "KeyId: " + b, "SourceEncryptionAlgorithm: SYMMETRIC_DEFAULT", "Native: true"} {
-		if !strings.Contains(errs, want) {
-			t.Errorf("stderr lacks %q:\n%s", want, errs)
+	var res map[string]any
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, out)
+	}
+	want := map[string]any{"SourceKeyId": a, "KeyId": b, "SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT", "DestinationEncryptionAlgorithm": "SYMMETRIC_DEFAULT", "Native": true}
+	for k, v := range want {
+		if res[k] != v {
+			t.Errorf("%s = %v, want %v", k, res[k], v)
 		}
 	}
-	if strings.Contains(errs, base64.StdEncoding.EncodeToString(readFile(t, newPath))) {
-		t.Error("the blob was printed to stderr")
+	if _, ok := res["CiphertextBlob"]; ok {
+		t.Error("the blob was printed although -o was given")
 	}
-	// Base64 to stdout.
-	out = w.must(t, b64, "re-encrypt", "--source-encryption-context", "k=v", "--destination-key-id", b)
+	// Base64 on stdout, as the AWS CLI's text output with --query prints it.
+	out = w.must(t, b64, "re-encrypt", "--context", "k=v", "--to", b, "--query", "CiphertextBlob")
 	newB64, err := base64.StdEncoding.DecodeString(strings.TrimSpace(out))
 	if err != nil {
 		t.Fatalf("stdout is not base64: %v", err)
@@ -125,15 +132,17 @@ func TestUsageErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"frobnicate"}, exitUsage, "unknown command"},
-		{[]string{"encrypt"}, exitUsage, "--key"},
-		{[]string{"migrate", "x"}, exitUsage, "--to"},
-		{[]string{"migrate", "--to", "alias/x"}, exitUsage, "file or directory"},
-		{[]string{"encrypt", "--key", "k", "--context", "novalue"}, exitUsage, "key=value"},
-		{[]string{"encrypt", "--key", "k", "--suite", "0x9999"}, exitUsage, "unknown suite"},
-		{[]string{"keys", "create", "--alias", "nope"}, exitUsage, "alias name"},
-		{[]string{"migrate", "--to", "alias/missing", "."}, exitFail, "NotFoundException"},
-		{[]string{"re-encrypt", "--destination-key-id", "alias/x", "--in-format", "base64"}, exitFail, "InvalidCiphertextException"},
+		{[]string{"frobnicate"}, ExitUsage, "unknown command"},
+		{[]string{"encrypt"}, ExitUsage, "--key"},
+		{[]string{"migrate", "x"}, ExitUsage, "--to"},
+		{[]string{"migrate", "--to", "alias/x"}, ExitUsage, "file or directory"},
+		{[]string{"encrypt", "--key", "k", "--context", "novalue"}, ExitUsage, "key=value"},
+		{[]string{"encrypt", "--key", "k", "--suite", "0x9999"}, ExitUsage, "unknown suite"},
+		{[]string{"keys", "create", "--alias", "nope"}, ExitUsage, "alias name"},
+		{[]string{"keys", "describe"}, ExitUsage, "KEY"},
+		{[]string{"encrypt", "--output", "xml", "--key", "k"}, ExitUsage, "--output must be text or json"},
+		{[]string{"migrate", "--to", "alias/missing", "."}, ExitFailure, "NotFoundException"},
+		{[]string{"re-encrypt", "--destination-key-id", "alias/x", "--in-format", "base64"}, ExitFailure, "InvalidCiphertextException"},
 	} {
 		code, _, errs := w.kp(t, []byte("!!"), tc.args...)
 		if code != tc.code || !strings.Contains(errs, tc.want) {
@@ -142,7 +151,7 @@ func TestUsageErrors(t *testing.T) {
 	}
 	// No service at all.
 	var out, errb bytes.Buffer
-	if code := run(context.Background(), []string{"encrypt", "--key", "alias/a"}, strings.NewReader(""), &out, &errb); code != exitUsage || !strings.Contains(errb.String(), "no key service") {
+	if code := Run(context.Background(), []string{"encrypt", "--key", "alias/a"}, strings.NewReader(""), &out, &errb); code != ExitUsage || !strings.Contains(errb.String(), "no key service") {
 		t.Errorf("no service: exit %d, stderr %q", code, errb.String())
 	}
 	// A wrong root key is refused with a taxonomy kind and the store left as is.
@@ -150,7 +159,7 @@ func TestUsageErrors(t *testing.T) {
 	before := readFile(t, w.store)
 	t.Setenv(local.RootKeyEnv, base64.StdEncoding.EncodeToString(make([]byte, 32)))
 	code, _, errs := w.kp(t, nil, "keys", "list")
-	if code != exitFail || !strings.Contains(errs, backends.ErrInvalidArgument.Name()) || !bytes.Equal(before, readFile(t, w.store)) {
+	if code != ExitFailure || !strings.Contains(errs, backends.ErrInvalidArgument.Name()) || !bytes.Equal(before, readFile(t, w.store)) {
 		t.Errorf("wrong root key: exit %d, stderr %q", code, errs)
 	}
 }

@@ -1,7 +1,13 @@
-package main
+package cli
 
 import (
 	"bufio"
+	"sort"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyport/keyport/cmd/keyport/internal/outfile"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -20,12 +26,8 @@ import (
 	"github.com/keyport/keyport/envelope/rekey"
 )
 
-// tmpMarker is in the name of every temporary file the tool makes beside a
-// file it writes; a directory walk ignores such files (left by a crash).
-const tmpMarker = ".keyport-tmp-"
-
 // rewrapCaveat is printed when --rewrap is used.
-const rewrapCaveat = `keyport migrate: warning: --rewrap keeps each message's data key and message ID and
+const rewrapCaveat = `--rewrap keeps each message's data key and message ID and
   recomputes the header tag under the same key and IV: whoever holds both an old and a new
   copy of a message can forge that message. Destroy old copies (backups, snapshots) or use
   the default method (reseal), which encrypts every message again under a new data key.`
@@ -47,121 +49,215 @@ const (
 	migrated outcome = iota
 	skipped
 	failed
+	removedTemp // a stale temporary file of a killed run, removed
 )
 
-// runMigrate re-encrypts envelope message files (named, or found by walking
-// directories) from source keys to destination keys, in place.
-func runMigrate(ctx context.Context, e *env, sf *serviceFlags, args []string) error {
-	var from, to listFlag
+// fileReport is one file's line of the JSON report.
+type fileReport struct {
+	Path    string `json:"Path"`
+	Outcome string `json:"Outcome"` // migrated, would-migrate, skipped, failed, removed-stale-temp
+	Error   string `json:"Error,omitempty"`
+	Kind    string `json:"Kind,omitempty"`
+}
+
+// migrateReport is migrate's JSON result.
+type migrateReport struct {
+	DryRun                bool         `json:"DryRun"`
+	Migrated              int          `json:"Migrated"`
+	Skipped               int          `json:"Skipped"`
+	Failed                int          `json:"Failed"`
+	StaleTempFilesRemoved int          `json:"StaleTempFilesRemoved"`
+	Files                 []fileReport `json:"Files"`
+}
+
+// displayPath quotes a path that holds control characters (a newline would
+// break the text output's lines).
+func displayPath(p string) string {
+	for _, r := range p {
+		if r < 0x20 || r == 0x7f {
+			return strconv.Quote(p)
+		}
+	}
+	return p
+}
+
+func newMigrateCmd(a *app) *cobra.Command {
+	var from, to []string
 	var srcEC, newEC contextFlag
-	fs := newFlagSet(e, sf, "migrate", "--to KEY [--to KEY...] [--from KEY...] [flags] PATH...")
-	fs.Var(&from, "from", "source `key` allowed to unwrap the data keys (repeatable; default: any key the services reach)")
-	fs.Var(&to, "to", "destination `key` (repeatable; the first generates the new data key)")
-	fs.Var(&srcEC, "context", "encryption context pair `k=v` the messages are bound to (repeatable; required pairs must be given)")
-	fs.Var(&newEC, "new-context", "new encryption context pair `k=v` (repeatable; --new-context '' empties it; default: keep)")
-	rewrap := fs.Bool("rewrap", false, "rewrap the data key and keep the body (fast; read the caveat) instead of resealing")
-	allowV1 := fs.Bool("allow-non-committing", false, "also read messages of suites without key commitment")
-	dryRun := fs.Bool("dry-run", false, "re-encrypt and verify every file, change nothing")
-	jobs := fs.Int("j", 1, "files migrated at once")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if len(to) == 0 {
-		return usagef("at least one --to key is needed")
-	}
-	if fs.NArg() == 0 {
-		return usagef("name at least one file or directory")
-	}
-	if *jobs < 1 {
-		return usagef("-j must be at least 1")
-	}
-	svc, err := openServices(ctx, sf)
-	if err != nil {
-		return err
-	}
-	defer svc.Close()
+	var rewrap, allowV1, dryRun bool
+	var jobs int
+	c := &cobra.Command{
+		Use:   "migrate --to KEY [--to KEY...] [--from KEY...] [flags] PATH...",
+		Short: "Re-encrypt message files in place under other keys, verified before each replace",
+		Long: `Migrate re-encrypts AWS Encryption SDK message files (named, or found under
+directories) from their current keys to the --to keys, in place. Each file is
+replaced only after the new message is written to a temporary file beside it,
+synced, and verified to decrypt with the destination keys alone (to the same
+plaintext, by SHA-256, with the default method, reseal); the mode and owner are
+kept, the rename is atomic and the directory synced; on any error the original
+is untouched. Files already under exactly the destination keys are skipped, so a
+run can be repeated. Temporary files left by a killed run (named
+.NAME.keyport-tmp-PID-N, of a process that no longer runs) are removed and
+reported.
 
-	m := &migrator{policy: envelope.RequireEncryptRequireDecrypt, dryRun: *dryRun, verifyEC: srcEC.value()}
-	if *allowV1 {
-		m.policy = envelope.RequireEncryptAllowDecrypt
-	}
-	if newEC.set {
-		m.verifyEC = newEC.value()
-	}
-	src, err := decryptKeyring(&svc.router, from)
-	if err != nil {
-		return err
-	}
-	if m.dst, err = keyring.NewStrict(&svc.router, nil, to...); err != nil {
-		return err
-	}
-	if m.dstIDs, err = canonicalIDs(ctx, &svc.router, to); err != nil {
-		return fmt.Errorf("destination key: %w", err)
-	}
-	m.opts = rekey.Options{
-		Source:                       src,
-		Front:                        &svc.router,
-		DestinationKeyIDs:            to,
-		SourceEncryptionContext:      srcEC.value(),
-		DestinationEncryptionContext: newEC.value(),
-		CommitmentPolicy:             m.policy,
-	}
-	if *rewrap {
-		m.opts.Method = rekey.Rewrap
-		fmt.Fprintln(e.stderr, rewrapCaveat)
-	}
+--rewrap is faster (the body is copied, not re-encrypted), but whoever holds an
+old and a new copy of a message can then forge that message: destroy old copies.
 
-	paths := make(chan string)
-	var mu sync.Mutex
-	count := [3]int{}
-	note := func(path string, o outcome, err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		count[o]++
-		switch {
-		case o == failed:
-			fmt.Fprintf(e.stderr, "keyport migrate: %s: %s\n", path, describe(err))
-		case o == skipped:
-			fmt.Fprintf(e.stdout, "skipped   %s (already under the destination)\n", path)
-		case m.dryRun:
-			fmt.Fprintf(e.stdout, "would migrate %s (verified)\n", path)
-		default:
-			fmt.Fprintf(e.stdout, "migrated  %s\n", path)
-		}
-		if o != failed && err != nil {
-			fmt.Fprintf(e.stderr, "keyport migrate: %s: warning: %s\n", path, describe(err))
-		}
-	}
-	var wg sync.WaitGroup
-	for range *jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for p := range paths {
-				o, err := m.file(ctx, p)
-				note(p, o, err)
+Results go to stdout, one line per file (or a JSON report with --output json);
+exit status 1 if any file failed.`,
+		Example: `  keyport migrate --to alias/archive --context tenant=acme --dry-run ./data
+  keyport migrate --from alias/orders --to vault://transit/orders -j 4 ./data
+  keyport migrate --to arn:aws:kms:eu-west-1:111122223333:alias/archive --output json ./data > report.json`,
+		Args: cobra.ArbitraryArgs,
+		RunE: a.run(func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if len(to) == 0 {
+				return usagef("at least one --to key is needed")
 			}
-		}()
-	}
-	walkPaths(ctx, fs.Args(), paths, func(p string, err error) { note(p, failed, err) })
-	close(paths)
-	wg.Wait()
+			if len(args) == 0 {
+				return usagef("name at least one file or directory")
+			}
+			if jobs < 1 {
+				return usagef("-j must be at least 1")
+			}
+			svc, err := a.openServices(ctx, openOptions{readOnly: true, keys: append(append([]string(nil), from...), to...)})
+			if err != nil {
+				return err
+			}
+			defer svc.Close()
 
-	verb := "migrated"
-	if m.dryRun {
-		verb = "would migrate"
+			m := &migrator{policy: envelope.RequireEncryptRequireDecrypt, dryRun: dryRun, verifyEC: srcEC.value()}
+			if allowV1 {
+				m.policy = envelope.RequireEncryptAllowDecrypt
+			}
+			if newEC.set {
+				m.verifyEC = newEC.value()
+			}
+			src, err := decryptKeyring(&svc.router, from)
+			if err != nil {
+				return err
+			}
+			if m.dst, err = keyring.NewStrict(&svc.router, nil, to...); err != nil {
+				return err
+			}
+			if m.dstIDs, err = canonicalIDs(ctx, &svc.router, to); err != nil {
+				return fmt.Errorf("destination key: %w", err)
+			}
+			m.opts = rekey.Options{
+				Source:                       src,
+				Front:                        &svc.router,
+				DestinationKeyIDs:            to,
+				SourceEncryptionContext:      srcEC.value(),
+				DestinationEncryptionContext: newEC.value(),
+				CommitmentPolicy:             m.policy,
+			}
+			if rewrap {
+				m.opts.Method = rekey.Rewrap
+				a.logger().Warn(rewrapCaveat)
+			}
+
+			paths := make(chan string)
+			var mu sync.Mutex
+			report := migrateReport{DryRun: dryRun, Files: []fileReport{}}
+			note := func(path string, o outcome, err error) {
+				mu.Lock()
+				defer mu.Unlock()
+				r := fileReport{Path: path}
+				dp := displayPath(path)
+				switch {
+				case o == failed:
+					report.Failed++
+					r.Outcome, r.Error = "failed", describe(err)
+					if k := backends.KindOf(err); k != nil {
+						r.Kind = k.Name()
+					}
+					if !a.json() {
+						a.logger().Error(dp + ": " + describe(err))
+					}
+				case o == removedTemp:
+					report.StaleTempFilesRemoved++
+					r.Outcome = "removed-stale-temp"
+					if !a.json() {
+						fmt.Fprintf(a.stdout, "removed   %s (temporary file of a run that was killed)\n", dp)
+					}
+				case o == skipped:
+					report.Skipped++
+					r.Outcome = "skipped"
+					if !a.json() {
+						fmt.Fprintf(a.stdout, "skipped   %s (already under the destination)\n", dp)
+					}
+				case m.dryRun:
+					report.Migrated++
+					r.Outcome = "would-migrate"
+					if !a.json() {
+						fmt.Fprintf(a.stdout, "would migrate %s (verified)\n", dp)
+					}
+				default:
+					report.Migrated++
+					r.Outcome = "migrated"
+					if !a.json() {
+						fmt.Fprintf(a.stdout, "migrated  %s\n", dp)
+					}
+				}
+				if o != failed && err != nil {
+					r.Error = describe(err)
+					a.logger().Warn(dp + ": " + describe(err))
+				}
+				report.Files = append(report.Files, r)
+			}
+			var wg sync.WaitGroup
+			for range jobs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for p := range paths {
+						o, err := m.file(ctx, p)
+						note(p, o, err)
+					}
+				}()
+			}
+			walkPaths(ctx, args, paths, note, m.dryRun)
+			close(paths)
+			wg.Wait()
+
+			if a.json() {
+				sort.Slice(report.Files, func(i, j int) bool { return report.Files[i].Path < report.Files[j].Path })
+				if err := a.print(report, nil); err != nil {
+					return err
+				}
+			} else {
+				verb := "migrated"
+				if m.dryRun {
+					verb = "would migrate"
+				}
+				fmt.Fprintf(a.stdout, "%s %d, skipped %d (already under the destination), failed %d\n", verb, report.Migrated, report.Skipped, report.Failed)
+			}
+			if report.Failed > 0 {
+				return errReported
+			}
+			return ctx.Err() // interrupted before every file was seen
+		}),
 	}
-	fmt.Fprintf(e.stdout, "%s %d, skipped %d (already under the destination), failed %d\n", verb, count[migrated], count[skipped], count[failed])
-	if count[failed] > 0 {
-		return errReported
-	}
-	return ctx.Err() // interrupted before every file was seen
+	f := c.Flags()
+	f.SetNormalizeFunc(normalize)
+	f.StringArrayVar(&from, "from", nil, "source `key` allowed to unwrap the data keys (repeatable; default: any key the services reach)")
+	f.StringArrayVar(&to, "to", nil, "destination `key` (repeatable; the first generates the new data key)")
+	f.Var(&srcEC, "context", "encryption context pair `k=v` the messages are bound to (repeatable; required pairs must be given)")
+	f.Var(&newEC, "new-context", "new encryption context pair `k=v` (repeatable; --new-context '' empties it; default: keep)")
+	f.BoolVar(&rewrap, "rewrap", false, "rewrap the data key and keep the body (fast; read the caveat) instead of resealing")
+	f.BoolVar(&allowV1, "allow-non-committing", false, "also read messages of suites without key commitment")
+	f.BoolVar(&dryRun, "dry-run", false, "re-encrypt and verify every file, change nothing")
+	f.IntVarP(&jobs, "jobs", "j", 1, "files migrated at `once`")
+	return c
 }
 
 // walkPaths sends every regular file named by args, or found under a
 // directory of args, to out, each once; symbolic links inside directories and
-// the tool's own temporary files are ignored. Problems go to bad.
-func walkPaths(ctx context.Context, args []string, out chan<- string, bad func(string, error)) {
+// the tool's own temporary files are not migrated: those a killed run left
+// (outfile.Stale) are removed (not in a dry run), the others skipped. What
+// happens goes to note.
+func walkPaths(ctx context.Context, args []string, out chan<- string, note func(string, outcome, error), dryRun bool) {
+	bad := func(p string, err error) { note(p, failed, err) }
 	seen := map[string]bool{}
 	send := func(p string) bool {
 		abs, err := filepath.Abs(p)
@@ -198,7 +294,20 @@ func walkPaths(ctx context.Context, args []string, out chan<- string, bad func(s
 				bad(path, err)
 				return nil
 			}
-			if d.Type().IsRegular() && !strings.Contains(d.Name(), tmpMarker) && !send(path) {
+			if !d.Type().IsRegular() {
+				return nil
+			}
+			if strings.Contains(d.Name(), outfile.TempMarker) {
+				if outfile.Stale(d.Name()) && !dryRun {
+					if err := os.Remove(path); err != nil {
+						bad(path, err)
+					} else {
+						note(path, removedTemp, nil)
+					}
+				}
+				return nil
+			}
+			if !send(path) {
 				return ctx.Err()
 			}
 			return nil
@@ -249,7 +358,7 @@ func (m *migrator) file(ctx context.Context, path string) (outcome, error) {
 	if !fi.Mode().IsRegular() {
 		return failed, backends.Errorf(backends.ErrInvalidArgument, "migrate", "", "not a regular file")
 	}
-	if n := linkCount(fi); n > 1 {
+	if n := outfile.LinkCount(fi); n > 1 {
 		return failed, backends.Errorf(backends.ErrInvalidArgument, "migrate", "", "the file has %d hard links; replacing it would leave the others under the old key", n)
 	}
 	if skip, err := m.already(ctx, f); err != nil || skip {
@@ -272,16 +381,14 @@ func (m *migrator) file(ctx context.Context, path string) (outcome, error) {
 		return m.dryRunFile(ctx, f, want)
 	}
 
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+tmpMarker+"*")
+	tmp, err := outfile.CreateTemp(path)
 	if err != nil {
 		return failed, err
 	}
 	keep := false
 	defer func() {
 		if !keep {
-			tmp.Close()
-			os.Remove(tmp.Name())
+			outfile.Remove(tmp)
 		}
 	}()
 	bw := bufio.NewWriterSize(tmp, 256<<10)
@@ -303,10 +410,7 @@ func (m *migrator) file(ctx context.Context, path string) (outcome, error) {
 	if err := tmp.Chmod(fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)); err != nil {
 		return failed, err
 	}
-	if err := keepOwner(tmp, fi); err != nil {
-		return failed, err
-	}
-	if err := tmp.Close(); err != nil {
+	if err := outfile.KeepOwner(tmp, fi); err != nil {
 		return failed, err
 	}
 	// Refuse to replace a file that changed while it was being migrated.
@@ -317,12 +421,9 @@ func (m *migrator) file(ctx context.Context, path string) (outcome, error) {
 	if !os.SameFile(fi, now) || now.Size() != fi.Size() || !now.ModTime().Equal(fi.ModTime()) {
 		return failed, errors.New("the file changed during the migration; run again")
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	keep = true // Replace removes it on failure
+	if err := outfile.Replace(tmp, path); err != nil {
 		return failed, err
-	}
-	keep = true
-	if err := syncDir(dir); err != nil {
-		return migrated, fmt.Errorf("migrated, but syncing the directory failed: %w", err)
 	}
 	return migrated, nil
 }
@@ -453,14 +554,4 @@ func (m *migrator) verify(ctx context.Context, r io.Reader, want []byte) error {
 		return backends.Errorf(backends.ErrInternal, "migrate", "", "the new message decrypts to different plaintext")
 	}
 	return nil
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
