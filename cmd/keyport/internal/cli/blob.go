@@ -14,12 +14,11 @@ import (
 
 // blobFlags are the flags the raw-blob commands share.
 type blobFlags struct {
-	ec      contextFlag
-	alg     string
-	grants  []string
-	dryRun  bool
-	query   string
-	noQuery bool
+	ec     contextFlag
+	alg    string
+	grants []string
+	dryRun bool
+	query  string
 }
 
 func (b *blobFlags) register(c *cobra.Command, withContext bool) {

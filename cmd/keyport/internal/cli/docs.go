@@ -27,7 +27,20 @@ func WriteDocs(dir string) error {
 	root := NewRootCommand()
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
-	return doc.GenMarkdownTreeCustom(root, dir, func(string) string { return "" }, func(name string) string {
-		return strings.ToLower(name)
-	})
+	if err := doc.GenMarkdownTreeCustom(root, dir, func(string) string { return "" }, strings.ToLower); err != nil {
+		return err
+	}
+	// Help topics ("keyport help config") have no page of their own in cobra's
+	// generator.
+	for _, c := range root.Commands() {
+		if !c.IsAdditionalHelpTopicCommand() {
+			continue
+		}
+		page := "## " + c.CommandPath() + "\n\n" + c.Short + "\n\n### Synopsis\n\n```\n" + c.Long + "\n```\n\n### SEE ALSO\n\n* [keyport](keyport.md)\t - " + root.Short + "\n"
+		name := filepath.Join(dir, strings.ReplaceAll(c.CommandPath(), " ", "_")+".md")
+		if err := os.WriteFile(name, []byte(page), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -240,5 +239,3 @@ func (a *app) printAWS(v any, query string) error {
 func errUnsupported(op, key, service string) error {
 	return backends.Errorf(backends.ErrUnsupported, op, key, "unsupported by this service (%s)", service)
 }
-
-var _ = errors.New

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -435,9 +434,13 @@ func newAliasCmd(a *app) *cobra.Command {
 	}
 	alias.AddCommand(
 		mk("create ALIAS KEY", "Create an alias for a key", "  keyport keys alias create alias/orders alias/orders-2025", 2,
-			func(ctx context.Context, ad keyAdmin, args []string) error { return ad.CreateAlias(ctx, args[0], args[1]) }),
+			func(ctx context.Context, ad keyAdmin, args []string) error {
+				return ad.CreateAlias(ctx, args[0], args[1])
+			}),
 		mk("update ALIAS KEY", "Point an alias at another key", "  keyport keys alias update alias/orders arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", 2,
-			func(ctx context.Context, ad keyAdmin, args []string) error { return ad.UpdateAlias(ctx, args[0], args[1]) }),
+			func(ctx context.Context, ad keyAdmin, args []string) error {
+				return ad.UpdateAlias(ctx, args[0], args[1])
+			}),
 		mk("delete ALIAS", "Delete an alias (the key stays)", "  keyport keys alias delete alias/orders", 1,
 			func(ctx context.Context, ad keyAdmin, args []string) error { return ad.DeleteAlias(ctx, args[0]) }),
 	)
@@ -543,5 +546,3 @@ func orEmpty(e []keyEntry) []keyEntry {
 	}
 	return e
 }
-
-var _ = fmt.Sprint

@@ -27,10 +27,15 @@ func init() {
 	})
 }
 
-// target resolves a reference to the key ID AWS takes and the options that
+// target resolves a reference to the key ARN (the admin operations take no
+// alias, so an alias is resolved by DescribeKey first) and the options that
 // send the call to the key's region.
-func (w *awsAdmin) target(op, key string) (string, []func(*kms.Options), error) {
-	t, err := awskms.ParseKeyID(key)
+func (w *awsAdmin) target(ctx context.Context, op, key string) (string, []func(*kms.Options), error) {
+	md, err := w.b.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: key})
+	if err != nil {
+		return "", nil, backends.WithOp(err, op)
+	}
+	t, err := awskms.ParseKeyID(md.Arn)
 	if err != nil {
 		return "", nil, backends.WithOp(err, op)
 	}
@@ -145,7 +150,7 @@ func (w *awsAdmin) DeleteAlias(ctx context.Context, alias string) error {
 }
 
 func (w *awsAdmin) EnableKey(ctx context.Context, key string) error {
-	id, opts, err := w.target("EnableKey", key)
+	id, opts, err := w.target(ctx, "EnableKey", key)
 	if err == nil {
 		_, err = w.b.Client().EnableKey(ctx, &kms.EnableKeyInput{KeyId: aws.String(id)}, opts...)
 		err = awskms.MapError(ctx, "EnableKey", key, err)
@@ -154,7 +159,7 @@ func (w *awsAdmin) EnableKey(ctx context.Context, key string) error {
 }
 
 func (w *awsAdmin) DisableKey(ctx context.Context, key string) error {
-	id, opts, err := w.target("DisableKey", key)
+	id, opts, err := w.target(ctx, "DisableKey", key)
 	if err == nil {
 		_, err = w.b.Client().DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(id)}, opts...)
 		err = awskms.MapError(ctx, "DisableKey", key, err)
@@ -163,7 +168,7 @@ func (w *awsAdmin) DisableKey(ctx context.Context, key string) error {
 }
 
 func (w *awsAdmin) ScheduleKeyDeletion(ctx context.Context, key string, days int) (*deletionResult, error) {
-	id, opts, err := w.target("ScheduleKeyDeletion", key)
+	id, opts, err := w.target(ctx, "ScheduleKeyDeletion", key)
 	if err != nil {
 		return nil, err
 	}
@@ -171,11 +176,22 @@ func (w *awsAdmin) ScheduleKeyDeletion(ctx context.Context, key string, days int
 	if err != nil {
 		return nil, awskms.MapError(ctx, "ScheduleKeyDeletion", key, err)
 	}
-	return &deletionResult{aws.ToString(out.KeyId), isoTime(aws.ToTime(out.DeletionDate)), string(out.KeyState), int(aws.ToInt32(out.PendingWindowInDays))}, nil
+	r := &deletionResult{aws.ToString(out.KeyId), isoTime(aws.ToTime(out.DeletionDate)), string(out.KeyState), int(aws.ToInt32(out.PendingWindowInDays))}
+	if r.KeyState == "" || r.PendingWindowInDays == 0 {
+		// Servers of the older API shape (local-kms) answer only KeyId and
+		// DeletionDate: the state is read back, the window is the one asked for.
+		if md, err := w.b.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: id}); err == nil {
+			r.KeyState = string(md.KeyState)
+		}
+		if r.PendingWindowInDays == 0 {
+			r.PendingWindowInDays = days
+		}
+	}
+	return r, nil
 }
 
 func (w *awsAdmin) CancelKeyDeletion(ctx context.Context, key string) (string, error) {
-	id, opts, err := w.target("CancelKeyDeletion", key)
+	id, opts, err := w.target(ctx, "CancelKeyDeletion", key)
 	if err != nil {
 		return "", err
 	}
@@ -187,7 +203,7 @@ func (w *awsAdmin) CancelKeyDeletion(ctx context.Context, key string) (string, e
 }
 
 func (w *awsAdmin) RotateKey(ctx context.Context, key string) (string, error) {
-	id, opts, err := w.target("RotateKeyOnDemand", key)
+	id, opts, err := w.target(ctx, "RotateKeyOnDemand", key)
 	if err != nil {
 		return "", err
 	}
@@ -199,7 +215,7 @@ func (w *awsAdmin) RotateKey(ctx context.Context, key string) (string, error) {
 }
 
 func (w *awsAdmin) GetKeyPolicy(ctx context.Context, key string) (string, error) {
-	id, opts, err := w.target("GetKeyPolicy", key)
+	id, opts, err := w.target(ctx, "GetKeyPolicy", key)
 	if err != nil {
 		return "", err
 	}
@@ -211,7 +227,7 @@ func (w *awsAdmin) GetKeyPolicy(ctx context.Context, key string) (string, error)
 }
 
 func (w *awsAdmin) PutKeyPolicy(ctx context.Context, key, policy string) error {
-	id, opts, err := w.target("PutKeyPolicy", key)
+	id, opts, err := w.target(ctx, "PutKeyPolicy", key)
 	if err == nil {
 		_, err = w.b.Client().PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: aws.String(id), Policy: aws.String(policy), PolicyName: aws.String("default")}, opts...)
 		err = awskms.MapError(ctx, "PutKeyPolicy", key, err)

@@ -7,12 +7,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/keyport/keyport/cmd/keyport/internal/outfile"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/keyport/keyport/cmd/keyport/internal/outfile"
 	"io"
 	"io/fs"
 	"os"

@@ -17,7 +17,8 @@ func newRootKeyCmd(a *app) *cobra.Command {
 in standard base64, from the environment variable ` + local.RootKeyEnv + ` or a
 file named by --root-key-file (readable by its owner only). Keep it safe: without
 it the store's keys, and so every ciphertext under them, are lost.`,
-		Args: cobra.NoArgs,
+		Example: `  export ` + local.RootKeyEnv + `=$(keyport root-key generate)`,
+		Args:    cobra.NoArgs,
 	}
 	var out outFlags
 	gen := &cobra.Command{

@@ -75,7 +75,7 @@ func parseServiceURL(name, raw string) (*serviceSpec, error) {
 	}
 	s := &serviceSpec{name: name, kind: u.Scheme, raw: raw}
 	q := u.Query()
-	allowed := map[string]bool{}
+	var allowed map[string]bool
 	switch u.Scheme {
 	case kindLocal:
 		s.path = u.Opaque
