@@ -1,9 +1,6 @@
 package cli
 
 import (
-	"crypto/rand"
-	"encoding/base64"
-
 	"github.com/spf13/cobra"
 
 	"github.com/keyport/keyport/backends/local"
@@ -14,8 +11,9 @@ func newRootKeyCmd(a *app) *cobra.Command {
 		Use:   "root-key",
 		Short: "Make a root key for the embedded store",
 		Long: `The embedded store (--store FILE) is encrypted under a root key: 32 random bytes
-in standard base64, from the environment variable ` + local.RootKeyEnv + ` or a
-file named by --root-key-file (readable by its owner only). Keep it safe: without
+in standard base64 (or hex), from the environment variable ` + local.RootKeyEnv + `
+or a file named by --root-key-file (readable by its owner only). Text, short
+keys and keys of equal bytes are refused. Keep it safe: without
 it the store's keys, and so every ciphertext under them, are lost.`,
 		Example: `  export ` + local.RootKeyEnv + `=$(keyport root-key generate)`,
 		Args:    cobra.NoArgs,
@@ -29,12 +27,10 @@ it the store's keys, and so every ciphertext under them, are lost.`,
 		Args:        cobra.NoArgs,
 		Annotations: map[string]string{"noConfig": "1"},
 		RunE: a.run(func(*cobra.Command, []string) error {
-			key := make([]byte, 32)
-			defer clear(key)
-			if _, err := rand.Read(key); err != nil {
+			enc, err := local.GenerateRootKey()
+			if err != nil {
 				return err
 			}
-			enc := base64.StdEncoding.EncodeToString(key)
 			if out.path == "" || out.path == "-" {
 				return a.print(map[string]string{"RootKey": enc}, func(w *textWriter) { w.line("%s", enc) })
 			}

@@ -404,7 +404,10 @@ func openService(ctx context.Context, spec *serviceSpec, o openOptions) (*servic
 		}
 		st, err := local.Open(spec.path, opts...)
 		if err != nil {
-			return nil, rootKeyHint(fmt.Errorf("store %s: %w", spec.path, err), spec)
+			if errors.Is(err, local.ErrInvalidRootKey) {
+				return nil, rootKeyHint(err, spec)
+			}
+			return nil, fmt.Errorf("store %s: %w", spec.path, err)
 		}
 		sv.store = st
 		sv.client = st.Client(local.Identity{Account: spec.account})
@@ -499,14 +502,21 @@ func openAWS(ctx context.Context, sv *service) error {
 	return nil
 }
 
-// rootKeyHint adds to a store's root-key error what to do about it, naming
-// the flag and the environment variable.
+// rootKeyHint rewrites a refused root key's error for the command line: it
+// names the flag and the environment variable, and the command that makes a
+// key.
 func rootKeyHint(err error, spec *serviceSpec) error {
-	msg := err.Error()
-	if !strings.Contains(msg, "root key") {
+	var rk *local.RootKeyError
+	if !errors.As(err, &rk) {
 		return err
 	}
-	return fmt.Errorf("%w\n  the root key comes from --root-key-file FILE (or root-key-file= in the service URL) or the environment variable %s: 32 random bytes in base64; make one with: keyport root-key generate", err, local.RootKeyEnv)
+	source := rk.Source
+	if spec.rootKeyFile != "" {
+		source = "the --root-key-file " + spec.rootKeyFile
+	}
+	return backends.Errorf(backends.ErrInvalidArgument, "", "", "store %s: root key from %s %s.\n"+
+		"  A root key is 32 random bytes in base64 (or hex), in the environment variable %s or in a file named by --root-key-file FILE (or root-key-file= in the service URL), readable by its owner only.\n"+
+		"  Make one with: keyport root-key generate", spec.path, source, rk.Reason, local.RootKeyEnv)
 }
 
 // ambiguous is the default backend when several services could own bare key
