@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/local"
@@ -69,28 +67,13 @@ func (l *localAdmin) CreateKey(ctx context.Context, in *createKeyInput) (*backen
 	if in.Name != "" || in.KeyType != "" {
 		return nil, usagef("the store names its keys and makes only symmetric keys: give no name or --key-type")
 	}
-	if in.Alias != "" {
-		// Refuse an alias that is taken before making a key that would lack it.
-		_, err := l.c.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: in.Alias})
-		if err == nil {
-			return nil, backends.Errorf(backends.ErrAlreadyExists, "CreateAlias", in.Alias, "the alias exists; no key created")
-		}
-		if !errors.Is(err, backends.ErrNotFound) {
-			return nil, err
-		}
-	}
-	out, err := l.c.CreateKey(ctx, &local.CreateKeyInput{Description: in.Description, Policy: in.Policy})
+	// The key and its alias are made in one transaction: an alias that exists
+	// makes no key.
+	out, err := l.c.CreateKey(ctx, &local.CreateKeyInput{Description: in.Description, Policy: in.Policy, AliasName: in.Alias})
 	if err != nil {
 		return nil, err
 	}
-	md := out.KeyMetadata
-	if in.Alias != "" {
-		if err := l.c.CreateAlias(ctx, &local.CreateAliasInput{AliasName: in.Alias, TargetKeyID: md.KeyID}); err != nil {
-			_, derr := l.c.ScheduleKeyDeletion(ctx, &local.ScheduleKeyDeletionInput{KeyID: md.Arn, PendingWindowInDays: 7})
-			return nil, fmt.Errorf("key %s created but not its alias, so it is scheduled for deletion (%v): %w", md.Arn, derr, err)
-		}
-	}
-	return md, nil
+	return out.KeyMetadata, nil
 }
 
 // keyID resolves any reference to the key ID, as alias targets want it.

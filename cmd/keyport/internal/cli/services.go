@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -395,14 +395,22 @@ func openService(ctx context.Context, spec *serviceSpec, o openOptions) (*servic
 	sv := &service{spec: spec}
 	switch spec.kind {
 	case kindLocal:
-		if _, err := os.Stat(spec.path); errors.Is(err, fs.ErrNotExist) && o.readOnly {
-			return nil, backends.Errorf(backends.ErrNotFound, "", "", "no store at %s (service %q): this command never creates one; check the path, or create a key first (keyport keys create)", spec.path, spec.name)
-		}
 		var opts []local.Option
 		if spec.rootKeyFile != "" {
 			opts = append(opts, local.WithRootKeyFile(spec.rootKeyFile))
 		}
-		st, err := local.Open(spec.path, opts...)
+		path, err := filepath.Abs(spec.path)
+		if err != nil {
+			return nil, err
+		}
+		open := local.Open
+		if o.readOnly {
+			open = local.OpenExisting // a mistyped path must not leave an empty store
+		}
+		st, err := open(path, opts...)
+		if errors.Is(err, local.ErrNoStore) {
+			return nil, backends.Errorf(backends.ErrNotFound, "", "", "no store at %s (service %q): this command never creates one; check the path, or create a key first (keyport keys create)", spec.path, spec.name)
+		}
 		if err != nil {
 			if errors.Is(err, local.ErrInvalidRootKey) {
 				return nil, rootKeyHint(err, spec)
