@@ -342,6 +342,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
+	// The body is read, and the answer written, without the lock: only the
+	// service's state is behind it, so that concurrent clients are served
+	// concurrently, as Key Vault serves them.
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		s.write(w, 0, errorf(http.StatusBadRequest, "BadParameter", "", "unreadable body"))
+		return
+	}
 	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	s.mu.Lock()
 	ops, valid := s.tokens[tok]
@@ -354,23 +362,41 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.write(w, http.StatusUnauthorized, errorf(http.StatusUnauthorized, "Unauthorized", "", "AKV10000: Request is missing a Bearer or PoP token."))
 		return
 	}
-	defer s.mu.Unlock()
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		s.write(w, 0, errorf(http.StatusBadRequest, "BadParameter", "", "unreadable body"))
-		return
-	}
 	v := s.vaults[host]
 	if v == nil {
+		s.mu.Unlock()
 		s.write(w, 0, errorf(http.StatusNotFound, "VaultNotFound", "", "No vault %s on this test server.", host))
 		return
 	}
-	op, resp, status := s.route(v, host, r.Method, r.URL.Path, body, ops)
+	resp, status := s.route(v, host, r.Method, r.URL.Path, body, ops)
+	s.mu.Unlock()
+	if job, ok := resp.(*cryptJob); ok {
+		resp, status = job.run()
+	}
 	if e, ok := resp.(*apiError); ok && e.status == 0 {
 		e.status = http.StatusBadRequest
 	}
-	_ = op
 	s.write(w, status, resp)
+}
+
+// cryptJob is a wrap or unwrap that route has authorized, done after the lock is
+// released: a version's key material never changes.
+type cryptJob struct {
+	kv    *keyVersion
+	op    string
+	alg   azkeys.EncryptionAlgorithm
+	value []byte
+	kid   string
+}
+
+func (j *cryptJob) run() (any, int) {
+	out, e := j.kv.crypt(j.op, j.alg, j.value)
+	clear(j.value)
+	if e != nil {
+		return e, 0
+	}
+	id := azkeys.ID(j.kid)
+	return azkeys.KeyOperationResult{KID: &id, Result: out}, http.StatusOK
 }
 
 // allowedOp checks a token's operations.
@@ -386,8 +412,9 @@ func allowedOp(ops []string, op string) *apiError {
 	return errorf(http.StatusForbidden, "Forbidden", "ForbiddenByPolicy", "The user, group or application does not have keys %s permission on key vault.", op)
 }
 
-// route dispatches one authenticated request; it runs with s.mu held.
-func (s *Server) route(v *vault, host, method, path string, body []byte, ops []string) (string, any, int) {
+// route dispatches one authenticated request; it runs with s.mu held. A wrap or
+// unwrap it has authorized comes back as a *cryptJob.
+func (s *Server) route(v *vault, host, method, path string, body []byte, ops []string) (any, int) {
 	p := strings.Split(strings.Trim(path, "/"), "/")
 	op := ""
 	switch {
@@ -412,7 +439,7 @@ func (s *Server) route(v *vault, host, method, path string, body []byte, ops []s
 	case len(p) == 3 && p[0] == "deletedkeys" && p[2] == "recover" && method == http.MethodPost:
 		op = "recover"
 	default:
-		return "", errorf(http.StatusBadRequest, "BadParameter", "", "This test server has no %s %s.", method, path), 0
+		return errorf(http.StatusBadRequest, "BadParameter", "", "This test server has no %s %s.", method, path), 0
 	}
 	s.calls[op]++
 	for i, f := range s.faults {
@@ -423,11 +450,11 @@ func (s *Server) route(v *vault, host, method, path string, body []byte, ops []s
 			}
 			e := errorf(f.Status, f.Code, "", "%s", f.Message)
 			e.retryAfter = f.RetryAfter
-			return op, e, 0
+			return e, 0
 		}
 	}
 	if e := allowedOp(ops, op); e != nil {
-		return op, e, 0
+		return e, 0
 	}
 	name := p[1]
 	version := ""
@@ -444,44 +471,44 @@ func (s *Server) route(v *vault, host, method, path string, body []byte, ops []s
 	base := "https://" + host
 	switch op {
 	case "create":
-		return op, s.create(v, base, name, body), http.StatusOK
+		return s.create(v, base, name, body), http.StatusOK
 	case "rotate":
 		k := v.keys[name]
 		if k == nil {
-			return op, notFound(name), 0
+			return notFound(name), 0
 		}
 		cur := k.versions[len(k.versions)-1]
 		kv, err := newVersion(cur.kty, cur.keySize(), cur.ops)
 		if err != nil {
-			return op, err, 0
+			return err, 0
 		}
 		k.versions = append(k.versions, kv)
-		return op, k.bundle(base, kv), http.StatusOK
+		return k.bundle(base, kv), http.StatusOK
 	case "list":
 		k := v.keys[name]
 		if k == nil {
-			return op, notFound(name), 0
+			return notFound(name), 0
 		}
 		var res azkeys.KeyPropertiesListResult
 		for _, kv := range k.versions {
 			id := azkeys.ID(k.id(base, kv))
 			res.Value = append(res.Value, &azkeys.KeyProperties{KID: &id, Attributes: kv.attributes(), Tags: k.tags})
 		}
-		return op, res, http.StatusOK
+		return res, http.StatusOK
 	case "get":
 		k, kv, e := v.lookup(name, version)
 		if e != nil {
-			return op, e, 0
+			return e, 0
 		}
-		return op, k.bundle(base, kv), http.StatusOK
+		return k.bundle(base, kv), http.StatusOK
 	case "update":
 		k, kv, e := v.lookup(name, version)
 		if e != nil {
-			return op, e, 0
+			return e, 0
 		}
 		var in azkeys.UpdateKeyParameters
 		if err := json.Unmarshal(body, &in); err != nil {
-			return op, errorf(http.StatusBadRequest, "BadParameter", "", "bad body: %v", err), 0
+			return errorf(http.StatusBadRequest, "BadParameter", "", "bad body: %v", err), 0
 		}
 		if a := in.KeyAttributes; a != nil {
 			if a.Enabled != nil {
@@ -503,54 +530,52 @@ func (s *Server) route(v *vault, host, method, path string, body []byte, ops []s
 			}
 		}
 		kv.updated = time.Now()
-		return op, k.bundle(base, kv), http.StatusOK
+		return k.bundle(base, kv), http.StatusOK
 	case "delete":
 		k := v.keys[name]
 		if k == nil {
-			return op, notFound(name), 0
+			return notFound(name), 0
 		}
 		delete(v.keys, name)
 		d := &deletedKey{k: k, deletedAt: time.Now()}
 		v.deleted[name] = d
-		return op, d.bundle(base), http.StatusOK
+		return d.bundle(base), http.StatusOK
 	case "getDeleted":
 		d := v.deleted[name]
 		if d == nil {
-			return op, errorf(http.StatusNotFound, "KeyNotFound", "", "Deleted Key not found: %s", name), 0
+			return errorf(http.StatusNotFound, "KeyNotFound", "", "Deleted Key not found: %s", name), 0
 		}
-		return op, d.bundle(base), http.StatusOK
+		return d.bundle(base), http.StatusOK
 	case "purge":
 		if v.deleted[name] == nil {
-			return op, errorf(http.StatusNotFound, "KeyNotFound", "", "Deleted Key not found: %s", name), 0
+			return errorf(http.StatusNotFound, "KeyNotFound", "", "Deleted Key not found: %s", name), 0
 		}
 		delete(v.deleted, name)
-		return op, nil, http.StatusNoContent
+		return nil, http.StatusNoContent
 	case "recover":
 		d := v.deleted[name]
 		if d == nil {
-			return op, errorf(http.StatusNotFound, "KeyNotFound", "", "Deleted Key not found: %s", name), 0
+			return errorf(http.StatusNotFound, "KeyNotFound", "", "Deleted Key not found: %s", name), 0
 		}
 		delete(v.deleted, name)
 		v.keys[name] = d.k
-		return op, d.k.bundle(base, d.k.versions[len(d.k.versions)-1]), http.StatusOK
+		return d.k.bundle(base, d.k.versions[len(d.k.versions)-1]), http.StatusOK
 	case "wrapKey", "unwrapKey":
 		k, kv, e := v.lookup(name, version)
 		if e != nil {
-			return op, e, 0
+			return e, 0
 		}
 		var in azkeys.KeyOperationParameters
 		if err := json.Unmarshal(body, &in); err != nil || in.Algorithm == nil {
-			return op, errorf(http.StatusBadRequest, "BadParameter", "", "The request is missing alg or value."), 0
+			return errorf(http.StatusBadRequest, "BadParameter", "", "The request is missing alg or value."), 0
 		}
-		out, e := kv.crypt(op, *in.Algorithm, in.Value)
-		clear(in.Value)
-		if e != nil {
-			return op, e, 0
+		if e := kv.check(op, time.Now()); e != nil {
+			clear(in.Value)
+			return e, 0
 		}
-		id := azkeys.ID(k.id(base, kv))
-		return op, azkeys.KeyOperationResult{KID: &id, Result: out}, http.StatusOK
+		return &cryptJob{kv: kv, op: op, alg: *in.Algorithm, value: in.Value, kid: k.id(base, kv)}, 0
 	}
-	return op, errorf(http.StatusBadRequest, "BadParameter", "", "unreachable"), 0
+	return errorf(http.StatusBadRequest, "BadParameter", "", "unreachable"), 0
 }
 
 func (v *vault) lookup(name, version string) (*key, *keyVersion, *apiError) {
@@ -701,21 +726,27 @@ func hasOp(ops []string, op string) bool {
 	return false
 }
 
-// crypt wraps or unwraps value, after Key Vault's checks of the version's
-// attributes: disabled and not-yet-valid versions do nothing, expired ones no
-// longer wrap (the documented meaning of exp), and the key_ops must allow it.
-func (kv *keyVersion) crypt(op string, alg azkeys.EncryptionAlgorithm, value []byte) ([]byte, *apiError) {
-	now := time.Now()
+// check applies Key Vault's checks of a version's attributes to op:
+// disabled and not-yet-valid versions do nothing, expired ones no longer wrap (the
+// documented meaning of exp), and the key_ops must allow op. It runs with s.mu
+// held.
+func (kv *keyVersion) check(op string, now time.Time) *apiError {
 	switch {
 	case !kv.enabled:
-		return nil, errorf(http.StatusForbidden, "Forbidden", "KeyDisabled", "Operation %s is not allowed on a disabled key.", op)
+		return errorf(http.StatusForbidden, "Forbidden", "KeyDisabled", "Operation %s is not allowed on a disabled key.", op)
 	case kv.nbf != nil && now.Before(*kv.nbf):
-		return nil, errorf(http.StatusForbidden, "Forbidden", "KeyNotYetValid", "Operation %s is not allowed before the key's activation date.", op)
+		return errorf(http.StatusForbidden, "Forbidden", "KeyNotYetValid", "Operation %s is not allowed before the key's activation date.", op)
 	case op == "wrapKey" && kv.exp != nil && !now.Before(*kv.exp):
-		return nil, errorf(http.StatusForbidden, "Forbidden", "KeyExpired", "Operation %s is not allowed on an expired key.", op)
+		return errorf(http.StatusForbidden, "Forbidden", "KeyExpired", "Operation %s is not allowed on an expired key.", op)
 	case !hasOp(kv.ops, op):
-		return nil, errorf(http.StatusForbidden, "Forbidden", "KeyOperationForbidden", "Operation %s is not allowed on this key.", op)
+		return errorf(http.StatusForbidden, "Forbidden", "KeyOperationForbidden", "Operation %s is not allowed on this key.", op)
 	}
+	return nil
+}
+
+// crypt wraps or unwraps value with the version's key material, which never
+// changes; it needs no lock.
+func (kv *keyVersion) crypt(op string, alg azkeys.EncryptionAlgorithm, value []byte) ([]byte, *apiError) {
 	bad := errorf(http.StatusBadRequest, "BadParameter", "", "Operation %s failed: the value is not valid for this key and algorithm.", op)
 	switch {
 	case kv.rsa != nil && (alg == azkeys.EncryptionAlgorithmRSAOAEP256 || alg == azkeys.EncryptionAlgorithmRSAOAEP):
