@@ -32,19 +32,20 @@ func checkCall(ctx context.Context, op, keyID string, nilInput bool) error {
 }
 
 // checkKey checks a key reference that the operation requires (or, with
-// optional, may omit). A malformed reference is NotFound, as AWS KMS answers an
-// invalid keyId.
-func checkKey(op, field, keyID string, optional bool) error {
+// optional, may omit) and returns it parsed. A malformed reference is NotFound, as
+// AWS KMS answers an invalid keyId.
+func checkKey(op, field, keyID string, optional bool) (KeyRef, error) {
 	if keyID == "" {
 		if optional {
-			return nil
+			return KeyRef{}, nil
 		}
-		return Errorf(ErrInvalidArgument, op, "", "%s is required", field)
+		return KeyRef{}, Errorf(ErrInvalidArgument, op, "", "%s is required", field)
 	}
-	if _, err := ParseKeyRef(keyID); err != nil {
-		return WithOp(err, op)
+	ref, err := ParseKeyRef(keyID)
+	if err != nil {
+		return KeyRef{}, WithOp(err, op)
 	}
-	return nil
+	return ref, nil
 }
 
 func checkContext(op, keyID, field string, ec map[string]string) error {
@@ -88,23 +89,24 @@ func checkBlob(op, keyID string, blob []byte) error {
 	return nil
 }
 
-func checkEncrypt(ctx context.Context, op string, in *EncryptInput) error {
+func checkEncrypt(ctx context.Context, op string, in *EncryptInput) (KeyRef, error) {
 	if err := checkCall(ctx, op, keyOf(in), in == nil); err != nil {
-		return err
+		return KeyRef{}, err
 	}
-	if err := checkKey(op, "KeyId", in.KeyID, false); err != nil {
-		return err
+	ref, err := checkKey(op, "KeyId", in.KeyID, false)
+	if err != nil {
+		return KeyRef{}, err
 	}
 	if len(in.Plaintext) == 0 || len(in.Plaintext) > MaxPlaintextBytes {
-		return Errorf(ErrInvalidArgument, op, in.KeyID, "Plaintext of %d bytes: 1 to %d", len(in.Plaintext), MaxPlaintextBytes)
+		return KeyRef{}, Errorf(ErrInvalidArgument, op, in.KeyID, "Plaintext of %d bytes: 1 to %d", len(in.Plaintext), MaxPlaintextBytes)
 	}
 	if err := checkContext(op, in.KeyID, "EncryptionContext", in.EncryptionContext); err != nil {
-		return err
+		return KeyRef{}, err
 	}
 	if err := checkAlgorithm(op, in.KeyID, "EncryptionAlgorithm", in.EncryptionAlgorithm); err != nil {
-		return err
+		return KeyRef{}, err
 	}
-	return checkGrantTokens(op, in.KeyID, in.GrantTokens)
+	return ref, checkGrantTokens(op, in.KeyID, in.GrantTokens)
 }
 
 func keyOf(in *EncryptInput) string {
@@ -114,49 +116,57 @@ func keyOf(in *EncryptInput) string {
 	return in.KeyID
 }
 
-func checkDecrypt(ctx context.Context, op string, in *DecryptInput) error {
+func checkDecrypt(ctx context.Context, op string, in *DecryptInput) (KeyRef, error) {
 	var keyID string
 	if in != nil {
 		keyID = in.KeyID
 	}
 	if err := checkCall(ctx, op, keyID, in == nil); err != nil {
-		return err
+		return KeyRef{}, err
 	}
-	if err := checkKey(op, "KeyId", in.KeyID, true); err != nil {
-		return err
+	ref, err := checkKey(op, "KeyId", in.KeyID, true)
+	if err != nil {
+		return KeyRef{}, err
 	}
 	if err := checkBlob(op, in.KeyID, in.CiphertextBlob); err != nil {
-		return err
+		return KeyRef{}, err
 	}
 	if err := checkContext(op, in.KeyID, "EncryptionContext", in.EncryptionContext); err != nil {
-		return err
+		return KeyRef{}, err
 	}
 	if err := checkAlgorithm(op, in.KeyID, "EncryptionAlgorithm", in.EncryptionAlgorithm); err != nil {
-		return err
+		return KeyRef{}, err
 	}
-	return checkGrantTokens(op, in.KeyID, in.GrantTokens)
+	return ref, checkGrantTokens(op, in.KeyID, in.GrantTokens)
 }
 
 // CheckReEncrypt checks a ReEncrypt input as a [Front] does: a ReEncrypt engine
 // that calls the Front's Decrypt and Encrypt checks its own input with it first.
 func CheckReEncrypt(ctx context.Context, op string, in *ReEncryptInput) error {
-	return checkReEncrypt(ctx, op, in)
+	_, _, err := checkReEncrypt(ctx, op, in)
+	return err
 }
 
-func checkReEncrypt(ctx context.Context, op string, in *ReEncryptInput) error {
+// checkReEncrypt checks in and returns its source (zero when not named) and
+// destination keys parsed.
+func checkReEncrypt(ctx context.Context, op string, in *ReEncryptInput) (src, dst KeyRef, err error) {
 	var keyID string
 	if in != nil {
 		keyID = firstNonEmpty(in.SourceKeyID, in.DestinationKeyID)
 	}
 	if err := checkCall(ctx, op, keyID, in == nil); err != nil {
-		return err
+		return src, dst, err
 	}
-	if err := checkKey(op, "DestinationKeyId", in.DestinationKeyID, false); err != nil {
-		return err
+	if dst, err = checkKey(op, "DestinationKeyId", in.DestinationKeyID, false); err != nil {
+		return src, dst, err
 	}
-	if err := checkKey(op, "SourceKeyId", in.SourceKeyID, true); err != nil {
-		return err
+	if src, err = checkKey(op, "SourceKeyId", in.SourceKeyID, true); err != nil {
+		return src, dst, err
 	}
+	return src, dst, checkReEncryptRest(op, keyID, in)
+}
+
+func checkReEncryptRest(op, keyID string, in *ReEncryptInput) error {
 	if err := checkBlob(op, keyID, in.CiphertextBlob); err != nil {
 		return err
 	}
@@ -180,39 +190,41 @@ func checkReEncrypt(ctx context.Context, op string, in *ReEncryptInput) error {
 	return checkGrantTokens(op, keyID, in.GrantTokens)
 }
 
-func checkGenerate(ctx context.Context, op string, in *GenerateDataKeyInput) (int, error) {
+func checkGenerate(ctx context.Context, op string, in *GenerateDataKeyInput) (KeyRef, int, error) {
 	var keyID string
 	if in != nil {
 		keyID = in.KeyID
 	}
 	if err := checkCall(ctx, op, keyID, in == nil); err != nil {
-		return 0, err
+		return KeyRef{}, 0, err
 	}
-	if err := checkKey(op, "KeyId", in.KeyID, false); err != nil {
-		return 0, err
+	ref, err := checkKey(op, "KeyId", in.KeyID, false)
+	if err != nil {
+		return KeyRef{}, 0, err
 	}
 	n, err := in.DataKeyLength(op)
 	if err != nil {
-		return 0, err
+		return KeyRef{}, 0, err
 	}
 	if err := checkContext(op, in.KeyID, "EncryptionContext", in.EncryptionContext); err != nil {
-		return 0, err
+		return KeyRef{}, 0, err
 	}
-	return n, checkGrantTokens(op, in.KeyID, in.GrantTokens)
+	return ref, n, checkGrantTokens(op, in.KeyID, in.GrantTokens)
 }
 
-func checkDescribe(ctx context.Context, op string, in *DescribeKeyInput) error {
+func checkDescribe(ctx context.Context, op string, in *DescribeKeyInput) (KeyRef, error) {
 	var keyID string
 	if in != nil {
 		keyID = in.KeyID
 	}
 	if err := checkCall(ctx, op, keyID, in == nil); err != nil {
-		return err
+		return KeyRef{}, err
 	}
-	if err := checkKey(op, "KeyId", in.KeyID, false); err != nil {
-		return err
+	ref, err := checkKey(op, "KeyId", in.KeyID, false)
+	if err != nil {
+		return KeyRef{}, err
 	}
-	return checkGrantTokens(op, in.KeyID, in.GrantTokens)
+	return ref, checkGrantTokens(op, in.KeyID, in.GrantTokens)
 }
 
 // label returns err as an *Error of exactly one kind with Op set: an *Error keeps

@@ -35,26 +35,48 @@ type Invoker func(ctx context.Context) error
 // change what the driver is asked.
 type Interceptor func(ctx context.Context, call *Call, invoke Invoker) error
 
-// run calls do through the interceptors. With none it costs nothing more than
-// the call.
-func (f *Front) run(ctx context.Context, c *Call, do func(context.Context, *Call) error) error {
+// interceptors returns the Front's interceptors, outermost first.
+func (f *Front) interceptors() []Interceptor {
 	f.mu.RLock()
-	chain := f.chain
-	f.mu.RUnlock()
-	if len(chain) == 0 {
-		return do(ctx, c)
+	defer f.mu.RUnlock()
+	return f.chain
+}
+
+// intercept runs do through chain. resolved names the key of an answer for
+// Call.ResolvedKeyID; discard, if not nil, wipes an answer that is not returned
+// (a later attempt replaced it, or an interceptor failed the call after it).
+func intercept[T any](ctx context.Context, chain []Interceptor, c *Call, do func(context.Context) (T, error), resolved func(T) string, discard func(T)) (T, error) {
+	var out T
+	have := false
+	drop := func() {
+		if have && discard != nil {
+			discard(out)
+		}
+		var zero T
+		out, have = zero, false
 	}
 	var next Invoker = func(ctx context.Context) error {
 		if err := ContextError(ctx, c.Op, c.KeyID); err != nil {
 			return err
 		}
-		return do(ctx, c)
+		o, err := do(ctx)
+		if err != nil {
+			return err
+		}
+		drop()
+		out, have = o, true
+		c.ResolvedKeyID = resolved(o)
+		return nil
 	}
 	for i := len(chain) - 1; i >= 0; i-- {
 		ic, inner := chain[i], next
 		next = func(ctx context.Context) error { return ic(ctx, c, inner) }
 	}
-	return next(ctx)
+	if err := next(ctx); err != nil {
+		drop()
+		return out, err
+	}
+	return out, nil
 }
 
 // RetryPolicy bounds the retries of [Retry]. Zero fields take the defaults.

@@ -116,11 +116,17 @@ func parseARN(s string) (KeyRef, error) {
 	bad := func(why string) (KeyRef, error) {
 		return KeyRef{}, Errorf(ErrNotFound, "", "", "invalid key ARN %q: %s", truncate(s, 80), why)
 	}
-	// arn:partition:kms:region:account:resource
-	parts := strings.SplitN(s, ":", 6)
-	if len(parts) != 6 {
-		return bad("want arn:partition:kms:region:account:key/id or ...:alias/name")
+	// arn:partition:kms:region:account:resource, cut without allocating.
+	var parts [6]string
+	rest := s
+	for i := 0; i < 5; i++ {
+		j := strings.IndexByte(rest, ':')
+		if j < 0 {
+			return bad("want arn:partition:kms:region:account:key/id or ...:alias/name")
+		}
+		parts[i], rest = rest[:j], rest[j+1:]
 	}
+	parts[5] = rest
 	ref.Partition, ref.Region, ref.Account = parts[1], parts[3], parts[4]
 	switch {
 	case !isPartition(ref.Partition):
