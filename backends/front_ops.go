@@ -209,7 +209,9 @@ func (f *Front) generate(ctx context.Context, op string, in *GenerateDataKeyInpu
 		out, err = generateWith(ctx, op, b, in, n, plaintext)
 	} else {
 		out, err = intercept(ctx, chain, &Call{Op: op, KeyID: in.KeyID, DryRun: in.DryRun},
-			func(ctx context.Context) (*GenerateDataKeyOutput, error) { return generateWith(ctx, op, b, in, n, plaintext) },
+			func(ctx context.Context) (*GenerateDataKeyOutput, error) {
+				return generateWith(ctx, op, b, in, n, plaintext)
+			},
 			func(o *GenerateDataKeyOutput) string { return o.KeyID },
 			func(o *GenerateDataKeyOutput) { clear(o.Plaintext) })
 	}
