@@ -3,7 +3,6 @@ package conformance
 import (
 	"context"
 	"fmt"
-	"testing"
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/reencrypt"
@@ -14,7 +13,7 @@ import (
 // caller who may do nothing else; and that such a caller gets no plaintext by any
 // path: plaintext leaves a key service only on kms:Decrypt, and ReEncryptFrom
 // authorizes only the re-encryption the service does itself.
-func (s *suite) testAuthorization(t *testing.T) {
+func (s *suite) testAuthorization(t T) {
 	f := s.f
 	if f.ReEncryptCaller == nil {
 		t.Skip("skipped: the harness gives no ReEncryptCaller hook (the service has no per-action key permissions)")
@@ -35,7 +34,7 @@ func (s *suite) testAuthorization(t *testing.T) {
 			DestinationKeyID: to, DestinationEncryptionContext: ec, Via: via, DryRun: dryRun}
 	}
 
-	t.Run("DecryptRefused", func(t *testing.T) {
+	t.Run("DecryptRefused", func(t T) {
 		out, err := rc.Decrypt(ctx, &backends.DecryptInput{KeyID: f.KeyA, CiphertextBlob: blobA, EncryptionContext: ec})
 		wantKind(t, err, backends.ErrAccessDenied, "Decrypt under KeyA by a caller allowed only kms:ReEncryptFrom on it")
 		if out != nil {
@@ -43,11 +42,11 @@ func (s *suite) testAuthorization(t *testing.T) {
 			t.Errorf("the refused Decrypt returned an output")
 		}
 	})
-	t.Run("EncryptRefused", func(t *testing.T) {
+	t.Run("EncryptRefused", func(t T) {
 		_, err := rc.Encrypt(ctx, &backends.EncryptInput{KeyID: f.KeyB, Plaintext: pt})
 		wantKind(t, err, backends.ErrAccessDenied, "Encrypt under KeyB by a caller allowed only kms:ReEncryptTo on it")
 	})
-	t.Run("GenerateDataKeyRefused", func(t *testing.T) {
+	t.Run("GenerateDataKeyRefused", func(t T) {
 		out, err := rc.GenerateDataKey(ctx, &backends.GenerateDataKeyInput{KeyID: f.KeyA, EncryptionContext: ec})
 		wantKind(t, err, backends.ErrAccessDenied, "GenerateDataKey under KeyA by a caller allowed only kms:ReEncryptFrom on it")
 		if out != nil {
@@ -55,7 +54,7 @@ func (s *suite) testAuthorization(t *testing.T) {
 			t.Errorf("the refused GenerateDataKey returned an output")
 		}
 	})
-	t.Run("Native", func(t *testing.T) {
+	t.Run("Native", func(t T) {
 		if !s.caps.ReEncrypt {
 			t.Skip("skipped: the backend is not a backends.ReEncrypter (no native ReEncrypt)")
 		}
@@ -74,7 +73,7 @@ func (s *suite) testAuthorization(t *testing.T) {
 			wantKind(t, err, backends.ErrAccessDenied, re.name+": ReEncrypt from KeyA to KeyA (no kms:ReEncryptTo on KeyA)")
 		}
 	})
-	t.Run("NoPlaintextWithoutDecrypt", func(t *testing.T) {
+	t.Run("NoPlaintextWithoutDecrypt", func(t T) {
 		eng := reencrypt.New(rc)
 		for _, dryRun := range []bool{false, true} {
 			out, err := eng.ReEncrypt(ctx, in(blobA, f.KeyA, f.KeyB, backends.ViaPlaintext, dryRun))

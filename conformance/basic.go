@@ -4,19 +4,18 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"testing"
 
 	"github.com/keyport/keyport/backends"
 )
 
-func (s *suite) testRoundTrip(t *testing.T) {
+func (s *suite) testRoundTrip(t T) {
 	f := s.f
 	ec := map[string]string{"suite": "conformance", "case": "roundtrip"}
 	for _, tc := range []struct {
 		name string
 		n    int
 	}{{"OneByte", 1}, {"4096Bytes", backends.MaxPlaintextBytes}} {
-		t.Run(tc.name, func(t *testing.T) {
+		t.Run(tc.name, func(t T) {
 			if tc.n == backends.MaxPlaintextBytes {
 				f.skipIf(t, DeviationSmallPlaintextLimit)
 			}
@@ -40,7 +39,7 @@ func (s *suite) testRoundTrip(t *testing.T) {
 	}
 	// AWS KMS takes 1 to 4096 bytes; the Front refuses anything else for every
 	// driver, before the driver sees it.
-	t.Run("Limits", func(t *testing.T) {
+	t.Run("Limits", func(t T) {
 		for _, n := range []int{0, backends.MaxPlaintextBytes + 1} {
 			out, err := s.kms.Encrypt(context.Background(), &backends.EncryptInput{KeyID: f.KeyA, Plaintext: secret(n)})
 			wantKind(t, err, backends.ErrInvalidArgument, fmt.Sprintf("Encrypt of %d bytes", n))
@@ -51,7 +50,7 @@ func (s *suite) testRoundTrip(t *testing.T) {
 	})
 }
 
-func (s *suite) testFreshCiphertext(t *testing.T) {
+func (s *suite) testFreshCiphertext(t T) {
 	f := s.f
 	pt := secret(32)
 	ec := map[string]string{"case": "fresh"}
@@ -64,7 +63,7 @@ func (s *suite) testFreshCiphertext(t *testing.T) {
 	decryptTo(t, s.kms, f.KeyA, b, ec, pt, f.KeyA, "Decrypt second")
 }
 
-func (s *suite) testContextBinding(t *testing.T) {
+func (s *suite) testContextBinding(t T) {
 	f := s.f
 	pt := secret(32)
 	ec := map[string]string{"tenant": "acme", "purpose": "conformance", "z": ""}
@@ -79,11 +78,11 @@ func (s *suite) testContextBinding(t *testing.T) {
 		{"MissingPair", map[string]string{"tenant": "acme", "purpose": "conformance"}},
 		{"ExtraPair", map[string]string{"tenant": "acme", "purpose": "conformance", "z": "", "extra": "x"}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
+		t.Run(tc.name, func(t T) {
 			wantKind(t, s.decryptErr(t, f.KeyA, blob, tc.ec), backends.ErrInvalidCiphertext, "Decrypt with a "+tc.name+" encryption context")
 		})
 	}
-	t.Run("ReorderedMap", func(t *testing.T) {
+	t.Run("ReorderedMap", func(t T) {
 		// A map built in another order is the same context and must decrypt.
 		re := make(map[string]string)
 		for _, k := range []string{"z", "purpose", "tenant"} {
@@ -91,12 +90,12 @@ func (s *suite) testContextBinding(t *testing.T) {
 		}
 		decryptTo(t, s.kms, f.KeyA, blob, re, pt, f.KeyA, "Decrypt with the same pairs in another order")
 	})
-	t.Run("EmptyIsNil", func(t *testing.T) {
+	t.Run("EmptyIsNil", func(t T) {
 		b := s.encrypt(t, f.KeyA, pt, map[string]string{})
 		decryptTo(t, s.kms, f.KeyA, b, nil, pt, f.KeyA, "Decrypt with a nil context of a blob made with an empty one")
 		wantKind(t, s.decryptErr(t, f.KeyA, b, map[string]string{"a": "b"}), backends.ErrInvalidCiphertext, "Decrypt with a context of a blob made without one")
 	})
-	t.Run("ResplitPairs", func(t *testing.T) {
+	t.Run("ResplitPairs", func(t T) {
 		f.skipIf(t, DeviationContextPairCollision)
 		b := s.encrypt(t, f.KeyA, pt, map[string]string{"ab": "c"})
 		wantKind(t, s.decryptErr(t, f.KeyA, b, map[string]string{"a": "bc"}), backends.ErrInvalidCiphertext, "Decrypt with {a:bc} of a blob made under {ab:c}")
@@ -142,10 +141,10 @@ type mutant struct {
 // DeviationUnauthenticatedBlobHeader), that each rejection is InvalidCiphertext
 // (AsInvalidCiphertext; skipped under DeviationTamperKindMisreported), and that
 // none ever decrypts to anything but pt under KeyA (NeverWrongPlaintext; always).
-func (s *suite) checkMutants(t *testing.T, ms []mutant, pt []byte, ec map[string]string) {
+func (s *suite) checkMutants(t T, ms []mutant, pt []byte, ec map[string]string) {
 	f := s.f
 	for _, key := range s.mutationTargets() {
-		t.Run(keyTestName(key), func(t *testing.T) {
+		t.Run(keyTestName(key), func(t T) {
 			errs := make([]error, len(ms))
 			wrong := make([]bool, len(ms)) // decrypted to another plaintext or key
 			for i, m := range ms {
@@ -160,7 +159,7 @@ func (s *suite) checkMutants(t *testing.T, ms []mutant, pt []byte, ec map[string
 				}
 			}
 			t.Logf("decrypted %d damaged blobs %s", len(ms), keyLabel(key))
-			report := func(t *testing.T, ok func(i int) bool, want string) {
+			report := func(t T, ok func(i int) bool, want string) {
 				t.Helper()
 				bad := 0
 				for i, m := range ms {
@@ -176,24 +175,24 @@ func (s *suite) checkMutants(t *testing.T, ms []mutant, pt []byte, ec map[string
 					t.Errorf("... %d of %d damaged blobs in all: want %s", bad, len(ms), want)
 				}
 			}
-			t.Run("Rejected", func(t *testing.T) {
+			t.Run("Rejected", func(t T) {
 				f.skipIf(t, DeviationUnauthenticatedBlobHeader)
 				report(t, func(i int) bool { return errs[i] != nil }, "an error")
 			})
-			t.Run("AsInvalidCiphertext", func(t *testing.T) {
+			t.Run("AsInvalidCiphertext", func(t T) {
 				f.skipIf(t, DeviationTamperKindMisreported)
 				report(t, func(i int) bool {
 					return errs[i] == nil || errorsIs(errs[i], backends.ErrInvalidCiphertext) || ms[i].validation && errorsIs(errs[i], backends.ErrInvalidArgument)
 				}, backends.ErrInvalidCiphertext.Name())
 			})
-			t.Run("NeverWrongPlaintext", func(t *testing.T) {
+			t.Run("NeverWrongPlaintext", func(t T) {
 				report(t, func(i int) bool { return !wrong[i] }, "an error, or at worst the original plaintext under KeyA")
 			})
 		})
 	}
 }
 
-func (s *suite) testEveryByteFlip(t *testing.T) {
+func (s *suite) testEveryByteFlip(t T) {
 	pt := secret(32)
 	ec := map[string]string{"case": "flip"}
 	blob := s.encrypt(t, s.f.KeyA, pt, ec)
@@ -208,7 +207,7 @@ func (s *suite) testEveryByteFlip(t *testing.T) {
 	s.checkMutants(t, ms, pt, ec)
 }
 
-func (s *suite) testEveryTruncation(t *testing.T) {
+func (s *suite) testEveryTruncation(t T) {
 	pt := secret(32)
 	ec := map[string]string{"case": "truncation"}
 	blob := s.encrypt(t, s.f.KeyA, pt, ec)
@@ -224,7 +223,7 @@ func (s *suite) testEveryTruncation(t *testing.T) {
 	s.checkMutants(t, ms, pt, ec)
 }
 
-func (s *suite) testWrongKey(t *testing.T) {
+func (s *suite) testWrongKey(t T) {
 	f := s.f
 	f.skipIf(t, DeviationDecryptKeyIDIgnored, DeviationIncorrectKeyIsInvalidCiphertext)
 	pt := secret(32)
@@ -237,24 +236,24 @@ func (s *suite) testWrongKey(t *testing.T) {
 	}
 }
 
-func (s *suite) testUnknownKey(t *testing.T) {
+func (s *suite) testUnknownKey(t T) {
 	f := s.f
 	ctx := context.Background()
-	t.Run("Encrypt", func(t *testing.T) {
+	t.Run("Encrypt", func(t T) {
 		out, err := s.kms.Encrypt(ctx, &backends.EncryptInput{KeyID: f.Unknown, Plaintext: secret(8)})
 		wantKind(t, err, backends.ErrNotFound, "Encrypt under the unknown key")
 		if out != nil {
 			t.Errorf("Encrypt under the unknown key returned an output")
 		}
 	})
-	t.Run("Decrypt", func(t *testing.T) {
+	t.Run("Decrypt", func(t T) {
 		f.skipIf(t, DeviationDecryptKeyIDIgnored)
 		blob := s.encrypt(t, f.KeyA, secret(8), nil)
 		// The key named does not exist, and it is not the key that made the blob:
 		// NotFound and IncorrectKey are both true answers.
 		wantEither(t, s.decryptErr(t, f.Unknown, blob, nil), backends.ErrNotFound, backends.ErrIncorrectKey, "Decrypt of a blob of KeyA naming the unknown key")
 	})
-	t.Run("GenerateDataKey", func(t *testing.T) {
+	t.Run("GenerateDataKey", func(t T) {
 		g, ok := s.generator()
 		if !ok {
 			t.Skip("skipped: the backend is not a backends.DataKeyGenerator")
@@ -266,7 +265,7 @@ func (s *suite) testUnknownKey(t *testing.T) {
 			t.Errorf("GenerateDataKey under the unknown key returned an output")
 		}
 	})
-	t.Run("DescribeKey", func(t *testing.T) {
+	t.Run("DescribeKey", func(t T) {
 		d, ok := s.describer()
 		if !ok {
 			t.Skip("skipped: the backend is not a backends.KeyDescriber")
@@ -274,7 +273,7 @@ func (s *suite) testUnknownKey(t *testing.T) {
 		_, err := d.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: f.Unknown})
 		wantKind(t, err, backends.ErrNotFound, "DescribeKey of the unknown key")
 	})
-	t.Run("ReEncrypt", func(t *testing.T) {
+	t.Run("ReEncrypt", func(t T) {
 		r, ok := s.reEncrypter()
 		if !ok {
 			t.Skip("skipped: the backend is not a backends.ReEncrypter")
@@ -286,17 +285,17 @@ func (s *suite) testUnknownKey(t *testing.T) {
 }
 
 // stateCase checks every operation on a key in a state other than Enabled.
-func (s *suite) stateCase(t *testing.T, key string, blob []byte, want *backends.Kind, state backends.KeyState) {
+func (s *suite) stateCase(t T, key string, blob []byte, want *backends.Kind, state backends.KeyState) {
 	f := s.f
 	ctx := context.Background()
-	t.Run("Encrypt", func(t *testing.T) {
+	t.Run("Encrypt", func(t T) {
 		out, err := s.kms.Encrypt(ctx, &backends.EncryptInput{KeyID: key, Plaintext: secret(8)})
 		wantKind(t, err, want, "Encrypt")
 		if out != nil {
 			t.Errorf("Encrypt returned an output with the error")
 		}
 	})
-	t.Run("Decrypt", func(t *testing.T) {
+	t.Run("Decrypt", func(t T) {
 		if blob == nil {
 			t.Skip("skipped: the harness gives no ciphertext made by this key before its state changed")
 		}
@@ -305,7 +304,7 @@ func (s *suite) stateCase(t *testing.T, key string, blob []byte, want *backends.
 			wantKind(t, s.decryptErr(t, "", blob, nil), want, "Decrypt without KeyID")
 		}
 	})
-	t.Run("GenerateDataKey", func(t *testing.T) {
+	t.Run("GenerateDataKey", func(t T) {
 		g, ok := s.generator()
 		if !ok {
 			t.Skip("skipped: the backend is not a backends.DataKeyGenerator")
@@ -317,17 +316,17 @@ func (s *suite) stateCase(t *testing.T, key string, blob []byte, want *backends.
 			t.Errorf("GenerateDataKey returned an output with the error")
 		}
 	})
-	t.Run("ReEncrypt", func(t *testing.T) {
+	t.Run("ReEncrypt", func(t T) {
 		r, ok := s.reEncrypter()
 		if !ok {
 			t.Skip("skipped: the backend is not a backends.ReEncrypter")
 		}
-		t.Run("To", func(t *testing.T) {
+		t.Run("To", func(t T) {
 			good := s.encrypt(t, f.KeyA, secret(8), nil)
 			_, err := r.ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: good, SourceKeyID: f.KeyA, DestinationKeyID: key})
 			wantKind(t, err, want, "ReEncrypt to the key")
 		})
-		t.Run("From", func(t *testing.T) {
+		t.Run("From", func(t T) {
 			if blob == nil {
 				t.Skip("skipped: the harness gives no ciphertext made by this key before its state changed")
 			}
@@ -335,7 +334,7 @@ func (s *suite) stateCase(t *testing.T, key string, blob []byte, want *backends.
 			wantKind(t, err, want, "ReEncrypt from the key")
 		})
 	})
-	t.Run("DescribeKey", func(t *testing.T) {
+	t.Run("DescribeKey", func(t T) {
 		d, ok := s.describer()
 		if !ok {
 			t.Skip("skipped: the backend is not a backends.KeyDescriber")
@@ -353,7 +352,7 @@ func (s *suite) stateCase(t *testing.T, key string, blob []byte, want *backends.
 	})
 }
 
-func (s *suite) testDisabled(t *testing.T) {
+func (s *suite) testDisabled(t T) {
 	f := s.f
 	if f.Disabled == "" {
 		t.Skip("skipped: the service has no Disabled key state (Fixture.Disabled is empty)")
@@ -362,7 +361,7 @@ func (s *suite) testDisabled(t *testing.T) {
 	s.stateCase(t, f.Disabled, f.DisabledCiphertext, backends.ErrDisabled, backends.KeyStateDisabled)
 }
 
-func (s *suite) testPendingDeletion(t *testing.T) {
+func (s *suite) testPendingDeletion(t T) {
 	f := s.f
 	if f.PendingDeletion == "" {
 		t.Skip("skipped: the service has no PendingDeletion key state (Fixture.PendingDeletion is empty)")
@@ -370,7 +369,7 @@ func (s *suite) testPendingDeletion(t *testing.T) {
 	s.stateCase(t, f.PendingDeletion, f.PendingDeletionCiphertext, backends.ErrInvalidState, backends.KeyStatePendingDeletion)
 }
 
-func (s *suite) testKeyReferenceForms(t *testing.T) {
+func (s *suite) testKeyReferenceForms(t T) {
 	f := s.f
 	forms := f.forms()
 	if len(f.KeyAForms) == 0 {

@@ -4,12 +4,11 @@ import (
 	"context"
 	"fmt"
 	"reflect"
-	"testing"
 
 	"github.com/keyport/keyport/backends"
 )
 
-func (s *suite) testDryRun(t *testing.T) {
+func (s *suite) testDryRun(t T) {
 	f := s.f
 	f.skipIf(t, DeviationNoDryRun)
 	ctx := context.Background()
@@ -18,14 +17,14 @@ func (s *suite) testDryRun(t *testing.T) {
 	blob := s.encrypt(t, f.KeyA, pt, ec)
 	before := s.describe(t, f.KeyA)
 
-	t.Run("Encrypt", func(t *testing.T) {
+	t.Run("Encrypt", func(t T) {
 		out, err := s.kms.Encrypt(ctx, &backends.EncryptInput{KeyID: f.KeyA, Plaintext: pt, EncryptionContext: ec, DryRun: true})
 		wantKind(t, err, backends.ErrDryRunOperation, "Encrypt with DryRun")
 		if out != nil {
 			t.Errorf("Encrypt with DryRun returned an output")
 		}
 	})
-	t.Run("Decrypt", func(t *testing.T) {
+	t.Run("Decrypt", func(t T) {
 		out, err := s.kms.Decrypt(ctx, &backends.DecryptInput{KeyID: f.KeyA, CiphertextBlob: blob, EncryptionContext: ec, DryRun: true})
 		wantKind(t, err, backends.ErrDryRunOperation, "Decrypt with DryRun")
 		if out != nil {
@@ -33,18 +32,18 @@ func (s *suite) testDryRun(t *testing.T) {
 			t.Errorf("Decrypt with DryRun returned an output")
 		}
 	})
-	t.Run("ChecksEverything", func(t *testing.T) {
+	t.Run("ChecksEverything", func(t T) {
 		// A dry run that would fail reports the failure, not DryRunOperation.
 		_, err := s.kms.Encrypt(ctx, &backends.EncryptInput{KeyID: f.Unknown, Plaintext: pt, DryRun: true})
 		wantKind(t, err, backends.ErrNotFound, "Encrypt with DryRun under the unknown key")
 		_, err = s.kms.Decrypt(ctx, &backends.DecryptInput{KeyID: f.KeyA, CiphertextBlob: blob, EncryptionContext: map[string]string{"case": "other"}, DryRun: true})
 		wantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt with DryRun and the wrong context")
-		if f.Disabled != "" && !f.has(DeviationDisabledAccessDenied) {
+		if f.Disabled != "" && f.unless(t, DeviationDisabledAccessDenied) {
 			_, err = s.kms.Encrypt(ctx, &backends.EncryptInput{KeyID: f.Disabled, Plaintext: pt, DryRun: true})
 			wantKind(t, err, backends.ErrDisabled, "Encrypt with DryRun under the disabled key")
 		}
 	})
-	t.Run("GenerateDataKey", func(t *testing.T) {
+	t.Run("GenerateDataKey", func(t T) {
 		g, ok := s.generator()
 		if !ok {
 			t.Skip("skipped: the backend is not a backends.DataKeyGenerator")
@@ -61,7 +60,7 @@ func (s *suite) testDryRun(t *testing.T) {
 			t.Errorf("GenerateDataKeyWithoutPlaintext with DryRun returned an output")
 		}
 	})
-	t.Run("ReEncrypt", func(t *testing.T) {
+	t.Run("ReEncrypt", func(t T) {
 		r, ok := s.reEncrypter()
 		if !ok {
 			t.Skip("skipped: the backend is not a backends.ReEncrypter")
@@ -74,7 +73,7 @@ func (s *suite) testDryRun(t *testing.T) {
 		_, err = r.ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: f.KeyA, DestinationKeyID: f.KeyB, DryRun: true})
 		wantKind(t, err, backends.ErrInvalidCiphertext, "ReEncrypt with DryRun and the wrong source context")
 	})
-	t.Run("NothingChanged", func(t *testing.T) {
+	t.Run("NothingChanged", func(t T) {
 		decryptTo(t, s.kms, f.KeyA, blob, ec, pt, f.KeyA, "Decrypt after the dry runs")
 		if before == nil {
 			return
@@ -87,7 +86,7 @@ func (s *suite) testDryRun(t *testing.T) {
 }
 
 // describe returns the metadata of key, or nil when the backend is no KeyDescriber.
-func (s *suite) describe(t *testing.T, key string) *backends.KeyMetadata {
+func (s *suite) describe(t T, key string) *backends.KeyMetadata {
 	t.Helper()
 	d, ok := s.describer()
 	if !ok {
@@ -98,7 +97,7 @@ func (s *suite) describe(t *testing.T, key string) *backends.KeyMetadata {
 	return md
 }
 
-func (s *suite) testGenerateDataKey(t *testing.T) {
+func (s *suite) testGenerateDataKey(t T) {
 	f := s.f
 	g, ok := s.generator()
 	if !ok {
@@ -111,7 +110,7 @@ func (s *suite) testGenerateDataKey(t *testing.T) {
 		if n == 0 {
 			want = 32
 		}
-		t.Run(fmt.Sprintf("%dBytes", n), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%dBytes", n), func(t T) {
 			out, err := g.GenerateDataKey(ctx, &backends.GenerateDataKeyInput{KeyID: f.KeyA, NumberOfBytes: n, EncryptionContext: ec})
 			mustOK(t, err, "GenerateDataKey")
 			defer clear(out.Plaintext)
@@ -125,7 +124,7 @@ func (s *suite) testGenerateDataKey(t *testing.T) {
 			wantKind(t, s.decryptErr(t, f.KeyA, out.CiphertextBlob, nil), backends.ErrInvalidCiphertext, "Decrypt of the data key without its context")
 		})
 	}
-	t.Run("Fresh", func(t *testing.T) {
+	t.Run("Fresh", func(t T) {
 		a, err := g.GenerateDataKey(ctx, &backends.GenerateDataKeyInput{KeyID: f.KeyA})
 		mustOK(t, err, "GenerateDataKey")
 		defer clear(a.Plaintext)
@@ -136,7 +135,7 @@ func (s *suite) testGenerateDataKey(t *testing.T) {
 			t.Errorf("two GenerateDataKey calls gave the same data key")
 		}
 	})
-	t.Run("WithoutPlaintext", func(t *testing.T) {
+	t.Run("WithoutPlaintext", func(t T) {
 		out, err := g.GenerateDataKeyWithoutPlaintext(ctx, &backends.GenerateDataKeyInput{KeyID: f.KeyA, EncryptionContext: ec})
 		mustOK(t, err, "GenerateDataKeyWithoutPlaintext")
 		if out.Plaintext != nil {
@@ -153,7 +152,7 @@ func (s *suite) testGenerateDataKey(t *testing.T) {
 		}
 		clear(d.Plaintext)
 	})
-	t.Run("BadLength", func(t *testing.T) {
+	t.Run("BadLength", func(t T) {
 		for _, n := range []int{-1, 1025} {
 			out, err := g.GenerateDataKey(ctx, &backends.GenerateDataKeyInput{KeyID: f.KeyA, NumberOfBytes: n})
 			wantKind(t, err, backends.ErrInvalidArgument, fmt.Sprintf("GenerateDataKey of %d bytes", n))
@@ -164,7 +163,7 @@ func (s *suite) testGenerateDataKey(t *testing.T) {
 	})
 }
 
-func (s *suite) testDescribeKey(t *testing.T) {
+func (s *suite) testDescribeKey(t T) {
 	f := s.f
 	d, ok := s.describer()
 	if !ok {
@@ -201,7 +200,7 @@ func (s *suite) testDescribeKey(t *testing.T) {
 	}
 }
 
-func (s *suite) testRotation(t *testing.T) {
+func (s *suite) testRotation(t T) {
 	f := s.f
 	if f.Rotate == nil {
 		t.Skip("skipped: the harness gives no Rotate hook (the service has no on-demand rotation)")
@@ -227,7 +226,7 @@ func (s *suite) testRotation(t *testing.T) {
 	}
 }
 
-func (s *suite) testGrants(t *testing.T) {
+func (s *suite) testGrants(t T) {
 	f := s.f
 	f.skipIf(t, DeviationNoGrants)
 	if f.Grant == nil {

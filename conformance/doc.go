@@ -49,4 +49,13 @@
 //
 // Failure messages name the error kinds expected and received (by their AWS
 // exception names) and never print plaintexts or whole ciphertexts.
+//
+// Outside go test, [Check] runs the same subtests against a Fixture and returns a
+// [Report]: each subtest passed, failed (with what the service answered against
+// what AWS KMS answers), skipped for a declared deviation, or not applicable; and
+// the known deviations that explain the failures, found by running the suite once
+// more with every deviation declared. keyport conformance prints it as text or
+// JSON; package conformance/kmsendpoint prepares a Fixture for any server of the
+// AWS KMS API. The subtests take a [T], which both *testing.T (through [Run]) and
+// Check's recorder provide.
 package conformance

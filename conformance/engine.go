@@ -2,7 +2,6 @@ package conformance
 
 import (
 	"context"
-	"testing"
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/reencrypt"
@@ -11,27 +10,27 @@ import (
 // unrouted is a key reference that no Front of the suite routes.
 const unrouted = "keyport-conformance-unrouted://nowhere/key"
 
-func (s *suite) testReEncryptEngine(t *testing.T) {
+func (s *suite) testReEncryptEngine(t T) {
 	f := s.f
 	eng := viaPlaintext(reencrypt.New(s.kms))
 	// Through the engine a wrong SourceKeyId is caught by the source backend's
 	// Decrypt, so it is the Decrypt deviations that excuse it.
-	t.Run("ViaPlaintext", func(t *testing.T) {
+	t.Run("ViaPlaintext", func(t T) {
 		s.reEncryptCases(t, eng.ReEncrypt, false, DeviationDecryptKeyIDIgnored)
 	})
-	t.Run("CrossAccount", func(t *testing.T) {
+	t.Run("CrossAccount", func(t T) {
 		if f.CrossAccountKey == "" {
 			t.Skip("skipped: the harness gives no key of another account (Fixture.CrossAccountKey is empty)")
 		}
 		s.crossAccount(t, eng.ReEncrypt, false)
 	})
-	t.Run("CrossProvider", func(t *testing.T) {
+	t.Run("CrossProvider", func(t T) {
 		if f.Other == nil {
 			t.Skip("skipped: the harness gives no second provider (Fixture.Other is nil)")
 		}
 		s.crossProvider(t, eng.ReEncrypt)
 	})
-	t.Run("NativeWhenPossible", func(t *testing.T) {
+	t.Run("NativeWhenPossible", func(t T) {
 		native := s.caps.ReEncrypt
 		pt := secret(32)
 		blob := s.encrypt(t, f.KeyA, pt, nil)
@@ -41,7 +40,7 @@ func (s *suite) testReEncryptEngine(t *testing.T) {
 			decryptTo(t, s.kms, f.KeyB, out.CiphertextBlob, nil, pt, f.KeyB, "Decrypt of the re-encrypted blob")
 		}
 	})
-	t.Run("DryRun", func(t *testing.T) {
+	t.Run("DryRun", func(t T) {
 		f.skipIf(t, DeviationNoDryRun)
 		ctx := context.Background()
 		pt := secret(32)
@@ -64,7 +63,7 @@ func (s *suite) testReEncryptEngine(t *testing.T) {
 		}
 		decryptTo(t, s.kms, f.KeyA, blob, ec, pt, f.KeyA, "Decrypt after the dry runs")
 	})
-	t.Run("Unroutable", func(t *testing.T) {
+	t.Run("Unroutable", func(t T) {
 		ctx := context.Background()
 		blob := s.encrypt(t, f.KeyA, secret(8), nil)
 		_, err := eng.ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: unrouted, DestinationKeyID: f.KeyB})
@@ -75,7 +74,7 @@ func (s *suite) testReEncryptEngine(t *testing.T) {
 }
 
 // crossProvider re-encrypts from KeyA to OtherKey and back to KeyB.
-func (s *suite) crossProvider(t *testing.T, re reEncryptFunc) {
+func (s *suite) crossProvider(t T, re reEncryptFunc) {
 	f := s.f
 	ctx := context.Background()
 	pt := secret(32)

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"testing"
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/reencrypt"
@@ -21,7 +20,7 @@ import (
 // baseFront returns the Fixture's Front, or builds one that routes the fixture's
 // keys: the scheme (URIs) or the account and region (ARNs) of KeyA and
 // CrossAccountKey to Backend, of OtherKey to Other, and Backend as the default.
-func (f *Fixture) baseFront(t *testing.T, ics ...backends.Interceptor) *backends.Front {
+func (f *Fixture) baseFront(t T, ics ...backends.Interceptor) *backends.Front {
 	t.Helper()
 	if f.Front != nil {
 		if len(ics) == 0 {
@@ -62,7 +61,7 @@ func (f *Fixture) fixtureKeys() []string {
 }
 
 // routeFront returns a Front that routes keys, and bare references, to b.
-func routeFront(t *testing.T, b backends.Backend, keys []string) *backends.Front {
+func routeFront(t T, b backends.Backend, keys []string) *backends.Front {
 	t.Helper()
 	fr := backends.NewFront(b)
 	for _, k := range keys {
@@ -72,7 +71,7 @@ func routeFront(t *testing.T, b backends.Backend, keys []string) *backends.Front
 }
 
 // route makes b the owner of key in fr: its scheme or its account and region.
-func route(t *testing.T, fr *backends.Front, key string, b backends.Backend) {
+func route(t T, fr *backends.Front, key string, b backends.Backend) {
 	t.Helper()
 	ref, err := backends.ParseKeyRef(key)
 	if err != nil {
@@ -101,7 +100,7 @@ func route(t *testing.T, fr *backends.Front, key string, b backends.Backend) {
 // frontFor returns a Front through which b (another principal of the driver: a
 // grantee, a restricted caller) is reached for the fixture's own keys, with the
 // pass's interceptors.
-func (s *suite) frontFor(t *testing.T, b backends.Backend) *backends.Front {
+func (s *suite) frontFor(t T, b backends.Backend) *backends.Front {
 	t.Helper()
 	fr := routeFront(t, b, s.f.ownKeys())
 	fr.Use(s.ics...)
@@ -158,7 +157,7 @@ func (c *callCounter) intercept(ctx context.Context, call *backends.Call, invoke
 
 // check fails t unless the interceptor saw every operation the driver's
 // capabilities let the suite make.
-func (c *callCounter) check(t *testing.T, caps backends.Capabilities) {
+func (c *callCounter) check(t T, caps backends.Capabilities) {
 	t.Helper()
 	want := []string{"Encrypt", "Decrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext"}
 	if caps.ReEncrypt {

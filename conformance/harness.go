@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/keyport/keyport/backends"
@@ -174,6 +175,14 @@ const (
 	DeviationUnauthenticatedBlobHeader Deviation = "DeviationUnauthenticatedBlobHeader"
 )
 
+// allDeviations lists every known deviation, in the order of their declaration
+// above: Check declares them all to learn which subtests each one skips.
+var allDeviations = []Deviation{
+	DeviationContextPairCollision, DeviationSourceKeyIDIgnored, DeviationDecryptKeyIDIgnored, DeviationNoGrants,
+	DeviationDisabledAccessDenied, DeviationOneAccountPerProcess, DeviationSmallPlaintextLimit, DeviationNoDryRun,
+	DeviationIncorrectKeyIsInvalidCiphertext, DeviationTamperKindMisreported, DeviationUnauthenticatedBlobHeader,
+}
+
 // Reason says what the deviation is, for skip messages.
 func (d Deviation) Reason() string {
 	switch d {
@@ -216,12 +225,39 @@ func (f *Fixture) has(d Deviation) bool {
 	return false
 }
 
-// skipIf skips t, by name and reason, when the fixture declares any of ds.
-func (f *Fixture) skipIf(t *testing.T, ds ...Deviation) {
-	t.Helper()
+// declared returns those of ds that the fixture declares.
+func (f *Fixture) declared(ds ...Deviation) []Deviation {
+	var out []Deviation
 	for _, d := range ds {
 		if f.has(d) {
-			t.Skipf("skipped: declared deviation %s: %s", d, d.Reason())
+			out = append(out, d)
 		}
+	}
+	return out
+}
+
+// unless reports whether the fixture declares none of ds; when it declares some,
+// it logs, by name and reason, that the check they excuse is left out.
+func (f *Fixture) unless(t T, ds ...Deviation) bool {
+	t.Helper()
+	var why []string
+	for _, d := range f.declared(ds...) {
+		why = append(why, "declared deviation "+string(d)+": "+d.Reason())
+	}
+	if len(why) > 0 {
+		t.Logf("check left out: %s", strings.Join(why, "; "))
+	}
+	return len(why) == 0
+}
+
+// skipIf skips t, by name and reason, when the fixture declares any of ds.
+func (f *Fixture) skipIf(t T, ds ...Deviation) {
+	t.Helper()
+	var why []string
+	for _, d := range f.declared(ds...) {
+		why = append(why, "declared deviation "+string(d)+": "+d.Reason())
+	}
+	if len(why) > 0 {
+		t.Skip("skipped: " + strings.Join(why, "; "))
 	}
 }

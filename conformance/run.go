@@ -28,15 +28,20 @@ func Run(t *testing.T, h Harness) {
 	if err := f.validate(); err != nil {
 		t.Fatalf("conformance: invalid Fixture: %v", err)
 	}
+	runPasses(ctx, testingT{t}, f)
+}
+
+// runPasses runs the two passes of the suite against f.
+func runPasses(ctx context.Context, t T, f *Fixture) {
 	base := f.baseFront(t)
 	caps, err := base.Capabilities(ctx, f.KeyA)
 	if err != nil {
 		t.Fatalf("conformance: the Front does not route KeyA: %v", err)
 	}
-	t.Run("Front", func(t *testing.T) {
+	t.Run("Front", func(t T) {
 		(&suite{f: f, kms: base, caps: caps}).run(t)
 	})
-	t.Run("Intercepted", func(t *testing.T) {
+	t.Run("Intercepted", func(t T) {
 		var counter callCounter
 		ics := []backends.Interceptor{counter.intercept}
 		kms := f.baseFront(t, ics...)
@@ -50,10 +55,10 @@ func Run(t *testing.T, h Harness) {
 }
 
 // run runs every subtest.
-func (s *suite) run(t *testing.T) {
+func (s *suite) run(t T) {
 	for _, st := range []struct {
 		name string
-		run  func(*testing.T)
+		run  func(T)
 	}{
 		{"RoundTrip", s.testRoundTrip},
 		{"FreshCiphertext", s.testFreshCiphertext},
@@ -142,7 +147,7 @@ func kindName(err error) string {
 }
 
 // wantKind fails t unless err matches want; what says which call made err.
-func wantKind(t *testing.T, err error, want *backends.Kind, what string) bool {
+func wantKind(t T, err error, want *backends.Kind, what string) bool {
 	t.Helper()
 	if errors.Is(err, want) {
 		return true
@@ -157,7 +162,7 @@ func wantKind(t *testing.T, err error, want *backends.Kind, what string) bool {
 
 // wantEither fails t unless err matches a or b. The suite uses it only where AWS
 // KMS documents both answers as right.
-func wantEither(t *testing.T, err error, a, b *backends.Kind, what string) bool {
+func wantEither(t T, err error, a, b *backends.Kind, what string) bool {
 	t.Helper()
 	if errors.Is(err, a) || errors.Is(err, b) {
 		return true
@@ -167,7 +172,7 @@ func wantEither(t *testing.T, err error, a, b *backends.Kind, what string) bool 
 }
 
 // wantOK fails t unless err is nil.
-func wantOK(t *testing.T, err error, what string) bool {
+func wantOK(t T, err error, what string) bool {
 	t.Helper()
 	if err != nil {
 		t.Errorf("%s: want success, got %s: %v", what, kindName(err), err)
@@ -177,7 +182,7 @@ func wantOK(t *testing.T, err error, what string) bool {
 }
 
 // mustOK stops t unless err is nil.
-func mustOK(t *testing.T, err error, what string) {
+func mustOK(t T, err error, what string) {
 	t.Helper()
 	if err != nil {
 		t.Fatalf("%s: want success, got %s: %v", what, kindName(err), err)
@@ -185,7 +190,7 @@ func mustOK(t *testing.T, err error, what string) {
 }
 
 // encrypt encrypts pt under key with ec and stops t on failure.
-func (s *suite) encrypt(t *testing.T, key string, pt []byte, ec map[string]string) []byte {
+func (s *suite) encrypt(t T, key string, pt []byte, ec map[string]string) []byte {
 	t.Helper()
 	out, err := s.kms.Encrypt(context.Background(), &backends.EncryptInput{KeyID: key, Plaintext: pt, EncryptionContext: ec})
 	mustOK(t, err, "Encrypt under "+key)
@@ -197,7 +202,7 @@ func (s *suite) encrypt(t *testing.T, key string, pt []byte, ec map[string]strin
 
 // decryptTo decrypts blob with b (key may be empty) and checks the plaintext and
 // the canonical key of the output.
-func decryptTo(t *testing.T, b backends.Backend, key string, blob []byte, ec map[string]string, want []byte, wantKey, what string) bool {
+func decryptTo(t T, b backends.Backend, key string, blob []byte, ec map[string]string, want []byte, wantKey, what string) bool {
 	t.Helper()
 	out, err := b.Decrypt(context.Background(), &backends.DecryptInput{KeyID: key, CiphertextBlob: blob, EncryptionContext: ec})
 	if !wantOK(t, err, what) {
@@ -218,7 +223,7 @@ func decryptTo(t *testing.T, b backends.Backend, key string, blob []byte, ec map
 
 // decryptErr decrypts blob under key and returns the error, failing t if a
 // plaintext came back with an error or no error came back.
-func (s *suite) decryptErr(t *testing.T, key string, blob []byte, ec map[string]string) error {
+func (s *suite) decryptErr(t T, key string, blob []byte, ec map[string]string) error {
 	t.Helper()
 	out, err := s.kms.Decrypt(context.Background(), &backends.DecryptInput{KeyID: key, CiphertextBlob: blob, EncryptionContext: ec})
 	if out != nil {
