@@ -212,6 +212,15 @@ the default service: the only service that takes them (local, awskms), or
 default-service. Two services claiming the same account and region, or the same
 scheme, are an error that names both and the fix.
 
+Key URLs of a scheme no configured service serves open their service on first
+use, as package keyport's table says: vault://MOUNT/KEY, hashivault://,
+hcvault:// (Vault, from VAULT_ADDR and VAULT_TOKEN), gcpkms://, gcp-kms://
+(Google Cloud KMS, Application Default Credentials), azurekv://, https://,
+azurekeyvault:// (Azure Key Vault, DefaultAzureCredential), pkcs11: (PKCS#11).
+awskms:/// and aws-kms:// open AWS KMS from the SDK's configuration only when
+such a key is named on the command line: an ARN that no configured service
+claims never reaches AWS unasked.
+
 Service flags add services to the profile's: --store FILE (service "store",
 also KEYPORT_STORE; --store "" turns it off) with --account and --root-key-file,
 --aws / --aws-endpoint URL (service "aws") with --aws-region and --aws-account,
@@ -219,8 +228,8 @@ also KEYPORT_STORE; --store "" turns it off) with --account and --root-key-file,
 service of the same name.
 
 Nothing is switched on by the environment alone: VAULT_ADDR does not enable
-Vault; a vault:// key named on the command line or a configured vault service
-does. Environment variables hold only secrets and paths: KEYPORT_CONFIG,
+Vault; a vault:// key (on the command line or in a message's header) or a
+configured vault service does. Environment variables hold only secrets and paths: KEYPORT_CONFIG,
 KEYPORT_STORE, KEYPORT_LOCAL_ROOT_KEY (the store's root key, see "keyport
 root-key"), VAULT_TOKEN (and VAULT_ADDR for a vault:// key without an address),
 and the AWS SDK's own (AWS_PROFILE, AWS_REGION, credentials).`,

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -34,9 +35,9 @@ type keyAdmin interface {
 	PutKeyPolicy(ctx context.Context, key, policy string) error
 }
 
-// adminFactories make the keyAdmin of an opened service, or nil when the
-// factory does not know its driver.
-var adminFactories []func(sv *service) keyAdmin
+// adminFactories make the keyAdmin of a driver, or nil when the factory does
+// not know it.
+var adminFactories []func(d backends.Backend) keyAdmin
 
 // keyEntry is one key of a listing.
 type keyEntry struct {
@@ -117,31 +118,39 @@ func (u unsupportedAdmin) PutKeyPolicy(_ context.Context, key, _ string) error {
 	return errUnsupported("PutKeyPolicy", key, u.name)
 }
 
-// admin returns the key management of sv.
-func admin(sv *service) keyAdmin {
+// admin returns the key management of the driver d.
+func admin(d backends.Backend) keyAdmin {
 	for _, f := range adminFactories {
-		if ad := f(sv); ad != nil {
+		if ad := f(d); ad != nil {
 			return ad
 		}
 	}
-	return unsupportedAdmin{name: sv.spec.kind}
+	return unsupportedAdmin{name: fmt.Sprintf("%T", d)}
 }
 
-// adminForKey returns the service that owns key and its key management.
+// adminForKey returns the key management of the driver that owns key (or the
+// location vault://MOUNT of a listing).
 func (s *services) adminForKey(ctx context.Context, key string) (keyAdmin, error) {
-	b, _, err := s.router.Lookup(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	for _, sv := range s.list {
-		if sv.backend == b {
-			return admin(sv), nil
+	var d backends.Backend = &s.router
+	for {
+		f, ok := d.(*backends.Front)
+		if !ok {
+			break
 		}
+		b, _, err := f.Lookup(ctx, key)
+		if err != nil && strings.Contains(key, "://") && !strings.Contains(strings.SplitN(key, "://", 2)[1], "/") {
+			// A location such as vault://transit names no key: route a key in it.
+			b, _, err = f.Lookup(ctx, strings.TrimSuffix(key, "/")+"/keyport-location")
+		}
+		if err != nil {
+			return nil, err
+		}
+		d = b
 	}
-	if m, ok := b.(ambiguous); ok {
+	if m, ok := d.(ambiguous); ok {
 		return nil, m.err("", key)
 	}
-	return nil, backends.Errorf(backends.ErrNotFound, "", key, "no configured service owns this key")
+	return admin(d), nil
 }
 
 // adminForService returns the management of the service called name, or of
@@ -153,11 +162,13 @@ func (s *services) adminForService(name string) (keyAdmin, error) {
 		if sv == nil {
 			return nil, usagef("--service %q is not configured (services: %s)", name, s.names())
 		}
-		return admin(sv), nil
+		return admin(sv.backend), nil
 	case s.def != nil:
-		return admin(s.def), nil
+		return admin(s.def.backend), nil
 	case len(s.list) == 1:
-		return admin(s.list[0]), nil
+		return admin(s.list[0].backend), nil
+	case len(s.list) == 0:
+		return nil, usagef("no key service: configure one (keyport help config), or give --store FILE --account ID (embedded store) or --aws / --aws-endpoint URL (AWS KMS)")
 	}
 	return nil, usagef("several services (%s): say which with --service NAME", s.names())
 }

@@ -19,11 +19,11 @@ type awsAdmin struct {
 }
 
 func init() {
-	adminFactories = append(adminFactories, func(sv *service) keyAdmin {
-		if sv.aws == nil {
-			return nil
+	adminFactories = append(adminFactories, func(d backends.Backend) keyAdmin {
+		if b, ok := d.(*awskms.Backend); ok {
+			return &awsAdmin{unsupportedAdmin{kindAWSKMS}, b}
 		}
-		return &awsAdmin{unsupportedAdmin{kindAWSKMS}, sv.aws}
+		return nil
 	})
 }
 

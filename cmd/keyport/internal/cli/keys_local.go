@@ -14,11 +14,11 @@ type localAdmin struct {
 }
 
 func init() {
-	adminFactories = append(adminFactories, func(sv *service) keyAdmin {
-		if sv.client == nil {
-			return nil
+	adminFactories = append(adminFactories, func(d backends.Backend) keyAdmin {
+		if c, ok := d.(*local.Client); ok {
+			return &localAdmin{unsupportedAdmin{kindLocal}, c}
 		}
-		return &localAdmin{unsupportedAdmin{kindLocal}, sv.client}
+		return nil
 	})
 }
 

@@ -22,11 +22,11 @@ type vaultAdmin struct {
 }
 
 func init() {
-	adminFactories = append(adminFactories, func(sv *service) keyAdmin {
-		if sv.vault == nil {
-			return nil
+	adminFactories = append(adminFactories, func(d backends.Backend) keyAdmin {
+		if b, ok := d.(*vault.Backend); ok {
+			return &vaultAdmin{unsupportedAdmin{kindVault}, b}
 		}
-		return &vaultAdmin{unsupportedAdmin{kindVault}, sv.vault}
+		return nil
 	})
 }
 

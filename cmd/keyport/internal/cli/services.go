@@ -6,18 +6,15 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/hashicorp/vault/api"
 	"github.com/spf13/pflag"
 
+	"github.com/keyport/keyport"
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/awskms"
 	"github.com/keyport/keyport/backends/local"
-	"github.com/keyport/keyport/backends/vault"
 )
 
 // StoreEnv names the local store file when --store is not given.
@@ -52,6 +49,7 @@ func (sf *serviceFlags) register(pf *pflag.FlagSet) {
 // serviceSpec is one service to open, parsed from its URL.
 type serviceSpec struct {
 	name, kind, raw string
+	query           url.Values
 	// local
 	path, account, rootKeyFile string
 	// awskms (account too)
@@ -60,12 +58,41 @@ type serviceSpec struct {
 	address, namespace string
 }
 
-// Service kinds, by URL scheme.
-const (
-	kindLocal  = "local"
-	kindAWSKMS = "awskms"
-	kindVault  = "vault"
-)
+// serviceKind is a kind of key service the command can configure by URL. A
+// driver adds its kind in a file of its own (services_<driver>.go), whose init
+// calls addKind.
+type serviceKind struct {
+	// name is the scheme of the kind's service URLs (local, awskms, vault).
+	name string
+	// settings are the query parameters its service URLs may have.
+	settings []string
+	// parse fills spec from the URL (nil: no host or path allowed).
+	parse func(u *url.URL, spec *serviceSpec) error
+	// open opens a configured service.
+	open func(ctx context.Context, spec *serviceSpec, o openOptions) (*service, error)
+}
+
+// serviceKinds by name.
+var serviceKinds = map[string]*serviceKind{}
+
+func addKind(k *serviceKind) { serviceKinds[k.name] = k }
+
+// implicitSchemes are the key URL schemes whose service opens on first use,
+// from the key URL and the environment (the table of package keyport), when no
+// configured service serves the scheme. AWS KMS is not among them: an ARN that
+// no configured service claims must not reach AWS with ambient credentials
+// unasked (an awskms:// key on the command line does open it).
+var implicitSchemes []string
+
+// kindNames lists the configurable kinds.
+func kindNames() string {
+	var n []string
+	for k := range serviceKinds {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return strings.Join(n, ", ")
+}
 
 // parseServiceURL parses a service URL (see "keyport help config").
 func parseServiceURL(name, raw string) (*serviceSpec, error) {
@@ -73,45 +100,27 @@ func parseServiceURL(name, raw string) (*serviceSpec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("service URL %q: %v", raw, err)
 	}
-	s := &serviceSpec{name: name, kind: u.Scheme, raw: raw}
-	q := u.Query()
-	var allowed map[string]bool
-	switch u.Scheme {
-	case kindLocal:
-		s.path = u.Opaque
-		if s.path == "" {
-			s.path = u.Path
-		}
-		if u.Host != "" {
-			return nil, fmt.Errorf("service URL %q: a store path is local:PATH or local:///abs/path", raw)
-		}
-		if s.path == "" {
-			return nil, fmt.Errorf("service URL %q names no store file", raw)
-		}
-		s.account, s.rootKeyFile = q.Get("account"), q.Get("root-key-file")
-		if s.account == "" {
-			return nil, fmt.Errorf("service URL %q: the store needs account= (the caller's 12-digit AWS account ID; it is never guessed)", raw)
-		}
-		allowed = map[string]bool{"account": true, "root-key-file": true}
-	case kindAWSKMS:
-		if u.Host != "" || (u.Path != "" && u.Path != "/") {
-			return nil, fmt.Errorf("service URL %q: an AWS KMS service is awskms://?region=R[&account=ID][&endpoint=URL] (no key in it)", raw)
-		}
-		s.region, s.account, s.endpoint, s.awsProfile = q.Get("region"), q.Get("account"), q.Get("endpoint"), q.Get("profile")
-		allowed = map[string]bool{"region": true, "account": true, "endpoint": true, "profile": true}
-	case kindVault:
-		if u.Host != "" || (u.Path != "" && u.Path != "/") {
-			return nil, fmt.Errorf("service URL %q: a Vault service is vault://?address=URL (keys are vault://MOUNT/NAME)", raw)
-		}
-		s.address, s.namespace = q.Get("address"), q.Get("namespace")
-		allowed = map[string]bool{"address": true, "namespace": true}
-	default:
-		return nil, fmt.Errorf("service URL %q: unknown kind %q (local, awskms, vault)", raw, u.Scheme)
+	k := serviceKinds[u.Scheme]
+	if k == nil {
+		return nil, fmt.Errorf("service URL %q: unknown kind %q (%s)", raw, u.Scheme, kindNames())
 	}
-	for k := range q {
-		if !allowed[k] {
-			return nil, fmt.Errorf("service URL %q: unknown setting %q", raw, k)
+	s := &serviceSpec{name: name, kind: u.Scheme, raw: raw, query: u.Query()}
+	allowed := map[string]bool{}
+	for _, p := range k.settings {
+		allowed[p] = true
+	}
+	for p := range s.query {
+		if !allowed[p] {
+			return nil, fmt.Errorf("service URL %q: unknown setting %q (settings: %s)", raw, p, orNone(strings.Join(k.settings, ", ")))
 		}
+	}
+	if k.parse != nil {
+		err = k.parse(u, s)
+	} else if u.Host != "" || u.Opaque != "" || (u.Path != "" && u.Path != "/") {
+		err = fmt.Errorf("a %s service URL has no host or path: %s://?SETTINGS", u.Scheme, u.Scheme)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("service URL %q: %v", raw, err)
 	}
 	if s.account != "" && !backends.IsAccountID(s.account) {
 		return nil, fmt.Errorf("service URL %q: account %q is not a 12-digit AWS account ID", raw, truncate(s.account))
@@ -126,10 +135,7 @@ type service struct {
 	schemes []string // URI schemes it serves
 	claims  []claim  // ARNs it serves
 	bare    bool     // it can own bare key IDs and alias names
-	store   *local.Service
-	client  *local.Client // the caller's view of store
-	aws     *awskms.Backend
-	vault   *vault.Backend
+	close   func()   // releases it (nil: nothing to release)
 }
 
 // claim is an account (and region; "" for every region) whose ARNs a service
@@ -157,8 +163,8 @@ type services struct {
 // Close closes the services (the store wipes its keys from memory).
 func (s *services) Close() {
 	for _, sv := range s.list {
-		if sv.store != nil {
-			_ = sv.store.Close()
+		if sv.close != nil {
+			sv.close()
 		}
 	}
 }
@@ -187,8 +193,8 @@ type openOptions struct {
 	// readOnly: the command changes no key store, so a store file that does
 	// not exist is an error, never created.
 	readOnly bool
-	// keys are the key references named on the command line: a vault:// or
-	// awskms:// key enables its service when none is configured.
+	// keys are the key references named on the command line: an awskms://
+	// key opens AWS KMS when no AWS service is configured.
 	keys []string
 }
 
@@ -252,29 +258,17 @@ func (a *app) specs(o openOptions) ([]*serviceSpec, string, error) {
 	if sf.defaultService != "" {
 		defName = sf.defaultService
 	}
-	// Key URLs on the command line enable their service when none serves it.
-	has := func(kind string) bool {
-		for _, s := range byName {
-			if s.kind == kind {
-				return true
-			}
-		}
-		return false
+	// An awskms:// (or Tink's aws-kms://) key on the command line opens AWS KMS
+	// from the SDK's configuration when no AWS service is configured; other key
+	// URLs open their services through implicitSchemes.
+	hasAWS := false
+	for _, s := range byName {
+		hasAWS = hasAWS || s.kind == kindAWSKMS
 	}
 	for _, k := range o.keys {
-		ref, err := backends.ParseKeyRef(k)
-		if err != nil || ref.Form != backends.FormURI {
-			continue
-		}
-		switch ref.Scheme {
-		case vault.Scheme:
-			if !has(kindVault) {
-				byName[uniqueName(byName, "vault")] = &serviceSpec{name: "vault", kind: kindVault, raw: k}
-			}
-		case awskms.Scheme:
-			if !has(kindAWSKMS) {
-				byName[uniqueName(byName, "aws")] = &serviceSpec{name: "aws", kind: kindAWSKMS, raw: k}
-			}
+		if !hasAWS && (strings.HasPrefix(k, awskms.Scheme+"://") || strings.HasPrefix(k, awskms.TinkScheme+"://")) {
+			byName[uniqueName(byName, "aws")] = &serviceSpec{name: "aws", kind: kindAWSKMS, raw: k}
+			hasAWS = true
 		}
 	}
 	var list []*serviceSpec
@@ -313,8 +307,8 @@ func (a *app) openServices(ctx context.Context, o openOptions) (*services, error
 	if err != nil {
 		return nil, err
 	}
-	if len(specs) == 0 {
-		return nil, usagef("no key service: configure one (keyport help config), or give --store FILE --account ID (embedded store), --aws or --aws-endpoint URL (AWS KMS), or name a vault://MOUNT/KEY key")
+	if len(specs) == 0 && !namesURL(o.keys) {
+		return nil, usagef("no key service for %s: configure one (keyport help config), give --store FILE --account ID (embedded store) or --aws / --aws-endpoint URL (AWS KMS), or name the key by its URL (vault://MOUNT/KEY, gcpkms://..., awskms:///...)", strings.Join(nonEmpty(o.keys), ", "))
 	}
 	s := &services{}
 	for _, spec := range specs {
@@ -368,6 +362,20 @@ func (s *services) route(defName string) error {
 			bare = append(bare, sv)
 		}
 	}
+	// Every other key URL scheme opens its service on first use, through the
+	// URL openers of package keyport on a Front of their own.
+	var inner *backends.Front
+	for _, sch := range implicitSchemes {
+		if schemes[sch] != nil {
+			continue
+		}
+		if inner == nil {
+			inner = keyport.NewFront()
+		}
+		if err := s.router.Register(sch, inner); err != nil {
+			return err
+		}
+	}
 	switch {
 	case defName != "":
 		s.def = s.byName(defName)
@@ -390,124 +398,35 @@ func (s *services) route(defName string) error {
 	return nil
 }
 
-// openService opens one service.
+// namesURL reports whether keys is empty (the keys come from a message, which
+// may name key URLs) or names a key URL (its service may open on first use).
+func namesURL(keys []string) bool {
+	named := false
+	for _, k := range keys {
+		if k == "" {
+			continue
+		}
+		named = true
+		if ref, err := backends.ParseKeyRef(k); err == nil && ref.Form == backends.FormURI {
+			return true
+		}
+	}
+	return !named
+}
+
+func nonEmpty(l []string) []string {
+	var out []string
+	for _, s := range l {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// openService opens one configured service.
 func openService(ctx context.Context, spec *serviceSpec, o openOptions) (*service, error) {
-	sv := &service{spec: spec}
-	switch spec.kind {
-	case kindLocal:
-		var opts []local.Option
-		if spec.rootKeyFile != "" {
-			opts = append(opts, local.WithRootKeyFile(spec.rootKeyFile))
-		}
-		path, err := filepath.Abs(spec.path)
-		if err != nil {
-			return nil, err
-		}
-		open := local.Open
-		if o.readOnly {
-			open = local.OpenExisting // a mistyped path must not leave an empty store
-		}
-		st, err := open(path, opts...)
-		if errors.Is(err, local.ErrNoStore) {
-			return nil, backends.Errorf(backends.ErrNotFound, "", "", "no store at %s (service %q): this command never creates one; check the path, or create a key first (keyport keys create)", spec.path, spec.name)
-		}
-		if err != nil {
-			if errors.Is(err, local.ErrInvalidRootKey) {
-				return nil, rootKeyHint(err, spec)
-			}
-			return nil, fmt.Errorf("store %s: %w", spec.path, err)
-		}
-		sv.store = st
-		sv.client = st.Client(local.Identity{Account: spec.account})
-		sv.backend = sv.client
-		sv.bare = true
-		sv.claims = []claim{{st.Partition(), spec.account, st.Region()}}
-	case kindAWSKMS:
-		if err := openAWS(ctx, sv); err != nil {
-			return nil, err
-		}
-	case kindVault:
-		c, err := vaultClient(spec)
-		if err != nil {
-			return nil, err
-		}
-		vb, err := vault.New(vault.Options{Client: c, Namespace: spec.namespace})
-		if err != nil {
-			return nil, err
-		}
-		sv.vault, sv.backend, sv.schemes = vb, vb, []string{vault.Scheme}
-	}
-	return sv, nil
-}
-
-// vaultClient makes a Vault client for spec: its address, else VAULT_ADDR;
-// the token from VAULT_TOKEN.
-func vaultClient(spec *serviceSpec) (*api.Client, error) {
-	cfg := api.DefaultConfig() // reads VAULT_ADDR, VAULT_TOKEN, TLS settings
-	if cfg.Error != nil {
-		return nil, backends.Wrap(backends.ErrInvalidArgument, "", "", cfg.Error)
-	}
-	if spec.address != "" {
-		cfg.Address = spec.address
-	} else if os.Getenv(api.EnvVaultAddress) == "" {
-		return nil, usagef("Vault (service %q, for %s) has no address: set VAULT_ADDR, or configure a vault service with address=", spec.name, spec.raw)
-	}
-	c, err := api.NewClient(cfg)
-	if err != nil {
-		return nil, backends.Wrap(backends.ErrInvalidArgument, "", "", err)
-	}
-	return c, nil
-}
-
-// openAWS opens an AWS KMS service from the SDK's configuration.
-func openAWS(ctx context.Context, sv *service) error {
-	spec := sv.spec
-	var lo []func(*config.LoadOptions) error
-	if spec.region != "" {
-		lo = append(lo, config.WithRegion(spec.region))
-	}
-	if spec.awsProfile != "" {
-		lo = append(lo, config.WithSharedConfigProfile(spec.awsProfile))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, lo...)
-	if err != nil {
-		return backends.Wrap(backends.ErrInvalidArgument, "", "", fmt.Errorf("AWS configuration (service %q): %w", spec.name, err))
-	}
-	if cfg.Region == "" {
-		return usagef("AWS KMS (service %q) needs a region: set AWS_REGION, give --aws-region, or region= in the service URL", spec.name)
-	}
-	account := spec.account
-	if account == "" && cfg.Credentials != nil {
-		// Credentials carry an account ID when the SDK knows it (AWS_ACCOUNT_ID,
-		// SSO, shared config's aws_account_id). No network call for static ones.
-		if creds, err := cfg.Credentials.Retrieve(ctx); err == nil {
-			account = creds.AccountID
-		}
-	}
-	if account == "" && spec.endpoint != "" {
-		return usagef("AWS KMS at %s (service %q): give the account: --aws-account ID, or account= in the service URL. The credentials carry no account ID, and keyport routes key ARNs (as message headers and blobs name them) by account", spec.endpoint, spec.name)
-	}
-	var opts []awskms.Option
-	if spec.endpoint != "" {
-		opts = append(opts, awskms.WithEndpoint(spec.endpoint))
-	}
-	if account != "" {
-		opts = append(opts, awskms.WithAccount(account))
-	}
-	b, err := awskms.NewFromConfig(cfg, opts...)
-	if err != nil {
-		return err
-	}
-	sv.aws, sv.backend, sv.bare = b, b, true
-	sv.schemes = []string{awskms.Scheme}
-	if account != "" {
-		region := "" // AWS serves every region of the account
-		if spec.endpoint != "" {
-			region = cfg.Region // a local server serves one
-		}
-		sv.claims = []claim{{"aws", account, region}}
-	}
-	return nil
+	return serviceKinds[spec.kind].open(ctx, spec, o)
 }
 
 // rootKeyHint rewrites a refused root key's error for the command line: it
