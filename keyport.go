@@ -81,9 +81,9 @@ func NewFront() *backends.Front {
 func RegisterOpeners(f *backends.Front) error {
 	aws := new(awskms.Opener)
 	hv := new(vault.Opener)
-	gcp := new(gcpkms.URLOpener)
+	gcp := new(gcpkms.Opener)
 	hsm := new(pkcs11.Opener)
-	az := &azurekv.URLOpener{Options: azurekv.Options{Credential: new(defaultAzureCredential)}}
+	az := &azurekv.Opener{Options: azurekv.Options{Credential: new(defaultAzureCredential)}}
 	mux := new(secrets.URLMux)
 	mux.RegisterKeeper(localsecrets.Scheme, new(localsecrets.URLOpener))
 	raw := gocloud.New(gocloud.Options{URLMux: mux})

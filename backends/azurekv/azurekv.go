@@ -235,6 +235,14 @@ func parse(op, keyID string) (Ref, error) {
 	return ref, nil
 }
 
+// blobAlgorithm names the Key Vault algorithm of a blob's algorithm code.
+func blobAlgorithm(code byte) azkeys.EncryptionAlgorithm {
+	if code == algA256KW {
+		return azkeys.EncryptionAlgorithmA256KW
+	}
+	return azkeys.EncryptionAlgorithmRSAOAEP256
+}
+
 // algorithm checks the algorithm a caller asked for: the default (the key type's
 // wrapping algorithm) or, for an RSA key, RSAES_OAEP_SHA_256 by name.
 func algorithm(op, key string, info *keyInfo, a backends.Algorithm) (backends.Algorithm, error) {
@@ -242,7 +250,7 @@ func algorithm(op, key string, info *keyInfo, a backends.Algorithm) (backends.Al
 	if a == backends.SymmetricDefault {
 		return a, nil
 	}
-	if a == backends.RSAESOAEPSHA256 && info != nil && (info.kty == azkeys.KeyTypeRSA || info.kty == azkeys.KeyTypeRSAHSM) {
+	if a == backends.RSAESOAEPSHA256 && (info.kty == azkeys.KeyTypeRSA || info.kty == azkeys.KeyTypeRSAHSM) {
 		return a, nil
 	}
 	return "", backends.Errorf(backends.ErrInvalidKeyUsage, op, key, "Key Vault keys wrap with their type's algorithm (RSA-OAEP-256 or A256KW), not %s", a)
@@ -332,17 +340,11 @@ func (b *Backend) Decrypt(ctx context.Context, in *backends.DecryptInput) (*back
 			return nil, backends.Errorf(backends.ErrIncorrectKey, op, ref.KID(), "the ciphertext was made by another key (version)")
 		}
 	}
-	alg, err := algorithm(op, key, nil, in.EncryptionAlgorithm)
-	if err != nil && !(in.EncryptionAlgorithm == backends.RSAESOAEPSHA256 && bl.alg == algRSAOAEP) {
-		return nil, err
+	alg := in.EncryptionAlgorithm.OrDefault()
+	if alg != backends.SymmetricDefault && !(alg == backends.RSAESOAEPSHA256 && bl.alg == algRSAOAEP) {
+		return nil, backends.Errorf(backends.ErrInvalidKeyUsage, op, key, "the ciphertext was wrapped with %s, not %s", blobAlgorithm(bl.alg), alg)
 	}
-	if err != nil {
-		alg = backends.RSAESOAEPSHA256
-	}
-	kvAlg := azkeys.EncryptionAlgorithmRSAOAEP256
-	if bl.alg == algA256KW {
-		kvAlg = azkeys.EncryptionAlgorithmA256KW
-	}
+	kvAlg := blobAlgorithm(bl.alg)
 	c, err := b.client(op, bl.kid)
 	if err != nil {
 		return nil, err

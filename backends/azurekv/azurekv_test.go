@@ -439,6 +439,8 @@ func TestManagedHSM(t *testing.T) {
 		}
 		_, err = e.b.Decrypt(ctx, &backends.DecryptInput{CiphertextBlob: out.CiphertextBlob})
 		wantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt without the context")
+		_, err = e.b.Decrypt(ctx, &backends.DecryptInput{CiphertextBlob: out.CiphertextBlob, EncryptionContext: ec, EncryptionAlgorithm: backends.RSAESOAEPSHA256})
+		wantKind(t, err, backends.ErrInvalidKeyUsage, "Decrypt of an A256KW blob as RSAES_OAEP_SHA_256")
 	}
 	md, err := e.b.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: key})
 	if err != nil || md.KeySpec != "oct-HSM" && md.KeySpec != "oct-HSM-256" {
@@ -482,7 +484,7 @@ func TestURLOpener(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	key := e.key(t, "opened", azkeys.KeyTypeRSA, 2048)
-	o := &azurekv.URLOpener{Options: azurekv.Options{Credential: e.srv.NewCredential(), ClientOptions: e.srv.ClientOptions(-1)}}
+	o := &azurekv.Opener{Options: azurekv.Options{Credential: e.srv.NewCredential(), ClientOptions: e.srv.ClientOptions(-1)}}
 	var first backends.Backend
 	for _, s := range []string{key, "azurekeyvault://" + vaultHost + "/keys/opened", "https://" + vaultHost + "/keys/opened"} {
 		u, err := url.Parse(s)
@@ -518,7 +520,7 @@ func TestFront(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	key := e.key(t, "fronted", azkeys.KeyTypeRSA, 2048)
-	o := &azurekv.URLOpener{Options: azurekv.Options{Credential: e.srv.NewCredential(), ClientOptions: e.srv.ClientOptions(-1), BindEncryptionContext: true}}
+	o := &azurekv.Opener{Options: azurekv.Options{Credential: e.srv.NewCredential(), ClientOptions: e.srv.ClientOptions(-1), BindEncryptionContext: true}}
 	f := backends.NewFront(nil)
 	if err := o.Register(f); err != nil {
 		t.Fatal(err)

@@ -412,7 +412,7 @@ func TestURLOpener(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	key := e.key(t, "opened", kmspb.ProtectionLevel_SOFTWARE)
-	o := &gcpkms.URLOpener{Options: gcpkms.Options{ClientOptions: e.srv.ClientOptions("")}}
+	o := &gcpkms.Opener{Options: gcpkms.Options{ClientOptions: e.srv.ClientOptions("")}}
 	defer o.Close()
 	var first backends.Backend
 	for _, s := range []string{key, "gcp-kms://" + name(key)} {
@@ -458,7 +458,7 @@ func TestFront(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	key := e.key(t, "fronted", kmspb.ProtectionLevel_SOFTWARE)
-	o := &gcpkms.URLOpener{Options: gcpkms.Options{ClientOptions: e.srv.ClientOptions("")}}
+	o := &gcpkms.Opener{Options: gcpkms.Options{ClientOptions: e.srv.ClientOptions("")}}
 	defer o.Close()
 	f := backends.NewFront(nil)
 	if err := o.Register(f); err != nil {

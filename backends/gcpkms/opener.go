@@ -8,11 +8,11 @@ import (
 	"github.com/keyport/keyport/backends"
 )
 
-// URLOpener opens the Backend that serves gcpkms:// and gcp-kms:// key URLs. A
+// Opener opens the Backend that serves gcpkms:// and gcp-kms:// key URLs. A
 // Cloud KMS URL names a key, not a service address, so every URL opens the same
 // Backend, made on first use from Options (Application Default Credentials unless
 // Options says otherwise). It is safe for concurrent use.
-type URLOpener struct {
+type Opener struct {
 	Options Options
 
 	once sync.Once
@@ -20,10 +20,10 @@ type URLOpener struct {
 	err  error
 }
 
-var _ backends.URLOpener = (*URLOpener)(nil)
+var _ backends.URLOpener = (*Opener)(nil)
 
 // OpenBackendURL returns the shared Backend after checking that u names a key.
-func (o *URLOpener) OpenBackendURL(ctx context.Context, u *url.URL) (backends.Backend, error) {
+func (o *Opener) OpenBackendURL(ctx context.Context, u *url.URL) (backends.Backend, error) {
 	if _, err := ParseRef(u.String()); err != nil {
 		return nil, backends.WithOp(err, "OpenBackendURL")
 	}
@@ -35,7 +35,7 @@ func (o *URLOpener) OpenBackendURL(ctx context.Context, u *url.URL) (backends.Ba
 }
 
 // Close closes the Backend the opener made, if any.
-func (o *URLOpener) Close() error {
+func (o *Opener) Close() error {
 	if o.b != nil {
 		return o.b.Close()
 	}
@@ -43,7 +43,7 @@ func (o *URLOpener) Close() error {
 }
 
 // Register registers o with f for the gcpkms:// and gcp-kms:// schemes.
-func (o *URLOpener) Register(f *backends.Front) error {
+func (o *Opener) Register(f *backends.Front) error {
 	for _, s := range []string{Scheme, TinkScheme} {
 		if err := f.RegisterOpener(s, o); err != nil {
 			return err
