@@ -26,6 +26,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/cmd/keyport/internal/outfile"
@@ -59,6 +60,13 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case sig := <-sigs:
 		cancel()
 		outfile.Abort()
+		if g := time.Duration(serveGrace.Load()); g > 0 {
+			// keyport serve lets the requests in flight finish: wait for it.
+			select {
+			case <-done:
+			case <-time.After(g + time.Second):
+			}
+		}
 		fmt.Fprintf(stderr, "keyport: %v: stopped; no output file written\n", sig)
 		if sig == syscall.SIGTERM {
 			return ExitTerminated

@@ -74,6 +74,7 @@ SIGINT or SIGTERM (no output file is left behind).`,
 		&cobra.Group{ID: "files", Title: "Encrypted files (AWS Encryption SDK messages):"},
 		&cobra.Group{ID: "blobs", Title: "KMS ciphertext blobs (as aws kms does them):"},
 		&cobra.Group{ID: "admin", Title: "Keys and key stores:"},
+		&cobra.Group{ID: "kmsapi", Title: "The AWS KMS API:"},
 	)
 	for _, c := range []*cobra.Command{
 		newEncryptCmd(a), newDecryptCmd(a), newMigrateCmd(a),
@@ -89,6 +90,10 @@ SIGINT or SIGTERM (no output file is left behind).`,
 	}
 	for _, c := range []*cobra.Command{newKeysCmd(a), newRootKeyCmd(a)} {
 		c.GroupID = "admin"
+		root.AddCommand(c)
+	}
+	for _, c := range []*cobra.Command{newServeCmd(a), newConformanceCmd(a)} {
+		c.GroupID = "kmsapi"
 		root.AddCommand(c)
 	}
 	root.AddCommand(newVersionCmd(a), newConfigTopic())
