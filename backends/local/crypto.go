@@ -22,13 +22,13 @@ func checkAlgorithm(op, keyID string, a backends.Algorithm) error {
 // (for reading at least).
 func (s *Service) seal(k *state.Key, plaintext []byte, ec map[string]string) []byte {
 	v := len(k.Versions)
-	g, err := k.Versions[v-1].Cipher()
+	bk, err := k.Versions[v-1].BlobKey()
 	if err != nil {
 		panic("keyport/local: " + err.Error()) // material is 32 bytes
 	}
-	b, err := blob.SealWith(g, s.keyARN(k), uint32(v), plaintext, ec)
+	b, err := blob.Seal(bk, s.keyARN(k), uint32(v), plaintext, ec)
 	if err != nil {
-		panic("keyport/local: " + err.Error()) // ARNs are short, crypto/rand never fails
+		panic("keyport/local: " + err.Error()) // material is 32 bytes, ARNs are short, crypto/rand never fails
 	}
 	return b
 }
@@ -38,11 +38,11 @@ func (s *Service) open(op string, k *state.Key, b *blob.Blob, ec map[string]stri
 	if int(b.KeyVersion) > len(k.Versions) {
 		return nil, backends.Errorf(backends.ErrInvalidCiphertext, op, s.keyARN(k), "the ciphertext is not valid")
 	}
-	g, err := k.Versions[b.KeyVersion-1].Cipher()
+	bk, err := k.Versions[b.KeyVersion-1].BlobKey()
 	if err != nil {
 		return nil, backends.Errorf(backends.ErrInternal, op, s.keyARN(k), "backing key: %v", err)
 	}
-	pt, err := blob.OpenWith(g, b, ec)
+	pt, err := blob.Open(bk, b, ec)
 	if err != nil {
 		// AWS answers InvalidCiphertext for a wrong encryption context too.
 		return nil, backends.Errorf(backends.ErrInvalidCiphertext, op, s.keyARN(k), "the ciphertext or its encryption context is not valid")

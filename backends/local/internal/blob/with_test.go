@@ -2,25 +2,10 @@ package blob
 
 import (
 	"bytes"
-	"crypto/aes"
-	"crypto/cipher"
-	"errors"
 	"testing"
 
 	"github.com/keyport/keyport/backends"
 )
-
-func testAEAD(t testing.TB, key []byte) cipher.AEAD {
-	b, err := aes.NewCipher(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := cipher.NewGCM(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g
-}
 
 // FuzzAppendContext: AppendContext is backends.EncodeEncryptionContext, appended.
 func FuzzAppendContext(f *testing.F) {
@@ -42,50 +27,4 @@ func FuzzAppendContext(f *testing.F) {
 			t.Fatalf("pairsLen = %d, encoding is %d bytes", n, len(want)-len(prefix))
 		}
 	})
-}
-
-// TestSealWithOpenWith: the AEAD forms read and write the same blobs as Seal and
-// Open, and bind the context the same way.
-func TestSealWithOpenWith(t *testing.T) {
-	key := bytes.Repeat([]byte{7}, 32)
-	g := testAEAD(t, key)
-	for _, ec := range []map[string]string{nil, {"a": "b"}, {"ab": "c"}, {"k1": "v1", "k2": "v2", "é": "ü"}} {
-		enc := backends.EncodeEncryptionContext(ec)
-		for _, pt := range [][]byte{nil, {1}, bytes.Repeat([]byte{2}, 4096)} {
-			b, err := SealWith(g, arn, 2, pt, ec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if cap(b) != len(b) {
-				t.Fatalf("SealWith leaves %d bytes of capacity past the blob", cap(b)-len(b))
-			}
-			p, err := Parse(b)
-			if err != nil || p.KeyVersion != 2 || p.KeyARN() != arn {
-				t.Fatalf("Parse: %+v %v", p, err)
-			}
-			if got, err := Open(key, p, enc); err != nil || !bytes.Equal(got, pt) {
-				t.Fatalf("Open of a SealWith blob: %v", err)
-			}
-			old, err := Seal(key, arn, 2, pt, enc)
-			if err != nil {
-				t.Fatal(err)
-			}
-			po, _ := Parse(old)
-			if got, err := OpenWith(g, po, ec); err != nil || got == nil || !bytes.Equal(got, pt) {
-				t.Fatalf("OpenWith of a Seal blob: %v", err)
-			}
-			if _, err := OpenWith(g, p, map[string]string{"a": "c"}); !errors.Is(err, ErrAuth) {
-				t.Fatalf("other context: %v", err)
-			}
-			if _, err := OpenWith(testAEAD(t, bytes.Repeat([]byte{8}, 32)), p, ec); !errors.Is(err, ErrAuth) {
-				t.Fatalf("other key: %v", err)
-			}
-		}
-	}
-	if _, err := OpenWith(g, &Blob{Ciphertext: make([]byte, TagSize-1)}, nil); !errors.Is(err, ErrAuth) {
-		t.Fatalf("short ciphertext: %v", err)
-	}
-	if _, err := SealWith(g, "", 1, nil, nil); err == nil {
-		t.Fatal("SealWith without a key ARN")
-	}
 }

@@ -4,14 +4,13 @@
 package state
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
 	"encoding/hex"
 	"slices"
 	"time"
 
 	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/backends/local/internal/blob"
 	"github.com/keyport/keyport/backends/local/internal/policy"
 )
 
@@ -146,29 +145,21 @@ type Key struct {
 type Version struct {
 	Material []byte    `json:"material"`
 	Created  time.Time `json:"created"`
-	// AEAD is AES-256-GCM over Material, built once when the material is made or
-	// loaded (AddVersion, Fixup) so that no call pays for the key schedule; nil
-	// once the key is wiped, or for a Version made otherwise (see Version.Cipher).
-	AEAD cipher.AEAD `json:"-"`
+	// Key is Material made ready for blobs (blob.NewKey), built once when the
+	// material is made or loaded (AddVersion, Fixup) so that no call pays for it;
+	// nil once the key is wiped, or for a Version made otherwise (see
+	// Version.BlobKey).
+	Key *blob.Key `json:"-"`
 }
 
-// NewAEAD returns AES-256-GCM (12-byte nonce, 16-byte tag) over a backing key.
-func NewAEAD(material []byte) (cipher.AEAD, error) {
-	b, err := aes.NewCipher(material)
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(b)
-}
-
-// Cipher returns the version's AES-256-GCM: the one built with the material, or
-// a new one when there is none. It never changes v, so callers that only read the
+// BlobKey returns the version's blob key: the one built with the material, or a
+// new one when there is none. It never changes v, so callers that only read the
 // state may use it concurrently.
-func (v *Version) Cipher() (cipher.AEAD, error) {
-	if v.AEAD != nil {
-		return v.AEAD, nil
+func (v *Version) BlobKey() (*blob.Key, error) {
+	if v.Key != nil {
+		return v.Key, nil
 	}
-	return NewAEAD(v.Material)
+	return blob.NewKey(v.Material)
 }
 
 // Grant is one grant.
@@ -215,24 +206,24 @@ func (st *State) Wipe() {
 	}
 }
 
-// Wipe clears the key's backing keys and drops their ciphers. (Go gives no way to
-// clear the AES key schedule a cipher.AEAD holds: once dropped it is garbage,
-// unreachable, until the collector reuses its memory.)
+// Wipe clears the key's backing keys and drops their blob keys. (Go gives no way
+// to clear the AES key schedule and HMAC state a blob key holds: once dropped
+// they are garbage, unreachable, until the collector reuses their memory.)
 func (k *Key) Wipe() {
 	for i := range k.Versions {
 		clear(k.Versions[i].Material)
-		k.Versions[i].AEAD = nil
+		k.Versions[i].Key = nil
 	}
 }
 
 // AddVersion adds a new backing key, which becomes current.
 func (k *Key) AddVersion(at time.Time) {
 	m := RandomBytes(32)
-	g, err := NewAEAD(m)
+	bk, err := blob.NewKey(m)
 	if err != nil {
-		panic("keyport/local: AES-256-GCM over a 32-byte key: " + err.Error()) // unreachable: the key is 32 bytes
+		panic("keyport/local: a blob key over 32 bytes: " + err.Error()) // unreachable: the key is 32 bytes
 	}
-	k.Versions = append(k.Versions, Version{Material: m, Created: at, AEAD: g})
+	k.Versions = append(k.Versions, Version{Material: m, Created: at, Key: bk})
 }
 
 // DeleteKey removes a key, its aliases and its grants, wiping its material.
@@ -371,11 +362,11 @@ func (k *Key) fixup() bool {
 		if len(v.Material) != 32 {
 			return false
 		}
-		g, err := NewAEAD(v.Material)
+		bk, err := blob.NewKey(v.Material)
 		if err != nil {
 			return false
 		}
-		v.AEAD = g
+		v.Key = bk
 	}
 	p, err := policy.Parse(k.Policy)
 	if err != nil {

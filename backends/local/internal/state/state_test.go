@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/backends/local/internal/blob"
 	"github.com/keyport/keyport/backends/local/internal/policy"
 )
 
@@ -55,9 +56,9 @@ func TestNewKeyID(t *testing.T) {
 	}
 }
 
-// TestVersionCipher: every backing key has its AES-GCM from the start (and again
-// after a load), and wiping drops it with the material.
-func TestVersionCipher(t *testing.T) {
+// TestVersionBlobKey: every backing key has its blob key from the start (and
+// again after a load), and wiping drops it with the material.
+func TestVersionBlobKey(t *testing.T) {
 	st := sample()
 	var k *Key
 	for _, k = range st.Keys {
@@ -77,29 +78,35 @@ func TestVersionCipher(t *testing.T) {
 		}
 		for i := range kk.Versions {
 			v := &kk.Versions[i]
-			if v.AEAD == nil {
-				t.Fatalf("version %d has no cipher", i+1)
+			if v.Key == nil {
+				t.Fatalf("version %d has no blob key", i+1)
 			}
-			other, err := NewAEAD(v.Material)
+			b, err := blob.Seal(v.Key, "arn:aws:kms:us-east-1:111122223333:key/"+kk.ID, uint32(i+1), []byte("pt"), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			nonce := make([]byte, 12)
-			ct := v.AEAD.Seal(nil, nonce, []byte("pt"), nil)
-			if pt, err := other.Open(nil, nonce, ct, nil); err != nil || string(pt) != "pt" {
-				t.Fatalf("version %d: cached cipher is not the material's: %v", i+1, err)
+			fresh, err := blob.NewKey(v.Material)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := blob.Parse(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if pt, err := blob.Open(fresh, p, nil); err != nil || string(pt) != "pt" {
+				t.Fatalf("version %d: cached blob key is not the material's: %v", i+1, err)
 			}
 		}
 	}
 	k.Wipe()
 	for i, v := range k.Versions {
-		if v.AEAD != nil || !bytes.Equal(v.Material, make([]byte, 32)) {
+		if v.Key != nil || !bytes.Equal(v.Material, make([]byte, 32)) {
 			t.Fatalf("version %d not wiped", i+1)
 		}
 	}
-	// A Version made without the cipher still works through Cipher.
+	// A Version made without the blob key still works through BlobKey.
 	v := Version{Material: bytes.Repeat([]byte{1}, 32)}
-	if g, err := v.Cipher(); err != nil || g == nil || v.AEAD != nil {
-		t.Fatalf("Cipher of a bare version: %v", err)
+	if bk, err := v.BlobKey(); err != nil || bk == nil || v.Key != nil {
+		t.Fatalf("BlobKey of a bare version: %v", err)
 	}
 }

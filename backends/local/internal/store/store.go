@@ -98,10 +98,11 @@ type DB struct {
 	idKey    []byte // keys the HMAC of row ids
 	// gen is the generation the caller's state reflects; rows the rows it
 	// holds (by row id), and ids the row id of each (by kind and name).
-	gen  int64
-	rows map[string]row
-	ids  map[name]string
-	tx   *sql.Tx
+	gen     int64
+	genStmt *sql.Stmt // reads the generation (Stale), prepared once
+	rows    map[string]row
+	ids     map[name]string
+	tx      *sql.Tx
 }
 
 // row is a row the caller's state holds.
@@ -295,6 +296,11 @@ func (d *DB) init(ctx context.Context, o Options) (*state.State, error) {
 	if err := d.retry(ctx, func() error { return d.load(ctx, st) }); err != nil {
 		return nil, err
 	}
+	var err error
+	if d.genStmt, err = d.db.PrepareContext(ctx, `SELECT value FROM keyport_meta WHERE name='generation'`); err != nil {
+		st.Wipe()
+		return nil, d.sqlErr("reading", err)
+	}
 	return st, nil
 }
 
@@ -354,7 +360,7 @@ func (d *DB) Path() string { return d.path }
 // with itself (not with the other methods).
 func (d *DB) Stale(ctx context.Context) (bool, error) {
 	var gen int64
-	if err := d.db.QueryRowContext(ctx, `SELECT value FROM keyport_meta WHERE name='generation'`).Scan(&gen); err != nil {
+	if err := d.genStmt.QueryRowContext(ctx).Scan(&gen); err != nil {
 		return false, d.sqlErr("reading", err)
 	}
 	return gen != d.gen, nil
