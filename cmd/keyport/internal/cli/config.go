@@ -232,6 +232,8 @@ Vault; a vault:// key (on the command line or in a message's header) or a
 configured vault service does. Environment variables hold only secrets and paths: KEYPORT_CONFIG,
 KEYPORT_STORE, KEYPORT_LOCAL_ROOT_KEY (the store's root key, see "keyport
 root-key"), VAULT_TOKEN (and VAULT_ADDR for a vault:// key without an address),
-and the AWS SDK's own (AWS_PROFILE, AWS_REGION, credentials).`,
+KEYPORT_PKCS11_MODULE, KEYPORT_PKCS11_PIN_FILE and KEYPORT_PKCS11_PIN (a
+pkcs11: key's library and PIN), and the AWS SDK's own (AWS_PROFILE, AWS_REGION,
+credentials).`,
 	}
 }

@@ -311,15 +311,17 @@ go to --service NAME, or to the default or only service.`,
 
 	var cin createKeyInput
 	create := &cobra.Command{
-		Use:   "create [vault://MOUNT/NAME]",
+		Use:   "create [vault://MOUNT/NAME | pkcs11:token=TOKEN;object=LABEL]",
 		Short: "Create a key (and its alias), printing its canonical ID",
 		Long: `Create makes a symmetric encryption key in a service and prints its canonical ID
 (key ARN, or URL). --alias gives it an alias at once: a key is never left without
 the alias asked for (if the alias cannot be made, the key is scheduled for
-deletion). Services that name their keys (Vault) take the name as a URL.`,
+deletion). Services that name their keys (Vault, PKCS#11 tokens) take the name as
+a URL; a PKCS#11 key is made not extractable and sensitive.`,
 		Example: `  keyport keys create --alias alias/orders --description "order data"
   keyport keys create --service aws --alias alias/orders
-  keyport keys create vault://transit/orders`,
+  keyport keys create vault://transit/orders
+  keyport keys create 'pkcs11:token=Payments;object=orders' --key-type AES_256`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: a.run(func(cmd *cobra.Command, args []string) error {
 			if cin.Alias != "" {
@@ -359,7 +361,7 @@ deletion). Services that name their keys (Vault) take the name as a URL.`,
 	create.Flags().StringVar(&cin.Alias, "alias", "", "alias `alias/Name` for the new key")
 	create.Flags().StringVar(&cin.Description, "description", "", "key `description`")
 	create.Flags().StringVar(&cin.Policy, "policy", "", "key policy: JSON `text` or file://FILE (default: the service's)")
-	create.Flags().StringVar(&cin.KeyType, "key-type", "", "the service's key `type` (Vault: aes256-gcm96 by default)")
+	create.Flags().StringVar(&cin.KeyType, "key-type", "", "the service's key `type` (Vault: aes256-gcm96 by default; PKCS#11: AES_256 by default, RSA_2048, RSA_3072, RSA_4096)")
 
 	describe := withKey("describe", "Describe a key (aws kms describe-key)", "  keyport keys describe alias/orders --output json", true,
 		func(ctx context.Context, _ keyAdmin, svc *services, key string) error {
