@@ -39,9 +39,11 @@ var (
 // ebatch is a run of whole frames of plaintext and their sealed form.
 type ebatch struct {
 	in, out, aad []byte
+	src          []byte // the plaintext to seal: in, or a piece of a caller's Write
 	seq          uint32
 	final        bool
 	done         chan struct{}
+	sealed       *sync.WaitGroup // for a piece of a caller's Write: done once sealed
 }
 
 // encPipeline seals batches on workers and writes them in order.
@@ -69,9 +71,10 @@ func NewEncrypter(ctx context.Context, w io.Writer, opts EncryptOptions) (*Encry
 	if sess.signer != nil {
 		sess.signer.Write(hdr)
 	}
-	e := &Encrypter{ctx: ctx, w: w, sess: sess, batchFrames: body.FramesPerChunk(sess.frameLen), seq: 1, max: opts.PlaintextLength}
+	n := workers(opts.Workers)
+	e := &Encrypter{ctx: ctx, w: w, sess: sess, batchFrames: streamBatchFrames(sess.frameLen, n), seq: 1, max: opts.PlaintextLength}
 	e.limit = e.batchFrames * sess.frameLen
-	if n := workers(opts.Workers); n > 1 {
+	if n > 1 {
 		e.par = newEncPipeline(e, n)
 		e.cur = <-e.par.free
 	} else {
@@ -103,6 +106,9 @@ func newEncPipeline(e *Encrypter, n int) *encPipeline {
 		p.wg.Go(func() {
 			for b := range p.jobs {
 				e.seal(b)
+				if b.sealed != nil {
+					b.sealed.Done()
+				}
 				b.done <- struct{}{}
 			}
 		})
@@ -132,12 +138,12 @@ func (p *encPipeline) error() error {
 
 // seal seals batch b (its frames start at b.seq).
 func (e *Encrypter) seal(b *ebatch) {
-	size := body.SealedSize(len(b.in), e.sess.frameLen, b.final)
+	size := body.SealedSize(len(b.src), e.sess.frameLen, b.final)
 	if cap(b.out) < size {
 		b.out = make([]byte, size)
 	}
 	b.out = b.out[:size]
-	b.aad = e.sess.codec.SealFrames(b.out, b.in, b.seq, b.final, b.aad)
+	b.aad = e.sess.codec.SealFrames(b.out, b.src, b.seq, b.final, b.aad)
 }
 
 // emit writes sealed bytes and feeds the signature.
@@ -169,7 +175,7 @@ func (e *Encrypter) flush(final bool) error {
 	if err != nil {
 		return err
 	}
-	b.seq, b.final = seq, final
+	b.seq, b.final, b.src, b.sealed = seq, final, b.in, nil
 	if e.par == nil {
 		e.seal(b)
 		err := e.emit(b.out)
@@ -185,15 +191,52 @@ func (e *Encrypter) flush(final bool) error {
 		e.cur = nil
 		return nil
 	}
-	select {
-	case nb := <-e.par.free:
-		e.cur = nb
-	case <-e.ctx.Done():
+	nb, err := e.free()
+	if err != nil {
 		e.cur = nil
-		return backends.ContextError(e.ctx, "Encrypt", "")
+		return err
 	}
+	e.cur = nb
 	e.cur.in = e.buf(e.cur.in)
 	return nil
+}
+
+// free returns a batch of the pipeline that is free for use.
+func (e *Encrypter) free() (*ebatch, error) {
+	select {
+	case b := <-e.par.free:
+		return b, nil
+	case <-e.ctx.Done():
+		return nil, backends.ContextError(e.ctx, "Encrypt", "")
+	}
+}
+
+// sealFrom has the workers seal whole batches straight from p (no copy),
+// keeping back at least one byte, and waits until they are sealed: p is the
+// caller's only for the call. It returns the bytes taken.
+func (e *Encrypter) sealFrom(p []byte) (int, error) {
+	var sealed sync.WaitGroup
+	defer sealed.Wait()
+	n := 0
+	for len(p)-n > e.limit {
+		if err := e.par.error(); err != nil {
+			return n, err
+		}
+		seq, err := e.take(e.limit, false)
+		if err != nil {
+			return n, err
+		}
+		b, err := e.free()
+		if err != nil {
+			return n, err
+		}
+		b.seq, b.final, b.src, b.sealed = seq, false, p[n:n+e.limit], &sealed
+		sealed.Add(1)
+		e.par.pending <- b
+		e.par.jobs <- b
+		n += e.limit
+	}
+	return n, nil
 }
 
 // Write encrypts p. Frames are written to the underlying writer as they fill.
@@ -218,6 +261,17 @@ func (e *Encrypter) Write(p []byte) (int, error) {
 		if len(b.in) == e.limit {
 			// Full, and more plaintext follows: its frames are regular.
 			if err := e.flush(false); err != nil {
+				e.err = err
+				return written, err
+			}
+			continue
+		}
+		if e.par != nil && len(b.in) == 0 && len(p) > e.limit {
+			// Whole batches, sealed by the workers straight from p.
+			n, err := e.sealFrom(p)
+			p = p[n:]
+			written += n
+			if err != nil {
 				e.err = err
 				return written, err
 			}

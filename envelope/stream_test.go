@@ -192,3 +192,94 @@ func TestNoPlaintextBeforeAuthentication(t *testing.T) {
 		}
 	}
 }
+
+// With workers, a Write of more than a batch is sealed straight from the
+// caller's slice; the message has Encrypt's layout whatever the split, and the
+// slice is not used once Write returns.
+func TestEncrypterParallelLargeWrites(t *testing.T) {
+	ctx := context.Background()
+	kr := aesKeyring(t, "k1", 1)
+	const batch = 1 << 20 // a batch of 4 KiB frames with workers
+	for _, F := range []int{4096, 1000} {
+		for _, size := range []int{batch, batch + 1, 2*batch - 1, 3 * batch, 3*batch + 4097} {
+			pt := randBytes(uint64(size+F), size)
+			o := envelope.EncryptOptions{Keyring: kr, Suite: envelope.SuiteAES256GCMHKDFSHA512CommitKey, FrameLength: F, Workers: 2}
+			ref, err := envelope.Encrypt(ctx, pt, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, split := range []int{size, size / 3, 1} {
+				var out bytes.Buffer
+				e, err := envelope.NewEncrypter(ctx, &out, o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				work := bytes.Clone(pt)
+				if _, err := e.Write(work[:split]); err != nil {
+					t.Fatal(err)
+				}
+				clear(work[:split]) // the Encrypter must not read it any more
+				if _, err := e.Write(work[split:]); err != nil {
+					t.Fatal(err)
+				}
+				if err := e.Close(); err != nil {
+					t.Fatal(err)
+				}
+				if out.Len() != len(ref) {
+					t.Fatalf("F %d, size %d, split %d: %d bytes, Encrypt wrote %d", F, size, split, out.Len(), len(ref))
+				}
+				got, _, err := envelope.Decrypt(ctx, out.Bytes(), envelope.DecryptOptions{Keyring: kr})
+				if err != nil || !bytes.Equal(got, pt) {
+					t.Fatalf("F %d, size %d, split %d: %v", F, size, split, err)
+				}
+			}
+		}
+	}
+	// A writer that fails while whole batches are sealed from the caller's
+	// slice: the error comes back, and nothing is left running.
+	boom := errors.New("disk full")
+	e, err := envelope.NewEncrypter(ctx, &failingWriter{n: 300 << 10, err: boom}, envelope.EncryptOptions{Keyring: kr, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, werr := e.Write(randBytes(9, 8*batch))
+	if cerr := e.Close(); !errors.Is(werr, boom) && !errors.Is(cerr, boom) {
+		t.Fatalf("write %v, close %v", werr, cerr)
+	}
+}
+
+// Frames longer than a batch's worth: the final frame (12 bytes longer than a
+// regular one) and the footer reach past what a batch reads at once.
+func TestDecrypterLargeFrames(t *testing.T) {
+	ctx := context.Background()
+	kr := aesKeyring(t, "k1", 1)
+	const F = 300 << 10
+	for _, s := range []envelope.SuiteID{envelope.SuiteAES256GCMHKDFSHA512CommitKey, envelope.SuiteAES256GCMHKDFSHA512CommitKeyECDSAP384} {
+		for _, size := range []int{F, 2 * F, 2*F + 5} {
+			pt := randBytes(uint64(size), size)
+			msg, err := envelope.Encrypt(ctx, pt, envelope.EncryptOptions{Keyring: kr, Suite: s, FrameLength: F})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range []int{1, 2} {
+				o := envelope.DecryptOptions{Keyring: kr, Workers: w}
+				if got, err := streamDecrypt(msg, o); err != nil || !bytes.Equal(got, pt) {
+					t.Fatalf("%04x, %d bytes, %d workers: %v", uint16(s), size, w, err)
+				}
+				if _, err := streamDecrypt(append(bytes.Clone(msg), 0), o); !errors.Is(err, backends.ErrInvalidCiphertext) {
+					t.Errorf("%04x, %d bytes, %d workers, a byte after the end: %v", uint16(s), size, w, err)
+				}
+				for _, cut := range []int{1, 2, 20, 100, 120, len(msg) - size/F*(F+28) + 1} {
+					got, err := streamDecrypt(msg[:len(msg)-cut], o)
+					if !errors.Is(err, backends.ErrInvalidCiphertext) {
+						t.Errorf("%04x, %d bytes, %d workers, %d cut: %v", uint16(s), size, w, cut, err)
+					}
+					// Only whole regular frames before the damage come out.
+					if len(got)%F != 0 || len(got) >= size || !bytes.Equal(got, pt[:len(got)]) {
+						t.Errorf("%04x, %d bytes, %d workers, %d cut: released %d bytes", uint16(s), size, w, cut, len(got))
+					}
+				}
+			}
+		}
+	}
+}
