@@ -26,6 +26,9 @@ func FuzzDecrypt(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		o := envelope.DecryptOptions{Keyring: kr, MaxEncryptedDataKeys: 4, Workers: 1 + len(msg)%2}
+		if len(msg)%3 == 0 { // the caller's context, matched against the header's bytes
+			o.EncryptionContext = map[string]string{"a": "b"}
+		}
 		out, err := streamDecrypt(msg, o)
 		if err != nil {
 			if backends.KindOf(err) == nil {

@@ -129,13 +129,29 @@ func FuzzParseContext(f *testing.F) {
 	f.Add(b)
 	f.Add([]byte{})
 	f.Add([]byte{0, 0})
+	f.Add([]byte("\x00\x02\x00\x01a\x00\x011\x00\x01a\x00\x012"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ec, err := ParseContext(b)
+		n, canonical, cerr := CheckContext(b)
 		if err != nil {
 			if !errors.Is(err, backends.ErrInvalidCiphertext) {
 				t.Fatalf("untyped error %v", err)
 			}
+			// CheckContext accepts only a context ParseContext refuses for a
+			// repeated key, and never calls that canonical.
+			if cerr == nil && canonical {
+				t.Fatalf("CheckContext: canonical, ParseContext: %v", err)
+			}
 			return
+		}
+		if cerr != nil || n != len(ec) {
+			t.Fatalf("CheckContext: %d pairs, %v; ParseContext: %d pairs", n, cerr, len(ec))
+		}
+		if m, _ := MarshalContext(ec); canonical != (len(b) > 0 && bytes.Equal(m, b) || len(b) == 0) {
+			t.Fatalf("CheckContext says canonical %v of %q, MarshalContext writes %q", canonical, b, m)
+		}
+		if matched, k, ok := MatchContext(b, ec); !ok || matched != len(ec) {
+			t.Fatalf("MatchContext with its own pairs: %d, %q, %v", matched, k, ok)
 		}
 		b2, err := MarshalContext(ec)
 		if err != nil {

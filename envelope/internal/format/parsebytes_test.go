@@ -45,6 +45,16 @@ func FuzzParseBytes(f *testing.F) {
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("ParseBytes header %+v, Parse header %+v (or it aliases its input)", got, want)
 		}
+		// Parsed lazily into a buffer of any room, the header is the same.
+		var lazy Header
+		m, err := lazy.ParseBytesInto(make([]byte, 0, maxEDKs&511), b, Limits{MaxEDKs: lim.MaxEDKs, LazyContext: true})
+		if err != nil || m != n {
+			t.Fatalf("lazy ParseBytesInto: %d, %v; ParseBytes: %d", m, err, n)
+		}
+		ec, err := lazy.ContextMap()
+		if err != nil || !reflect.DeepEqual(ec, want.Context) || !bytes.Equal(lazy.Body, want.Body) || len(lazy.EDKs) != len(want.EDKs) {
+			t.Fatalf("lazy ParseBytesInto: context %v (%v), want %v", ec, err, want.Context)
+		}
 	})
 }
 
