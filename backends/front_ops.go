@@ -52,8 +52,9 @@ func encryptWith(ctx context.Context, b Backend, in *EncryptInput) (*EncryptOutp
 	return out, err
 }
 
-// Decrypt decrypts in.CiphertextBlob with the driver that owns in.KeyID, or with
-// the default driver when in.KeyID is empty. The caller owns the plaintext and
+// Decrypt decrypts in.CiphertextBlob with the driver that owns in.KeyID. Without a
+// KeyID it goes to the owner of the key that the blob names, where a driver's
+// [CiphertextInspector] recognises it, and to the default driver otherwise. The caller owns the plaintext and
 // should wipe it (clear) when done. The input is checked as [Front.Encrypt] says.
 func (f *Front) Decrypt(ctx context.Context, in *DecryptInput) (*DecryptOutput, error) {
 	const op = "Decrypt"
@@ -63,8 +64,16 @@ func (f *Front) Decrypt(ctx context.Context, in *DecryptInput) (*DecryptOutput, 
 	}
 	var b Backend
 	if in.KeyID == "" {
-		if b = f.Default(); b == nil {
-			return nil, Errorf(ErrInvalidArgument, op, "", "no KeyId given, and no default backend to ask")
+		// A blob that names its key goes to the key's owner; any other to the
+		// default driver, which reads its own blobs (AWS KMS's name their key
+		// inside, where no one else can read it).
+		if id, ierr := f.CiphertextKeyID(in.CiphertextBlob); ierr == nil {
+			b, _, _ = f.route(ctx, id)
+		}
+		if b == nil {
+			if b = f.Default(); b == nil {
+				return nil, Errorf(ErrInvalidArgument, op, "", "no KeyId given, and no driver recognises the ciphertext or serves as the default")
+			}
 		}
 	} else {
 		if b, ref, err = f.routeRef(ctx, ref); err != nil {

@@ -443,3 +443,26 @@ func BenchmarkFrontOverhead(b *testing.B) {
 	g.Use(func(ctx context.Context, _ *Call, invoke Invoker) error { return invoke(ctx) })
 	b.Run("front+interceptor", func(b *testing.B) { run(b, g.Encrypt) })
 }
+
+// TestDecryptWithoutKeyID checks that a blob that names its key goes to the key's
+// owner, even a driver an opener returned, and any other to the default.
+func TestDecryptWithoutKeyID(t *testing.T) {
+	ctx := context.Background()
+	v := &full{name: "v"}
+	f := NewFront(named("def")) // reads no blob's key
+	must(t, f.RegisterOpener("vault", URLOpenerFunc(func(context.Context, *url.URL) (Backend, error) { return v, nil })))
+	if _, err := f.Decrypt(ctx, &DecryptInput{KeyID: "vault://transit/v", CiphertextBlob: []byte("v:warm up")}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := f.Decrypt(ctx, &DecryptInput{CiphertextBlob: []byte("v:secret")})
+	if err != nil || string(out.Plaintext) != "secret" {
+		t.Fatalf("Decrypt of a blob the opened driver names: %+v, %v", out, err)
+	}
+	out, err = f.Decrypt(ctx, &DecryptInput{CiphertextBlob: []byte("def:other")})
+	if err != nil || out.KeyID != "def|" {
+		t.Fatalf("Decrypt of a blob no inspector names went to %+v, %v; want the default", out, err)
+	}
+	var none Front
+	_, err = none.Decrypt(ctx, &DecryptInput{CiphertextBlob: []byte("x")})
+	wantKind(t, err, ErrInvalidArgument, "Decrypt without KeyId, inspectors or default")
+}
