@@ -120,9 +120,10 @@ func NewBackend(b backends.Backend, keyID string, opts *BackendOptions) (*Backen
 		return nil, backends.Errorf(backends.ErrInvalidArgument, "NewBackend", keyID, "nil backend")
 	}
 	if _, err := backends.ParseKeyRef(keyID); err != nil {
-		return nil, err
+		return nil, backends.WithOp(err, "NewBackend")
 	}
 	k := &Backend{b: b, keyID: keyID}
+
 	if opts != nil {
 		k.opts = *opts
 		k.opts.GrantTokens = append([]string(nil), opts.GrantTokens...)

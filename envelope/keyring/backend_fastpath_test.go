@@ -3,13 +3,13 @@ package keyring_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"testing"
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/local"
 	"github.com/keyport/keyport/envelope"
 	"github.com/keyport/keyport/envelope/keyring"
+	"github.com/keyport/keyport/internal/kmstest"
 )
 
 // TestBackendKnownKeyDataKeys covers the data keys a keyring recognises as its
@@ -58,17 +58,19 @@ func TestBackendKnownKeyDataKeys(t *testing.T) {
 	}
 	d = decMaterials(s)
 	err = k.OnDecrypt(ctx, d, []envelope.EncryptedDataKey{otherProvider, otherKey, damaged})
-	if !errors.Is(err, backends.ErrInvalidCiphertext) || d.PlaintextDataKey != nil {
-		t.Fatalf("only a damaged data key of the keyring's: %v", err)
+	kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "only a damaged data key of the keyring's")
+	if d.PlaintextDataKey != nil {
+		t.Fatal("only a damaged data key of the keyring's: a data key is set")
 	}
 	d = decMaterials(s)
 	err = k.OnDecrypt(ctx, d, []envelope.EncryptedDataKey{otherProvider, otherKey})
-	if !errors.Is(err, backends.ErrIncorrectKey) || d.PlaintextDataKey != nil {
-		t.Fatalf("no data key of the keyring's: %v", err)
+	kmstest.WantKind(t, err, backends.ErrIncorrectKey, "no data key of the keyring's")
+	if d.PlaintextDataKey != nil {
+		t.Fatal("no data key of the keyring's: a data key is set")
 	}
 	// A keyring of the other key does not take this key's data key.
 	k2 := mustBackend(t, c, other.KeyMetadata.Arn, nil)
-	if err := k2.OnDecrypt(ctx, decMaterials(s), []envelope.EncryptedDataKey{good}); !errors.Is(err, backends.ErrIncorrectKey) {
-		t.Fatalf("another key's keyring: %v", err)
-	}
+	err = k2.OnDecrypt(ctx, decMaterials(s), []envelope.EncryptedDataKey{good})
+	kmstest.WantKind(t, err, backends.ErrIncorrectKey, "another key's keyring")
+
 }

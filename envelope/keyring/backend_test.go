@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/envelope"
 	"github.com/keyport/keyport/envelope/keyring"
+	"github.com/keyport/keyport/internal/kmstest"
 )
 
 const (
@@ -49,10 +51,10 @@ func TestBackendRoundTripProviderIDs(t *testing.T) {
 		{vaultURI, "keyport:vault", true},
 		{"VAULT://transit/orders", "keyport:vault", false},
 	} {
-		f := newFakeKMS(tc.key)
+		f := kmstest.New(tc.key)
 		var b backends.Backend = f
 		if !tc.generator {
-			b = plainBackend{f}
+			b = f.Only(backends.Capabilities{})
 		}
 		k := mustBackend(t, b, tc.key, nil)
 		for _, s := range []envelope.SuiteID{envelope.SuiteAES256GCMHKDFSHA512CommitKey, envelope.SuiteAES128GCMIV12Tag16HKDFSHA256} {
@@ -75,7 +77,7 @@ func TestBackendRoundTripProviderIDs(t *testing.T) {
 				t.Fatal("unwrapped a different data key")
 			}
 		}
-		if got := f.count("GenerateDataKey"); (got > 0) != tc.generator {
+		if got := f.Count("GenerateDataKey"); (got > 0) != tc.generator {
 			t.Errorf("%s: GenerateDataKey called %d times, generator capability %v", tc.key, got, tc.generator)
 		}
 	}
@@ -83,8 +85,8 @@ func TestBackendRoundTripProviderIDs(t *testing.T) {
 
 func TestBackendAliasLearnsCanonicalID(t *testing.T) {
 	ctx := context.Background()
-	f := newFakeKMS(arnA)
-	f.aliases["alias/orders"] = arnA
+	f := kmstest.New(arnA)
+	f.AddAlias("alias/orders", arnA)
 	m := encMaterials(envelope.SuiteAES256GCMHKDFSHA512CommitKey)
 	if err := mustBackend(t, f, "alias/orders", nil).OnEncrypt(ctx, m); err != nil {
 		t.Fatal(err)
@@ -97,38 +99,40 @@ func TestBackendAliasLearnsCanonicalID(t *testing.T) {
 	if err := mustBackend(t, f, "alias/orders", nil).OnDecrypt(ctx, d, m.EncryptedDataKeys); err != nil {
 		t.Fatal(err)
 	}
-	if f.count("DescribeKey") != 1 || !bytes.Equal(d.PlaintextDataKey, m.PlaintextDataKey) {
-		t.Fatalf("DescribeKey called %d times", f.count("DescribeKey"))
+	if f.Count("DescribeKey") != 1 || !bytes.Equal(d.PlaintextDataKey, m.PlaintextDataKey) {
+		t.Fatalf("DescribeKey called %d times", f.Count("DescribeKey"))
 	}
 	// Without a KeyDescriber the alias cannot be matched: strict means not tried.
 	d = decMaterials(m.Suite)
-	err := mustBackend(t, plainBackend{f}, "alias/orders", nil).OnDecrypt(ctx, d, m.EncryptedDataKeys)
-	if !errors.Is(err, backends.ErrIncorrectKey) || d.PlaintextDataKey != nil {
-		t.Fatalf("got %v", err)
+	err := mustBackend(t, f.Only(backends.Capabilities{}), "alias/orders", nil).OnDecrypt(ctx, d, m.EncryptedDataKeys)
+	kmstest.WantKind(t, err, backends.ErrIncorrectKey, "an alias keyring over a driver that cannot describe keys")
+	if d.PlaintextDataKey != nil {
+		t.Fatal("an alias keyring over a driver that cannot describe keys set a data key")
 	}
 }
 
 func TestBackendStrictTriesOnlyItsKeys(t *testing.T) {
 	ctx := context.Background()
-	f := newFakeKMS(arnA, arnB)
+	f := kmstest.New(arnA, arnB)
 	m := encMaterials(envelope.SuiteAES256GCMHKDFSHA512CommitKey)
 	if err := mustBackend(t, f, arnA, nil).OnEncrypt(ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	before := f.count("Decrypt")
+	before := f.Count("Decrypt")
 	d := decMaterials(m.Suite)
 	err := mustBackend(t, f, arnB, nil).OnDecrypt(ctx, d, m.EncryptedDataKeys)
-	if !errors.Is(err, backends.ErrIncorrectKey) || d.PlaintextDataKey != nil {
-		t.Fatalf("got %v", err)
+	kmstest.WantKind(t, err, backends.ErrIncorrectKey, "a keyring of B given only A's data key")
+	if d.PlaintextDataKey != nil {
+		t.Fatal("a keyring of B set a data key from A's")
 	}
-	if f.count("Decrypt") != before {
+	if f.Count("Decrypt") != before {
 		t.Fatal("a strict keyring asked the backend about another key's EDK")
 	}
 }
 
 func TestBackendKeepsBackendErrors(t *testing.T) {
 	ctx := context.Background()
-	f := newFakeKMS(arnA)
+	f := kmstest.New(arnA)
 	m := encMaterials(envelope.SuiteAES256GCMHKDFSHA512CommitKeyECDSAP384)
 	k := mustBackend(t, f, arnA, nil)
 	if err := k.OnEncrypt(ctx, m); err != nil {
@@ -136,50 +140,37 @@ func TestBackendKeepsBackendErrors(t *testing.T) {
 	}
 	// Wrong encryption context: the backend's InvalidCiphertext comes through.
 	d := &envelope.DecryptionMaterials{Suite: m.Suite, EncryptionContext: map[string]string{"purpose": "other"}}
-	if err := k.OnDecrypt(ctx, d, m.EncryptedDataKeys); !errors.Is(err, backends.ErrInvalidCiphertext) || d.PlaintextDataKey != nil {
-		t.Fatalf("wrong context: %v", err)
+	kmstest.WantKind(t, k.OnDecrypt(ctx, d, m.EncryptedDataKeys), backends.ErrInvalidCiphertext, "wrong context")
+	if d.PlaintextDataKey != nil {
+		t.Fatal("wrong context: a data key is set")
 	}
 	// Disabled key: the backend's Disabled comes through, for every EDK tried.
-	f.disabled[arnA] = true
+	f.SetState(arnA, backends.KeyStateDisabled)
 	edks := append(append([]envelope.EncryptedDataKey(nil), m.EncryptedDataKeys...), m.EncryptedDataKeys...)
-	err := k.OnDecrypt(ctx, decMaterials(m.Suite), edks)
-	var be *backends.Error
-	if !errors.Is(err, backends.ErrDisabled) || !errors.As(err, &be) || be.Kind != backends.ErrDisabled {
-		t.Fatalf("disabled: %v", err)
-	}
-	f.disabled[arnA] = false
+	kmstest.WantKind(t, k.OnDecrypt(ctx, decMaterials(m.Suite), edks), backends.ErrDisabled, "disabled")
+	f.SetState(arnA, backends.KeyStateEnabled)
 	// A mangled blob.
 	bad := append([]envelope.EncryptedDataKey(nil), m.EncryptedDataKeys...)
 	bad[0].Ciphertext = append([]byte(nil), bad[0].Ciphertext...)
 	bad[0].Ciphertext[len(bad[0].Ciphertext)-1] ^= 1
-	if err := k.OnDecrypt(ctx, decMaterials(m.Suite), bad); !errors.Is(err, backends.ErrInvalidCiphertext) {
-		t.Fatalf("flipped bit: %v", err)
-	}
+	kmstest.WantKind(t, k.OnDecrypt(ctx, decMaterials(m.Suite), bad), backends.ErrInvalidCiphertext, "flipped bit")
 	// Encrypt errors come through as they are.
-	f.disabled[arnA] = true
-	if err := k.OnEncrypt(ctx, encMaterials(m.Suite)); !errors.Is(err, backends.ErrDisabled) {
-		t.Fatalf("encrypt with disabled key: %v", err)
-	}
+	f.SetState(arnA, backends.KeyStateDisabled)
+	kmstest.WantKind(t, k.OnEncrypt(ctx, encMaterials(m.Suite)), backends.ErrDisabled, "encrypt with disabled key")
 }
 
 func TestBackendRejectsBadInput(t *testing.T) {
 	ctx := context.Background()
-	f := newFakeKMS(arnA)
-	if _, err := keyring.NewBackend(nil, arnA, nil); !errors.Is(err, backends.ErrInvalidArgument) {
-		t.Errorf("nil backend: %v", err)
-	}
-	if _, err := keyring.NewBackend(f, "not a key", nil); !errors.Is(err, backends.ErrNotFound) {
-		t.Errorf("bad key reference: %v", err)
-	}
+	f := kmstest.New(arnA)
+	_, err := keyring.NewBackend(nil, arnA, nil)
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "nil backend")
+	_, err = keyring.NewBackend(f, "not a key", nil)
+	kmstest.WantKind(t, err, backends.ErrNotFound, "bad key reference")
 	k := mustBackend(t, f, arnA, nil)
-	if err := k.OnEncrypt(ctx, &envelope.EncryptionMaterials{Suite: 0x9999}); !errors.Is(err, backends.ErrInvalidArgument) {
-		t.Errorf("unknown suite: %v", err)
-	}
+	kmstest.WantKind(t, k.OnEncrypt(ctx, &envelope.EncryptionMaterials{Suite: 0x9999}), backends.ErrInvalidArgument, "unknown suite")
 	m := encMaterials(envelope.SuiteAES256GCMHKDFSHA512CommitKey)
 	m.PlaintextDataKey = make([]byte, 16)
-	if err := k.OnEncrypt(ctx, m); !errors.Is(err, backends.ErrInvalidArgument) {
-		t.Errorf("short data key: %v", err)
-	}
+	kmstest.WantKind(t, k.OnEncrypt(ctx, m), backends.ErrInvalidArgument, "short data key")
 	// An aws-kms EDK whose provider info is not an ARN, and a keyport EDK whose
 	// scheme does not fit, are refused as invalid ciphertext by a matching keyring.
 	for _, bogus := range []envelope.EncryptedDataKey{
@@ -187,38 +178,32 @@ func TestBackendRejectsBadInput(t *testing.T) {
 		{ProviderID: "keyport:gcpkms", ProviderInfo: []byte(vaultURI), Ciphertext: []byte{1}},
 	} {
 		kr := mustBackend(t, f, string(bogus.ProviderInfo), nil)
-		if err := kr.OnDecrypt(ctx, decMaterials(m.Suite), []envelope.EncryptedDataKey{bogus}); !errors.Is(err, backends.ErrInvalidCiphertext) {
-			t.Errorf("EDK %s %s: %v", bogus.ProviderID, bogus.ProviderInfo, err)
-		}
+		err := kr.OnDecrypt(ctx, decMaterials(m.Suite), []envelope.EncryptedDataKey{bogus})
+		kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, fmt.Sprintf("EDK %s %s", bogus.ProviderID, bogus.ProviderInfo))
 	}
 	// The data key length from the backend is checked.
 	m = encMaterials(envelope.SuiteAES128GCMIV12Tag16HKDFSHA256)
 	if err := k.OnEncrypt(ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	err := k.OnDecrypt(ctx, decMaterials(envelope.SuiteAES256GCMHKDFSHA512CommitKey), m.EncryptedDataKeys)
-	if !errors.Is(err, backends.ErrInvalidCiphertext) {
-		t.Errorf("16-byte key for a 32-byte suite: %v", err)
-	}
+	err = k.OnDecrypt(ctx, decMaterials(envelope.SuiteAES256GCMHKDFSHA512CommitKey), m.EncryptedDataKeys)
+	kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "16-byte key for a 32-byte suite")
 	// A key that cannot be named in a header.
-	f.aliases["alias/bare"] = "1234abcd-12ab-34cd-56ef-1234567890ab"
-	f.add("1234abcd-12ab-34cd-56ef-1234567890ab")
-	if err := mustBackend(t, plainBackend{f}, "alias/bare", nil).OnEncrypt(ctx, encMaterials(m.Suite)); !errors.Is(err, backends.ErrInvalidArgument) {
-		t.Errorf("bare key ID as canonical: %v", err)
-	}
+	f.AddKey("1234abcd-12ab-34cd-56ef-1234567890ab")
+	f.AddAlias("alias/bare", "1234abcd-12ab-34cd-56ef-1234567890ab")
+	err = mustBackend(t, f.Only(backends.Capabilities{}), "alias/bare", nil).OnEncrypt(ctx, encMaterials(m.Suite))
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "bare key ID as canonical")
 }
 
 func TestBackendMRKAware(t *testing.T) {
 	ctx := context.Background()
-	f := newFakeKMS(mrkEast, mrkWest)
+	f := kmstest.New(mrkEast, mrkWest)
 	m := encMaterials(envelope.SuiteAES256GCMHKDFSHA512CommitKey)
 	if err := mustBackend(t, f, mrkEast, nil).OnEncrypt(ctx, m); err != nil {
 		t.Fatal(err)
 	}
 	d := decMaterials(m.Suite)
-	if err := mustBackend(t, f, mrkWest, nil).OnDecrypt(ctx, d, m.EncryptedDataKeys); !errors.Is(err, backends.ErrIncorrectKey) {
-		t.Fatalf("MRK-unaware keyring took a replica's EDK: %v", err)
-	}
+	kmstest.WantKind(t, mustBackend(t, f, mrkWest, nil).OnDecrypt(ctx, d, m.EncryptedDataKeys), backends.ErrIncorrectKey, "MRK-unaware keyring given a replica's EDK")
 	d = decMaterials(m.Suite)
 	if err := mustBackend(t, f, mrkWest, &keyring.BackendOptions{MRKAware: true}).OnDecrypt(ctx, d, m.EncryptedDataKeys); err != nil {
 		t.Fatal(err)
@@ -235,16 +220,16 @@ func TestProviderID(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"alias/x", "arn:aws:kms:us-east-1:111122223333:alias/x", "1234abcd-12ab-34cd-56ef-1234567890ab", ""} {
-		if _, err := keyring.ProviderID(in); !errors.Is(err, backends.ErrInvalidArgument) {
-			t.Errorf("ProviderID(%q): %v", in, err)
-		}
+		_, err := keyring.ProviderID(in)
+		kmstest.WantKind(t, err, backends.ErrInvalidArgument, fmt.Sprintf("ProviderID(%q)", in))
+
 	}
 }
 
 func TestBackendConcurrentUse(t *testing.T) {
 	ctx := context.Background()
-	f := newFakeKMS(arnA, vaultURI)
-	f.aliases["alias/orders"] = arnA
+	f := kmstest.New(arnA, vaultURI)
+	f.AddAlias("alias/orders", arnA)
 	alias := mustBackend(t, f, "alias/orders", nil)
 	mk, err := keyring.NewMulti(alias, mustBackend(t, f, vaultURI, nil))
 	if err != nil {
@@ -279,8 +264,8 @@ func TestBackendConcurrentUse(t *testing.T) {
 
 func TestBackendThroughFrontUsesDriverCapabilities(t *testing.T) {
 	ctx := context.Background()
-	f := newFakeKMS(arnA)
-	f.aliases["alias/orders"] = arnA
+	f := kmstest.New(arnA)
+	f.AddAlias("alias/orders", arnA)
 	r := backends.NewFront(f)
 	if err := r.RegisterAccount("111122223333", "", f); err != nil {
 		t.Fatal(err)
@@ -289,8 +274,8 @@ func TestBackendThroughFrontUsesDriverCapabilities(t *testing.T) {
 	if err := mustBackend(t, r, arnA, nil).OnEncrypt(ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	if f.count("GenerateDataKey") != 1 {
-		t.Fatalf("GenerateDataKey called %d times through the Front", f.count("GenerateDataKey"))
+	if f.Count("GenerateDataKey") != 1 {
+		t.Fatalf("GenerateDataKey called %d times through the Front", f.Count("GenerateDataKey"))
 	}
 	// An alias keyring over the Front recognises the key through the driver's DescribeKey.
 	d := decMaterials(m.Suite)
@@ -304,9 +289,9 @@ func TestBackendThroughFrontUsesDriverCapabilities(t *testing.T) {
 // the key ARN, so every pair works.
 func TestBackendEveryKeyFormRoundTrips(t *testing.T) {
 	ctx := context.Background()
-	f := newFakeKMS(arnA)
-	f.aliases["alias/orders"] = arnA
-	f.aliases["awskms:///1234abcd-12ab-34cd-56ef-1234567890ab"] = arnA // the driver reads its own URLs
+	f := kmstest.New(arnA)
+	f.AddAlias("alias/orders", arnA)
+	f.AddAlias("awskms:///1234abcd-12ab-34cd-56ef-1234567890ab", arnA) // the driver reads its own URLs
 	r := backends.NewFront(f)
 	if err := r.RegisterAccount("111122223333", "", f); err != nil {
 		t.Fatal(err)

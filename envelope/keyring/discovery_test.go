@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/envelope"
 	"github.com/keyport/keyport/envelope/keyring"
+	"github.com/keyport/keyport/internal/kmstest"
 )
 
 // wrapAll encrypts a data key for each key in turn (the first generates it).
@@ -25,7 +27,7 @@ func wrapAll(t testing.TB, f backends.Backend, keys ...string) *envelope.Encrypt
 
 func TestDiscoveryFilter(t *testing.T) {
 	ctx := context.Background()
-	f := newFakeKMS(arnA, arnB, vaultURI)
+	f := kmstest.New(arnA, arnB, vaultURI)
 	for _, tc := range []struct {
 		name   string
 		filter *keyring.DiscoveryFilter
@@ -44,29 +46,30 @@ func TestDiscoveryFilter(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		before := f.count("Decrypt")
+		before := f.Count("Decrypt")
 		d := decMaterials(m.Suite)
 		err = k.OnDecrypt(ctx, d, m.EncryptedDataKeys)
 		if tc.want == "" {
-			if !errors.Is(err, backends.ErrIncorrectKey) || d.PlaintextDataKey != nil || f.count("Decrypt") != before {
-				t.Errorf("%s: got %v after %d backend calls", tc.name, err, f.count("Decrypt")-before)
+			kmstest.WantKind(t, err, backends.ErrIncorrectKey, tc.name)
+			if d.PlaintextDataKey != nil || f.Count("Decrypt") != before {
+				t.Errorf("%s: a data key set (%v) after %d backend calls", tc.name, d.PlaintextDataKey != nil, f.Count("Decrypt")-before)
 			}
 			continue
 		}
 		if err != nil || !bytes.Equal(d.PlaintextDataKey, m.PlaintextDataKey) {
 			t.Errorf("%s: %v", tc.name, err)
 		}
-		if f.count("Decrypt") != before+1 {
-			t.Errorf("%s: %d backend calls, want 1", tc.name, f.count("Decrypt")-before)
+		if f.Count("Decrypt") != before+1 {
+			t.Errorf("%s: %d backend calls, want 1", tc.name, f.Count("Decrypt")-before)
 		}
 	}
 }
 
 func TestDiscoveryCollectsErrorsAndRefusesBadEDKs(t *testing.T) {
 	ctx := context.Background()
-	f := newFakeKMS(arnA, arnB)
+	f := kmstest.New(arnA, arnB)
 	m := wrapAll(t, f, arnA, arnB)
-	f.disabled[arnA] = true
+	f.SetState(arnA, backends.KeyStateDisabled)
 	k, err := keyring.NewDiscovery(f, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -77,8 +80,8 @@ func TestDiscoveryCollectsErrorsAndRefusesBadEDKs(t *testing.T) {
 		t.Fatalf("fallback to the second EDK: %v", err)
 	}
 	// Both fail differently: both kinds are kept.
-	f.disabled[arnB] = true
-	delete(f.disabled, arnA)
+	f.SetState(arnB, backends.KeyStateDisabled)
+	f.SetState(arnA, backends.KeyStateEnabled)
 	bad := append([]envelope.EncryptedDataKey(nil), m.EncryptedDataKeys...)
 	bad[0].Ciphertext = bytes.Clone(bad[0].Ciphertext)
 	bad[0].Ciphertext[20] ^= 0x80
@@ -88,63 +91,57 @@ func TestDiscoveryCollectsErrorsAndRefusesBadEDKs(t *testing.T) {
 	}
 	// An aws-kms EDK whose provider info is an alias ARN fails the call.
 	alias := []envelope.EncryptedDataKey{{ProviderID: "aws-kms", ProviderInfo: []byte("arn:aws:kms:us-east-1:111122223333:alias/x"), Ciphertext: []byte{1}}}
-	if err := k.OnDecrypt(ctx, decMaterials(m.Suite), alias); !errors.Is(err, backends.ErrInvalidCiphertext) {
-		t.Fatalf("alias ARN as provider info: %v", err)
-	}
+	kmstest.WantKind(t, k.OnDecrypt(ctx, decMaterials(m.Suite), alias), backends.ErrInvalidCiphertext, "alias ARN as provider info")
 	// EDKs of other providers (raw keyrings) are ignored.
 	raw := []envelope.EncryptedDataKey{{ProviderID: "my-namespace", ProviderInfo: []byte("k"), Ciphertext: []byte{1}}}
-	if err := k.OnDecrypt(ctx, decMaterials(m.Suite), raw); !errors.Is(err, backends.ErrIncorrectKey) {
-		t.Fatalf("raw EDK: %v", err)
-	}
-	if err := k.OnEncrypt(ctx, encMaterials(m.Suite)); !errors.Is(err, backends.ErrUnsupported) {
-		t.Fatalf("discovery encrypt: %v", err)
-	}
+	kmstest.WantKind(t, k.OnDecrypt(ctx, decMaterials(m.Suite), raw), backends.ErrIncorrectKey, "raw EDK")
+	kmstest.WantKind(t, k.OnEncrypt(ctx, encMaterials(m.Suite)), backends.ErrUnsupported, "discovery encrypt")
 }
 
 func TestDiscoveryMRKRegion(t *testing.T) {
 	ctx := context.Background()
 	arnEastSingle := arnA
-	f := newFakeKMS(mrkEast, mrkWest, arnEastSingle)
+	f := kmstest.New(mrkEast, mrkWest, arnEastSingle)
 	m := wrapAll(t, f, mrkEast)
 	k, err := keyring.NewDiscovery(f, &keyring.DiscoveryOptions{MRKRegion: "us-west-2"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.disabled[mrkEast] = true // only the west replica may be used
+	f.SetState(mrkEast, backends.KeyStateDisabled) // only the west replica may be used
 	d := decMaterials(m.Suite)
 	if err := k.OnDecrypt(ctx, d, m.EncryptedDataKeys); err != nil || !bytes.Equal(d.PlaintextDataKey, m.PlaintextDataKey) {
 		t.Fatalf("MRK replica in the keyring's region: %v", err)
 	}
 	// A single-Region key in another region is not tried.
 	m = wrapAll(t, f, arnEastSingle)
-	before := f.count("Decrypt")
-	if err := k.OnDecrypt(ctx, decMaterials(m.Suite), m.EncryptedDataKeys); !errors.Is(err, backends.ErrIncorrectKey) || f.count("Decrypt") != before {
-		t.Fatalf("single-Region key in another region: %v", err)
+	before := f.Count("Decrypt")
+	kmstest.WantKind(t, k.OnDecrypt(ctx, decMaterials(m.Suite), m.EncryptedDataKeys), backends.ErrIncorrectKey, "single-Region key in another region")
+	if f.Count("Decrypt") != before {
+		t.Fatal("single-Region key in another region: the backend was asked")
 	}
 }
 
 func TestNewDiscoveryValidatesFilter(t *testing.T) {
-	f := newFakeKMS()
+	f := kmstest.New()
 	for _, bad := range []*keyring.DiscoveryFilter{
 		{},
 		{Partition: "aws"},
 		{Accounts: []string{"111122223333"}},
 		{Partition: "aws", Accounts: []string{""}},
 	} {
-		if _, err := keyring.NewDiscovery(f, &keyring.DiscoveryOptions{Filter: bad}); !errors.Is(err, backends.ErrInvalidArgument) {
-			t.Errorf("filter %+v: %v", bad, err)
-		}
+		_, err := keyring.NewDiscovery(f, &keyring.DiscoveryOptions{Filter: bad})
+		kmstest.WantKind(t, err, backends.ErrInvalidArgument, fmt.Sprintf("filter %+v", bad))
 	}
-	if _, err := keyring.NewDiscovery(nil, nil); !errors.Is(err, backends.ErrInvalidArgument) {
-		t.Errorf("nil backend: %v", err)
-	}
+	_, err := keyring.NewDiscovery(nil, nil)
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "nil backend")
+
 }
 
 // FuzzBackendKeyringsOnDecrypt feeds arbitrary encrypted data keys to the
 // discovery, strict and multi keyrings: no panic, every error typed, and a data
 // key only from a real wrapping.
 func FuzzBackendKeyringsOnDecrypt(f *testing.F) {
-	fk := newFakeKMS(arnA, vaultURI, mrkWest)
+	fk := kmstest.New(arnA, vaultURI, mrkWest)
 	m := wrapAll(f, fk, arnA, vaultURI)
 	for _, e := range m.EncryptedDataKeys {
 		f.Add(e.ProviderID, e.ProviderInfo, e.Ciphertext)

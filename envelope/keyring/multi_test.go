@@ -3,19 +3,19 @@ package keyring_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/envelope"
 	"github.com/keyport/keyport/envelope/keyring"
+	"github.com/keyport/keyport/internal/kmstest"
 )
 
 func TestMultiAcrossProviders(t *testing.T) {
 	ctx := context.Background()
-	aws := newFakeKMS(arnA, arnB)
-	vault := newFakeKMS(vaultURI)
+	aws := kmstest.New(arnA, arnB)
+	vault := kmstest.New(vaultURI)
 	gen := mustBackend(t, aws, arnA, nil)
 	kB := mustBackend(t, aws, arnB, nil)
 	kV := mustBackend(t, vault, vaultURI, nil)
@@ -44,18 +44,14 @@ func TestMultiAcrossProviders(t *testing.T) {
 		}
 	}
 	// The multi-keyring falls through failing keyrings and keeps their errors.
-	aws.disabled[arnA] = true
-	aws.disabled[arnB] = true
+	aws.SetState(arnA, backends.KeyStateDisabled)
+	aws.SetState(arnB, backends.KeyStateDisabled)
 	d := decMaterials(m.Suite)
 	if err := mk.OnDecrypt(ctx, d, m.EncryptedDataKeys); err != nil || !bytes.Equal(d.PlaintextDataKey, m.PlaintextDataKey) {
 		t.Fatalf("fallthrough to the vault key: %v", err)
 	}
-	vault.disabled[vaultURI] = true
-	err = mk.OnDecrypt(ctx, decMaterials(m.Suite), m.EncryptedDataKeys)
-	var be *backends.Error
-	if !errors.Is(err, backends.ErrDisabled) || !errors.As(err, &be) || be.Kind != backends.ErrDisabled {
-		t.Fatalf("all disabled: %v", err)
-	}
+	vault.SetState(vaultURI, backends.KeyStateDisabled)
+	kmstest.WantKind(t, mk.OnDecrypt(ctx, decMaterials(m.Suite), m.EncryptedDataKeys), backends.ErrDisabled, "all disabled")
 	// A data key already set is left alone.
 	d = decMaterials(m.Suite)
 	d.PlaintextDataKey = []byte("already")
@@ -66,40 +62,35 @@ func TestMultiAcrossProviders(t *testing.T) {
 
 func TestMultiEncryptRules(t *testing.T) {
 	ctx := context.Background()
-	f := newFakeKMS(arnA, arnB)
+	f := kmstest.New(arnA, arnB)
 	kA, kB := mustBackend(t, f, arnA, nil), mustBackend(t, f, arnB, nil)
-	if _, err := keyring.NewMulti(nil); !errors.Is(err, backends.ErrInvalidArgument) {
-		t.Errorf("empty multi: %v", err)
-	}
-	if _, err := keyring.NewMulti(kA, nil); !errors.Is(err, backends.ErrInvalidArgument) {
-		t.Errorf("nil child: %v", err)
-	}
+	_, err := keyring.NewMulti(nil)
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "empty multi")
+	_, err = keyring.NewMulti(kA, nil)
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "nil child")
 	withGen, _ := keyring.NewMulti(kA, kB)
 	m := encMaterials(envelope.SuiteAES256GCMHKDFSHA512CommitKey)
 	m.PlaintextDataKey = make([]byte, 32)
-	if err := withGen.OnEncrypt(ctx, m); !errors.Is(err, backends.ErrInvalidArgument) {
-		t.Errorf("generator with a data key present: %v", err)
-	}
+	kmstest.WantKind(t, withGen.OnEncrypt(ctx, m), backends.ErrInvalidArgument, "generator with a data key present")
 	childrenOnly, _ := keyring.NewMulti(nil, kA, kB)
-	if err := childrenOnly.OnEncrypt(ctx, encMaterials(m.Suite)); !errors.Is(err, backends.ErrInvalidArgument) {
-		t.Errorf("no generator, no data key: %v", err)
-	}
+	kmstest.WantKind(t, childrenOnly.OnEncrypt(ctx, encMaterials(m.Suite)), backends.ErrInvalidArgument, "no generator, no data key")
 	m = encMaterials(m.Suite)
 	m.PlaintextDataKey = bytes.Repeat([]byte{9}, 32)
 	if err := childrenOnly.OnEncrypt(ctx, m); err != nil || len(m.EncryptedDataKeys) != 2 {
 		t.Errorf("children wrap a given data key: %v, %d EDKs", err, len(m.EncryptedDataKeys))
 	}
 	// A failing child fails the whole and wipes the generated data key.
-	f.disabled[arnB] = true
+	f.SetState(arnB, backends.KeyStateDisabled)
 	m = encMaterials(m.Suite)
-	if err := withGen.OnEncrypt(ctx, m); !errors.Is(err, backends.ErrDisabled) || m.PlaintextDataKey != nil {
-		t.Errorf("failing child: %v, data key kept: %v", err, m.PlaintextDataKey != nil)
+	kmstest.WantKind(t, withGen.OnEncrypt(ctx, m), backends.ErrDisabled, "failing child")
+	if m.PlaintextDataKey != nil {
+		t.Error("failing child: the data key is kept")
 	}
 }
 
 func TestNewStrict(t *testing.T) {
 	ctx := context.Background()
-	f := newFakeKMS(arnA, arnB, vaultURI)
+	f := kmstest.New(arnA, arnB, vaultURI)
 	k, err := keyring.NewStrict(f, nil, arnA, vaultURI)
 	if err != nil {
 		t.Fatal(err)
@@ -110,20 +101,21 @@ func TestNewStrict(t *testing.T) {
 	}
 	// An EDK of a key off the allow-list is never tried.
 	other := wrapAll(t, f, arnB)
-	before := f.count("Decrypt")
-	if err := k.OnDecrypt(ctx, decMaterials(m.Suite), other.EncryptedDataKeys); !errors.Is(err, backends.ErrIncorrectKey) || f.count("Decrypt") != before {
-		t.Fatalf("off the allow-list: %v", err)
+	before := f.Count("Decrypt")
+	kmstest.WantKind(t, k.OnDecrypt(ctx, decMaterials(m.Suite), other.EncryptedDataKeys), backends.ErrIncorrectKey, "off the allow-list")
+	if f.Count("Decrypt") != before {
+		t.Fatal("off the allow-list: the backend was asked")
 	}
-	if _, err := keyring.NewStrict(f, nil); !errors.Is(err, backends.ErrInvalidArgument) {
-		t.Errorf("no keys: %v", err)
-	}
+	_, err = keyring.NewStrict(f, nil)
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "no keys")
+
 }
 
 // A message's data key wrapped for an AWS KMS key and a Vault key through one
 // multi-keyring; here both services are one in-memory fake.
 func ExampleNewMulti() {
 	ctx := context.Background()
-	svc := newFakeKMS(arnA, vaultURI)
+	svc := kmstest.New(arnA, vaultURI)
 	gen, _ := keyring.NewBackend(svc, arnA, nil)
 	vault, _ := keyring.NewBackend(svc, vaultURI, nil)
 	mk, _ := keyring.NewMulti(gen, vault)

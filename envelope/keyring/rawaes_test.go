@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"testing"
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/envelope"
 	"github.com/keyport/keyport/envelope/keyring"
+	"github.com/keyport/keyport/internal/kmstest"
 )
 
 func TestRawAESRoundTripAndLayout(t *testing.T) {
@@ -57,8 +57,10 @@ func TestRawAESRoundTripAndLayout(t *testing.T) {
 				"namespace": {mustAES(t, "ns2", "name", bytes.Repeat([]byte{7}, n)), ec},
 			} {
 				dm := &envelope.DecryptionMaterials{Suite: s, EncryptionContext: c.ec}
-				if err := c.k.OnDecrypt(ctx, dm, em.EncryptedDataKeys); !errors.Is(err, backends.ErrIncorrectKey) || dm.PlaintextDataKey != nil {
-					t.Fatalf("%s: %v", name, err)
+				err := c.k.OnDecrypt(ctx, dm, em.EncryptedDataKeys)
+				kmstest.WantKind(t, err, backends.ErrIncorrectKey, name)
+				if dm.PlaintextDataKey != nil {
+					t.Fatalf("%s: a data key is set", name)
 				}
 			}
 		}
@@ -91,8 +93,7 @@ func TestRawAESRejects(t *testing.T) {
 			return k.OnEncrypt(context.Background(), &envelope.EncryptionMaterials{Suite: 0x0478, EncryptionContext: map[string]string{"\xff": ""}})
 		},
 	} {
-		if err := f(); !errors.Is(err, backends.ErrInvalidArgument) {
-			t.Errorf("%s: %v", name, err)
-		}
+		kmstest.WantKind(t, f(), backends.ErrInvalidArgument, name)
+
 	}
 }

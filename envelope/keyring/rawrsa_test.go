@@ -5,12 +5,13 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/envelope"
 	"github.com/keyport/keyport/envelope/keyring"
+	"github.com/keyport/keyport/internal/kmstest"
 )
 
 func TestRawRSAAllPaddings(t *testing.T) {
@@ -47,13 +48,14 @@ func TestRawRSAAllPaddings(t *testing.T) {
 		bad2, _ := keyring.NewRawRSA("ns", "rsa", nil, other, p)
 		for i, k := range []*keyring.RawRSA{bad1, bad2} {
 			dm := &envelope.DecryptionMaterials{Suite: em.Suite}
-			if err := k.OnDecrypt(ctx, dm, em.EncryptedDataKeys); !errors.Is(err, backends.ErrIncorrectKey) || dm.PlaintextDataKey != nil {
-				t.Fatalf("padding %d, wrong keyring %d: %v", p, i, err)
+			err := k.OnDecrypt(ctx, dm, em.EncryptedDataKeys)
+			kmstest.WantKind(t, err, backends.ErrIncorrectKey, fmt.Sprintf("padding %d, wrong keyring %d", p, i))
+			if dm.PlaintextDataKey != nil {
+				t.Fatalf("padding %d, wrong keyring %d: a data key is set", p, i)
 			}
 		}
-		if err := enc.OnDecrypt(ctx, &envelope.DecryptionMaterials{Suite: em.Suite}, em.EncryptedDataKeys); !errors.Is(err, backends.ErrInvalidKeyUsage) {
-			t.Fatalf("encrypt-only keyring decrypted: %v", err)
-		}
+		err = enc.OnDecrypt(ctx, &envelope.DecryptionMaterials{Suite: em.Suite}, em.EncryptedDataKeys)
+		kmstest.WantKind(t, err, backends.ErrInvalidKeyUsage, "an encrypt-only keyring decrypting")
 	}
 	// End to end, with a message.
 	kr, _ := keyring.NewRawRSA("ns", "rsa", nil, priv, keyring.OAEPSHA256)
@@ -64,7 +66,7 @@ func TestRawRSAAllPaddings(t *testing.T) {
 	if pt, _, err := envelope.Decrypt(ctx, msg, envelope.DecryptOptions{Keyring: kr}); err != nil || string(pt) != "hi" {
 		t.Fatalf("message: %v", err)
 	}
-	if _, err := keyring.NewRawRSA("ns", "rsa", nil, nil, keyring.PKCS1); !errors.Is(err, backends.ErrInvalidArgument) {
-		t.Fatal("keyring without key accepted")
-	}
+	_, err = keyring.NewRawRSA("ns", "rsa", nil, nil, keyring.PKCS1)
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "a keyring without a key")
+
 }
