@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/conformance"
+	"github.com/keyport/keyport/internal/kmstest"
 )
 
 const (
@@ -18,39 +19,43 @@ const (
 	accountO = "777788889999"
 )
 
-// fakeHarness sets up the fake key service of fake_test.go: two accounts in one
-// service, and a second service standing in for another provider.
+// breakage is the environment variable that breaks the fake on purpose: it
+// holds a kmstest.Fault, which TestSuiteCatchesFaults sets for a child run.
+const breakage = "KEYPORT_CONFORMANCE_BREAK"
+
+// fakeHarness sets up kmstest's fake key service as the caller of account A,
+// with a key of account B in the same service, and a second fake service
+// standing in for another provider.
 func fakeHarness(ctx context.Context, t *testing.T) *conformance.Fixture {
-	kms := newFakeKMS()
-	keyA := kms.createKey(accountA, "alias/conformance-a")
-	keyB := kms.createKey(accountA, "")
-	disabled := kms.createKey(accountA, "")
-	pending := kms.createKey(accountA, "")
-	c := kms.client(accountA)
-	blobD, err := c.Encrypt(ctx, &backends.EncryptInput{KeyID: disabled, Plaintext: []byte("d")})
-	if err != nil {
-		t.Fatal(err)
+	const region = "us-east-1"
+	service := func(account string) *kmstest.Fake {
+		f := kmstest.New()
+		f.Account, f.Region, f.Fault = account, region, kmstest.Fault(os.Getenv(breakage))
+		return f
 	}
-	blobP, err := c.Encrypt(ctx, &backends.EncryptInput{KeyID: pending, Plaintext: []byte("p")})
-	if err != nil {
-		t.Fatal(err)
+	newKey := func(f *kmstest.Fake, account string) string {
+		return f.AddKey(backends.KeyARN("aws", region, account, kmstest.NewKeyID()))
 	}
-	kms.setState(disabled, backends.KeyStateDisabled)
-	kms.setState(pending, backends.KeyStatePendingDeletion)
-	other := newFakeKMS()
+	kms := service(accountA)
+	keyA, keyB, disabled, pending := newKey(kms, accountA), newKey(kms, accountA), newKey(kms, accountA), newKey(kms, accountA)
+	kms.AddAlias("alias/conformance-a", keyA)
+	blobD, blobP := kms.Seal(disabled, nil, []byte("d")), kms.Seal(pending, nil, []byte("p"))
+	kms.SetState(disabled, backends.KeyStateDisabled)
+	kms.SetState(pending, backends.KeyStatePendingDeletion)
+	other := service(accountO)
 	return &conformance.Fixture{
-		Backend:                   c,
+		Backend:                   kms,
 		KeyA:                      keyA,
 		KeyB:                      keyB,
 		KeyAForms:                 forms(keyA, "alias/conformance-a"),
 		Disabled:                  disabled,
 		PendingDeletion:           pending,
-		DisabledCiphertext:        blobD.CiphertextBlob,
-		PendingDeletionCiphertext: blobP.CiphertextBlob,
-		Unknown:                   backends.KeyARN("aws", "us-east-1", accountA, newUUID()),
-		CrossAccountKey:           kms.createKey(accountB, ""),
-		Other:                     other.client(accountO),
-		OtherKey:                  other.createKey(accountO, ""),
+		DisabledCiphertext:        blobD,
+		PendingDeletionCiphertext: blobP,
+		Unknown:                   backends.KeyARN("aws", region, accountA, kmstest.NewKeyID()),
+		CrossAccountKey:           newKey(kms, accountB),
+		Other:                     other,
+		OtherKey:                  newKey(other, accountO),
 		ErrorAs: func(err error) bool {
 			var e *backends.Error
 			return errors.As(err, &e)
@@ -62,6 +67,12 @@ func fakeHarness(ctx context.Context, t *testing.T) *conformance.Fixture {
 // on purpose (TestSuiteCatchesFaults runs it so).
 func TestFake(t *testing.T) {
 	conformance.Run(t, conformance.HarnessFunc(fakeHarness))
+}
+
+// forms returns a key ARN in all four AWS forms, given its alias.
+func forms(arn, alias string) []string {
+	ref, _ := backends.ParseKeyRef(arn)
+	return []string{ref.KeyID, arn, alias, backends.AliasARN(ref.Partition, ref.Region, ref.Account, alias)}
 }
 
 // TestSuiteCatchesFaults breaks the fake in one way at a time and checks that the
