@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/local"
+	"github.com/keyport/keyport/internal/kmstest"
 )
 
 var (
@@ -241,9 +242,8 @@ func TestAccessDenied(t *testing.T) {
 				wantErr(t, reEncrypt(onlyRe, w.a2.arn, true), backends.ErrAccessDenied, "DryRun through the plaintext, source without kms:Decrypt")
 				wantErr(t, reEncrypt(w.a1, noEnc.arn, false), backends.ErrAccessDenied, "through the plaintext, destination with kms:ReEncryptTo but not kms:Encrypt")
 			}
-			if _, err := w.decrypt(onlyRe, w.encrypt(onlyRe, pt, nil), nil); !errors.Is(err, backends.ErrAccessDenied) {
-				t.Errorf("plain Decrypt without kms:Decrypt: %v, want AccessDenied", err)
-			}
+			_, err := w.decrypt(onlyRe, w.encrypt(onlyRe, pt, nil), nil)
+			kmstest.WantKind(t, err, backends.ErrAccessDenied, "plain Decrypt without kms:Decrypt")
 		})
 	}
 	t.Run("two services", func(t *testing.T) {
@@ -277,9 +277,9 @@ func TestContextChangeOnly(t *testing.T) {
 				// In the split world each account's keys share one backend: native.
 				native := p.native || p.split
 				checkOut(t, w, out, k, k, ctxD, pt, native)
-				if _, err := w.decrypt(k, out.CiphertextBlob, ctxS); !errors.Is(err, backends.ErrInvalidCiphertext) {
-					t.Errorf("new blob under the old context: %v, want InvalidCiphertext", err)
-				}
+				_, err = w.decrypt(k, out.CiphertextBlob, ctxS)
+				kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "new blob under the old context")
+
 				// No destination context means none: the source's is not carried over.
 				out, err = eng.ReEncrypt(context.Background(), &backends.ReEncryptInput{
 					CiphertextBlob: blob, SourceKeyID: k.arn, SourceEncryptionContext: ctxS, DestinationKeyID: k.arn})

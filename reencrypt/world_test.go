@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/local"
+	"github.com/keyport/keyport/internal/kmstest"
 )
 
 // The fixture of the tests against backends/local: two accounts, A (the caller's)
@@ -167,17 +168,12 @@ func (w *world) scheduleDeletion(k key) {
 	must(w.t, err)
 }
 
-// wantErr fails unless err matches kind and is a *backends.Error of Op ReEncrypt
-// and that Kind.
+// wantErr is kmstest.WantKind for an error of the engine, which names the
+// operation ReEncrypt.
 func wantErr(t testing.TB, err error, kind *backends.Kind, what string) {
 	t.Helper()
-	if !errors.Is(err, kind) {
-		t.Errorf("%s: err = %v, want %s", what, err, kind.Name())
-		return
-	}
-	var be *backends.Error
-	if !errors.As(err, &be) || be.Op != "ReEncrypt" || be.Kind != kind {
-		t.Errorf("%s: err = %#v, want a *backends.Error with Op ReEncrypt and Kind %s", what, err, kind.Name())
+	if e := kmstest.WantKind(t, err, kind, what); e != nil && e.Op != "ReEncrypt" {
+		t.Errorf("%s: %v names the operation %q, want ReEncrypt", what, err, e.Op)
 	}
 }
 

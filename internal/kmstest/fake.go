@@ -243,8 +243,19 @@ func (f *Fake) Calls(op string) []Call {
 	return out
 }
 
+// Last returns the last call of op (of any operation when op is "") that
+// reached the fake, or the zero Call if none did.
+func (f *Fake) Last(op string) Call {
+	calls := f.Calls(op)
+	if len(calls) == 0 {
+		return Call{}
+	}
+	return calls[len(calls)-1]
+}
+
 // Count returns the number of calls of op that reached the fake (of every
 // operation when op is "").
+
 func (f *Fake) Count(op string) int { return len(f.Calls(op)) }
 
 // Succeeded returns the number of calls of op (of every operation when op is
