@@ -149,6 +149,7 @@ a terminal unless --force. With --output json and -o, a summary of the message
 				Suite:             suite,
 				FrameLength:       frame,
 				CommitmentPolicy:  policy,
+				Workers:           envelope.AllCores, // frames sealed on every core
 			})
 			if err != nil {
 				return err
@@ -241,6 +242,7 @@ after part of its plaintext has been written.`,
 				Keyring:           kr,
 				EncryptionContext: ec.value(),
 				CommitmentPolicy:  policy,
+				Workers:           envelope.AllCores, // frames opened on every core
 			})
 			if err != nil {
 				return err
@@ -249,7 +251,7 @@ after part of its plaintext has been written.`,
 			res := d.Result()
 			_, signed := res.Header.EncryptionContext[publicKeyPair]
 			var n int64
-			if signed && w.stream && !unverified {
+			if signed && w.stream && !w.null && !unverified {
 				hold := holdback.New(holdLimit, "")
 				defer hold.Close()
 				if _, err := io.Copy(hold, d); err != nil {

@@ -36,6 +36,7 @@ type output struct {
 	bw     *bufio.Writer
 	stream bool // written as produced (stdout, FIFO, device), not published whole
 	tty    bool
+	null   bool // /dev/null: nothing reads it
 }
 
 // openOutput opens o.path (stdout for "" or "-"). A binary output to a
@@ -44,6 +45,7 @@ func (a *app) openOutput(o *outFlags, binary bool) (*output, error) {
 	out := &output{stream: true}
 	if o.path == "" || o.path == "-" {
 		out.tty = isTerminal(a.stdout)
+		out.null = isDevNull(a.stdout)
 		out.bw = bufio.NewWriterSize(a.stdout, 64<<10)
 	} else {
 		f, err := outfile.Open(o.path, outfile.Options{Force: o.force})
@@ -52,6 +54,7 @@ func (a *app) openOutput(o *outFlags, binary bool) (*output, error) {
 		}
 		out.file, out.stream = f, f.Stream()
 		out.tty = f.Stream() && term.IsTerminal(int(f.Fd()))
+		out.null = f.Stream() && sameFile(o.path, os.DevNull)
 		out.bw = bufio.NewWriterSize(f, 64<<10)
 	}
 	out.Writer = out.bw
@@ -79,6 +82,24 @@ func (o *output) Discard() {
 	if o.file != nil {
 		o.file.Discard()
 	}
+}
+
+// isDevNull reports whether w is the null device.
+func isDevNull(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	null, nerr := os.Stat(os.DevNull)
+	return err == nil && nerr == nil && os.SameFile(fi, null)
+}
+
+// sameFile reports whether the paths name one file.
+func sameFile(a, b string) bool {
+	fa, err := os.Stat(a)
+	fb, err2 := os.Stat(b)
+	return err == nil && err2 == nil && os.SameFile(fa, fb)
 }
 
 // isTerminal reports whether w is a terminal.
