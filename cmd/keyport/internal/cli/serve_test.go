@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -214,5 +216,52 @@ func TestConformanceLocalKMS(t *testing.T) {
 	slices.Sort(got)
 	if code != ExitFailure || !slices.Equal(got, want) || rep.Unexplained != 0 {
 		t.Fatalf("keyport conformance against local-kms: exit %d, deviations %v (want %v), %d unexplained failures\n%s", code, got, want, rep.Unexplained, out.String())
+	}
+}
+
+// TestServeAWSCLI: the Debian AWS CLI v2 (by its packaged path) creates a key and
+// an alias, encrypts a file with fileb:// and decrypts it through keyport serve
+// over TLS, trusting the self-signed certificate the server wrote.
+func TestServeAWSCLI(t *testing.T) {
+	bin := testenv.Require(t, "KEYPORT_AWSCLI", "the AWS CLI v2 (Debian awscli)")
+	dir := t.TempDir()
+	t.Setenv("KP_TEST_SECRET_A", "secret-a")
+	url, _ := startServe(t, writeServeConfig(t, dir))
+	aws := func(args ...string) map[string]any {
+		t.Helper()
+		cmd := exec.Command(bin, append([]string{"kms", "--endpoint-url", url, "--ca-bundle", filepath.Join(dir, "ca.pem"), "--output", "json"}, args...)...)
+		cmd.Dir = dir
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir, "AWS_ACCESS_KEY_ID=AKIDA", "AWS_SECRET_ACCESS_KEY=secret-a",
+			"AWS_DEFAULT_REGION=us-east-1", "AWS_PAGER=", "AWS_MAX_ATTEMPTS=1", "AWS_EC2_METADATA_DISABLED=true",
+			"AWS_CONFIG_FILE=" + filepath.Join(dir, "none"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "none")}
+		out, err := cmd.Output()
+		if err != nil {
+			var stderr []byte
+			if ee, ok := err.(*exec.ExitError); ok {
+				stderr = ee.Stderr
+			}
+			t.Fatalf("aws kms %s: %v: %s", strings.Join(args, " "), err, stderr)
+		}
+		var m map[string]any
+		if len(bytes.TrimSpace(out)) > 0 {
+			if err := json.Unmarshal(out, &m); err != nil {
+				t.Fatalf("aws kms %s: %q", args[0], out)
+			}
+		}
+		return m
+	}
+	md := aws("create-key", "--description", "from the CLI")["KeyMetadata"].(map[string]any)
+	aws("create-alias", "--alias-name", "alias/cli", "--target-key-id", md["KeyId"].(string))
+	pt := []byte{0, 1, 2, 3, 0xff, 'k', 'p'}
+	writeFile(t, filepath.Join(dir, "pt.bin"), pt, 0o600)
+	enc := aws("encrypt", "--key-id", "alias/cli", "--plaintext", "fileb://pt.bin", "--encryption-context", "app=cli")
+	blob, err := base64.StdEncoding.DecodeString(enc["CiphertextBlob"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "ct.bin"), blob, 0o600)
+	dec := aws("decrypt", "--ciphertext-blob", "fileb://ct.bin", "--encryption-context", "app=cli")
+	if got, _ := base64.StdEncoding.DecodeString(dec["Plaintext"].(string)); !bytes.Equal(got, pt) || dec["KeyId"] != md["Arn"] {
+		t.Fatalf("aws kms decrypt through keyport serve: %v", dec)
 	}
 }
