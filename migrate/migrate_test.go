@@ -1,0 +1,106 @@
+package migrate
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/keyport/keyport/backends/local"
+	"github.com/keyport/keyport/envelope"
+)
+
+// localTree writes n small messages under src (two of them 0x0578), big large
+// ones, a README.txt, 3 messages under the other key and 2 under the
+// destination already.
+func (w *world) localTree(t testing.TB, root string, n, big, bigSize int) *tree {
+	tr := newTree()
+	put := func(key, arn string, size int, suite envelope.SuiteID) {
+		msg, sum := message(t, w.keyringFor(t, arn), size, suite)
+		writeFile(t, root, key, msg)
+		tr.sums[key], tr.keys[key] = sum, arn
+	}
+	for i := range n {
+		suite := envelope.SuiteAES256GCMHKDFSHA512CommitKey
+		if i%50 == 7 {
+			suite = envelope.SuiteAES256GCMHKDFSHA512CommitKeyECDSAP384
+		}
+		put(fmt.Sprintf("d%02d/f%05d.enc", i%7, i), w.src, 1024, suite)
+	}
+	for i := range big {
+		put(fmt.Sprintf("big/b%d.enc", i), w.src, bigSize, envelope.SuiteAES256GCMHKDFSHA512CommitKeyECDSAP384)
+	}
+	for i := range 3 {
+		put(fmt.Sprintf("other/o%d.enc", i), w.other, 100, 0)
+	}
+	for i := range 2 {
+		put(fmt.Sprintf("done/a%d.enc", i), w.dst, 100, 0)
+	}
+	writeFile(t, root, "README.txt", []byte("not a message\n"))
+	return tr
+}
+
+func TestLocalInPlace(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, local.New())
+	root := t.TempDir()
+	tr := w.localTree(t, root, 60, 2, 3<<20)
+	journal := filepath.Join(t.TempDir(), "j.db")
+	o := Options{
+		Front: w.front, Source: root, From: []string{"alias/src"}, To: []string{"alias/dst"},
+		SourceEncryptionContext: testEC, Jobs: 4, Journal: journal, LargeObject: 1 << 20,
+	}
+	w.calls.reset()
+	rep, err := Run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := w.calls.snapshot()
+	if rep.Migrated != 62 || rep.Skipped != 6 || rep.Failed != 0 || rep.NotReached != 0 || !rep.Complete {
+		t.Fatalf("report: migrated %d skipped %d failed %d not reached %d complete %v; failures %v",
+			rep.Migrated, rep.Skipped, rep.Failed, rep.NotReached, rep.Complete, rep.Failures)
+	}
+	want := map[string]int64{ReasonNotMessage: 1, ReasonNotFromKeys: 3, ReasonAlreadyMigrated: 2}
+	for k, v := range want {
+		if rep.SkippedBy[k] != v {
+			t.Errorf("SkippedBy[%s] = %d, want %d", k, rep.SkippedBy[k], v)
+		}
+	}
+	if kc := rep.BySourceKey[w.src]; kc == nil || kc.Migrated != 62 {
+		t.Errorf("BySourceKey[src] = %+v", kc)
+	}
+	// Key-service calls: one DescribeKey per named key, the canary's
+	// GenerateDataKey and Decrypt, then one unwrap and one wrap per object.
+	wantCalls := map[string]int{"DescribeKey": 2, "Decrypt": 62 + 1, "GenerateDataKey": 62 + 1}
+	for op, n := range wantCalls {
+		if c[op] != n {
+			t.Errorf("%s calls: %d, want %d (all: %v)", op, c[op], n, c)
+		}
+	}
+	if m := w.calls.maxIn.Load(); m > int64(o.Jobs) {
+		t.Errorf("%d key-service calls in flight, -j %d", m, o.Jobs)
+	}
+	migrated := func(key string) bool { return tr.keys[key] == w.src || tr.keys[key] == w.dst }
+	w.checkObjects(t, tr, readTree(t, root), migrated)
+
+	// A rerun reads nothing it finished and calls no key service per object.
+	w.calls.reset()
+	rep2, err := Run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = w.calls.snapshot()
+	if rep2.Run.Objects != 0 || rep2.Run.Bytes != 0 {
+		t.Errorf("rerun processed %d objects, read %d bytes", rep2.Run.Objects, rep2.Run.Bytes)
+	}
+	if c["Decrypt"] != 1 || c["GenerateDataKey"] != 1 {
+		t.Errorf("rerun calls: %v (want only the canary's)", c)
+	}
+	if rep2.Migrated != rep.Migrated || rep2.Skipped != rep.Skipped {
+		t.Errorf("rerun report differs: %+v", rep2)
+	}
+	if _, err := os.Stat(journal); err != nil {
+		t.Error(err)
+	}
+}
