@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,12 +36,24 @@ func TestDocsUpToDate(t *testing.T) {
 	}
 }
 
-// TestEveryCommandHasExamples walks the command tree.
+// TestEveryCommandHasExamples walks the command tree: every command has
+// examples, and its --help and "help COMMAND" print the same text, with them,
+// on stdout, and exit 0.
 func TestEveryCommandHasExamples(t *testing.T) {
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
-		if (c.Runnable() || c.HasAvailableSubCommands()) && !strings.HasPrefix(c.CommandPath(), "keyport completion") && c.Name() != "help" && c.Example == "" {
-			t.Errorf("%s has no example", c.CommandPath())
+		runnable := c.Runnable() || c.HasAvailableSubCommands()
+		if runnable && !strings.HasPrefix(c.CommandPath(), "keyport completion") && c.Name() != "help" {
+			if c.Example == "" {
+				t.Errorf("%s has no example", c.CommandPath())
+			}
+			path := strings.Fields(c.CommandPath())[1:]
+			var help, helpCmd, errb bytes.Buffer
+			code := cli.Run(context.Background(), append(append([]string(nil), path...), "--help"), strings.NewReader(""), &help, &errb)
+			code2 := cli.Run(context.Background(), append([]string{"help"}, path...), strings.NewReader(""), &helpCmd, &errb)
+			if code != 0 || code2 != 0 || errb.Len() != 0 || !strings.Contains(help.String(), "Examples:") || help.String() != helpCmd.String() {
+				t.Errorf("%s --help: exit %d, help %s: exit %d, stderr %q, same text %v", c.CommandPath(), code, c.CommandPath(), code2, errb.String(), help.String() == helpCmd.String())
+			}
 		}
 		for _, s := range c.Commands() {
 			walk(s)

@@ -2,6 +2,12 @@
 // output formats and exit statuses. cmd/keyport is a one-line main over [Main];
 // the generated reference (docs/cli) comes from [NewRootCommand].
 //
+// The commands are github.com/spf13/cobra commands: cobra (over pflag) takes
+// flags anywhere on the line, prints --help and "help COMMAND" alike on stdout,
+// writes bash, zsh and fish completion scripts, and its doc package generates
+// the Markdown reference; alecthomas/kong would need third-party packages for
+// completion and documentation.
+//
 // Conventions every command follows (a new command too):
 //   - Flags anywhere on the line; one vocabulary: --key, --context, --from,
 //     --to, --new-context, -o/--out, --force, --dry-run; AWS CLI spellings

@@ -74,3 +74,35 @@ func FuzzDecodeBlob(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseConfig feeds configuration files and service URLs to the parsers:
+// they answer a parsed value or an error, never a panic, and a parsed file's
+// services all parse again.
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte("profile = \"dev\"\n[profiles.dev]\noutput = \"json\"\ndefault-service = \"s\"\n[profiles.dev.services.s]\nurl = \"local:s.db?account=111122223333\"\n"), "awskms://?region=us-east-1&account=111122223333&endpoint=http://127.0.0.1:1")
+	f.Add([]byte("[profiles.x.services.v]\nurl = \"vault://?address=http://127.0.0.1:8200\"\n"), "local:///abs/s.db?account=1&root-key-file=k")
+	f.Add([]byte("[profiles]\nx = 1\n"), "vault://host/path")
+	f.Add([]byte("\x00[[["), "%zz")
+	f.Fuzz(func(t *testing.T, data []byte, raw string) {
+		if cfg, err := parseConfig(data); err == nil {
+			for name, p := range cfg.Profiles {
+				if p == nil {
+					continue
+				}
+				for sname, s := range p.Services {
+					if _, err := parseServiceURL(sname, s.URL); err != nil {
+						t.Fatalf("profile %s: service %s passed the file's check but not parseServiceURL: %v", name, sname, err)
+					}
+				}
+			}
+		}
+		if s, err := parseServiceURL("n", raw); err == nil {
+			if serviceKinds[s.kind] == nil {
+				t.Fatalf("%q parsed as unknown kind %q", raw, s.kind)
+			}
+			if s.account != "" && len(s.account) != 12 {
+				t.Fatalf("%q: account %q accepted", raw, s.account)
+			}
+		}
+	})
+}
