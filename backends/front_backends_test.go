@@ -1,6 +1,10 @@
-package backends
+package backends_test
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/keyport/keyport/backends"
+)
 
 // uncomparable is a Backend whose dynamic type cannot be compared with ==.
 type uncomparable struct {
@@ -9,8 +13,8 @@ type uncomparable struct {
 }
 
 func TestFrontBackends(t *testing.T) {
-	var r Front
-	if got := r.backends(); len(got) != 0 {
+	var r backends.Front
+	if got := r.Backends(); len(got) != 0 {
 		t.Fatalf("empty Front: backends() = %v", got)
 	}
 	must := func(err error) {
@@ -27,7 +31,7 @@ func TestFrontBackends(t *testing.T) {
 	must(r.RegisterAccount("444455556666", "", named("a"))) // same backend, two accounts
 	must(r.RegisterAccount("777788889999", "", named("b")))
 	r.SetDefault(named("a"))
-	got := r.backends()
+	got := r.Backends()
 	want := []string{"a", "b", "u", "v", "z"}
 	if len(got) != len(want) {
 		t.Fatalf("backends() = %v, want %v (each once)", got, want)
@@ -49,7 +53,7 @@ func TestFrontBackends(t *testing.T) {
 func TestSameBackend(t *testing.T) {
 	u1 := uncomparable{named: "u", tags: []string{"x"}}
 	for _, tt := range []struct {
-		a, b Backend
+		a, b backends.Backend
 		want bool
 	}{
 		{nil, nil, true},
@@ -59,7 +63,7 @@ func TestSameBackend(t *testing.T) {
 		{u1, u1, false}, // cannot be compared: never the same, never a panic
 		{u1, named("u"), false},
 	} {
-		if got := SameBackend(tt.a, tt.b); got != tt.want {
+		if got := backends.SameBackend(tt.a, tt.b); got != tt.want {
 			t.Errorf("SameBackend(%v, %v) = %v, want %v", tt.a, tt.b, got, tt.want)
 		}
 	}

@@ -1,25 +1,28 @@
-package backends
+package backends_test
 
 import (
 	"context"
 	"errors"
 	"testing"
+
+	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/internal/kmstest"
 )
 
 // named is a Backend that only says who it is, to see where the Front sends a call.
 type named string
 
-func (n named) Encrypt(_ context.Context, in *EncryptInput) (*EncryptOutput, error) {
-	return &EncryptOutput{KeyID: string(n) + "|" + in.KeyID}, nil
+func (n named) Encrypt(_ context.Context, in *backends.EncryptInput) (*backends.EncryptOutput, error) {
+	return &backends.EncryptOutput{KeyID: string(n) + "|" + in.KeyID}, nil
 }
 
-func (n named) Decrypt(_ context.Context, in *DecryptInput) (*DecryptOutput, error) {
-	return &DecryptOutput{KeyID: string(n) + "|" + in.KeyID}, nil
+func (n named) Decrypt(_ context.Context, in *backends.DecryptInput) (*backends.DecryptOutput, error) {
+	return &backends.DecryptOutput{KeyID: string(n) + "|" + in.KeyID}, nil
 }
 
 func TestFrontLookup(t *testing.T) {
 	const id = "1234abcd-12ab-34cd-56ef-1234567890ab"
-	var r Front
+	var r backends.Front
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -59,7 +62,7 @@ func TestFrontLookup(t *testing.T) {
 		"gcpkms://projects/p", // no such scheme
 		"not a key",
 	} {
-		if _, _, err := r.Lookup(context.Background(), ref); !errors.Is(err, ErrNotFound) {
+		if _, _, err := r.Lookup(context.Background(), ref); !errors.Is(err, backends.ErrNotFound) {
 			t.Errorf("Lookup(%q) error = %v, want ErrNotFound", ref, err)
 		}
 	}
@@ -72,64 +75,59 @@ func TestFrontLookup(t *testing.T) {
 		if b, _, err := r.Lookup(context.Background(), ref); err != nil || b != named("default") {
 			t.Errorf("Lookup(%q) = %v, %v; want the default", ref, b, err)
 		}
-		var none Front
+		var none backends.Front
 		_ = none.Register("vault", named("vault"))
-		if _, _, err := none.Lookup(context.Background(), ref); !errors.Is(err, ErrNotFound) {
+		if _, _, err := none.Lookup(context.Background(), ref); !errors.Is(err, backends.ErrNotFound) {
 			t.Errorf("Lookup(%q) without a default: error = %v, want ErrNotFound", ref, err)
 		}
 	}
 }
 
 func TestFrontRegisterErrors(t *testing.T) {
-	var r Front
+	var r backends.Front
 	if err := r.Register("vault", named("a")); err != nil {
 		t.Fatal(err)
 	}
 	checks := []struct {
 		name string
 		err  error
-		kind *Kind
+		kind *backends.Kind
 	}{
-		{"duplicate scheme", r.Register("VAULT", named("b")), ErrAlreadyExists},
-		{"bad scheme", r.Register("1x", named("b")), ErrInvalidArgument},
-		{"nil backend", r.Register("x1", nil), ErrInvalidArgument},
-		{"bad account", r.RegisterAccount("1234", "", named("b")), ErrInvalidArgument},
-		{"bad region", r.RegisterAccount("111122223333", "US", named("b")), ErrInvalidArgument},
-		{"bad partition", r.RegisterPartitionAccount("mars", "111122223333", "", named("b")), ErrInvalidArgument},
+		{"duplicate scheme", r.Register("VAULT", named("b")), backends.ErrAlreadyExists},
+		{"bad scheme", r.Register("1x", named("b")), backends.ErrInvalidArgument},
+		{"nil backend", r.Register("x1", nil), backends.ErrInvalidArgument},
+		{"bad account", r.RegisterAccount("1234", "", named("b")), backends.ErrInvalidArgument},
+		{"bad region", r.RegisterAccount("111122223333", "US", named("b")), backends.ErrInvalidArgument},
+		{"bad partition", r.RegisterPartitionAccount("mars", "111122223333", "", named("b")), backends.ErrInvalidArgument},
 	}
 	for _, c := range checks {
-		if !errors.Is(c.err, c.kind) {
-			t.Errorf("%s: error %v, want %v", c.name, c.err, c.kind)
-		}
+		kmstest.WantKind(t, c.err, c.kind, c.name)
 	}
 	if err := r.RegisterAccount("111122223333", "", named("b")); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.RegisterAccount("111122223333", "", named("c")); !errors.Is(err, ErrAlreadyExists) {
-		t.Errorf("duplicate account: %v", err)
-	}
+	kmstest.WantKind(t, r.RegisterAccount("111122223333", "", named("c")), backends.ErrAlreadyExists, "duplicate account")
 }
 
 func TestFrontDispatch(t *testing.T) {
 	ctx := context.Background()
-	var r Front
+	var r backends.Front
 	if err := r.Register("vault", named("vault")); err != nil {
 		t.Fatal(err)
 	}
-	out, err := r.Encrypt(ctx, &EncryptInput{KeyID: "vault://transit/k", Plaintext: []byte{1}})
+	out, err := r.Encrypt(ctx, &backends.EncryptInput{KeyID: "vault://transit/k", Plaintext: []byte{1}})
 	if err != nil || out.KeyID != "vault|vault://transit/k" {
 		t.Fatalf("Encrypt routed to %+v, %v", out, err)
 	}
-	if _, err := r.Decrypt(ctx, &DecryptInput{CiphertextBlob: []byte{1}}); !errors.Is(err, ErrInvalidArgument) {
-		t.Fatalf("Decrypt with no key and no default: %v", err)
+	_, err = r.Decrypt(ctx, &backends.DecryptInput{CiphertextBlob: []byte{1}})
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "Decrypt with no key and no default")
+	_, err = r.Encrypt(ctx, &backends.EncryptInput{KeyID: "alias/nobody", Plaintext: []byte{1}})
+	if e := kmstest.WantKind(t, err, backends.ErrNotFound, "Encrypt to an unrouted alias"); e != nil && e.Op != "Encrypt" {
+		t.Errorf("Encrypt to an unrouted alias: %v names the operation %q", err, e.Op)
 	}
-	_, err = r.Encrypt(ctx, &EncryptInput{KeyID: "alias/nobody", Plaintext: []byte{1}})
-	var e *Error
-	if !errors.Is(err, ErrNotFound) || !errors.As(err, &e) || e.Op != "Encrypt" {
-		t.Fatalf("Encrypt to an unrouted alias: %v", err)
-	}
+
 	r.SetDefault(named("default"))
-	d, err := r.Decrypt(ctx, &DecryptInput{CiphertextBlob: []byte{1}})
+	d, err := r.Decrypt(ctx, &backends.DecryptInput{CiphertextBlob: []byte{1}})
 	if err != nil || d.KeyID != "default|" {
 		t.Fatalf("Decrypt without key went to %+v, %v", d, err)
 	}

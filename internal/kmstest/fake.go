@@ -119,6 +119,14 @@ type Call struct {
 	Err error
 }
 
+// String says what the call was, as "Op KeyID", or "ReEncrypt Source>Destination".
+func (c Call) String() string {
+	if c.Op == "ReEncrypt" {
+		return c.Op + " " + c.SourceKeyID + ">" + c.KeyID
+	}
+	return c.Op + " " + c.KeyID
+}
+
 type key struct {
 	id       string
 	handle   string // 16 random bytes, in the blob's header; a replica shares it
