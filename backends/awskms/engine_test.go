@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/internal/kmstest"
 	"github.com/keyport/keyport/reencrypt"
 )
 
@@ -73,16 +74,16 @@ func TestEngineAcrossAccounts(t *testing.T) {
 	// The same failures as native.
 	_, err = eng.ReEncrypt(ctxBG, &backends.ReEncryptInput{CiphertextBlob: enc.CiphertextBlob, SourceKeyID: arnA(keyPrimary),
 		DestinationKeyID: arnB(keyBPrimary)})
-	mustKind(t, err, backends.ErrInvalidCiphertext) // wrong (missing) source context
+	kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "ReEncrypt without the source context") // wrong (missing) source context
 	_, err = eng.ReEncrypt(ctxBG, &backends.ReEncryptInput{CiphertextBlob: enc.CiphertextBlob, SourceKeyID: arnA(keyPrimary),
 		SourceEncryptionContext: src, DestinationKeyID: arnB("44444444-4444-4444-8444-0000000000ff")})
-	mustKind(t, err, backends.ErrNotFound)
+	kmstest.WantKind(t, err, backends.ErrNotFound, "ReEncrypt to an unknown key of account B")
 	_, err = eng.ReEncrypt(ctxBG, &backends.ReEncryptInput{CiphertextBlob: enc.CiphertextBlob, SourceKeyID: arnA(keyPrimary),
 		SourceEncryptionContext: src, DestinationKeyID: keyBPrimary}) // B's key by bare ID resolves in A
-	mustKind(t, err, backends.ErrNotFound)
+	kmstest.WantKind(t, err, backends.ErrNotFound, "ReEncrypt to B's key by bare ID")
 	_, err = eng.ReEncrypt(ctxBG, &backends.ReEncryptInput{CiphertextBlob: enc.CiphertextBlob, SourceKeyID: arnA(keyPrimary),
 		SourceEncryptionContext: src, DestinationKeyID: arnB(keyBPrimary), DryRun: true})
-	mustKind(t, err, backends.ErrDryRunOperation)
+	kmstest.WantKind(t, err, backends.ErrDryRunOperation, "ReEncrypt with DryRun")
 	// Cross-region inside account A: the Backend answers Unsupported to the native
 	// call and the engine decrypts in us-east-1 and encrypts in us-west-2.
 	out, err := eng.ReEncrypt(ctxBG, &backends.ReEncryptInput{CiphertextBlob: enc.CiphertextBlob, SourceKeyID: arnA(keyPrimary),

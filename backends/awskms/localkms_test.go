@@ -2,7 +2,6 @@ package awskms_test
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"testing"
 
@@ -117,19 +116,5 @@ func prepare(t testing.TB, b *awskms.Backend) {
 	})
 	if prepareErr != nil {
 		t.Fatalf("preparing local-kms keys: %v", prepareErr)
-	}
-}
-
-func mustKind(t testing.TB, err error, want *backends.Kind) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("got no error, want %s", want.Name())
-	}
-	if !errors.Is(err, want) {
-		t.Fatalf("got %v (kind %v), want %s", err, backends.KindOf(err), want.Name())
-	}
-	var be *backends.Error
-	if !errors.As(err, &be) {
-		t.Fatalf("%v is not a *backends.Error", err)
 	}
 }
