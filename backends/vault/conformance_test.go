@@ -9,6 +9,7 @@ import (
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/local"
 	"github.com/keyport/keyport/conformance"
+	"github.com/keyport/keyport/internal/kmstest"
 	"github.com/keyport/keyport/reencrypt"
 )
 
@@ -172,7 +173,7 @@ func TestReEncryptAcrossProviders(t *testing.T) {
 	// A wrong source context fails at Vault with InvalidCiphertext, through the engine.
 	_, err = eng.ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: rw.CiphertextBlob, SourceKeyID: vk2,
 		SourceEncryptionContext: ecL, DestinationKeyID: localKey})
-	wantKind(t, "Vault -> local with a wrong source context", err, backends.ErrInvalidCiphertext)
+	kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "Vault -> local with a wrong source context")
 }
 
 // noRewrap is a Backend without its ReEncrypt method (see TestConformance).

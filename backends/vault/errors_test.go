@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/internal/kmstest"
 )
 
 func TestMapResponse(t *testing.T) {
@@ -43,9 +45,7 @@ func TestMapResponse(t *testing.T) {
 	for _, c := range cases {
 		raw := &api.ResponseError{StatusCode: c.status, Errors: []string{c.msg}}
 		err := mapError(context.Background(), "Decrypt", "vault://transit/k", raw)
-		if !errors.Is(err, c.want) {
-			t.Errorf("%d %q: got %v, want %s", c.status, c.msg, err, c.want.Name())
-		}
+		kmstest.WantKind(t, err, c.want, fmt.Sprintf("%d %q", c.status, c.msg))
 		var re *api.ResponseError
 		if !errors.As(err, &re) || re != raw {
 			t.Errorf("%d %q: the *api.ResponseError is not reachable with errors.As", c.status, c.msg)
@@ -60,12 +60,12 @@ func TestMapErrorContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	err := mapError(ctx, "Encrypt", "vault://transit/k", errors.New("transport said something"))
-	if !errors.Is(err, backends.ErrCanceled) || !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled: got %v", err)
+	kmstest.WantKind(t, err, backends.ErrCanceled, "cancelled")
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v does not match context.Canceled", err)
 	}
-	if err := mapError(context.Background(), "Encrypt", "", errors.New("dial tcp: connection refused")); !errors.Is(err, backends.ErrKeyUnavailable) {
-		t.Fatalf("transport failure: got %v, want KeyUnavailable", err)
-	}
+	err = mapError(context.Background(), "Encrypt", "", errors.New("dial tcp: connection refused"))
+	kmstest.WantKind(t, err, backends.ErrKeyUnavailable, "transport failure")
 }
 
 // offline returns a Backend whose client points at a server that fails the test if
@@ -100,37 +100,31 @@ func TestValidationBeforeNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	check := func(name string, err error, want *backends.Kind) {
-		t.Helper()
-		if !errors.Is(err, want) {
-			t.Errorf("%s: got %v, want %s", name, err, want.Name())
-		}
-	}
 	_, err := b.Encrypt(ctx, nil)
-	check("nil encrypt input", err, backends.ErrInvalidArgument)
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "nil encrypt input")
 	_, err = b.Encrypt(ctx, &backends.EncryptInput{KeyID: "vault://transit/", Plaintext: []byte("x")})
-	check("bad key", err, backends.ErrNotFound)
+	kmstest.WantKind(t, err, backends.ErrNotFound, "bad key")
 	_, err = b.Decrypt(ctx, &backends.DecryptInput{CiphertextBlob: []byte("vault:v1:AAAA")})
-	check("decrypt without KeyID", err, backends.ErrInvalidArgument)
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "decrypt without KeyID")
 	_, err = b.Decrypt(ctx, &backends.DecryptInput{KeyID: "vault://transit/k", CiphertextBlob: []byte("not transit")})
-	check("decrypt garbage", err, backends.ErrInvalidCiphertext)
+	kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "decrypt garbage")
 	_, err = b.ReEncrypt(ctx, &backends.ReEncryptInput{SourceKeyID: "vault://transit/a", DestinationKeyID: "vault://transit/b", CiphertextBlob: []byte("vault:v1:AAAA")})
-	check("rewrap across keys", err, backends.ErrUnsupported)
+	kmstest.WantKind(t, err, backends.ErrUnsupported, "rewrap across keys")
 	_, err = b.ReEncrypt(ctx, &backends.ReEncryptInput{SourceKeyID: "vault://transit/a", DestinationKeyID: "vault://transit/a",
 		DestinationEncryptionContext: map[string]string{"k": "v"}, CiphertextBlob: []byte("vault:v1:AAAA")})
-	check("rewrap changing context", err, backends.ErrUnsupported)
+	kmstest.WantKind(t, err, backends.ErrUnsupported, "rewrap changing context")
 	_, err = b.ReEncrypt(ctx, &backends.ReEncryptInput{DestinationKeyID: "vault://transit/a", CiphertextBlob: []byte("vault:v1:AAAA")})
-	check("rewrap without source", err, backends.ErrUnsupported)
+	kmstest.WantKind(t, err, backends.ErrUnsupported, "rewrap without source")
 	_, err = b.GenerateDataKey(ctx, &backends.GenerateDataKeyInput{KeyID: "vault://transit/a", NumberOfBytes: 2000})
-	check("data key too long", err, backends.ErrInvalidArgument)
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "data key too long")
 	_, err = b.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: "alias/x"})
-	check("describe non-vault", err, backends.ErrNotFound)
+	kmstest.WantKind(t, err, backends.ErrNotFound, "describe non-vault")
 
 	cctx, cancel := context.WithTimeout(ctx, time.Nanosecond)
 	defer cancel()
 	<-cctx.Done()
 	_, err = b.Encrypt(cctx, &backends.EncryptInput{KeyID: "vault://transit/k", Plaintext: []byte("x")})
-	check("expired context", err, backends.ErrDependencyTimeout)
+	kmstest.WantKind(t, err, backends.ErrDependencyTimeout, "expired context")
 }
 
 func TestNamespaceOption(t *testing.T) {
@@ -173,9 +167,7 @@ func TestTransportFailures(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		_, err = b.Decrypt(ctx, &backends.DecryptInput{KeyID: "vault://transit/k", CiphertextBlob: []byte("vault:v1:AAAA")})
 		cancel()
-		if !errors.Is(err, tc.want) {
-			t.Errorf("%s: got %v, want %s", name, err, tc.want.Name())
-		}
+		kmstest.WantKind(t, err, tc.want, name)
 		if !backends.IsRetryable(err) {
 			t.Errorf("%s: %v is not retryable", name, err)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"testing"
 
 	"github.com/hashicorp/vault/api"
@@ -113,17 +112,6 @@ func (v *devVault) tokenWith(rules string) *Backend {
 		v.t.Fatal(err)
 	}
 	return b
-}
-
-func wantKind(t testing.TB, what string, err error, want *backends.Kind) {
-	t.Helper()
-	if !errors.Is(err, want) {
-		t.Fatalf("%s: got %v, want %s", what, err, want.Name())
-	}
-	var be *backends.Error
-	if !errors.As(err, &be) {
-		t.Fatalf("%s: %v is not a *backends.Error", what, err)
-	}
 }
 
 func mustEncrypt(t testing.TB, b *Backend, key string, pt []byte, ec map[string]string) []byte {

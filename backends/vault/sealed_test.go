@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/internal/kmstest"
 	"github.com/keyport/keyport/internal/testenv"
 )
 
@@ -88,14 +89,14 @@ func TestSealedVault(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = b.Encrypt(ctx, &backends.EncryptInput{KeyID: key, Plaintext: []byte("x")})
-	wantKind(t, "encrypt while sealed", err, backends.ErrKeyUnavailable)
+	kmstest.WantKind(t, err, backends.ErrKeyUnavailable, "encrypt while sealed")
 	if !backends.IsRetryable(err) {
 		t.Fatal("a sealed Vault is not reported as retryable")
 	}
 	_, err = b.Decrypt(ctx, &backends.DecryptInput{KeyID: key, CiphertextBlob: blob})
-	wantKind(t, "decrypt while sealed", err, backends.ErrKeyUnavailable)
+	kmstest.WantKind(t, err, backends.ErrKeyUnavailable, "decrypt while sealed")
 	_, err = b.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: key})
-	wantKind(t, "describe while sealed", err, backends.ErrKeyUnavailable)
+	kmstest.WantKind(t, err, backends.ErrKeyUnavailable, "describe while sealed")
 
 	if st, err := root.Sys().UnsealWithContext(ctx, unsealKey); err != nil || st.Sealed {
 		t.Fatalf("unsealing: %+v, %v", st, err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/internal/kmstest"
 )
 
 func TestRoundTripAndContextBinding(t *testing.T) {
@@ -48,7 +49,7 @@ func TestRoundTripAndContextBinding(t *testing.T) {
 				"resplit": {"ab": "c", "tenant": "42"},
 			} {
 				_, err := v.b.Decrypt(ctx, &backends.DecryptInput{KeyID: key, CiphertextBlob: out.CiphertextBlob, EncryptionContext: wrong})
-				wantKind(t, "decrypt with "+name+" context", err, backends.ErrInvalidCiphertext)
+				kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "decrypt with "+name+" context")
 			}
 			// Empty context and empty plaintext round-trip too.
 			blob := mustEncrypt(t, v.b, key, []byte{}, nil)
@@ -64,7 +65,7 @@ func TestRoundTripAndContextBinding(t *testing.T) {
 				bad[i] = 'A'
 			}
 			_, err = v.b.Decrypt(ctx, &backends.DecryptInput{KeyID: key, CiphertextBlob: bad, EncryptionContext: ec})
-			wantKind(t, "decrypt a damaged blob", err, backends.ErrInvalidCiphertext)
+			kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "decrypt a damaged blob")
 		})
 	}
 }
@@ -104,24 +105,24 @@ func TestMissingKeyIsNotCreated(t *testing.T) {
 	ctx := context.Background()
 	missing := "vault://" + v.mount + "/typo"
 	_, err := v.b.Encrypt(ctx, &backends.EncryptInput{KeyID: missing, Plaintext: []byte("x")})
-	wantKind(t, "encrypt to a missing key", err, backends.ErrNotFound)
+	kmstest.WantKind(t, err, backends.ErrNotFound, "encrypt to a missing key")
 	_, err = v.b.EncryptBatch(ctx, missing, []BatchItem{{Plaintext: []byte("x")}})
-	wantKind(t, "batch encrypt to a missing key", err, backends.ErrNotFound)
+	kmstest.WantKind(t, err, backends.ErrNotFound, "batch encrypt to a missing key")
 	_, err = v.b.GenerateDataKey(ctx, &backends.GenerateDataKeyInput{KeyID: missing})
-	wantKind(t, "data key under a missing key", err, backends.ErrNotFound)
+	kmstest.WantKind(t, err, backends.ErrNotFound, "data key under a missing key")
 	_, err = v.b.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: missing})
-	wantKind(t, "describe a missing key", err, backends.ErrNotFound)
+	kmstest.WantKind(t, err, backends.ErrNotFound, "describe a missing key")
 	if v.exists("typo") {
 		t.Fatal("encrypting to a missing key created it")
 	}
 	_, err = v.b.Encrypt(ctx, &backends.EncryptInput{KeyID: "vault://no-such-mount/k", Plaintext: []byte("x")})
-	wantKind(t, "encrypt in a missing mount", err, backends.ErrNotFound)
+	kmstest.WantKind(t, err, backends.ErrNotFound, "encrypt in a missing mount")
 
 	// With disable_upsert on the mount the backend trusts Vault to refuse.
 	v.write(v.mount+"/config/keys", map[string]any{"disable_upsert": true})
 	b, _ := New(Options{Client: v.root})
 	_, err = b.Encrypt(ctx, &backends.EncryptInput{KeyID: missing, Plaintext: []byte("x")})
-	wantKind(t, "encrypt to a missing key (disable_upsert)", err, backends.ErrNotFound)
+	kmstest.WantKind(t, err, backends.ErrNotFound, "encrypt to a missing key (disable_upsert)")
 	if !b.upsertDisabled(ctx, v.mount) {
 		t.Fatal("the backend did not read disable_upsert")
 	}
@@ -142,9 +143,9 @@ func TestDeletedKey(t *testing.T) {
 	// The backend's cache still knows the key; Vault's answer must win, and
 	// Transit's upsert must not bring the key back.
 	_, err := v.b.Encrypt(ctx, &backends.EncryptInput{KeyID: key, Plaintext: []byte("x")})
-	wantKind(t, "encrypt to a deleted key", err, backends.ErrNotFound)
+	kmstest.WantKind(t, err, backends.ErrNotFound, "encrypt to a deleted key")
 	_, err = v.b.Decrypt(ctx, &backends.DecryptInput{KeyID: key, CiphertextBlob: blob})
-	wantKind(t, "decrypt under a deleted key", err, backends.ErrNotFound)
+	kmstest.WantKind(t, err, backends.ErrNotFound, "decrypt under a deleted key")
 	if v.exists("doomed") {
 		t.Fatal("encrypting to a deleted key recreated it")
 	}
@@ -193,15 +194,15 @@ func TestRotationRewrapAndMinDecryptionVersion(t *testing.T) {
 			if derived {
 				_, err = v.b.ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: old, SourceKeyID: key, DestinationKeyID: key,
 					SourceEncryptionContext: map[string]string{"order": "8"}, DestinationEncryptionContext: map[string]string{"order": "8"}})
-				wantKind(t, "rewrap under a wrong context", err, backends.ErrInvalidCiphertext)
+				kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "rewrap under a wrong context")
 			}
 
 			v.write(v.mount+"/keys/"+name+"/config", map[string]any{"min_decryption_version": 2})
 			_, err = v.b.Decrypt(ctx, &backends.DecryptInput{KeyID: key, CiphertextBlob: old, EncryptionContext: ec})
-			wantKind(t, "decrypt below min_decryption_version", err, backends.ErrDisabled)
+			kmstest.WantKind(t, err, backends.ErrDisabled, "decrypt below min_decryption_version")
 			_, err = v.b.ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: old, SourceKeyID: key, DestinationKeyID: key,
 				SourceEncryptionContext: ec, DestinationEncryptionContext: ec})
-			wantKind(t, "rewrap below min_decryption_version", err, backends.ErrDisabled)
+			kmstest.WantKind(t, err, backends.ErrDisabled, "rewrap below min_decryption_version")
 			if string(mustDecrypt(t, v.b, key, out.CiphertextBlob, ec)) != "v1 secret" {
 				t.Fatal("the rewrapped blob stopped decrypting after min_decryption_version moved")
 			}
@@ -220,7 +221,7 @@ func TestRewrapOfAssociatedDataBlobIsUnsupported(t *testing.T) {
 	blob := mustEncrypt(t, v.b, key, []byte("x"), ec)
 	_, err := v.b.ReEncrypt(context.Background(), &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: key, DestinationKeyID: key,
 		SourceEncryptionContext: ec, DestinationEncryptionContext: ec})
-	wantKind(t, "rewrap an associated_data-bound blob", err, backends.ErrUnsupported)
+	kmstest.WantKind(t, err, backends.ErrUnsupported, "rewrap an associated_data-bound blob")
 }
 
 func TestPermissionDenied(t *testing.T) {
@@ -231,9 +232,9 @@ func TestPermissionDenied(t *testing.T) {
 
 	nothing := v.tokenWith(`path "sys/capabilities-self" { capabilities = ["update"] }`)
 	_, err := nothing.Encrypt(ctx, &backends.EncryptInput{KeyID: key, Plaintext: []byte("x")})
-	wantKind(t, "encrypt without any permission", err, backends.ErrAccessDenied)
+	kmstest.WantKind(t, err, backends.ErrAccessDenied, "encrypt without any permission")
 	_, err = nothing.Decrypt(ctx, &backends.DecryptInput{KeyID: key, CiphertextBlob: blob})
-	wantKind(t, "decrypt without any permission", err, backends.ErrAccessDenied)
+	kmstest.WantKind(t, err, backends.ErrAccessDenied, "decrypt without any permission")
 
 	decryptOnly := v.tokenWith(`
 path "` + v.mount + `/keys/guarded" { capabilities = ["read"] }
@@ -244,11 +245,11 @@ path "sys/capabilities-self" { capabilities = ["update"] }
 		t.Fatal("a token allowed to decrypt could not")
 	}
 	_, err = decryptOnly.Encrypt(ctx, &backends.EncryptInput{KeyID: key, Plaintext: []byte("x")})
-	wantKind(t, "encrypt with a decrypt-only token", err, backends.ErrAccessDenied)
+	kmstest.WantKind(t, err, backends.ErrAccessDenied, "encrypt with a decrypt-only token")
 	_, err = decryptOnly.Encrypt(ctx, &backends.EncryptInput{KeyID: key, Plaintext: []byte("x"), DryRun: true})
-	wantKind(t, "dry-run encrypt with a decrypt-only token", err, backends.ErrAccessDenied)
+	kmstest.WantKind(t, err, backends.ErrAccessDenied, "dry-run encrypt with a decrypt-only token")
 	_, err = decryptOnly.Decrypt(ctx, &backends.DecryptInput{KeyID: key, CiphertextBlob: blob, DryRun: true})
-	wantKind(t, "dry-run decrypt with a decrypt-only token", err, backends.ErrDryRunOperation)
+	kmstest.WantKind(t, err, backends.ErrDryRunOperation, "dry-run decrypt with a decrypt-only token")
 }
 
 func TestDryRun(t *testing.T) {
@@ -256,11 +257,11 @@ func TestDryRun(t *testing.T) {
 	ctx := context.Background()
 	key := v.key("k", nil)
 	_, err := v.b.Encrypt(ctx, &backends.EncryptInput{KeyID: key, Plaintext: []byte("x"), DryRun: true})
-	wantKind(t, "dry-run encrypt", err, backends.ErrDryRunOperation)
+	kmstest.WantKind(t, err, backends.ErrDryRunOperation, "dry-run encrypt")
 	_, err = v.b.Encrypt(ctx, &backends.EncryptInput{KeyID: "vault://" + v.mount + "/nope", Plaintext: []byte("x"), DryRun: true})
-	wantKind(t, "dry-run encrypt to a missing key", err, backends.ErrNotFound)
+	kmstest.WantKind(t, err, backends.ErrNotFound, "dry-run encrypt to a missing key")
 	_, err = v.b.GenerateDataKey(ctx, &backends.GenerateDataKeyInput{KeyID: key, DryRun: true})
-	wantKind(t, "dry-run data key", err, backends.ErrDryRunOperation)
+	kmstest.WantKind(t, err, backends.ErrDryRunOperation, "dry-run data key")
 }
 
 func TestDataKeys(t *testing.T) {
@@ -300,7 +301,7 @@ func TestDataKeys(t *testing.T) {
 				}
 				if ctxt != nil {
 					_, err := v.b.Decrypt(ctx, &backends.DecryptInput{KeyID: key, CiphertextBlob: w.CiphertextBlob})
-					wantKind(t, "data key without its context", err, backends.ErrInvalidCiphertext)
+					kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "data key without its context")
 				}
 			}
 		}
@@ -346,9 +347,9 @@ func TestBatch(t *testing.T) {
 				t.Fatalf("item %d: %v", i, res[i].Err)
 			}
 		}
-		wantKind(t, "batch item under a wrong context", res[2].Err, backends.ErrInvalidCiphertext)
-		wantKind(t, "batch item that is no ciphertext", res[3].Err, backends.ErrInvalidCiphertext)
-		wantKind(t, "batch item without its context", res[4].Err, backends.ErrInvalidCiphertext)
+		kmstest.WantKind(t, res[2].Err, backends.ErrInvalidCiphertext, "batch item under a wrong context")
+		kmstest.WantKind(t, res[3].Err, backends.ErrInvalidCiphertext, "batch item that is no ciphertext")
+		kmstest.WantKind(t, res[4].Err, backends.ErrInvalidCiphertext, "batch item without its context")
 	}
 }
 
@@ -391,9 +392,9 @@ func TestCancelledContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := v.b.Encrypt(ctx, &backends.EncryptInput{KeyID: key, Plaintext: []byte("x")})
-	wantKind(t, "encrypt with a cancelled context", err, backends.ErrCanceled)
+	kmstest.WantKind(t, err, backends.ErrCanceled, "encrypt with a cancelled context")
 	_, err = v.b.EncryptBatch(ctx, key, []BatchItem{{Plaintext: []byte("x")}})
-	wantKind(t, "batch with a cancelled context", err, backends.ErrCanceled)
+	kmstest.WantKind(t, err, backends.ErrCanceled, "batch with a cancelled context")
 }
 
 func TestKeyTypes(t *testing.T) {
@@ -401,7 +402,7 @@ func TestKeyTypes(t *testing.T) {
 	ctx := context.Background()
 	rsa := v.key("rsa", map[string]any{"type": "rsa-2048"})
 	_, err := v.b.Encrypt(ctx, &backends.EncryptInput{KeyID: rsa, Plaintext: []byte("x")})
-	wantKind(t, "RSA key with SYMMETRIC_DEFAULT", err, backends.ErrInvalidKeyUsage)
+	kmstest.WantKind(t, err, backends.ErrInvalidKeyUsage, "RSA key with SYMMETRIC_DEFAULT")
 	out, err := v.b.Encrypt(ctx, &backends.EncryptInput{KeyID: rsa, Plaintext: []byte("x"), EncryptionAlgorithm: backends.RSAESOAEPSHA256})
 	if err != nil {
 		t.Fatal(err)
@@ -412,10 +413,10 @@ func TestKeyTypes(t *testing.T) {
 	}
 	_, err = v.b.Encrypt(ctx, &backends.EncryptInput{KeyID: rsa, Plaintext: []byte("x"), EncryptionAlgorithm: backends.RSAESOAEPSHA256,
 		EncryptionContext: map[string]string{"k": "v"}})
-	wantKind(t, "RSA key with a context", err, backends.ErrInvalidKeyUsage)
+	kmstest.WantKind(t, err, backends.ErrInvalidKeyUsage, "RSA key with a context")
 	signing := v.key("ed", map[string]any{"type": "ed25519"})
 	_, err = v.b.Encrypt(ctx, &backends.EncryptInput{KeyID: signing, Plaintext: []byte("x")})
-	wantKind(t, "signing key", err, backends.ErrInvalidKeyUsage)
+	kmstest.WantKind(t, err, backends.ErrInvalidKeyUsage, "signing key")
 	md, err := v.b.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: signing})
 	if err != nil || md.KeyUsage != backends.KeyUsageSignVerify {
 		t.Fatalf("describe signing key: %+v, %v", md, err)
