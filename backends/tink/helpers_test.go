@@ -10,7 +10,6 @@ import (
 
 	tinkpb "github.com/tink-crypto/tink-go/v2/proto/tink_go_proto"
 
-	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/local"
 )
 
@@ -28,18 +27,6 @@ func newLocalKey(ctx context.Context, t *testing.T) (*local.Client, string) {
 		t.Fatalf("CreateKey: %v", err)
 	}
 	return c, out.KeyMetadata.Arn
-}
-
-// wantKind fails t unless err matches want.
-func wantKind(t *testing.T, err error, want *backends.Kind, what string) {
-	t.Helper()
-	if !backendsIs(err, want) {
-		t.Errorf("%s: want %s, got %v", what, want.Name(), err)
-	}
-}
-
-func backendsIs(err error, k *backends.Kind) bool {
-	return err != nil && backends.KindOf(err) == k
 }
 
 // newLocalKeyIn makes another key in the service of c.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/tink"
+	"github.com/keyport/keyport/internal/kmstest"
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/keyset"
 )
@@ -107,7 +108,7 @@ func TestKMSEnvelopeOverLocalService(t *testing.T) {
 	}
 	clear(out.Plaintext)
 	_, err = client.GetAEAD("aws-kms://" + arn)
-	wantKind(t, err, backends.ErrNotFound, "GetAEAD of a URI without the prefix")
+	kmstest.WantKind(t, err, backends.ErrNotFound, "GetAEAD of a URI without the prefix")
 }
 
 // TestKMSOpenBackendURL checks the KMS adapter as a backends.URLOpener.
@@ -119,5 +120,5 @@ func TestKMSOpenBackendURL(t *testing.T) {
 		t.Errorf("OpenBackendURL of a supported URI: %v", err)
 	}
 	_, err := k.OpenBackendURL(ctx, mustURL(t, "hcvault://transit/keys/x"))
-	wantKind(t, err, backends.ErrNotFound, "OpenBackendURL of an unsupported URI")
+	kmstest.WantKind(t, err, backends.ErrNotFound, "OpenBackendURL of an unsupported URI")
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/local"
 	"github.com/keyport/keyport/backends/tink"
+	"github.com/keyport/keyport/internal/kmstest"
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/insecurecleartextkeyset"
 	"github.com/tink-crypto/tink-go/v2/keyset"
@@ -108,17 +109,17 @@ func TestKeysetFileLifecycle(t *testing.T) {
 		}
 		_, b2 = reopen()
 		_, err = decrypt(b2, ks.URI(), old, ec)
-		wantKind(t, err, backends.ErrDisabled, "Decrypt of a blob of a disabled key")
+		kmstest.WantKind(t, err, backends.ErrDisabled, "Decrypt of a blob of a disabled key")
 		_, err = decrypt(b2, "", old, ec)
-		wantKind(t, err, backends.ErrDisabled, "Decrypt without KeyID of a blob of a disabled key")
+		kmstest.WantKind(t, err, backends.ErrDisabled, "Decrypt without KeyID of a blob of a disabled key")
 		md, _ = b2.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: ks.URI()})
 		if md.MinDecryptionVersion != 2 || !strings.Contains(md.Description, u32(first)+" AesGcmKey DISABLED") {
 			t.Errorf("DescribeKey after Disable: MinDecryptionVersion %d, Description %q", md.MinDecryptionVersion, md.Description)
 		}
-		wantKind(t, ks.Disable(ctx, second), backends.ErrInvalidState, "Disable of the primary")
-		wantKind(t, ks.Destroy(ctx, second), backends.ErrInvalidState, "Destroy of the primary")
-		wantKind(t, ks.Promote(ctx, first), backends.ErrInvalidState, "Promote of a disabled key")
-		wantKind(t, ks.Disable(ctx, 12345), backends.ErrNotFound, "Disable of a key the keyset has not")
+		kmstest.WantKind(t, ks.Disable(ctx, second), backends.ErrInvalidState, "Disable of the primary")
+		kmstest.WantKind(t, ks.Destroy(ctx, second), backends.ErrInvalidState, "Destroy of the primary")
+		kmstest.WantKind(t, ks.Promote(ctx, first), backends.ErrInvalidState, "Promote of a disabled key")
+		kmstest.WantKind(t, ks.Disable(ctx, 12345), backends.ErrNotFound, "Disable of a key the keyset has not")
 
 		if err := ks.Enable(ctx, first); err != nil {
 			t.Fatalf("Enable: %v", err)
@@ -137,7 +138,7 @@ func TestKeysetFileLifecycle(t *testing.T) {
 			t.Fatalf("reopened keyset after Destroy: keys %+v, want only %d, primary", got, first)
 		}
 		_, err = decrypt(b2, ks.URI(), fresh, ec)
-		wantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt of a blob of a destroyed key")
+		kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt of a blob of a destroyed key")
 		mustDecrypt(t, b2, ks.URI(), old, ec, pt)
 
 		// The file holds no key material in the clear.
@@ -159,12 +160,12 @@ func TestKeysetFileLifecycle(t *testing.T) {
 		bad := st
 		bad.AssociatedData = []byte("invoices")
 		_, err = tink.Open(ctx, "orders", bad)
-		wantKind(t, err, backends.ErrInvalidCiphertext, "Open with other associated data")
+		kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "Open with other associated data")
 		_, otherKEK := newLocalKeyIn(ctx, t, kek)
 		bad = st
 		bad.KEKKeyID = otherKEK
 		_, err = tink.Open(ctx, "orders", bad)
-		wantKind(t, err, backends.ErrIncorrectKey, "Open under another KEK")
+		kmstest.WantKind(t, err, backends.ErrIncorrectKey, "Open under another KEK")
 	}
 }
 
@@ -183,7 +184,7 @@ func TestKeysetChangeFailsWhole(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = ks.Rotate(ctx, tink.AES256GCM)
-	wantKind(t, err, backends.ErrDisabled, "Rotate with the KEK disabled")
+	kmstest.WantKind(t, err, backends.ErrDisabled, "Rotate with the KEK disabled")
 	if n := len(ks.Keys()); n != 1 {
 		t.Errorf("after a failed Rotate the keyset has %d keys, want 1", n)
 	}
@@ -192,7 +193,7 @@ func TestKeysetChangeFailsWhole(t *testing.T) {
 		t.Errorf("a failed Rotate changed the keyset file")
 	}
 	_, err = tink.Open(ctx, "k", st)
-	wantKind(t, err, backends.ErrDisabled, "Open with the KEK disabled")
+	kmstest.WantKind(t, err, backends.ErrDisabled, "Open with the KEK disabled")
 }
 
 // TestKeysetCleartextOptIn checks that a keyset goes to or comes from a file in
@@ -201,7 +202,7 @@ func TestKeysetCleartextOptIn(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "clear.json")
 	_, err := tink.Create(ctx, "clear", tink.AES256GCM, tink.Storage{Path: path})
-	wantKind(t, err, backends.ErrInvalidArgument, "Create of a file with neither KEK nor InsecureCleartext")
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "Create of a file with neither KEK nor InsecureCleartext")
 	if _, err := os.Stat(path); err == nil {
 		t.Errorf("a refused Create wrote a file")
 	}
@@ -223,18 +224,18 @@ func TestKeysetCleartextOptIn(t *testing.T) {
 		t.Errorf("Tink reads primary %d, keyport made %d", h.KeysetInfo().GetPrimaryKeyId(), ks.Keys()[0].ID)
 	}
 	_, err = tink.Open(ctx, "clear", tink.Storage{Path: path})
-	wantKind(t, err, backends.ErrInvalidArgument, "Open of a cleartext file without InsecureCleartext")
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "Open of a cleartext file without InsecureCleartext")
 	kek, kekID := newLocalKey(ctx, t)
 	_, err = tink.Open(ctx, "clear", tink.Storage{Path: path, KEK: kek, KEKKeyID: kekID})
-	wantKind(t, err, backends.ErrInvalidCiphertext, "Open of a cleartext file as an encrypted one")
+	kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "Open of a cleartext file as an encrypted one")
 	_, err = tink.Create(ctx, "x", tink.AES256GCM, tink.Storage{KEK: kek, KEKKeyID: kekID, InsecureCleartext: true})
-	wantKind(t, err, backends.ErrInvalidArgument, "Create with both KEK and InsecureCleartext")
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "Create with both KEK and InsecureCleartext")
 	_, err = tink.Open(ctx, "missing", tink.Storage{Path: filepath.Join(t.TempDir(), "none.json"), InsecureCleartext: true})
-	wantKind(t, err, backends.ErrNotFound, "Open of a file that does not exist")
+	kmstest.WantKind(t, err, backends.ErrNotFound, "Open of a file that does not exist")
 	_, err = tink.Create(ctx, "bad/name", tink.AES256GCM, tink.Storage{})
-	wantKind(t, err, backends.ErrInvalidArgument, "Create with a name that has a slash")
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "Create with a name that has a slash")
 	_, err = tink.Create(ctx, "t", "AES512_GCM", tink.Storage{})
-	wantKind(t, err, backends.ErrInvalidArgument, "Create with an unknown key type")
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "Create with an unknown key type")
 }
 
 // TestKeysetRejectsOtherPrimitives checks that a keyset of another key type
@@ -250,7 +251,7 @@ func TestKeysetRejectsOtherPrimitives(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = tink.FromHandle("x", h, tink.Storage{})
-		wantKind(t, err, backends.ErrInvalidKeyUsage, "FromHandle of a "+name+" keyset")
+		kmstest.WantKind(t, err, backends.ErrInvalidKeyUsage, "FromHandle of a "+name+" keyset")
 	}
 }
 
@@ -286,7 +287,7 @@ func TestTinkReadsKeyportAndBack(t *testing.T) {
 		}
 		mustDecrypt(t, b, ks.URI(), ct, ec, pt)
 		_, err = decrypt(b, ks.URI(), ct, map[string]string{"a": "bc"})
-		wantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt of Tink's ciphertext under another context")
+		kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt of Tink's ciphertext under another context")
 		ct, _ = prim.Encrypt(pt, nil)
 		mustDecrypt(t, b, ks.URI(), ct, nil, pt)
 		_ = ctx
@@ -302,18 +303,18 @@ func TestBackendErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	a2, _ := tink.Create(ctx, "a", tink.AES256GCM, tink.Storage{})
-	wantKind(t, b.Add(a2), backends.ErrAlreadyExists, "Add of a second keyset named a")
+	kmstest.WantKind(t, b.Add(a2), backends.ErrAlreadyExists, "Add of a second keyset named a")
 	for _, ref := range []string{"tink-keyset://", "tink-keyset://a/b", "tink-keyset://a?x=1", "vault://transit/a", "tink-keyset:a"} {
 		_, err := b.Encrypt(ctx, &backends.EncryptInput{KeyID: ref, Plaintext: []byte("x")})
-		wantKind(t, err, backends.ErrNotFound, "Encrypt under "+ref)
+		kmstest.WantKind(t, err, backends.ErrNotFound, "Encrypt under "+ref)
 	}
 	_, err = b.Encrypt(ctx, &backends.EncryptInput{KeyID: a.URI(), Plaintext: []byte("x"), EncryptionAlgorithm: backends.RSAESOAEPSHA256})
-	wantKind(t, err, backends.ErrInvalidKeyUsage, "Encrypt with RSAES_OAEP_SHA_256")
+	kmstest.WantKind(t, err, backends.ErrInvalidKeyUsage, "Encrypt with RSAES_OAEP_SHA_256")
 	_, err = b.CiphertextKeyID([]byte{1, 2})
-	wantKind(t, err, backends.ErrInvalidCiphertext, "CiphertextKeyID of a short blob")
+	kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "CiphertextKeyID of a short blob")
 	if _, err := b.OpenBackendURL(ctx, mustURL(t, "tink-keyset://a")); err != nil {
 		t.Errorf("OpenBackendURL of a keyset it serves: %v", err)
 	}
 	_, err = b.OpenBackendURL(ctx, mustURL(t, "tink-keyset://zz"))
-	wantKind(t, err, backends.ErrNotFound, "OpenBackendURL of a keyset it does not serve")
+	kmstest.WantKind(t, err, backends.ErrNotFound, "OpenBackendURL of a keyset it does not serve")
 }
