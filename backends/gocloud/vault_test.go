@@ -11,6 +11,7 @@ import (
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/gocloud"
 	"github.com/keyport/keyport/conformance"
+	"github.com/keyport/keyport/internal/kmstest"
 	"github.com/keyport/keyport/internal/testenv"
 	"gocloud.dev/secrets"
 	"gocloud.dev/secrets/hashivault"
@@ -109,7 +110,6 @@ func TestHashivaultErrors(t *testing.T) {
 	mux.RegisterKeeper(hashivault.Scheme, &hashivault.URLOpener{Client: weak})
 	b := gocloud.New(gocloud.Options{URLMux: mux})
 	_, err = b.Encrypt(ctx, &backends.EncryptInput{KeyID: "hashivault://k?engine=" + mount, Plaintext: []byte("x")})
-	if !errors.Is(err, backends.ErrAccessDenied) {
-		t.Errorf("Encrypt with a token without access: want AccessDenied, got %v", err)
-	}
+	kmstest.WantKind(t, err, backends.ErrAccessDenied, "Encrypt with a token without access")
+
 }
