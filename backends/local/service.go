@@ -3,7 +3,39 @@
 // with UUID key IDs and key ARNs, aliases and alias ARNs, key states (Enabled,
 // Disabled, PendingDeletion), key policies, grants and grant tokens, and automatic
 // and on-demand rotation of the backing key. It keeps its state in memory (New) or
-// in a file encrypted under a root key (Open).
+// in a store (Open, OpenExisting).
+//
+// A store is an SQLite database (modernc.org/sqlite, pure Go, write-ahead log)
+// that several processes may use at once: a command-line tool beside a
+// long-running application, say. Every change is one transaction that takes the
+// write lock, reads what other processes committed and then writes, so no change
+// is lost; a service caches the state in memory and checks, before every call,
+// that no other process has committed since (one small read, a few microseconds:
+// see BenchmarkEncrypt), so a key another process disabled, deleted, rotated or
+// re-permissioned is never used as it was. A commit is durable once the call
+// returns; a process killed at any moment leaves no torn state and no file of its
+// own (SQLite rolls an unfinished transaction back on the next open). A key and
+// its alias can be made in one transaction (CreateKeyInput.AliasName). A store
+// file whose mode gives its owner no write permission is opened read-only and
+// refuses every change (ErrReadOnlyStore); OpenExisting never creates a store.
+//
+// Each key (its backing keys, state, policy and rotation settings), alias and
+// grant is a record sealed with XChaCha20-Poly1305 under a key derived from the
+// root key, in a row whose id is an HMAC of the key's ARN (alias's ARN, grant's
+// ID): the file names no key, alias or account in the clear, and a record moved
+// to another row or edited is refused (ErrCorruptStore). What is not detected:
+// a deleted row, or an older sealed copy of the same row put back (whoever can
+// write the file can also put back an older copy of all of it). Stores in the
+// format of keyport before issue 9 (one sealed file, replaced whole by every
+// change) are converted on the first Open (see WithLegacyRootKey).
+//
+// The root key is 32 random bytes in base64 or hex (ParseRootKey,
+// GenerateRootKey), from WithRootKey, a file only its owner may read
+// (WithRootKeyFile, ReadRootKeyFile) or KEYPORT_LOCAL_ROOT_KEY; raw text, wrong
+// lengths, 32 equal bytes and printable-only keys are refused. There is no
+// passphrase mode. A sealed check value in the store tells a wrong root key from
+// a damaged store: it lets a guess be tested offline with one decryption, which
+// against 256 random bits is no help to an attacker.
 //
 // A Client is one caller's view (an account and a principal). It implements
 // backends.Backend and the optional capabilities ReEncrypter, DataKeyGenerator,
@@ -23,7 +55,15 @@
 //
 // Ciphertext blobs are keyport's own format (see internal/blob), not AWS's: they
 // carry the key ARN and backing-key version in a checksummed header, and AES-256-GCM
-// authenticates the header and the encryption context.
+// authenticates the header and the encryption context. Each blob is sealed under a
+// key of its own, derived from the backing key and a random 256-bit salt carried
+// in the blob (HKDF-SHA256), as AWS KMS derives a key per request; so a backing
+// key may seal any number of blobs. Blobs of the earlier format (AES-256-GCM under
+// the backing key itself, random 96-bit nonces) still decrypt.
+//
+// Authorization: plaintext leaves the service only on kms:Decrypt (Decrypt) or
+// kms:GenerateDataKey; kms:ReEncryptFrom and kms:ReEncryptTo authorize only the
+// service's own ReEncrypt, where the plaintext stays inside.
 //
 // Deviations from AWS KMS, by design: only symmetric ENCRYPT_DECRYPT keys; IAM
 // policies are not modelled, so the key policy alone authorizes (a statement naming
