@@ -12,6 +12,7 @@ import (
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/local"
+	"github.com/keyport/keyport/reencrypt"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -344,6 +345,62 @@ func TestReEncryptAuthorizedTwice(t *testing.T) {
 	wantKind(t, err, backends.ErrAccessDenied)
 	_, err = f.b.Encrypt(bg, &backends.EncryptInput{KeyID: src.Arn, Plaintext: []byte("x")})
 	wantKind(t, err, backends.ErrAccessDenied)
+}
+
+// decryptSpy records whether a Decrypt through it returned plaintext.
+type decryptSpy struct {
+	backends.Backend
+	leaked bool
+}
+
+func (d *decryptSpy) Decrypt(ctx context.Context, in *backends.DecryptInput) (*backends.DecryptOutput, error) {
+	out, err := d.Backend.Decrypt(ctx, in)
+	if out != nil && out.Plaintext != nil {
+		d.leaked = true
+	}
+	return out, err
+}
+
+// TestReEncryptFromGivesNoPlaintext is issue 9's finding 2: a principal whose key
+// policy allows kms:ReEncryptFrom and explicitly denies kms:Decrypt gets no
+// plaintext, by Decrypt, GenerateDataKey or the engine's decrypt-then-encrypt,
+// while the service's own ReEncrypt still works for it.
+func TestReEncryptFromGivesNoPlaintext(t *testing.T) {
+	f := newFixture(t)
+	deny := `{"Version":"2012-10-17","Statement":[` +
+		`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acctA + `:root"},"Action":"kms:*","Resource":"*"},` +
+		`{"Effect":"Allow","Principal":{"AWS":"` + roleB + `"},"Action":["kms:ReEncryptFrom","kms:ReEncryptTo"],"Resource":"*"},` +
+		`{"Effect":"Deny","Principal":{"AWS":"` + roleB + `"},"Action":["kms:Decrypt","kms:GenerateDataKey*"],"Resource":"*"}]}`
+	src := f.key(f.a, &local.CreateKeyInput{Policy: deny})
+	dst := f.key(f.a, &local.CreateKeyInput{Policy: deny})
+	ec := map[string]string{"a": "1"}
+	ct := f.encrypt(f.a, src.Arn, []byte("the secret"), ec)
+
+	out, err := f.b.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct, EncryptionContext: ec})
+	wantKind(t, err, backends.ErrAccessDenied)
+	if out != nil {
+		t.Fatal("a refused Decrypt returned an output")
+	}
+	_, err = f.b.GenerateDataKey(bg, &backends.GenerateDataKeyInput{KeyID: src.Arn})
+	wantKind(t, err, backends.ErrAccessDenied)
+
+	spy := &decryptSpy{Backend: f.b}
+	front := backends.NewFront(spy)
+	mustOK(t, front.RegisterAccount(acctA, "", spy))
+	_, err = reencrypt.New(front).ReEncrypt(bg, &backends.ReEncryptInput{Via: backends.ViaPlaintext,
+		CiphertextBlob: ct, SourceKeyID: src.Arn, SourceEncryptionContext: ec, DestinationKeyID: dst.Arn, DestinationEncryptionContext: ec})
+	wantKind(t, err, backends.ErrAccessDenied)
+	if spy.leaked {
+		t.Fatal("the engine's Decrypt returned plaintext to a principal allowed only kms:ReEncryptFrom")
+	}
+
+	re, err := f.b.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, SourceEncryptionContext: ec, DestinationKeyID: dst.Arn, DestinationEncryptionContext: ec})
+	mustOK(t, err)
+	dec, err := f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: re.CiphertextBlob, EncryptionContext: ec})
+	mustOK(t, err)
+	if string(dec.Plaintext) != "the secret" {
+		t.Fatal("the native ReEncrypt changed the plaintext")
+	}
 }
 
 func TestDryRun(t *testing.T) {
