@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -40,6 +41,7 @@ func TestMain(m *testing.M) {
 //	        call, and prints "ok ALIAS" after each commit
 //	loop:   does the same without end (until killed), and after every fifth key
 //	        also rotates, disables and enables it and grants on it
+//	count:  prints the number of keys of account A
 //	disable: disables the key HELPER_ALIAS
 func runHelper(mode string) int {
 	ctx := context.Background()
@@ -79,6 +81,13 @@ func runHelper(mode string) int {
 				}
 			}
 		}
+	case "count":
+		keys, err := c.ListKeys(ctx, &local.ListKeysInput{Limit: 1000})
+		if err != nil {
+			fmt.Fprintln(out, "err", err)
+			return 1
+		}
+		fmt.Fprintln(out, "keys", len(keys.Keys))
 	case "disable":
 		if err := c.DisableKey(ctx, &local.DisableKeyInput{KeyID: os.Getenv("HELPER_ALIAS")}); err != nil {
 			fmt.Fprintln(out, "err", err)
@@ -376,4 +385,39 @@ func TestStoreSurvivesSIGKILL(t *testing.T) {
 	mustOK(t, svc.Close())
 	onlyStoreLeft(t, path)
 	t.Logf("%d kills over %d writer runs; %d keys committed and reported, %d in the store", kills, runs, len(committed), len(keys))
+}
+
+// TestConvertV1StoreConcurrently: two processes open one version 1 store at
+// once; one converts it while the other waits, and both see the same keys.
+func TestConvertV1StoreConcurrently(t *testing.T) {
+	var ex v1Expect
+	raw, err := os.ReadFile(filepath.Join("testdata", "store-v1.json"))
+	mustOK(t, err)
+	mustOK(t, json.Unmarshal(raw, &ex))
+	root, err := base64.StdEncoding.DecodeString(ex.RootKey)
+	mustOK(t, err)
+	path := copyFile(t, "store-v1.keyport", t.TempDir())
+	var wg sync.WaitGroup
+	outs := make([]string, 2)
+	for i := range outs {
+		cmd := helper(t, path, root, "count")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := cmd.CombinedOutput()
+			outs[i] = string(out)
+			if err != nil {
+				outs[i] += " (" + err.Error() + ")"
+			}
+		}()
+	}
+	wg.Wait()
+	// Account A has four keys in the file; the helpers run on the real clock,
+	// long past the 7-day deletion window of one of them.
+	for _, o := range outs {
+		if strings.TrimSpace(o) != "keys 3" {
+			t.Fatalf("a process opening the version 1 store: %q, want \"keys 3\"", o)
+		}
+	}
+	onlyStoreLeft(t, path)
 }
