@@ -43,15 +43,6 @@ var operations = map[string]operation{
 	"RevokeGrant":          revokeGrant,
 }
 
-// Operations returns the names of the KMS operations the server answers.
-func Operations() []string {
-	names := make([]string, 0, len(operations))
-	for n := range operations {
-		names = append(names, n)
-	}
-	return names
-}
-
 // keyMetadata is KeyMetadata as the KMS API writes it.
 type keyMetadata struct {
 	AWSAccountID             string             `json:"AWSAccountId"`
@@ -70,6 +61,13 @@ type keyMetadata struct {
 	EncryptionAlgorithms     []string           `json:"EncryptionAlgorithms"`
 	MultiRegion              bool               `json:"MultiRegion"`
 	MultiRegionConfiguration *multiRegionConfig `json:"MultiRegionConfiguration,omitempty"`
+	XksKeyConfiguration      *xksKeyConfig      `json:"XksKeyConfiguration,omitempty"`
+}
+
+// xksKeyConfig names the key of another provider behind an external key, as
+// AWS KMS names the key of an external key store.
+type xksKeyConfig struct {
+	ID string `json:"Id"`
 }
 
 type multiRegionConfig struct {
@@ -222,16 +220,21 @@ func describeKey(c *call, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var md *backends.KeyMetadata
-	if k := c.external(*in.KeyID); k != nil {
-		md, err = c.describeExternal(k, in.GrantTokens)
-	} else {
-		md, err = c.client.DescribeKey(c.ctx, &backends.DescribeKeyInput{KeyID: *in.KeyID, GrantTokens: in.GrantTokens})
+	k := c.external(*in.KeyID)
+	if k == nil {
+		md, err := c.client.DescribeKey(c.ctx, &backends.DescribeKeyInput{KeyID: *in.KeyID, GrantTokens: in.GrantTokens})
+		if err != nil {
+			return nil, err
+		}
+		return &keyMetadataOutput{KeyMetadata: toKeyMetadata(md)}, nil
 	}
+	md, err := c.describeExternal(k, in.GrantTokens)
 	if err != nil {
 		return nil, err
 	}
-	return &keyMetadataOutput{KeyMetadata: toKeyMetadata(md)}, nil
+	km := toKeyMetadata(md)
+	km.Origin, km.XksKeyConfiguration = "EXTERNAL_KEY_STORE", &xksKeyConfig{ID: k.URL}
+	return &keyMetadataOutput{KeyMetadata: km}, nil
 }
 
 type listInput struct {
@@ -276,11 +279,38 @@ func listKeys(c *call, body []byte) (any, error) {
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	out, err := c.client.ListKeys(c.ctx, &local.ListKeysInput{Limit: limit(in.Limit), Marker: str(in.Marker)})
+	// The external keys of the caller's account come first, on the first page.
+	var ext []*extKey
+	if in.Marker == nil {
+		ext = c.externalKeys()
+	}
+	n := limit(in.Limit)
+	if n == 0 {
+		n = 100
+	}
+	if len(ext) > n {
+		ext = ext[:n]
+	}
+	o := &listKeysOutput{Keys: []keyListEntry{}}
+	for _, k := range ext {
+		o.Keys = append(o.Keys, keyListEntry{KeyID: k.KeyID, KeyArn: k.arn})
+	}
+	if n == len(ext) {
+		// A full page of external keys: the keys of backends/local follow.
+		if more, err := c.client.ListKeys(c.ctx, &local.ListKeysInput{Limit: 1}); err == nil && len(more.Keys) > 0 {
+			o.Truncated, o.NextMarker = true, firstPageMarker
+		}
+		return o, nil
+	}
+	marker := str(in.Marker)
+	if marker == firstPageMarker {
+		marker = ""
+	}
+	out, err := c.client.ListKeys(c.ctx, &local.ListKeysInput{Limit: n - len(ext), Marker: marker})
 	if err != nil {
 		return nil, err
 	}
-	o := &listKeysOutput{Keys: []keyListEntry{}, NextMarker: out.NextMarker, Truncated: out.Truncated}
+	o.NextMarker, o.Truncated = out.NextMarker, out.Truncated
 	for _, k := range out.Keys {
 		o.Keys = append(o.Keys, keyListEntry{KeyID: k.KeyID, KeyArn: k.KeyArn})
 	}
@@ -419,14 +449,27 @@ func listAliases(c *call, body []byte) (any, error) {
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	if err := c.notForExternal("ListAliases", str(in.KeyID)); err != nil {
-		return nil, err
+	o := &listAliasesOutput{Aliases: []aliasListEntry{}}
+	if k := c.external(str(in.KeyID)); k != nil {
+		// The aliases of one external key: all of them, on one page.
+		for _, a := range k.Aliases {
+			o.Aliases = append(o.Aliases, aliasListEntry{AliasName: a, AliasArn: k.aliasARN(a), TargetKeyID: k.KeyID})
+		}
+		return o, nil
+	}
+	if in.Marker == nil && in.KeyID == nil {
+		// The aliases of the account's external keys come first, on the first page.
+		for _, k := range c.externalKeys() {
+			for _, a := range k.Aliases {
+				o.Aliases = append(o.Aliases, aliasListEntry{AliasName: a, AliasArn: k.aliasARN(a), TargetKeyID: k.KeyID})
+			}
+		}
 	}
 	out, err := c.client.ListAliases(c.ctx, &local.ListAliasesInput{KeyID: str(in.KeyID), Limit: limit(in.Limit), Marker: str(in.Marker)})
 	if err != nil {
 		return nil, err
 	}
-	o := &listAliasesOutput{Aliases: []aliasListEntry{}, NextMarker: out.NextMarker, Truncated: out.Truncated}
+	o.NextMarker, o.Truncated = out.NextMarker, out.Truncated
 	for _, a := range out.Aliases {
 		o.Aliases = append(o.Aliases, aliasListEntry{AliasName: a.AliasName, AliasArn: a.AliasArn, TargetKeyID: a.TargetKeyID})
 	}

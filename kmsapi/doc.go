@@ -28,8 +28,9 @@
 // names of an account and region to any key URL a backends.Front opens
 // (vault://transit/orders, gcpkms://..., pkcs11:...), so that `aws kms encrypt
 // --key-id alias/vault-orders` reaches Vault Transit. ReEncrypt between such a key
-// and any other goes through reencrypt.Engine. ListKeys and ListAliases list only
-// the keys of backends/local.
+// and any other goes through reencrypt.Engine. DescribeKey names such a key's
+// origin EXTERNAL_KEY_STORE and its URL as XksKeyConfiguration.Id; ListKeys and
+// ListAliases list the external keys of the caller's account first.
 //
 // HTTP status codes: AWS KMS answers every client-side exception with 400 (its
 // Smithy model's httpError traits are not what the service sends), its internal

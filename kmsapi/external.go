@@ -44,7 +44,28 @@ type ExternalKey struct {
 // extKey is an ExternalKey with its ARN.
 type extKey struct {
 	ExternalKey
-	arn string
+	arn, partition string
+}
+
+// aliasARN returns the ARN of the key's alias name.
+func (k *extKey) aliasARN(name string) string {
+	return backends.AliasARN(k.partition, k.Region, k.Account, name)
+}
+
+// firstPageMarker is the marker of the second page of ListKeys when the first
+// held only external keys: the keys of backends/local from their start.
+const firstPageMarker = "keyport-external-keys-listed"
+
+// externalKeys returns the external keys of c's caller's account and region, in
+// the order of the configuration.
+func (c *call) externalKeys() []*extKey {
+	var out []*extKey
+	for _, k := range c.s.extOrder {
+		if k.Account == c.p.Account && k.Region == c.region {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // externalMagic starts every ciphertext the server returns for an external key:
@@ -78,7 +99,8 @@ func (s *Server) addExternal(keys []ExternalKey) error {
 		if r, err := backends.ParseKeyRef(arn); err != nil || r.Form != backends.FormKeyARN {
 			return fmt.Errorf("kmsapi: external key %s: key ID %q is not a KMS key ID", k.URL, k.KeyID)
 		}
-		e := &extKey{ExternalKey: k, arn: arn}
+		e := &extKey{ExternalKey: k, arn: arn, partition: svc.Partition()}
+		s.extOrder = append(s.extOrder, e)
 		names := []string{arn, k.Account + "/" + k.Region + "/" + k.KeyID}
 		for _, a := range k.Aliases {
 			if r, err := backends.ParseKeyRef(a); err != nil || r.Form != backends.FormAliasName {

@@ -106,8 +106,40 @@ func TestExternalKeys(t *testing.T) {
 	}
 	md, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String("alias/ext-orders")})
 	mustOK(t, err)
-	if aws.ToString(md.KeyMetadata.Arn) != orders || md.KeyMetadata.KeyState != types.KeyStateEnabled || aws.ToString(md.KeyMetadata.Description) != "orders, elsewhere" {
+	if aws.ToString(md.KeyMetadata.Arn) != orders || md.KeyMetadata.KeyState != types.KeyStateEnabled || aws.ToString(md.KeyMetadata.Description) != "orders, elsewhere" ||
+		md.KeyMetadata.Origin != types.OriginTypeExternalKeyStore || md.KeyMetadata.XksKeyConfiguration == nil || aws.ToString(md.KeyMetadata.XksKeyConfiguration.Id) != "aead://orders" {
 		t.Fatalf("DescribeKey of an external key = %+v", md.KeyMetadata)
+	}
+	// ListKeys and ListAliases list the external keys first, then the others,
+	// a page at a time.
+	if _, err := c.CreateKey(ctx, &kms.CreateKeyInput{}); err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	var marker *string
+	for range 5 {
+		lk, err := c.ListKeys(ctx, &kms.ListKeysInput{Limit: aws.Int32(2), Marker: marker})
+		mustOK(t, err)
+		for _, k := range lk.Keys {
+			listed = append(listed, aws.ToString(k.KeyArn))
+		}
+		if !lk.Truncated {
+			break
+		}
+		marker = lk.NextMarker
+	}
+	if len(listed) != 3 || listed[0] != orders || listed[1] != archive || strings.Contains(listed[2], "22222222") {
+		t.Fatalf("ListKeys by pages of 2: %v, want the two external keys, then the key of backends/local", listed)
+	}
+	la, err := c.ListAliases(ctx, &kms.ListAliasesInput{})
+	mustOK(t, err)
+	if len(la.Aliases) != 1 || aws.ToString(la.Aliases[0].AliasName) != "alias/ext-orders" || aws.ToString(la.Aliases[0].TargetKeyId) != strings.TrimPrefix(orders, "arn:aws:kms:us-east-1:111122223333:key/") {
+		t.Fatalf("ListAliases = %+v", la.Aliases)
+	}
+	la, err = c.ListAliases(ctx, &kms.ListAliasesInput{KeyId: aws.String(orders)})
+	mustOK(t, err)
+	if len(la.Aliases) != 1 || aws.ToString(la.Aliases[0].AliasArn) != "arn:aws:kms:us-east-1:111122223333:alias/ext-orders" {
+		t.Fatalf("ListAliases of an external key = %+v", la.Aliases)
 	}
 
 	// ReEncrypt: external -> external, external -> local, local -> external.

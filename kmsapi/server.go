@@ -95,6 +95,7 @@ type Server struct {
 	log        *slog.Logger
 	front      *backends.Front
 	ext        map[string]*extKey // by ARN, alias ARN, and account/region/key ID or alias name
+	extOrder   []*extKey          // as configured
 }
 
 var _ http.Handler = (*Server)(nil)
