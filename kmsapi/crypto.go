@@ -47,6 +47,7 @@ func encrypt(c *call, body []byte) (any, error) {
 	var v checker
 	v.keyID("KeyId", in.KeyID, true)
 	v.blob("Plaintext", in.Plaintext, true, 1, 4096)
+	v.context("EncryptionContext", in.EncryptionContext)
 	v.grantTokens(in.GrantTokens)
 	v.enum("EncryptionAlgorithm", in.EncryptionAlgorithm, encryptionAlgorithms)
 	if err := v.err(); err != nil {
@@ -117,6 +118,7 @@ func decrypt(c *call, body []byte) (any, error) {
 	c.keyID = str(in.KeyID)
 	var v checker
 	v.blob("CiphertextBlob", in.CiphertextBlob, true, 1, 6144)
+	v.context("EncryptionContext", in.EncryptionContext)
 	v.grantTokens(in.GrantTokens)
 	v.keyID("KeyId", in.KeyID, false)
 	v.enum("EncryptionAlgorithm", in.EncryptionAlgorithm, encryptionAlgorithms)
@@ -188,6 +190,8 @@ func reEncrypt(c *call, body []byte) (any, error) {
 	v.blob("CiphertextBlob", in.CiphertextBlob, true, 1, 6144)
 	v.keyID("SourceKeyId", in.SourceKeyID, false)
 	v.keyID("DestinationKeyId", in.DestinationKeyID, true)
+	v.context("SourceEncryptionContext", in.SourceEncryptionContext)
+	v.context("DestinationEncryptionContext", in.DestinationEncryptionContext)
 	v.enum("SourceEncryptionAlgorithm", in.SourceEncryptionAlgorithm, encryptionAlgorithms)
 	v.enum("DestinationEncryptionAlgorithm", in.DestinationEncryptionAlgorithm, encryptionAlgorithms)
 	v.grantTokens(in.GrantTokens)
@@ -242,6 +246,7 @@ func generateDataKey(withPlaintext bool) operation {
 		v.keyID("KeyId", in.KeyID, true)
 		v.intRange("NumberOfBytes", in.NumberOfBytes, 1, 1024)
 		v.enum("KeySpec", in.KeySpec, dataKeySpecs)
+		v.context("EncryptionContext", in.EncryptionContext)
 		v.grantTokens(in.GrantTokens)
 		if err := v.err(); err != nil {
 			return nil, err

@@ -452,6 +452,7 @@ func TestProtocolErrors(t *testing.T) {
 		{"TooManyGrantTokens", "DescribeKey", `{"KeyId":"k","GrantTokens":["a","a","a","a","a","a","a","a","a","a","a"]}`, nil, 400, "ValidationException", "grantTokens"},
 		{"BadAliasName", "CreateAlias", `{"AliasName":"alias/has space","TargetKeyId":"k"}`, nil, 400, "ValidationException", "regular expression"},
 		{"CaseMatters", "DescribeKey", `{"keyid":"k"}`, nil, 400, "ValidationException", "'keyId'"},
+		{"HugeContext", "Encrypt", `{"KeyId":"k","Plaintext":"eA==","EncryptionContext":{"a":"` + strings.Repeat("v", 9000) + `"}}`, nil, 400, "ValidationException", "'encryptionContext'"},
 		{"UnknownMemberIgnored", "ListKeys", `{"Frobnicate":true}`, nil, 200, "", ""},
 		{"EmptyBody", "ListKeys", ``, nil, 200, "", ""},
 		{"TooLarge", "Encrypt", `{"KeyId":"k","Plaintext":"` + strings.Repeat("A", 20<<10) + `"}`, nil, 413, "RequestEntityTooLargeException", ""},

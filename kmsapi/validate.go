@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/keyport/keyport/backends"
 )
 
 // checker collects the violations of a request's constraints and reports them as
@@ -137,6 +139,18 @@ func (c *checker) grantTokens(tokens []string) {
 	}
 	for i, t := range tokens {
 		c.str(fmt.Sprintf("GrantTokens.%d.member", i+1), &t, 1, 8192, false)
+	}
+}
+
+// context checks an encryption context: at most
+// backends.MaxEncryptionContextBytes bytes of keys and values (AWS's limit).
+func (c *checker) context(name string, ec map[string]string) {
+	n := 0
+	for k, v := range ec {
+		n += len(k) + len(v)
+	}
+	if n > backends.MaxEncryptionContextBytes {
+		c.add("", name, "Member must have at most "+strconv.Itoa(backends.MaxEncryptionContextBytes)+" bytes of keys and values")
 	}
 }
 
