@@ -49,7 +49,7 @@ const (
 
 // Main runs the command line args (without the program name) and returns the
 // exit status. On SIGINT or SIGTERM it cancels the command, removes every
-// temporary output file (outfile.Abort) and returns at once with
+// temporary output file (outfile.Registry.Abort) and returns at once with
 // ExitInterrupted or ExitTerminated, even while the command is blocked reading
 // its input; the caller then exits.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -59,13 +59,14 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 	done := make(chan int, 1)
-	go func() { done <- Run(ctx, args, stdin, stdout, stderr) }()
+	files := new(outfile.Registry)
+	go func() { done <- run(ctx, files, args, stdin, stdout, stderr) }()
 	select {
 	case code := <-done:
 		return code
 	case sig := <-sigs:
 		cancel()
-		outfile.Abort()
+		files.Abort()
 		if g := time.Duration(serveGrace.Load()); g > 0 {
 			// keyport serve lets the requests in flight finish: wait for it.
 			select {
@@ -83,7 +84,12 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // Run runs the command line args with ctx and returns the exit status.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	app := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	return run(ctx, new(outfile.Registry), args, stdin, stdout, stderr)
+}
+
+// run is Run with the registry of the run's temporary files.
+func run(ctx context.Context, files *outfile.Registry, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	app := &app{stdin: stdin, stdout: stdout, stderr: stderr, files: files}
 	root := newRoot(app)
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -95,6 +101,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // app is one run of the command: its streams and the global options.
 type app struct {
+	files          *outfile.Registry // temporary files of this run
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	g              globals

@@ -48,7 +48,7 @@ func (a *app) openOutput(o *outFlags, binary bool) (*output, error) {
 		out.null = isDevNull(a.stdout)
 		out.bw = bufio.NewWriterSize(a.stdout, 64<<10)
 	} else {
-		f, err := outfile.Open(o.path, outfile.Options{Force: o.force})
+		f, err := a.files.Open(o.path, outfile.Options{Force: o.force})
 		if err != nil {
 			return nil, err
 		}

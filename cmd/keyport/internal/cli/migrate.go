@@ -34,6 +34,7 @@ const rewrapCaveat = `--rewrap keeps each message's data key and message ID and
 
 // migrator re-encrypts envelope message files in place.
 type migrator struct {
+	files    *outfile.Registry
 	opts     rekey.Options     // shared by every file (keyrings are concurrency-safe)
 	dst      envelope.Keyring  // strict over the destination keys: skip check and verification
 	dstIDs   map[string]bool   // canonical IDs of the destination keys; nil when unknown
@@ -126,7 +127,7 @@ exit status 1 if any file failed.`,
 			}
 			defer svc.Close()
 
-			m := &migrator{policy: envelope.RequireEncryptRequireDecrypt, dryRun: dryRun, verifyEC: srcEC.value()}
+			m := &migrator{files: a.files, policy: envelope.RequireEncryptRequireDecrypt, dryRun: dryRun, verifyEC: srcEC.value()}
 			if allowV1 {
 				m.policy = envelope.RequireEncryptAllowDecrypt
 			}
@@ -216,7 +217,7 @@ exit status 1 if any file failed.`,
 					}
 				}()
 			}
-			walkPaths(ctx, args, paths, note, m.dryRun)
+			walkPaths(ctx, a.files, args, paths, note, m.dryRun)
 			close(paths)
 			wg.Wait()
 
@@ -254,9 +255,9 @@ exit status 1 if any file failed.`,
 // walkPaths sends every regular file named by args, or found under a
 // directory of args, to out, each once; symbolic links inside directories and
 // the tool's own temporary files are not migrated: those a killed run left
-// (outfile.Stale) are removed (not in a dry run), the others skipped. What
+// (outfile.Registry.Stale) are removed (not in a dry run), the others skipped. What
 // happens goes to note.
-func walkPaths(ctx context.Context, args []string, out chan<- string, note func(string, outcome, error), dryRun bool) {
+func walkPaths(ctx context.Context, files *outfile.Registry, args []string, out chan<- string, note func(string, outcome, error), dryRun bool) {
 	bad := func(p string, err error) { note(p, failed, err) }
 	seen := map[string]bool{}
 	send := func(p string) bool {
@@ -298,7 +299,7 @@ func walkPaths(ctx context.Context, args []string, out chan<- string, note func(
 				return nil
 			}
 			if strings.Contains(d.Name(), outfile.TempMarker) {
-				if outfile.Stale(d.Name()) && !dryRun {
+				if files.Stale(d.Name()) && !dryRun {
 					if err := os.Remove(path); err != nil {
 						bad(path, err)
 					} else {
@@ -381,14 +382,14 @@ func (m *migrator) file(ctx context.Context, path string) (outcome, error) {
 		return m.dryRunFile(ctx, f, want)
 	}
 
-	tmp, err := outfile.CreateTemp(path)
+	tmp, err := m.files.CreateTemp(path)
 	if err != nil {
 		return failed, err
 	}
 	keep := false
 	defer func() {
 		if !keep {
-			outfile.Remove(tmp)
+			m.files.Remove(tmp)
 		}
 	}()
 	bw := bufio.NewWriterSize(tmp, 256<<10)
@@ -422,7 +423,7 @@ func (m *migrator) file(ctx context.Context, path string) (outcome, error) {
 		return failed, errors.New("the file changed during the migration; run again")
 	}
 	keep = true // Replace removes it on failure
-	if err := outfile.Replace(tmp, path); err != nil {
+	if err := m.files.Replace(tmp, path); err != nil {
 		return failed, err
 	}
 	return migrated, nil

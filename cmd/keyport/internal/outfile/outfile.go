@@ -11,10 +11,11 @@
 //     /proc (/dev/stdout, /dev/fd/3): written through as a stream;
 //   - anything else (a directory, a socket, a block device): refused.
 //
-// Every temporary file is registered, so that [Abort] (called on SIGINT or
-// SIGTERM) removes them all and no later [File.Commit] renames one. Temporary
-// names carry the process ID, so that [Stale] can tell the files of a killed run
-// from those of a live one.
+// Every temporary file is registered with a [Registry], one per run of a
+// command, so that [Registry.Abort] (called on SIGINT or SIGTERM) removes them
+// all and no later [File.Commit] renames one. Temporary names carry the
+// process ID, so that [Registry.Stale] can tell the files of a killed run from
+// those of a live one.
 package outfile
 
 import (
@@ -50,6 +51,7 @@ type Options struct {
 // publish the output, or [File.Discard] to drop it; Discard after Commit does
 // nothing, so `defer f.Discard()` is safe.
 type File struct {
+	r      *Registry
 	path   string   // as given
 	target string   // the regular file a commit replaces
 	tmp    *os.File // the temporary file beside target
@@ -60,7 +62,7 @@ type File struct {
 // Open prepares path for writing; see the package documentation. Errors are
 // *backends.Error values (ErrAlreadyExists for an existing file without Force,
 // ErrInvalidArgument for what is never replaced) or the file system's own.
-func Open(path string, o Options) (*File, error) {
+func (r *Registry) Open(path string, o Options) (*File, error) {
 	if o.Perm == 0 {
 		o.Perm = 0o600
 	}
@@ -89,7 +91,7 @@ func Open(path string, o Options) (*File, error) {
 		if err != nil {
 			return nil, err
 		}
-		return create(path, target, nil, o.Perm)
+		return r.create(path, target, nil, o.Perm)
 	case err != nil:
 		return nil, err
 	case fi.Mode().IsRegular():
@@ -103,7 +105,7 @@ func Open(path string, o Options) (*File, error) {
 		if err != nil {
 			return nil, err
 		}
-		return create(path, target, fi, fi.Mode().Perm())
+		return r.create(path, target, fi, fi.Mode().Perm())
 	case fi.Mode()&(fs.ModeNamedPipe|fs.ModeCharDevice) != 0:
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)
 		if err != nil {
@@ -157,8 +159,8 @@ func resolve(path string) (string, error) {
 	return "", backends.Errorf(backends.ErrInvalidArgument, "", "", "%s: too many levels of symbolic links", path)
 }
 
-func create(path, target string, old fs.FileInfo, perm fs.FileMode) (*File, error) {
-	tmp, err := CreateTemp(target)
+func (r *Registry) create(path, target string, old fs.FileInfo, perm fs.FileMode) (*File, error) {
+	tmp, err := r.CreateTemp(target)
 	if err != nil {
 		return nil, err
 	}
@@ -167,10 +169,10 @@ func create(path, target string, old fs.FileInfo, perm fs.FileMode) (*File, erro
 		err = KeepOwner(tmp, old)
 	}
 	if err != nil {
-		Remove(tmp)
+		r.Remove(tmp)
 		return nil, err
 	}
-	return &File{path: path, target: target, tmp: tmp}, nil
+	return &File{r: r, path: path, target: target, tmp: tmp}, nil
 }
 
 // Write writes p to the temporary file or the stream.
@@ -209,10 +211,10 @@ func (f *File) Commit() error {
 		return f.stream.Close()
 	}
 	if err := f.tmp.Sync(); err != nil {
-		Remove(f.tmp)
+		f.r.Remove(f.tmp)
 		return err
 	}
-	return Replace(f.tmp, f.target)
+	return f.r.Replace(f.tmp, f.target)
 }
 
 // Discard drops the output: the temporary file is removed, a stream closed.
@@ -226,25 +228,26 @@ func (f *File) Discard() {
 		f.stream.Close()
 		return
 	}
-	Remove(f.tmp)
+	f.r.Remove(f.tmp)
 }
 
-// The registry of temporary files, for Abort.
-var (
+// Registry records the temporary files of one run of a command, for Abort.
+// The zero Registry is ready for use; it is safe for concurrent use.
+type Registry struct {
 	mu      sync.Mutex
-	temps   = map[string]bool{}
+	temps   map[string]bool
 	aborted bool
-)
+}
 
-// ErrAborted is returned by Replace (and Commit) after Abort.
+// ErrAborted is returned by CreateTemp, Replace and Commit after Abort.
 var ErrAborted = errors.New("interrupted: output not written")
 
 // CreateTemp creates a registered temporary file beside path (in its
 // directory), named ".BASE" + TempMarker + "PID-RANDOM".
-func CreateTemp(path string) (*os.File, error) {
-	mu.Lock()
-	defer mu.Unlock()
-	if aborted {
+func (r *Registry) CreateTemp(path string) (*os.File, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.aborted {
 		return nil, ErrAborted
 	}
 	dir, base := filepath.Split(path)
@@ -255,18 +258,21 @@ func CreateTemp(path string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	temps[tmp.Name()] = true
+	if r.temps == nil {
+		r.temps = map[string]bool{}
+	}
+	r.temps[tmp.Name()] = true
 	return tmp, nil
 }
 
 // Replace closes the registered temporary file tmp and renames it to path,
 // then syncs the directory. After Abort it removes tmp instead and returns
 // ErrAborted. On error tmp is removed.
-func Replace(tmp *os.File, path string) error {
-	mu.Lock()
-	if aborted {
-		mu.Unlock()
-		Remove(tmp)
+func (r *Registry) Replace(tmp *os.File, path string) error {
+	r.mu.Lock()
+	if r.aborted {
+		r.mu.Unlock()
+		r.Remove(tmp)
 		return ErrAborted
 	}
 	err := tmp.Close()
@@ -276,8 +282,8 @@ func Replace(tmp *os.File, path string) error {
 	if err != nil {
 		os.Remove(tmp.Name())
 	}
-	delete(temps, tmp.Name())
-	mu.Unlock()
+	delete(r.temps, tmp.Name())
+	r.mu.Unlock()
 	if err != nil {
 		return err
 	}
@@ -285,30 +291,31 @@ func Replace(tmp *os.File, path string) error {
 }
 
 // Remove closes and removes the registered temporary file tmp.
-func Remove(tmp *os.File) {
+func (r *Registry) Remove(tmp *os.File) {
 	tmp.Close()
-	mu.Lock()
+	r.mu.Lock()
 	os.Remove(tmp.Name())
-	delete(temps, tmp.Name())
-	mu.Unlock()
+	delete(r.temps, tmp.Name())
+	r.mu.Unlock()
 }
 
-// Abort removes every registered temporary file and makes every later
-// CreateTemp, Replace and Commit fail with ErrAborted. A command's signal
+// Abort removes every temporary file of r and makes every later CreateTemp,
+// Replace and Commit of r fail with ErrAborted. A command's signal
 // handler calls it before the process exits.
-func Abort() {
-	mu.Lock()
-	defer mu.Unlock()
-	aborted = true
-	for name := range temps {
+func (r *Registry) Abort() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.aborted = true
+	for name := range r.temps {
 		os.Remove(name)
-		delete(temps, name)
+		delete(r.temps, name)
 	}
 }
 
 // Stale reports whether name (a base name) is a temporary file of this
-// package left by a process that no longer runs, and so may be removed.
-func Stale(name string) bool {
+// package left by a process that no longer runs (or by this process, outside
+// r), and so may be removed.
+func (r *Registry) Stale(name string) bool {
 	i := strings.LastIndex(name, TempMarker)
 	if i < 0 || !strings.HasPrefix(name, ".") {
 		return false
@@ -319,9 +326,9 @@ func Stale(name string) bool {
 		return false
 	}
 	if pid == os.Getpid() {
-		mu.Lock()
-		defer mu.Unlock()
-		for t := range temps {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for t := range r.temps {
 			if filepath.Base(t) == name {
 				return false
 			}

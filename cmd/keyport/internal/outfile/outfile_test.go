@@ -16,7 +16,7 @@ import (
 
 func write(t *testing.T, path string, o Options, data string) error {
 	t.Helper()
-	f, err := Open(path, o)
+	f, err := new(Registry).Open(path, o)
 	if err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func TestRegularFile(t *testing.T) {
 		t.Fatalf("replaced: %q mode %v", read(t, p), fi.Mode().Perm())
 	}
 	// Discarded output leaves nothing; the old file stays.
-	f, err := Open(p, Options{Force: true})
+	f, err := new(Registry).Open(p, Options{Force: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,8 @@ func TestRefused(t *testing.T) {
 
 func TestAbortAndStale(t *testing.T) {
 	dir := t.TempDir()
-	f, err := Open(filepath.Join(dir, "out"), Options{})
+	var r Registry
+	f, err := r.Open(filepath.Join(dir, "out"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +213,7 @@ func TestAbortAndStale(t *testing.T) {
 	if !strings.Contains(name, TempMarker+strconv.Itoa(os.Getpid())+"-") {
 		t.Fatalf("temporary name %q lacks the marker and PID", name)
 	}
-	if Stale(name) {
+	if r.Stale(name) {
 		t.Fatal("a live temporary file of this process is stale")
 	}
 	// A file of a process that is gone is stale; one of a live process is not.
@@ -221,14 +222,13 @@ func TestAbortAndStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	dead := ".x" + TempMarker + strconv.Itoa(cmd.Process.Pid) + "-123"
-	if !Stale(dead) {
+	if !r.Stale(dead) {
 		t.Fatal("a dead process's temporary file is not stale")
 	}
-	if Stale(".x"+TempMarker+"1-123") || Stale("x.keyport") || Stale(".x"+TempMarker+"abc-1") {
+	if r.Stale(".x"+TempMarker+"1-123") || r.Stale("x.keyport") || r.Stale(".x"+TempMarker+"abc-1") {
 		t.Fatal("stale by mistake")
 	}
-	t.Cleanup(func() { mu.Lock(); aborted = false; mu.Unlock() })
-	Abort()
+	r.Abort()
 	if got := entries(t, dir); len(got) != 0 {
 		t.Fatalf("Abort left %v", got)
 	}
@@ -237,5 +237,9 @@ func TestAbortAndStale(t *testing.T) {
 	}
 	if got := entries(t, dir); len(got) != 0 {
 		t.Fatalf("Commit after Abort wrote %v", got)
+	}
+	// Another registry (another run) is not aborted.
+	if err := write(t, filepath.Join(dir, "other"), Options{}, "x"); err != nil {
+		t.Fatal(err)
 	}
 }
