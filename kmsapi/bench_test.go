@@ -1,10 +1,15 @@
 package kmsapi_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,9 +27,9 @@ import (
 // BenchmarkServe measures Encrypt and Decrypt of a 32-byte data key made with
 // aws-sdk-go-v2's KMS client over loopback, by 1 and by 32 concurrent clients,
 // against this server and against local-kms in the same run. It reports
-// requests per second and the p50 and p99 latencies. The server runs in the
-// benchmark's process, local-kms in its own: both share the machine's cores with
-// the clients.
+// requests per second and the p50 and p99 latencies. The server runs in a
+// process of its own, as local-kms does ("keyport"), and in the benchmark's
+// process ("keyport-in-process"); all share the machine's cores with the clients.
 //
 //	scripts/dev.sh /tmp/kp.env & (COMPONENTS_ONLY=start_localkms), then . /tmp/kp.env and
 //	go test -run '^$' -bench BenchmarkServe -benchtime 3000x ./kmsapi/
@@ -35,6 +40,30 @@ func BenchmarkServe(b *testing.B) {
 	}
 	for _, tg := range []target{
 		{"keyport", func(b *testing.B) (*kms.Client, string) {
+			// The server in a process of its own, as local-kms is: this test
+			// binary, run as TestHelperServer.
+			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperServer$")
+			cmd.Env = append(os.Environ(), helperEnv+"=1")
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+			line, err := bufio.NewReader(out).ReadString('\n')
+			if err != nil {
+				b.Fatalf("the server process: %v", err)
+			}
+			c := benchClient(strings.TrimSpace(line), akidA, secretFor+akidA)
+			k, err := c.CreateKey(context.Background(), &kms.CreateKeyInput{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return c, aws.ToString(k.KeyMetadata.KeyId)
+		}},
+		{"keyport-in-process", func(b *testing.B) (*kms.Client, string) {
 			ts := newTestServer(b, func(o *kmsapi.Options) { o.AccessLog = nil })
 			c := benchClient(ts.URL, akidA, secretFor+akidA)
 			k, err := c.CreateKey(context.Background(), &kms.CreateKeyInput{})
@@ -77,6 +106,27 @@ func BenchmarkServe(b *testing.B) {
 			}
 		}
 	}
+}
+
+// helperEnv makes TestHelperServer serve.
+const helperEnv = "KEYPORT_KMSAPI_HELPER_SERVER"
+
+// TestHelperServer is not a test: run with helperEnv set (by BenchmarkServe), it
+// serves the API on a loopback port, prints its URL and serves until killed.
+func TestHelperServer(t *testing.T) {
+	if os.Getenv(helperEnv) == "" {
+		t.Skip("a helper process for BenchmarkServe")
+	}
+	srv, err := kmsapi.New(kmsapi.Options{Services: testServices(), Principals: testPrincipals()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("http://%s\n", ln.Addr())
+	_ = kmsapi.Serve(context.Background(), ln, srv, nil, time.Second)
 }
 
 // benchClient is an SDK client that keeps up to 64 idle connections to the
