@@ -26,7 +26,7 @@
 //	Google Cloud KMS  gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K       (same)                gcp-kms://projects/P/.../cryptoKeys/K
 //	Azure Key Vault   azurekv://<vault>.vault.azure.net/keys/<key>[/<version>]  azurekeyvault://<vault>.vault.azure.net/keys/<key>
 //	                  (and Key Vault's key identifiers, https://<vault>.vault.azure.net/keys/<key>[/<version>])
-//	PKCS#11 (RFC 7512) pkcs11:token=T;object=O[;module-path=...]
+//	PKCS#11 (RFC 7512) pkcs11:token=T;object=O[;id=%01][?module-path=/path/lib.so]
 //	raw AES key       -                                        base64key://<base64 of 32 bytes>              -
 //
 // Where each takes its credentials: AWS KMS from the AWS SDK's default
