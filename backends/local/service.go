@@ -10,11 +10,12 @@
 // long-running application, say. Every change is one transaction that takes the
 // write lock, reads what other processes committed and then writes, so no change
 // is lost; a service caches the state in memory and checks, before every call,
-// that no other process has committed since (one small read, a few microseconds:
-// see BenchmarkEncrypt), so a key another process disabled, deleted, rotated or
-// re-permissioned is never used as it was. A commit is durable once the call
-// returns; a process killed at any moment leaves no torn state and no file of its
-// own (SQLite rolls an unfinished transaction back on the next open). A key and
+// that no other process has committed since (one small read of the store, which
+// costs more than the cryptography: see BenchmarkEncrypt), so a key another
+// process disabled, deleted, rotated or re-permissioned is never used as it was.
+// A commit is durable once the call returns; a process killed at any moment
+// leaves no torn state and no file of its own (SQLite rolls an unfinished
+// transaction back on the next open). A key and
 // its alias can be made in one transaction (CreateKeyInput.AliasName). A store
 // file whose mode gives its owner no write permission is opened read-only and
 // refuses every change (ErrReadOnlyStore); OpenExisting never creates a store.
