@@ -421,3 +421,46 @@ func TestConvertV1StoreConcurrently(t *testing.T) {
 	}
 	onlyStoreLeft(t, path)
 }
+
+// TestConvertV1StoreKilled: processes converting a version 1 store are killed
+// with SIGKILL at random moments; the store is then either still the version 1
+// file or the converted database, never neither, and the next open converts or
+// opens it and removes what the killed conversions left.
+func TestConvertV1StoreKilled(t *testing.T) {
+	var ex v1Expect
+	raw, err := os.ReadFile(filepath.Join("testdata", "store-v1.json"))
+	mustOK(t, err)
+	mustOK(t, json.Unmarshal(raw, &ex))
+	root, err := base64.StdEncoding.DecodeString(ex.RootKey)
+	mustOK(t, err)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
+	// The helper's start takes a while, and varies with the machine's load: the
+	// first run measures it, and the kills land around it.
+	start := time.Now()
+	runHelperOK(t, helper(t, copyFile(t, "store-v1.keyport", t.TempDir()), root, "count"))
+	span := time.Since(start)
+	converted := 0
+	for range 12 {
+		dir := t.TempDir()
+		path := copyFile(t, "store-v1.keyport", dir)
+		cmd := helper(t, path, root, "count")
+		mustOK(t, cmd.Start())
+		time.Sleep(time.Duration(rng.Int64N(int64(span))))
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		if head, _ := os.ReadFile(path); bytes.HasPrefix(head, []byte("SQLite format 3\x00")) {
+			converted++
+		}
+		svc, err := local.Open(path, local.WithRootKey(root), local.WithClock(func() time.Time { return ex.Now }))
+		mustOK(t, err)
+		keys, aliases := listAll(t, svc.Client(local.Identity{Account: acctA}))
+		mustOK(t, svc.Close())
+		// Four keys of account A; three if the helper (on the real clock, long
+		// past the 7-day deletion window of one) got as far as its first call.
+		if (len(keys) != 4 && len(keys) != 3) || len(aliases) != 2 {
+			t.Fatalf("after a killed conversion: %d keys and %d aliases of account A, want 4 (or 3) and 2", len(keys), len(aliases))
+		}
+		onlyStoreLeft(t, path)
+	}
+	t.Logf("12 kills within %v of the start: %d after the helper converted the store", span, converted)
+}
