@@ -36,9 +36,10 @@
 // and VAULT_SERVER_TOKEN; hcvault:// names its server and takes VAULT_TOKEN).
 // Cloud KMS from Application Default Credentials. Key Vault from azidentity's
 // DefaultAzureCredential (environment, workload identity, managed identity, the
-// Azure CLI), made on the first request. PKCS#11 from the module path in
-// the URL or KEYPORT_PKCS11_MODULE, and the PIN from the environment or a file,
-// never the URL. A base64key:// URL holds its key: use it for tests only.
+// Azure CLI), made on the first request. PKCS#11 loads only the library
+// KEYPORT_PKCS11_MODULE names (a URL's module-path must name the same: a message
+// header must not make the process load a library), and takes the PIN from the
+// environment or a file, never the URL. A base64key:// URL holds its key: use it for tests only.
 //
 // A bare key ID, key ARN, alias name or alias ARN with no scheme goes to AWS KMS
 // through the awskms opener, in the ARN's region (bare IDs and aliases need a

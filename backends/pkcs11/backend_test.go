@@ -511,7 +511,12 @@ func TestClose(t *testing.T) {
 func TestOpener(t *testing.T) {
 	s := newSoftHSM(t, "opener")
 	ctx := context.Background()
-	o := &Opener{Options: Options{PINFile: s.pinFile}}
+	t.Setenv(EnvModule, "")
+	// Without a configured library, a URL cannot name one.
+	none := &Opener{Options: Options{PINFile: s.pinFile}}
+	_, err := none.OpenBackendURL(ctx, &url.URL{Scheme: Scheme, Opaque: "token=opener;object=k", RawQuery: "module-path=" + s.module})
+	wantKind(t, err, backends.ErrInvalidArgument, "an opener with no configured library, for a URL with module-path")
+	o := &Opener{Options: Options{Module: s.module, PINFile: s.pinFile}}
 	t.Cleanup(func() { _ = o.Close() })
 	mustURL := func(s string) *url.URL {
 		u, err := url.Parse(s)
@@ -540,8 +545,11 @@ func TestOpener(t *testing.T) {
 	if err != nil && strings.Contains(err.Error(), "secret-pin-987") {
 		t.Errorf("the error carries the PIN: %v", err)
 	}
-	_, err = o.OpenBackendURL(ctx, mustURL("pkcs11:token=opener;object=k?module-path=/nonexistent.so"))
-	wantKind(t, err, backends.ErrInvalidArgument, "a URL naming a missing module")
+	_, err = o.OpenBackendURL(ctx, mustURL("pkcs11:token=opener;object=k?module-path=/tmp/evil.so"))
+	wantKind(t, err, backends.ErrInvalidArgument, "a URL naming another library than the configured one")
+	if err != nil && !strings.Contains(err.Error(), "configured") {
+		t.Errorf("the error does not say why: %v", err)
+	}
 	_, err = b2.Encrypt(ctx, &backends.EncryptInput{KeyID: "pkcs11:object=k?pin-value=secret-pin-987", Plaintext: []byte("x")})
 	wantKind(t, err, backends.ErrInvalidArgument, "Encrypt under a key reference with pin-value")
 	if err != nil && strings.Contains(err.Error(), "secret-pin-987") {

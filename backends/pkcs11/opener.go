@@ -10,16 +10,16 @@ import (
 )
 
 // Opener opens the [Backend] that serves a pkcs11: key URL: the
-// [backends.URLOpener] of the scheme pkcs11. The URL's module-path (else
-// Options.Module, else KEYPORT_PKCS11_MODULE) names the library, its token= and
-// serial= attributes (else Options.Token and Options.Serial) the token; the PIN
+// [backends.URLOpener] of the scheme pkcs11. The library is the configured one,
+// Options.Module, else KEYPORT_PKCS11_MODULE; the URL's token= and serial=
+// attributes (else Options.Token and Options.Serial) select the token; the PIN
 // comes from Options or the environment, never from the URL. One Backend is
-// opened per library and token and shared by every URL that names them, so each
-// token is logged in once. The zero Opener is ready for use; Close closes what it
-// opened.
+// opened per token and shared by every URL that names it, so each token is
+// logged in once. The zero Opener is ready for use; Close closes what it opened.
 //
-// module-path makes the process load the library it names: open only URLs you
-// trust (your own configuration), never key references read from messages.
+// A URL's module-path must name the configured library, or the URL is refused:
+// key URLs also come from message headers, and loading a library a message
+// names would run its code in this process.
 type Opener struct {
 	// Options are the defaults for what a URL leaves out.
 	Options Options
@@ -37,15 +37,15 @@ func (o *Opener) OpenBackendURL(ctx context.Context, u *url.URL) (backends.Backe
 		return nil, backends.WithOp(err, "OpenBackendURL")
 	}
 	opts := o.Options
-	if ref.ModulePath != "" {
-		opts.Module = ref.ModulePath
+	mod := absPath(opts.module())
+	if ref.ModulePath != "" && absPath(ref.ModulePath) != mod {
+		// A key URL may come from a message header: loading the library it
+		// names would run that library's code in this process.
+		return nil, backends.Errorf(backends.ErrInvalidArgument, "OpenBackendURL", clip(redact(u.String()), 200),
+			"module-path names a library other than the configured one (Options.Module or %s): the opener loads only the configured library", EnvModule)
 	}
 	if ref.Token != "" || ref.Serial != "" {
 		opts.Token, opts.Serial = ref.Token, ref.Serial
-	}
-	mod := opts.module()
-	if abs, err := filepath.Abs(mod); err == nil && mod != "" {
-		mod = abs
 	}
 	k := [3]string{mod, opts.Token, opts.Serial}
 	o.mu.Lock()
@@ -70,6 +70,13 @@ func (o *Opener) OpenBackendURL(ctx context.Context, u *url.URL) (backends.Backe
 	}
 	o.opened[k] = b
 	return b, nil
+}
+
+func absPath(p string) string {
+	if abs, err := filepath.Abs(p); err == nil && p != "" {
+		return abs
+	}
+	return p
 }
 
 // Close closes every Backend the opener opened.
