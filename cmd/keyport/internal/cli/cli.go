@@ -153,7 +153,11 @@ func (a *app) exit(cmd interface{ CommandPath() string }, err error) int {
 	if errors.As(err, &be) && be.KeyID != "" {
 		attrs = append(attrs, "key", be.KeyID)
 	}
-	a.logger().Error(describe(err), attrs...)
+	msg := describe(err)
+	if backends.KindOf(err) == backends.ErrNotFound && strings.Contains(msg, "no backend is registered") {
+		msg += "\n  no configured service serves this key: configure one (keyport help config), or name the key by its URL"
+	}
+	a.logger().Error(msg, attrs...)
 	return ExitFailure
 }
 

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -427,23 +426,6 @@ func nonEmpty(l []string) []string {
 // openService opens one configured service.
 func openService(ctx context.Context, spec *serviceSpec, o openOptions) (*service, error) {
 	return serviceKinds[spec.kind].open(ctx, spec, o)
-}
-
-// rootKeyHint rewrites a refused root key's error for the command line: it
-// names the flag and the environment variable, and the command that makes a
-// key.
-func rootKeyHint(err error, spec *serviceSpec) error {
-	var rk *local.RootKeyError
-	if !errors.As(err, &rk) {
-		return err
-	}
-	source := rk.Source
-	if spec.rootKeyFile != "" {
-		source = "the --root-key-file " + spec.rootKeyFile
-	}
-	return backends.Errorf(backends.ErrInvalidArgument, "", "", "store %s: root key from %s %s.\n"+
-		"  A root key is 32 random bytes in base64 (or hex), in the environment variable %s or in a file named by --root-key-file FILE (or root-key-file= in the service URL), readable by its owner only.\n"+
-		"  Make one with: keyport root-key generate", spec.path, source, rk.Reason, local.RootKeyEnv)
 }
 
 // ambiguous is the default backend when several services could own bare key
