@@ -232,6 +232,7 @@ func checkDescribe(ctx context.Context, op string, in *DescribeKeyInput) (KeyRef
 // ErrCanceled or ErrDependencyTimeout; anything else, which no driver should
 // return, becomes ErrInternal around it.
 func label(ctx context.Context, op, keyID string, err error) error {
+	keyID = RedactKeyRef(keyID)
 	var e *Error
 	if errors.As(err, &e) {
 		if e.Op == op && (e.KeyID != "" || keyID == "") && e == err {

@@ -70,10 +70,10 @@ type Error struct {
 	Err error
 }
 
-// Errorf returns an *Error of the given kind for op on keyID, its message formatted
-// from format and args. A %w verb in format records the wrapped error as Err.
+// Errorf returns an *Error of the given kind for op on keyID (named as
+// [RedactKeyRef] shows it), its message formatted from format and args. A %w verb in format records the wrapped error as Err.
 func Errorf(kind *Kind, op, keyID, format string, args ...any) *Error {
-	e := &Error{Kind: kind, Op: op, KeyID: keyID}
+	e := &Error{Kind: kind, Op: op, KeyID: RedactKeyRef(keyID)}
 	w := fmt.Errorf(format, args...)
 	e.Message = w.Error()
 	e.Err = errors.Unwrap(w)
@@ -86,7 +86,7 @@ func Wrap(kind *Kind, op, keyID string, err error) *Error {
 	if err != nil {
 		msg = err.Error()
 	}
-	return &Error{Kind: kind, Op: op, KeyID: keyID, Message: msg, Err: err}
+	return &Error{Kind: kind, Op: op, KeyID: RedactKeyRef(keyID), Message: msg, Err: err}
 }
 
 func (e *Error) Error() string {

@@ -262,7 +262,7 @@ func (f *Front) open(ctx context.Context, o URLOpener, ref KeyRef) (Backend, Key
 	}
 	b, err := o.OpenBackendURL(ctx, u)
 	if err != nil {
-		return nil, ref, label(ctx, "", ref.Raw, fmt.Errorf("opening the service of %s: %w", truncate(ref.Raw, 120), err))
+		return nil, ref, label(ctx, "", ref.Raw, fmt.Errorf("opening the service of %s: %w", truncate(RedactKeyRef(ref.Raw), 120), err))
 	}
 	if b == nil {
 		return nil, ref, Errorf(ErrInternal, "", ref.Raw, "the opener of scheme %q returned no backend", u.Scheme)

@@ -133,7 +133,8 @@ func Retry(p RetryPolicy) Interceptor {
 // Logging returns an interceptor that logs every call to l once it returns: the
 // operation, the keys, whether it was a dry run, the time it took and, on failure,
 // the error's kind and message (level Warn; Debug on success). It never logs
-// plaintext, ciphertext, encryption contexts or key material: a Call holds none.
+// plaintext, ciphertext, encryption contexts or key material: a Call holds none,
+// and keys are named as [RedactKeyRef] shows them.
 func Logging(l *slog.Logger) Interceptor {
 	if l == nil {
 		l = slog.Default()
@@ -144,10 +145,10 @@ func Logging(l *slog.Logger) Interceptor {
 		attrs := make([]slog.Attr, 0, 8)
 		attrs = append(attrs, slog.String("op", c.Op))
 		if c.KeyID != "" {
-			attrs = append(attrs, slog.String("key", c.KeyID))
+			attrs = append(attrs, slog.String("key", RedactKeyRef(c.KeyID)))
 		}
 		if c.SourceKeyID != "" {
-			attrs = append(attrs, slog.String("source_key", c.SourceKeyID))
+			attrs = append(attrs, slog.String("source_key", RedactKeyRef(c.SourceKeyID)))
 		}
 		if c.DryRun {
 			attrs = append(attrs, slog.Bool("dry_run", true))
@@ -162,7 +163,7 @@ func Logging(l *slog.Logger) Interceptor {
 			return err
 		}
 		if c.ResolvedKeyID != "" && c.ResolvedKeyID != c.KeyID {
-			attrs = append(attrs, slog.String("resolved_key", c.ResolvedKeyID))
+			attrs = append(attrs, slog.String("resolved_key", RedactKeyRef(c.ResolvedKeyID)))
 		}
 		l.LogAttrs(ctx, slog.LevelDebug, "keyport call", attrs...)
 		return nil

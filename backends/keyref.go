@@ -73,7 +73,7 @@ const maxKeyRefLen = 2048 // the AWS limit on KeyId
 func ParseKeyRef(s string) (KeyRef, error) {
 	ref := KeyRef{Raw: s}
 	bad := func(why string) (KeyRef, error) {
-		return KeyRef{}, Errorf(ErrNotFound, "", "", "invalid key reference %q: %s", truncate(s, 80), why)
+		return KeyRef{}, Errorf(ErrNotFound, "", "", "invalid key reference %q: %s", truncate(RedactKeyRef(s), 80), why)
 	}
 	switch {
 	case s == "":

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"net/url"
 	"strings"
@@ -129,21 +128,12 @@ func (b *Backend) OpenBackendURL(_ context.Context, u *url.URL) (backends.Backen
 	return nil, backends.Errorf(backends.ErrNotFound, "OpenBackendURL", id, "no keeper is served under this ID and no gocloud driver is registered for its scheme")
 }
 
-// secretSchemes are the keeper URL schemes whose URL holds the key itself.
-var secretSchemes = map[string]bool{"base64key": true}
-
 // CanonicalID returns the ID under which a Backend names the key keyURL opens:
-// keyURL itself, except for a URL that holds its key material (base64key://),
-// which is named base64key://sha256-<first 16 bytes of the SHA-256 of keyURL, in
-// hex>, so that the key never appears in outputs, message headers or errors.
-func CanonicalID(keyURL string) string {
-	scheme, _, ok := strings.Cut(keyURL, "://")
-	if !ok || !secretSchemes[strings.ToLower(scheme)] || strings.HasPrefix(keyURL[len(scheme)+3:], "sha256-") {
-		return keyURL
-	}
-	sum := sha256.Sum256([]byte(keyURL))
-	return strings.ToLower(scheme) + "://sha256-" + hex.EncodeToString(sum[:16])
-}
+// keyURL as [backends.RedactKeyRef] shows it, that is keyURL itself except for a
+// URL that holds its key material (base64key://), which is named
+// base64key://sha256-<first 16 bytes of the SHA-256 of keyURL, in hex>, so that
+// the key never appears in outputs, message headers or errors.
+func CanonicalID(keyURL string) string { return backends.RedactKeyRef(keyURL) }
 
 // keeper returns the keeper keyID names and its canonical ID, opening and
 // keeping it when keyID is a URL of a scheme the mux knows. The mux opens
