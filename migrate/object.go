@@ -16,6 +16,7 @@ import (
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/envelope"
+	"github.com/keyport/keyport/envelope/rekey"
 	"github.com/keyport/keyport/migrate/internal/journal"
 	"github.com/keyport/keyport/migrate/internal/store"
 )
@@ -263,6 +264,42 @@ func errNotVerified(what string) error {
 	return backends.Errorf(backends.ErrInternal, op, "", "the new object did not verify: %s; the original is left alone", what)
 }
 
+// newContext is the context that opens the new message: the new one, or the
+// message's own (its stored pairs and the required pairs the caller gave).
+func (r *runner) newContext(h *envelope.Header) map[string]string {
+	if r.o.DestinationEncryptionContext != nil {
+		return r.o.DestinationEncryptionContext
+	}
+	ec := make(map[string]string, len(h.EncryptionContext)+len(r.o.SourceEncryptionContext))
+	for k, v := range h.EncryptionContext {
+		if !strings.HasPrefix(k, envelope.ReservedPrefix) {
+			ec[k] = v
+		}
+	}
+	for k, v := range r.o.SourceEncryptionContext {
+		ec[k] = v
+	}
+	return ec
+}
+
+// rewrapOptions are those of rekey.Message for --rewrap, the data key wrapped
+// for the destination through c.
+func (r *runner) rewrapOptions(c *capture) rekey.Options {
+	return rekey.Options{
+		Source: r.srcKR, Destination: c, Method: rekey.Rewrap, CommitmentPolicy: r.policy,
+		SourceEncryptionContext: r.o.SourceEncryptionContext, DestinationEncryptionContext: r.o.DestinationEncryptionContext,
+	}
+}
+
+// destination returns the capture of this object's destination keyring: one
+// that makes the data key (reseal), or only wraps the existing one (rewrap).
+func (r *runner) destination() *capture {
+	if r.o.Rewrap {
+		return &capture{inner: r.dstWrap}
+	}
+	return &capture{inner: r.dstKR}
+}
+
 // small migrates a message held in memory: one read, one decryption at the
 // source, one encryption, one verifying decryption with the captured data key.
 func (w *worker) small(ctx context.Context, e journal.Entry, rd store.Reader) (journal.Entry, bool) {
@@ -282,37 +319,50 @@ func (w *worker) small(ctx context.Context, e journal.Entry, rd store.Reader) (j
 		return skipped(e, ReasonNotFromKeys), false
 	}
 	e.SourceKey = r.sourceKey(h)
-	pt, res, err := envelope.AppendDecrypt(ctx, w.pt[:0], msg, envelope.DecryptOptions{
-		Keyring: r.srcKR, EncryptionContext: r.o.SourceEncryptionContext, CommitmentPolicy: r.policy,
-	})
-	w.pt = pt[:0]
-	if err != nil {
-		clear(pt)
-		return failed(e, ReasonError, err), false
-	}
-	plain := sha256.Sum256(pt)
-	eo := r.encryptOptions(res)
-	c := &capture{inner: r.dstKR}
+	c := r.destination()
 	defer c.wipe()
-	eo.Keyring = c
-	out, err := envelope.AppendEncrypt(ctx, w.out[:0], pt, eo)
-	clear(pt)
-	if err != nil {
-		return failed(e, ReasonError, err), false
+	var plain [32]byte
+	var out []byte
+	if r.o.Rewrap {
+		buf := bytes.NewBuffer(w.out[:0])
+		if _, err := rekey.Message(ctx, bytes.NewReader(msg), buf, r.rewrapOptions(c)); err != nil {
+			return failed(e, ReasonError, err), false
+		}
+		out = buf.Bytes()
+	} else {
+		pt, res, err := envelope.AppendDecrypt(ctx, w.pt[:0], msg, envelope.DecryptOptions{
+			Keyring: r.srcKR, EncryptionContext: r.o.SourceEncryptionContext, CommitmentPolicy: r.policy,
+		})
+		w.pt = pt[:0]
+		if err != nil {
+			clear(pt)
+			return failed(e, ReasonError, err), false
+		}
+		plain = sha256.Sum256(pt)
+		eo := r.encryptOptions(res)
+		eo.Keyring = c
+		out, err = envelope.AppendEncrypt(ctx, w.out[:0], pt, eo)
+		clear(pt)
+		if err != nil {
+			return failed(e, ReasonError, err), false
+		}
 	}
 	w.out = out[:0]
 	vpt, vres, err := envelope.AppendDecrypt(ctx, w.vpt[:0], out, envelope.DecryptOptions{
-		Keyring: c.verifier(), EncryptionContext: eo.EncryptionContext, CommitmentPolicy: envelope.RequireEncryptRequireDecrypt,
+		Keyring: c.verifier(), EncryptionContext: r.newContext(h), CommitmentPolicy: envelope.RequireEncryptRequireDecrypt,
 	})
 	w.vpt = vpt[:0]
 	if err != nil {
 		clear(vpt)
 		return failed(e, ReasonError, fmt.Errorf("verifying the new message: %w", err)), false
 	}
-	same := sha256.Sum256(vpt) == plain
+	got := sha256.Sum256(vpt)
 	clear(vpt)
+	if r.o.Rewrap {
+		plain = got // the body was copied, not decrypted: the verification is the first decryption
+	}
 	switch {
-	case !same:
+	case got != plain:
 		return failed(e, ReasonError, errNotVerified("it decrypts to other plaintext")), false
 	case !r.onlyDestination(vres.Header.EncryptedDataKeys):
 		return failed(e, ReasonError, errNotVerified("it is not under exactly the destination keys")), false
@@ -416,17 +466,8 @@ func (w *worker) large(ctx context.Context, e journal.Entry, rd store.Reader) (r
 	e.SourceKey = r.sourceKey(h)
 	counted := &countReader{r: io.MultiReader(&hb, br)}
 	defer func() { r.bytesRead.Add(counted.n) }()
-	dec, err := envelope.NewDecrypter(ctx, counted, envelope.DecryptOptions{
-		Keyring: r.srcKR, EncryptionContext: r.o.SourceEncryptionContext, CommitmentPolicy: r.policy, Workers: envelope.AllCores,
-	})
-	if err != nil {
-		return failed(e, ReasonError, err), false
-	}
-	defer dec.Close()
-	eo := r.encryptOptions(dec.Result())
-	c := &capture{inner: r.dstKR}
+	c := r.destination()
 	defer c.wipe()
-	eo.Keyring, eo.Workers = c, envelope.AllCores
 
 	var wr store.Writer
 	sink := io.Discard
@@ -440,8 +481,8 @@ func (w *worker) large(ctx context.Context, e journal.Entry, rd store.Reader) (r
 		}
 		sink = wr
 		defer func() {
-			if !handed && res.State != journal.Done {
-				wr.Abort()
+			if !handed {
+				wr.Abort() // nothing after a Publish
 			}
 		}()
 	}
@@ -456,7 +497,7 @@ func (w *worker) large(ctx context.Context, e journal.Entry, rd store.Reader) (r
 	go func() {
 		var v verdict
 		vd, err := envelope.NewDecrypter(ctx, pr, envelope.DecryptOptions{
-			Keyring: c.verifier(), EncryptionContext: eo.EncryptionContext, CommitmentPolicy: envelope.RequireEncryptRequireDecrypt, Workers: envelope.AllCores,
+			Keyring: c.verifier(), EncryptionContext: r.newContext(h), CommitmentPolicy: envelope.RequireEncryptRequireDecrypt, Workers: envelope.AllCores,
 		})
 		if err == nil {
 			h := sha256.New()
@@ -473,19 +514,14 @@ func (w *worker) large(ctx context.Context, e journal.Entry, rd store.Reader) (r
 	var written countWriter
 	bw := bufio.NewWriterSize(io.MultiWriter(sink, pw, newHash, &written), 256<<10)
 	plainHash := sha256.New()
-	err = func() error {
-		enc, err := envelope.NewEncrypter(ctx, bw, eo)
-		if err != nil {
-			return err
-		}
-		if _, err := dec.WriteTo(io.MultiWriter(enc, plainHash)); err != nil {
-			return err
-		}
-		if err := enc.Close(); err != nil {
-			return err
-		}
-		return bw.Flush()
-	}()
+	if r.o.Rewrap {
+		_, err = rekey.Message(ctx, counted, bw, r.rewrapOptions(c))
+	} else {
+		err = w.reseal(ctx, counted, bw, c, plainHash)
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
 	pw.CloseWithError(err) // nil: the verifier sees the end
 	v := <-vch
 	if err != nil {
@@ -493,6 +529,9 @@ func (w *worker) large(ctx context.Context, e journal.Entry, rd store.Reader) (r
 	}
 	var plain [32]byte
 	copy(plain[:], plainHash.Sum(nil))
+	if r.o.Rewrap {
+		plain = v.sum
+	}
 	switch {
 	case v.err != nil:
 		return failed(e, ReasonError, fmt.Errorf("verifying the new message: %w", v.err)), false
@@ -507,6 +546,30 @@ func (w *worker) large(ctx context.Context, e journal.Entry, rd store.Reader) (r
 		return done(e), false
 	}
 	return w.publish(ctx, e, wr)
+}
+
+// reseal decrypts the message from in and encrypts it again to out under a
+// new data key made through c, on all cores, hashing the plaintext as it
+// passes.
+func (w *worker) reseal(ctx context.Context, in io.Reader, out io.Writer, c *capture, plainHash io.Writer) error {
+	r := w.r
+	dec, err := envelope.NewDecrypter(ctx, in, envelope.DecryptOptions{
+		Keyring: r.srcKR, EncryptionContext: r.o.SourceEncryptionContext, CommitmentPolicy: r.policy, Workers: envelope.AllCores,
+	})
+	if err != nil {
+		return err
+	}
+	defer dec.Close()
+	eo := r.encryptOptions(dec.Result())
+	eo.Keyring, eo.Workers = c, envelope.AllCores
+	enc, err := envelope.NewEncrypter(ctx, out, eo)
+	if err != nil {
+		return err
+	}
+	if _, err := dec.WriteTo(io.MultiWriter(enc, plainHash)); err != nil {
+		return err
+	}
+	return enc.Close()
 }
 
 type countReader struct {

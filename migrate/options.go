@@ -119,6 +119,11 @@ type Options struct {
 
 	// Format is what the objects are (Messages by default).
 	Format Format
+	// Rewrap keeps each message's data key and message ID and copies its body
+	// byte for byte (many times faster), instead of resealing it. Read the
+	// security note of rekey.Rewrap first: whoever holds an old and a new copy
+	// of a message can forge that message.
+	Rewrap bool
 	// AllowNonCommitting also reads messages of suites without key
 	// commitment (they are written again with a committing suite).
 	AllowNonCommitting bool
@@ -225,6 +230,7 @@ func (o *Options) identity(to, from []string) map[string]string {
 		"to":          strings.Join(to, ","),
 		"from":        strings.Join(from, ","),
 		"format":      o.Format.String(),
+		"rewrap":      strconv.FormatBool(o.Rewrap),
 		"shard":       o.Shard.String(),
 		"include":     strings.Join(o.Include, "\x00"),
 		"exclude":     strings.Join(o.Exclude, "\x00"),
@@ -235,12 +241,19 @@ func (o *Options) identity(to, from []string) map[string]string {
 
 // DefaultJournal returns the journal file a run of o uses when o.Journal is
 // empty: ".keyport-migrate-HASH[-shard-K-of-N].db" in the working directory,
-// HASH naming the source, destination and destination keys (as given), so
-// that reruns of the same command share it and different ones do not.
+// HASH naming the migration (source, destination, keys as given, filters,
+// format, method, contexts), so that reruns of the same command share it and
+// different ones do not.
 func DefaultJournal(o Options) string {
+	id := o.identity(o.To, o.From)
+	keys := make([]string, 0, len(id))
+	for k := range id {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
 	h := sha256.New()
-	for _, s := range slices.Concat([]string{o.Source, o.Destination, o.Format.String()}, o.To) {
-		h.Write([]byte(s))
+	for _, k := range keys {
+		h.Write([]byte(k + "=" + id[k]))
 		h.Write([]byte{0})
 	}
 	name := ".keyport-migrate-" + hex.EncodeToString(h.Sum(nil)[:6])

@@ -94,7 +94,7 @@ func ProgressBar(w io.Writer) (progress func(Progress), finish func()) {
 // interval (for logs rather than terminals: JSON with a slog.JSONHandler).
 func LogProgress(l *slog.Logger, every time.Duration) func(Progress) {
 	var mu sync.Mutex
-	var last time.Time
+	last := time.Now() // a run shorter than every logs nothing
 	return func(p Progress) {
 		mu.Lock()
 		defer mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -47,10 +48,11 @@ type runner struct {
 
 	policy  envelope.CommitmentPolicy
 	srcKR   envelope.Keyring
-	dstKR   envelope.Keyring
-	dstIDs  map[string]bool // canonical IDs of the destination keys
-	fromIDs map[string]bool // canonical IDs of --from keys; nil: any
-	to      []string        // canonical IDs of the destination keys, in order
+	dstKR   envelope.Keyring // makes and wraps the data key (reseal)
+	dstWrap envelope.Keyring // only wraps an existing one (rewrap)
+	dstIDs  map[string]bool  // canonical IDs of the destination keys
+	fromIDs map[string]bool  // canonical IDs of --from keys; nil: any
+	to      []string         // canonical IDs of the destination keys, in order
 	engine  *reencrypt.Engine
 
 	journalAbs string // the journal file, to keep it out of a local listing
@@ -161,6 +163,15 @@ func (r *runner) keys(ctx context.Context) error {
 	if r.dstKR, err = keyring.NewStrict(r.o.Front, bo, r.to...); err != nil {
 		return err
 	}
+	ks := make([]envelope.Keyring, len(r.to))
+	for i, id := range r.to {
+		if ks[i], err = keyring.NewBackend(r.o.Front, id, bo); err != nil {
+			return err
+		}
+	}
+	if r.dstWrap, err = keyring.NewMulti(nil, ks...); err != nil {
+		return err
+	}
 	return r.canary(ctx)
 }
 
@@ -256,18 +267,21 @@ func openStore(ctx context.Context, s string, create bool) (store.Store, error) 
 	if create {
 		return store.CreateDir(dir)
 	}
+	if fi, err := os.Stat(dir); err == nil && fi.Mode().IsRegular() {
+		return store.OpenFile(dir)
+	}
 	return store.OpenDir(dir)
 }
 
 func (r *runner) stale(key string, removed bool, err error) {
 	switch {
 	case err != nil:
-		r.log.Warn("cannot remove a temporary file of a killed run", "key", key, "error", err.Error())
+		r.log.Warn("cannot remove a temporary file of a killed run", "object", key, "error", err.Error())
 	case removed:
 		r.staleTemps.Add(1)
-		r.log.Info("removed a temporary file of a killed run", "key", key)
+		r.log.Info("removed a temporary file of a killed run", "object", key)
 	default:
-		r.log.Info("temporary file of a killed run (kept: dry run)", "key", key)
+		r.log.Info("temporary file of a killed run (kept: dry run)", "object", key)
 	}
 }
 
@@ -458,7 +472,7 @@ func (r *runner) record(e journal.Entry) {
 		if n := r.failed.Add(1); r.o.MaxFailures > 0 && n >= int64(r.o.MaxFailures) {
 			r.stopEarly.Store(true)
 		}
-		r.log.Warn("object failed", "key", e.Key, "reason", e.Reason, "error", e.Error)
+		r.log.Debug("object failed", "object", e.Key, "reason", e.Reason, "error", e.Error)
 	}
 	r.results <- e
 }

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -135,7 +136,11 @@ func Open(ctx context.Context, path string, identity map[string]string) (*Journa
 	if path == ":memory:" {
 		dsn = "file::memory:?" + q.Encode()
 	} else {
-		dsn = (&url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}).String()
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return nil, err
+		}
+		dsn = (&url.URL{Scheme: "file", Path: abs, RawQuery: q.Encode()}).String()
 	}
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {

@@ -29,6 +29,7 @@ type Dir struct {
 	// RemoveStale is false).
 	OnStale     func(key string, removed bool, err error)
 	RemoveStale bool
+	only        string // OpenFile: the one file listed
 }
 
 var _ Store = (*Dir)(nil)
@@ -44,9 +45,24 @@ func OpenDir(root string) (*Dir, error) {
 		return nil, err
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("%s is not a directory", root)
+		return nil, fmt.Errorf("%s is neither a directory nor a regular file", root)
 	}
 	return &Dir{root: p}, nil
+}
+
+// OpenFile opens the directory of the regular file path with that file as its
+// only object.
+func OpenFile(path string) (*Dir, error) {
+	p, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return nil, err
+	}
+	d, err := OpenDir(filepath.Dir(p))
+	if err != nil {
+		return nil, err
+	}
+	d.only = filepath.Base(p)
+	return d, nil
 }
 
 // CreateDir opens the directory root, making it if need be (a copy's destination).
@@ -67,6 +83,13 @@ func (d *Dir) path(key string) string { return filepath.Join(d.root, filepath.Fr
 // store's own temporary files are not objects: those of runs that are gone are
 // reported to OnStale (and removed with RemoveStale).
 func (d *Dir) List(ctx context.Context, fn func(Object) error) error {
+	if d.only != "" {
+		fi, err := os.Lstat(d.path(d.only))
+		if err != nil {
+			return err
+		}
+		return fn(Object{Key: d.only, Size: fi.Size(), Version: fileVersion(fi)})
+	}
 	return filepath.WalkDir(d.root, func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err

@@ -104,7 +104,7 @@ func TestMigrateDirectory(t *testing.T) {
 
 			args := append([]string{"migrate", "--from", "alias/old", "--to", "alias/new", "--to", extra, "--context", "tenant=acme", "-j", "3"}, tc.flags...)
 			code, out, errs := w.kp(t, nil, append(args, tr.root)...)
-			if code != ExitOK || !strings.Contains(out, "migrated 4, skipped 0 (already under the destination), failed 0") {
+			if code != ExitOK || !strings.Contains(out, "migrated 4, skipped 0, failed 0, not reached 0") {
 				t.Fatalf("migrate: exit %d\nstdout %s\nstderr %s", code, out, errs)
 			}
 			if rewrap := strings.Contains(errs, "--rewrap keeps"); rewrap != strings.Contains(tc.name, "rewrap") {
@@ -137,10 +137,11 @@ func TestMigrateDirectory(t *testing.T) {
 			}
 			assertNoTemp(t, tr.root)
 
-			// The same command again finds everything migrated and changes nothing.
+			// The same command again finds everything migrated in its journal,
+			// reads nothing and changes nothing.
 			before := snapshot(t, tr.root)
 			code, out, errs = w.kp(t, nil, append(args, tr.root)...)
-			if code != ExitOK || !strings.Contains(out, "migrated 0, skipped 4") {
+			if code != ExitOK || !strings.Contains(out, "migrated 4, skipped 0, failed 0") || !strings.Contains(out, "\n0 objects, 0.0 MB read") {
 				t.Fatalf("second run: exit %d\nstdout %s\nstderr %s", code, out, errs)
 			}
 			sameSnapshot(t, before, snapshot(t, tr.root))
@@ -166,8 +167,8 @@ func TestMigrateDryRunChangesNothing(t *testing.T) {
 	for _, flags := range [][]string{nil, {"--rewrap"}} {
 		before := snapshot(t, tr.root)
 		code, out, errs := w.kp(t, nil, append(append([]string{"migrate", "--to", "alias/new", "--dry-run"}, flags...), tr.root)...)
-		if code != ExitFailure || !strings.Contains(out, "would migrate 4, skipped 0 (already under the destination), failed 1") ||
-			!strings.Contains(errs, "notes.txt: ") || !strings.Contains(errs, "InvalidCiphertextException") {
+		// A file that is not a message is skipped, and fails nothing.
+		if code != ExitOK || !strings.Contains(out, "would migrate 4, skipped 1, failed 0") || !strings.Contains(out, "skipped 1: not-a-message") {
 			t.Fatalf("dry run %v: exit %d\nstdout %s\nstderr %s", flags, code, out, errs)
 		}
 		sameSnapshot(t, before, snapshot(t, tr.root))
@@ -178,11 +179,12 @@ func TestMigrateDryRunChangesNothing(t *testing.T) {
 			t.Fatalf("%s no longer opens with the old key", p)
 		}
 	}
-	// A dry run that the destination refuses fails and changes nothing.
+	// A dry run that the destination refuses fails (before any object) and
+	// changes nothing.
 	disable(t, w, "alias/new")
 	before := snapshot(t, tr.root)
 	code, out, errs := w.kp(t, nil, "migrate", "--to", "alias/new", "--dry-run", filepath.Join(tr.root, "b.enc"))
-	if code != ExitFailure || !strings.Contains(out, "failed 1") || !strings.Contains(errs, "DisabledException") {
+	if code != ExitFailure || !strings.Contains(errs, "DisabledException") {
 		t.Fatalf("dry run to a disabled key: exit %d\nstdout %s\nstderr %s", code, out, errs)
 	}
 	sameSnapshot(t, before, snapshot(t, tr.root))
@@ -231,11 +233,15 @@ func TestMigrateFailuresLeaveOriginals(t *testing.T) {
 		if code != ExitFailure {
 			t.Fatalf("%v: exit %d\nstdout %s\nstderr %s", flags, code, out, errs)
 		}
-		if !strings.Contains(out, "migrated 1, skipped 0 (already under the destination), failed 8") {
+		// Damaged messages fail; what is not a message, or is under another
+		// key than --from, is skipped.
+		if !strings.Contains(out, "migrated 1, skipped 3, failed 5") || !strings.Contains(out, "skipped 2: not-a-message") ||
+			!strings.Contains(out, "skipped 1: not-under-source-keys") {
 			t.Errorf("%v: summary:\n%s\nstderr %s", flags, out, errs)
 		}
 		for name := range files {
-			if name == "ok-but-disabled.enc" {
+			switch name {
+			case "ok-but-disabled.enc", "other-key.enc", "not-a-message.enc", "empty.enc":
 				continue
 			}
 			line := lineWith(errs, name+": ")
@@ -260,7 +266,7 @@ func TestMigrateFailuresLeaveOriginals(t *testing.T) {
 	disable(t, w, "alias/new")
 	before := snapshot(t, dir)
 	code, out, errs := w.kp(t, nil, "migrate", "--to", "alias/new", filepath.Join(dir, "ok-but-disabled.enc"))
-	if code != ExitFailure || !strings.Contains(out, "failed 1") || !strings.Contains(lineWith(errs, "ok-but-disabled.enc: "), "DisabledException") {
+	if code != ExitFailure || !strings.Contains(lineWith(errs, "ok-but-disabled.enc: "), "DisabledException") {
 		t.Fatalf("to a disabled key: exit %d\nstdout %s\nstderr %s", code, out, errs)
 	}
 	sameSnapshot(t, before, snapshot(t, dir))
@@ -293,8 +299,9 @@ func TestMigrateRefusesHardLinks(t *testing.T) {
 }
 
 // TestMigrateVerificationFailureKeepsOriginal uses a destination key that
-// wraps data keys but may not decrypt: the new message is written to the
-// temporary file and then fails its verification, so the original stays.
+// wraps data keys but may not decrypt: the run's canary (a message wrapped
+// and unwrapped by each destination key once per run) fails, before any
+// object, so the original stays.
 func TestMigrateVerificationFailureKeepsOriginal(t *testing.T) {
 	w := newWorld(t)
 	w.key(t, "alias/old")
@@ -315,7 +322,7 @@ func TestMigrateVerificationFailureKeepsOriginal(t *testing.T) {
 	for _, flags := range [][]string{nil, {"--rewrap"}, {"--dry-run"}} {
 		code, stdout, errs := w.kp(t, nil, append(append([]string{"migrate", "--to", noDecrypt}, flags...), p)...)
 		line := lineWith(errs, "m.enc: ")
-		if code != ExitFailure || !strings.Contains(stdout, "failed 1") || !strings.Contains(line, "verifying the new message") || !strings.Contains(line, "AccessDeniedException") {
+		if code != ExitFailure || stdout != "" || !strings.Contains(line, "cannot unwrap what it wraps") || !strings.Contains(line, "AccessDeniedException") {
 			t.Fatalf("%v: exit %d\nstdout %s\nstderr %s", flags, code, stdout, errs)
 		}
 		if !bytes.Equal(readFile(t, p), msg) {
