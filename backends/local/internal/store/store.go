@@ -45,6 +45,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/crypto/chacha20poly1305"
@@ -250,7 +251,13 @@ func openSQL(path string, readOnly bool) (*sql.DB, error) {
 			q.Set("immutable", "1")
 		}
 	}
-	u := url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}
+	// A file: URI takes an absolute path: a relative one would be read as the
+	// URI's authority.
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	u := url.URL{Scheme: "file", Path: abs, RawQuery: q.Encode()}
 	db, err := sql.Open("sqlite", u.String())
 	if err != nil {
 		return nil, err
@@ -285,7 +292,12 @@ func (d *DB) init(ctx context.Context, o Options) (*state.State, error) {
 	}
 	if !d.readOnly {
 		// WAL is a property of the file: set once, it holds for every process.
-		if _, err := d.db.ExecContext(ctx, `PRAGMA journal_mode=WAL`); err != nil {
+		// Switching a new file to WAL takes an exclusive lock, for which SQLite
+		// may answer BUSY at once when another process opens the same new store.
+		if err := d.retry(ctx, func() error {
+			_, err := d.db.ExecContext(ctx, `PRAGMA journal_mode=WAL`)
+			return err
+		}); err != nil {
 			return nil, d.sqlErr("setting WAL mode on", err)
 		}
 		if err := d.retry(ctx, func() error { return d.create(ctx, o.Meta, nil) }); err != nil {
