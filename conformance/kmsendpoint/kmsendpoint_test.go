@@ -93,10 +93,7 @@ func TestKeyportServer(t *testing.T) {
 // TestLocalKMS checks local-kms (three processes: two accounts, two regions) with
 // the principals it ignores: the report finds the deviations that backends/awskms's
 // harness declares for it (localKMSDeviations in backends/awskms/conformance_test.go),
-// and no failure they do not explain. That harness also declares
-// DeviationDisabledAccessDenied, which the suite does not observe against the
-// pinned local-kms (its Decrypt with a KeyId answers DisabledException, and the
-// harness's own TestConformance passes without the declaration).
+// and no failure they do not explain: exactly the seven that harness declares.
 func TestLocalKMS(t *testing.T) {
 	a := testenv.Require(t, "KEYPORT_LOCALKMS_A", "local-kms")
 	b := testenv.Require(t, "KEYPORT_LOCALKMS_B", "local-kms")
