@@ -59,11 +59,18 @@ type encSession struct {
 
 var encPool = sync.Pool{New: func() any { return new(encSession) }}
 
-// release wipes a pooled session (keys, materials, everything) and returns it
-// to the pool.
+// release returns a pooled session to the pool, first wiping what a new
+// message must not find: the keys and what the keyring put in the room (the
+// data key is wiped already), and every reference to the caller's data. The
+// rest (message ID, serialized context) is overwritten by the next message.
 func (es *encSession) release() {
 	if es != nil && es.pooled {
-		*es = encSession{}
+		es.session = session{}
+		es.hdr = format.Header{}
+		es.materials = EncryptionMaterials{}
+		es.edks, es.hdrEDKs = [2]EncryptedDataKey{}, [2]format.EDK{}
+		clear(es.room.buf[:es.room.used])
+		es.room.used = 0
 		encPool.Put(es)
 	}
 }

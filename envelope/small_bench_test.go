@@ -7,6 +7,7 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/subtle"
+	"runtime"
 	"testing"
 	"time"
 
@@ -14,6 +15,8 @@ import (
 	"github.com/keyport/keyport/envelope/internal/format"
 	"github.com/keyport/keyport/envelope/internal/suite"
 	"github.com/keyport/keyport/internal/benchcpu"
+	"github.com/tink-crypto/tink-go/v2/aead"
+	"github.com/tink-crypto/tink-go/v2/keyset"
 )
 
 // smallEC is the encryption context of the 1 KiB benchmarks.
@@ -86,11 +89,19 @@ func BenchmarkSmall1KiB(b *testing.B) {
 	run("piece-open-1KiB", func() { f.open(f.gcm) })
 }
 
-// BenchmarkSmall1KiBRatio runs the 1 KiB encryption (AppendEncrypt, as in
-// BenchmarkSmall1KiB) and decryption (AppendDecrypt) alternately with the
-// floor's, a batch of each in turn, and reports the CPU time per message of
-// both and their ratio ("x-floor", lower is better). Taking turns every few
-// milliseconds exposes both to the same load from the rest of the machine.
+// BenchmarkSmall1KiBRatio runs two ways of doing the same thing alternately, a
+// batch of each in turn, and reports the CPU time per message of both and
+// their ratio ("x-ref", lower is better); taking turns every few milliseconds
+// exposes both to the same load from the rest of the machine. Each runs twice:
+// as go test runs it (a live heap of a few MB, so a garbage collection every
+// few thousand messages: allocations cost most there), and with 64 MiB held live
+// beside it ("heap64" suffix), as in a process with a working set of that size.
+//   - "encrypt", "decrypt": AppendEncrypt and AppendDecrypt of a 1 KiB message
+//     (suite 0x0478, raw AES keyring, as in BenchmarkSmall1KiB) against the
+//     format's crypto floor (smallFloor);
+//   - "encrypt-vs-tink", "decrypt-vs-tink": Encrypt and Decrypt against tink's
+//     KMS envelope AEAD (NewKMSEnvelopeAEAD2, AES-256-GCM data keys) under an
+//     AES-256-GCM key-encryption key in memory, as the raw AES keyring's.
 func BenchmarkSmall1KiBRatio(b *testing.B) {
 	ctx := context.Background()
 	pt := randBytes(7, 1024)
@@ -103,41 +114,70 @@ func BenchmarkSmall1KiBRatio(b *testing.B) {
 	}
 	f := newSmallFloor(b, len(pt), len(msg)-len(pt)-format.FinalOverhead)
 	buf := make([]byte, 0, 2*len(msg))
-	for _, c := range []struct {
-		name        string
-		ours, floor func()
-	}{
-		{"encrypt", func() {
-			if buf, err = envelope.AppendEncrypt(ctx, buf[:0], pt, eo); err != nil {
-				b.Fatal(err)
-			}
-		}, func() { f.encrypt(pt) }},
-		{"decrypt", func() {
-			if buf, _, err = envelope.AppendDecrypt(ctx, buf[:0], msg, do); err != nil {
-				b.Fatal(err)
-			}
-		}, f.decrypt},
-	} {
-		b.Run(c.name, func(b *testing.B) {
-			const batch = 1000
-			var ours, floor time.Duration
-			for b.Loop() {
-				t0 := benchcpu.Used()
-				for range batch {
-					c.ours()
-				}
-				t1 := benchcpu.Used()
-				for range batch {
-					c.floor()
-				}
-				ours, floor = ours+t1-t0, floor+benchcpu.Used()-t1
-			}
-			n := float64(b.N * batch)
-			b.ReportMetric(float64(ours.Nanoseconds())/n, "cpu-ns/msg")
-			b.ReportMetric(float64(floor.Nanoseconds())/n, "floor-cpu-ns/msg")
-			b.ReportMetric(float64(ours)/float64(floor), "x-floor")
-		})
+	kh, err := keyset.NewHandle(aead.AES256GCMKeyTemplate())
+	if err != nil {
+		b.Fatal(err)
 	}
+	kek, err := aead.New(kh)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tink := aead.NewKMSEnvelopeAEAD2(aead.AES256GCMKeyTemplate(), kek)
+	ad := []byte("tenant=42,purpose=bench")
+	tinkCT, err := tink.Encrypt(pt, ad)
+	if err != nil {
+		b.Fatal(err)
+	}
+	check := func(err error) {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	cases := []struct {
+		name      string
+		ours, ref func()
+	}{
+		{"encrypt", func() { buf, err = envelope.AppendEncrypt(ctx, buf[:0], pt, eo); check(err) }, func() { f.encrypt(pt) }},
+		{"decrypt", func() { buf, _, err = envelope.AppendDecrypt(ctx, buf[:0], msg, do); check(err) }, f.decrypt},
+		{"encrypt-vs-tink", func() { _, err := envelope.Encrypt(ctx, pt, eo); check(err) }, func() { _, err := tink.Encrypt(pt, ad); check(err) }},
+		{"decrypt-vs-tink", func() { _, _, err := envelope.Decrypt(ctx, msg, do); check(err) }, func() { _, err := tink.Decrypt(tinkCT, ad); check(err) }},
+	}
+	var ballast []byte
+	defer func() { runtime.KeepAlive(ballast) }()
+	for _, heap := range []string{"", "-heap64"} {
+		if heap != "" {
+			ballast = make([]byte, 64<<20)
+		}
+		for _, c := range cases {
+			runInTurns(b, c.name+heap, c.ours, c.ref)
+		}
+	}
+}
+
+// runInTurns runs ours and ref alternately, a batch of each in turn, and
+// reports their CPU time per operation and the ratio (see
+// BenchmarkSmall1KiBRatio).
+func runInTurns(b *testing.B, name string, ours, ref func()) {
+	b.Helper()
+	b.Run(name, func(b *testing.B) {
+		const batch = 1000
+		var tOurs, tRef time.Duration
+		for b.Loop() {
+			t0 := benchcpu.Used()
+			for range batch {
+				ours()
+			}
+			t1 := benchcpu.Used()
+			for range batch {
+				ref()
+			}
+			tOurs, tRef = tOurs+t1-t0, tRef+benchcpu.Used()-t1
+		}
+		n := float64(b.N * batch)
+		b.ReportMetric(float64(tOurs.Nanoseconds())/n, "cpu-ns/msg")
+		b.ReportMetric(float64(tRef.Nanoseconds())/n, "ref-cpu-ns/msg")
+		b.ReportMetric(float64(tOurs)/float64(tRef), "x-ref")
+	})
 }
 
 // smallFloor does the cryptography of one 1 KiB message of suite 0x0478 under a

@@ -63,10 +63,16 @@ type dframe struct {
 	l  format.FrameLayout
 }
 
+// decPipeline decrypts batches on workers: each worker reads the next batch
+// (one at a time, in order, under mu) and then decrypts it, so a batch is read
+// and decrypted by the same core; the reader takes the batches in order.
 type decPipeline struct {
-	jobs, pending, free chan *dbatch
-	stop                chan struct{}
-	stopOnce            sync.Once
+	mu       sync.Mutex // held while a batch is read
+	ended    bool       // the last batch (or an error) is read; mu guards it
+	pending  chan *dbatch
+	free     chan *dbatch
+	stop     chan struct{}
+	stopOnce sync.Once
 }
 
 // NewDecrypter reads and authenticates the header (unwrapping the data key with
@@ -286,48 +292,47 @@ func (d *Decrypter) open(b *dbatch) error {
 	return nil
 }
 
-// start runs the producer (it reads the batches, in order) and n workers.
+// start runs n workers.
 func (d *Decrypter) start(n int) *decPipeline {
-	nb := 2*n + 2
-	p := &decPipeline{
-		jobs: make(chan *dbatch, nb), pending: make(chan *dbatch, nb), free: make(chan *dbatch, nb),
-		stop: make(chan struct{}),
-	}
+	nb := 2*n + 1
+	p := &decPipeline{pending: make(chan *dbatch, nb), free: make(chan *dbatch, nb), stop: make(chan struct{})}
 	for range nb {
 		p.free <- &dbatch{done: make(chan struct{}, 1)} // one signal per use, reused
 	}
-	var wg sync.WaitGroup
 	for range n {
-		wg.Go(func() {
-			for b := range p.jobs {
-				b.err = d.open(b)
-				b.done <- struct{}{}
-			}
-		})
-	}
-	go func() {
-		defer close(p.pending)
-		defer close(p.jobs)
-		for {
-			var b *dbatch
-			select {
-			case b = <-p.free:
-			case <-p.stop:
-				return
-			}
-			err := d.fill(b)
-			p.pending <- b
-			if err != nil {
+		go func() {
+			for {
+				var b *dbatch
+				select {
+				case b = <-p.free:
+				case <-p.stop:
+					return
+				}
+				p.mu.Lock()
+				select {
+				case <-p.stop: // Close: read no further
+					p.ended = true
+				default:
+				}
+				if p.ended {
+					p.mu.Unlock()
+					return
+				}
+				err := d.fill(b)
+				p.pending <- b // in the order of the input
+				if err != nil || b.last {
+					p.ended = true
+					close(p.pending)
+				}
+				p.mu.Unlock()
+				if err == nil {
+					err = d.open(b)
+				}
 				b.err = err
 				b.done <- struct{}{}
-				return
 			}
-			p.jobs <- b
-			if b.last {
-				return
-			}
-		}
-	}()
+		}()
+	}
 	return p
 }
 
@@ -445,8 +450,8 @@ func (d *Decrypter) fail(err error) {
 	d.Close()
 }
 
-// Close stops the workers (a producer blocked in a read of the underlying reader
-// stops when that read returns). It does not close the underlying reader.
+// Close stops the workers (one blocked in a read of the underlying reader stops
+// when that read returns). It does not close the underlying reader.
 func (d *Decrypter) Close() error {
 	if d.par != nil {
 		d.par.stopOnce.Do(func() { close(d.par.stop) })

@@ -97,18 +97,31 @@ func (k *RawAES) OnEncrypt(ctx context.Context, m *envelope.EncryptionMaterials)
 	if err != nil {
 		return err
 	}
-	if err := newDataKey(m, "OnEncrypt", k.name); err != nil {
-		return err
+	kl := m.Suite.DataKeyLen()
+	if kl == 0 {
+		return backends.Errorf(backends.ErrInvalidArgument, "OnEncrypt", k.name, "unknown algorithm suite %04X", uint16(m.Suite))
 	}
 	// Provider info (name, tag bits, IV length, IV) and the wrapped key, in one
-	// piece of the materials' room.
+	// piece of the materials' room; the IV and, for the generator, the data key
+	// drawn in one read.
 	n := len(k.name) + 8 + rawAESIVLen
-	buf := m.Alloc(n + len(m.PlaintextDataKey) + rawAESTagLen)
+	buf := m.Alloc(n + kl + rawAESTagLen)
 	info := append(buf[:0:n], k.name...)
 	info = binary.BigEndian.AppendUint32(info, rawAESTagBits)
 	info = binary.BigEndian.AppendUint32(info, rawAESIVLen)
 	iv := info[len(info):n]
-	rand.Read(iv)
+	if m.PlaintextDataKey == nil {
+		rnd := m.Alloc(kl + rawAESIVLen)
+		rand.Read(rnd)
+		copy(iv, rnd[kl:])
+		clear(rnd[kl:])
+		m.PlaintextDataKey = rnd[:kl:kl]
+	} else {
+		if err := newDataKey(m, "OnEncrypt", k.name); err != nil { // checks its length
+			return err
+		}
+		rand.Read(iv)
+	}
 	info = info[:n]
 	ct := k.aead.Seal(buf[n:n], iv, m.PlaintextDataKey, aad)
 	m.EncryptedDataKeys = append(m.EncryptedDataKeys, envelope.EncryptedDataKey{
