@@ -12,6 +12,18 @@
 // opened on several goroutines, a few frames per worker at a time; the output does
 // not depend on the number of workers. The default is sequential.
 //
+// Streams on all cores: set EncryptOptions.Workers or DecryptOptions.Workers to
+// AllCores. The Encrypter then seals batches of 1 MiB on every core while it
+// reads the next (a Write of more than a batch is sealed straight from the
+// caller's slice), and writes them in order; the Decrypter's workers each read
+// a batch (in turn) and decrypt it while the others do the same. Memory stays at
+// a few MiB per worker whatever the length of the stream. To encrypt or decrypt a
+// file, io.Copy between the *os.File and the Encrypter or Decrypter: the
+// Encrypter implements io.ReaderFrom and the Decrypter io.WriterTo, and both
+// read and write a batch per call (buffering around them adds nothing).
+// EncryptOptions.PlaintextLength (the file's size) lets a caching keyring reuse
+// data keys for streams.
+//
 // Security properties: the header is authenticated (and, for committing suites,
 // the data key checked against the commit key) before any plaintext is produced.
 // The streaming decryptor releases a frame's plaintext only once the frame is
