@@ -2,8 +2,6 @@ package gocloud_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"testing"
 
@@ -12,7 +10,7 @@ import (
 	"github.com/keyport/keyport/backends/gocloud"
 	"github.com/keyport/keyport/conformance"
 	"github.com/keyport/keyport/internal/kmstest"
-	"github.com/keyport/keyport/internal/testenv"
+	"github.com/keyport/keyport/internal/vaulttest"
 	"gocloud.dev/secrets"
 	"gocloud.dev/secrets/hashivault"
 )
@@ -22,24 +20,8 @@ import (
 // not created on encrypt, and returns the root client and the mount.
 func devTransit(t *testing.T) (*api.Client, string) {
 	t.Helper()
-	addr := testenv.Require(t, "VAULT_ADDR", "Vault dev server")
-	token := testenv.Require(t, "VAULT_TOKEN", "Vault dev server")
-	cfg := api.DefaultConfig()
-	cfg.Address = addr
-	cfg.MaxRetries = 0
-	c, err := api.NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetToken(token)
-	var rb [6]byte
-	_, _ = rand.Read(rb[:])
-	mount := "gc-" + hex.EncodeToString(rb[:])
+	c, mount := vaulttest.Transit(t, "gc-")
 	ctx := context.Background()
-	if err := c.Sys().MountWithContext(ctx, mount, &api.MountInput{Type: "transit"}); err != nil {
-		t.Fatalf("mounting transit at %s: %v", mount, err)
-	}
-	t.Cleanup(func() { _ = c.Sys().UnmountWithContext(context.Background(), mount) })
 	if _, err := c.Logical().WriteWithContext(ctx, mount+"/config/keys", map[string]any{"disable_upsert": true}); err != nil {
 		t.Fatalf("disable_upsert: %v", err)
 	}

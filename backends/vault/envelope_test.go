@@ -7,6 +7,7 @@ import (
 
 	"github.com/keyport/keyport/envelope"
 	"github.com/keyport/keyport/envelope/keyring"
+	"github.com/keyport/keyport/internal/vaulttest"
 )
 
 // TestEnvelopeKeyring uses a Transit key as the keyring of an envelope message
@@ -16,7 +17,7 @@ func TestEnvelopeKeyring(t *testing.T) {
 	v := newDevVault(t)
 	ctx := context.Background()
 	for _, params := range []map[string]any{nil, {"derived": true}} {
-		key := v.key(randName("env"), params)
+		key := v.key(vaulttest.Name("env"), params)
 		kr, err := keyring.NewBackend(v.b, key, nil)
 		if err != nil {
 			t.Fatal(err)

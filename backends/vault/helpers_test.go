@@ -2,13 +2,11 @@ package vault
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"testing"
 
 	"github.com/hashicorp/vault/api"
 	"github.com/keyport/keyport/backends"
-	"github.com/keyport/keyport/internal/testenv"
+	"github.com/keyport/keyport/internal/vaulttest"
 )
 
 // devVault is the Vault dev server scripts/test.sh starts, with a Transit mount of
@@ -21,43 +19,16 @@ type devVault struct {
 	b     *Backend // over root, the mount's keys are its own
 }
 
-func rootClient(t testing.TB, addr, token string) *api.Client {
-	t.Helper()
-	cfg := api.DefaultConfig()
-	cfg.Address = addr
-	cfg.MaxRetries = 0
-	c, err := api.NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetToken(token)
-	return c
-}
-
-func randName(prefix string) string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return prefix + hex.EncodeToString(b[:])
-}
-
 // newDevVault connects to the dev server and mounts a fresh Transit engine that it
 // unmounts when the test ends.
 func newDevVault(t testing.TB) *devVault {
 	t.Helper()
-	addr := testenv.Require(t, "VAULT_ADDR", "Vault dev server")
-	token := testenv.Require(t, "VAULT_TOKEN", "Vault dev server")
-	root := rootClient(t, addr, token)
-	mount := randName("kp-")
-	ctx := context.Background()
-	if err := root.Sys().MountWithContext(ctx, mount, &api.MountInput{Type: "transit"}); err != nil {
-		t.Fatalf("mounting transit at %s: %v", mount, err)
-	}
-	t.Cleanup(func() { _ = root.Sys().UnmountWithContext(context.Background(), mount) })
+	root, mount := vaulttest.Transit(t, "kp-")
 	b, err := New(Options{Client: root})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &devVault{t: t, addr: addr, root: root, mount: mount, b: b}
+	return &devVault{t: t, addr: root.Address(), root: root, mount: mount, b: b}
 }
 
 // key creates a Transit key with the given parameters and returns its URI.
@@ -94,7 +65,7 @@ func (v *devVault) exists(name string) bool {
 func (v *devVault) tokenWith(rules string) *Backend {
 	v.t.Helper()
 	ctx := context.Background()
-	pol := randName("pol-")
+	pol := vaulttest.Name("pol-")
 	if err := v.root.Sys().PutPolicyWithContext(ctx, pol, rules); err != nil {
 		v.t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/internal/kmstest"
 	"github.com/keyport/keyport/internal/testenv"
+	"github.com/keyport/keyport/internal/vaulttest"
 )
 
 // startOwnVault starts a Vault of the test's own from the vaultdev binary that
@@ -23,7 +24,7 @@ func startOwnVault(t *testing.T) (addr, token, unsealKey string) {
 	bin := testenv.Require(t, "KEYPORT_VAULTDEV_BIN", "the vaultdev binary")
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "unseal.key")
-	token = randName("root-")
+	token = vaulttest.Name("root-")
 	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-token", token, "-unseal-key-file", keyFile)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -73,7 +74,7 @@ func startOwnVault(t *testing.T) (addr, token, unsealKey string) {
 
 func TestSealedVault(t *testing.T) {
 	addr, token, unsealKey := startOwnVault(t)
-	root := rootClient(t, addr, token)
+	root := vaulttest.Client(t, addr, token)
 	ctx := context.Background()
 	if _, err := root.Logical().Write("transit/keys/k", nil); err != nil {
 		t.Fatal(err)

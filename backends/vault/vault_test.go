@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/internal/kmstest"
+	"github.com/keyport/keyport/internal/vaulttest"
 )
 
 func TestRoundTripAndContextBinding(t *testing.T) {
@@ -312,7 +313,7 @@ func TestBatch(t *testing.T) {
 	v := newDevVault(t)
 	ctx := context.Background()
 	for _, params := range []map[string]any{nil, {"derived": true}} {
-		key := v.key(randName("b"), params)
+		key := v.key(vaulttest.Name("b"), params)
 		items := []BatchItem{
 			{Plaintext: []byte("one"), EncryptionContext: map[string]string{"i": "1"}},
 			{Plaintext: []byte("two")},
@@ -369,7 +370,7 @@ func TestRouterAndDefaultMount(t *testing.T) {
 		t.Fatalf("decrypt through the router: %v", err)
 	}
 	// vault:///<key> names the key in the "transit" mount that scripts/test.sh makes.
-	name := randName("dm")
+	name := vaulttest.Name("dm")
 	if _, err := v.root.Logical().Write("transit/keys/"+name, nil); err != nil {
 		t.Fatal(err)
 	}
