@@ -71,92 +71,72 @@ func (st *keysetState) version(id uint32) int {
 // at st.Path is replaced.
 func Create(ctx context.Context, name string, kt KeyType, st Storage) (*Keyset, error) {
 	const op = "CreateKeyset"
-	if err := checkName(op, name); err != nil {
-		return nil, err
-	}
-	if err := st.check(op, name); err != nil {
-		return nil, err
-	}
-	tmpl, ok := kt.template()
-	if !ok {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, name, "unknown key type %q", string(kt))
-	}
-	h, err := keyset.NewHandle(tmpl)
-	if err != nil {
-		return nil, backends.Errorf(backends.ErrInternal, op, name, "make the keyset: %v", err)
-	}
-	ks := &Keyset{name: name, storage: st}
-	if err := ks.install(ctx, op, h, true); err != nil {
-		return nil, err
-	}
-	return ks, nil
+	return hold(ctx, op, name, st, true, func() (*keyset.Handle, error) {
+		tmpl, ok := kt.template()
+		if !ok {
+			return nil, backends.Errorf(backends.ErrInvalidArgument, op, name, "unknown key type %q", string(kt))
+		}
+		h, err := keyset.NewHandle(tmpl)
+		if err != nil {
+			return nil, backends.Errorf(backends.ErrInternal, op, name, "make the keyset: %v", err)
+		}
+		return h, nil
+	})
 }
 
 // Open reads the keyset at st.Path, in Tink's JSON or binary format, encrypted
 // under st's KEK or (with st.InsecureCleartext) in cleartext, and names it name.
 func Open(ctx context.Context, name string, st Storage) (*Keyset, error) {
 	const op = "OpenKeyset"
-	if err := checkName(op, name); err != nil {
-		return nil, err
-	}
-	if err := st.check(op, name); err != nil {
-		return nil, err
-	}
-	if st.Path == "" {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, name, "Storage.Path is empty")
-	}
-	h, err := st.load(ctx, op, name)
-	if err != nil {
-		return nil, err
-	}
-	ks := &Keyset{name: name, storage: st}
-	if err := ks.install(ctx, op, h, false); err != nil {
-		return nil, err
-	}
-	return ks, nil
+	return hold(ctx, op, name, st, false, func() (*keyset.Handle, error) {
+		if st.Path == "" {
+			return nil, backends.Errorf(backends.ErrInvalidArgument, op, name, "Storage.Path is empty")
+		}
+		return st.load(ctx, op, name)
+	})
 }
 
 // Read reads a keyset from r as Open reads a file; changes are written to
 // st.Path when it is set.
 func Read(ctx context.Context, name string, r io.Reader, st Storage) (*Keyset, error) {
 	const op = "ReadKeyset"
-	if err := checkName(op, name); err != nil {
-		return nil, err
-	}
-	if err := st.check(op, name); err != nil {
-		return nil, err
-	}
-	data, err := io.ReadAll(r)
-	defer clear(data)
-	if err != nil {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, name, "read the keyset: %w", err)
-	}
-	h, err := st.decode(ctx, op, name, data)
-	if err != nil {
-		return nil, err
-	}
-	ks := &Keyset{name: name, storage: st}
-	if err := ks.install(ctx, op, h, false); err != nil {
-		return nil, err
-	}
-	return ks, nil
+	return hold(ctx, op, name, st, false, func() (*keyset.Handle, error) {
+		data, err := io.ReadAll(r)
+		defer clear(data)
+		if err != nil {
+			return nil, backends.Errorf(backends.ErrInvalidArgument, op, name, "read the keyset: %w", err)
+		}
+		return st.decode(ctx, op, name, data)
+	})
 }
 
 // FromHandle holds an existing keyset handle as a keyset named name; changes are
 // written to st.Path when it is set.
 func FromHandle(name string, h *keyset.Handle, st Storage) (*Keyset, error) {
 	const op = "FromHandle"
+	return hold(context.Background(), op, name, st, false, func() (*keyset.Handle, error) {
+		if h == nil {
+			return nil, backends.Errorf(backends.ErrInvalidArgument, op, name, "nil keyset handle")
+		}
+		return h, nil
+	})
+}
+
+// hold checks name and st for op, then holds the handle that handle returns as
+// the keyset named name, writing it to st at once when write is set.
+func hold(ctx context.Context, op, name string, st Storage, write bool, handle func() (*keyset.Handle, error)) (*Keyset, error) {
 	if err := checkName(op, name); err != nil {
 		return nil, err
 	}
 	if err := st.check(op, name); err != nil {
 		return nil, err
 	}
-	if h == nil {
-		return nil, backends.Errorf(backends.ErrInvalidArgument, op, name, "nil keyset handle")
+	h, err := handle()
+	if err != nil {
+		return nil, err
 	}
 	ks := &Keyset{name: name, storage: st}
-	if err := ks.install(context.Background(), op, h, false); err != nil {
+	if err := ks.install(ctx, op, h, write); err != nil {
 		return nil, err
 	}
 	return ks, nil

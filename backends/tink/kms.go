@@ -107,18 +107,28 @@ func (k *KMS) aead(op, keyID string) (tink.AEADWithContext, string, error) {
 	return nil, id, backends.Errorf(backends.ErrNotFound, op, id, "no Tink KMS client supports this key URI")
 }
 
+// call returns the AEAD of the key keyRef names for op, and its ID, after the
+// checks of what a Tink KMS client cannot do (another algorithm, a dry run).
+func (k *KMS) call(op, keyRef string, alg backends.Algorithm, dryRun bool) (tink.AEADWithContext, string, error) {
+	a, id, err := k.aead(op, keyRef)
+	if err != nil {
+		return nil, id, err
+	}
+	if err := checkAlgorithm(op, id, alg); err != nil {
+		return nil, id, err
+	}
+	if dryRun {
+		return nil, id, backends.Errorf(backends.ErrUnsupported, op, id, "a Tink KMS client has no dry run")
+	}
+	return a, id, nil
+}
+
 // Encrypt encrypts under the key in.KeyID names.
 func (k *KMS) Encrypt(ctx context.Context, in *backends.EncryptInput) (*backends.EncryptOutput, error) {
 	const op = "Encrypt"
-	a, id, err := k.aead(op, in.KeyID)
+	a, id, err := k.call(op, in.KeyID, in.EncryptionAlgorithm, in.DryRun)
 	if err != nil {
 		return nil, err
-	}
-	if err := checkAlgorithm(op, id, in.EncryptionAlgorithm); err != nil {
-		return nil, err
-	}
-	if in.DryRun {
-		return nil, backends.Errorf(backends.ErrUnsupported, op, id, "a Tink KMS client has no dry run")
 	}
 	ct, err := a.EncryptWithContext(ctx, in.Plaintext, backends.EncodeEncryptionContext(in.EncryptionContext))
 	if err != nil {
@@ -133,17 +143,12 @@ func (k *KMS) Decrypt(ctx context.Context, in *backends.DecryptInput) (*backends
 	if in.KeyID == "" {
 		return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "a Tink KMS ciphertext does not name its key: give a KeyID")
 	}
-	a, id, err := k.aead(op, in.KeyID)
+	a, id, err := k.call(op, in.KeyID, in.EncryptionAlgorithm, in.DryRun)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkAlgorithm(op, id, in.EncryptionAlgorithm); err != nil {
-		return nil, err
-	}
-	if in.DryRun {
-		return nil, backends.Errorf(backends.ErrUnsupported, op, id, "a Tink KMS client has no dry run")
-	}
 	pt, err := a.DecryptWithContext(ctx, in.CiphertextBlob, backends.EncodeEncryptionContext(in.EncryptionContext))
+
 	if err != nil {
 		return nil, kmsError(ctx, op, id, err)
 	}
