@@ -68,26 +68,12 @@ func NewFront(d Backend) *Front {
 // Register makes b the owner of URIs with the given scheme ("vault", "awskms", ...).
 // It is an error to register a scheme twice, or a scheme that has an opener.
 func (f *Front) Register(scheme string, b Backend) error {
-	scheme = strings.ToLower(scheme)
-	if !isScheme(scheme) {
-		return Errorf(ErrInvalidArgument, "Register", "", "invalid scheme %q", scheme)
-	}
-	if b == nil {
-		return Errorf(ErrInvalidArgument, "Register", "", "nil backend for scheme %q", scheme)
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if _, dup := f.schemes[scheme]; dup {
-		return Errorf(ErrAlreadyExists, "Register", "", "scheme %q is already registered", scheme)
-	}
-	if _, dup := f.openers[scheme]; dup {
-		return Errorf(ErrAlreadyExists, "Register", "", "scheme %q already has an opener", scheme)
-	}
-	if f.schemes == nil {
-		f.schemes = make(map[string]Backend)
-	}
-	f.schemes[scheme] = b
-	return nil
+	return f.claimScheme("Register", scheme, "backend", b == nil, func(scheme string) {
+		if f.schemes == nil {
+			f.schemes = make(map[string]Backend)
+		}
+		f.schemes[scheme] = b
+	})
 }
 
 // RegisterOpener makes o open the driver of a URI of the given scheme when a call
@@ -96,25 +82,34 @@ func (f *Front) Register(scheme string, b Backend) error {
 // claims goes to the opener of the "awskms" scheme, if there is one, as the URL
 // awskms:///ARN. It is an error to register a scheme twice.
 func (f *Front) RegisterOpener(scheme string, o URLOpener) error {
+	return f.claimScheme("RegisterOpener", scheme, "opener", o == nil, func(scheme string) {
+		if f.openers == nil {
+			f.openers = make(map[string]URLOpener)
+		}
+		f.openers[scheme] = o
+	})
+}
+
+// claimScheme checks, for op, a scheme and whether what is registered under it
+// (a backend or an opener) is missing, and calls set with the lower-cased
+// scheme, under f.mu, when no backend or opener has it yet.
+func (f *Front) claimScheme(op, scheme, what string, missing bool, set func(scheme string)) error {
 	scheme = strings.ToLower(scheme)
 	if !isScheme(scheme) {
-		return Errorf(ErrInvalidArgument, "RegisterOpener", "", "invalid scheme %q", scheme)
+		return Errorf(ErrInvalidArgument, op, "", "invalid scheme %q", scheme)
 	}
-	if o == nil {
-		return Errorf(ErrInvalidArgument, "RegisterOpener", "", "nil opener for scheme %q", scheme)
+	if missing {
+		return Errorf(ErrInvalidArgument, op, "", "nil %s for scheme %q", what, scheme)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, dup := f.schemes[scheme]; dup {
-		return Errorf(ErrAlreadyExists, "RegisterOpener", "", "scheme %q already has a backend", scheme)
+		return Errorf(ErrAlreadyExists, op, "", "scheme %q already has a backend", scheme)
 	}
 	if _, dup := f.openers[scheme]; dup {
-		return Errorf(ErrAlreadyExists, "RegisterOpener", "", "scheme %q already has an opener", scheme)
+		return Errorf(ErrAlreadyExists, op, "", "scheme %q already has an opener", scheme)
 	}
-	if f.openers == nil {
-		f.openers = make(map[string]URLOpener)
-	}
-	f.openers[scheme] = o
+	set(scheme)
 	return nil
 }
 

@@ -64,13 +64,19 @@ func TestRetry(t *testing.T) {
 	throttled := backends.Errorf(backends.ErrThrottling, "Encrypt", "vault://transit/k", "slow down")
 	fast := backends.RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond}
 	in := &backends.EncryptInput{KeyID: "vault://transit/k", Plaintext: []byte{1}}
+	// retrying returns a driver whose next calls fail with errs, behind a Front
+	// that retries as p says.
+	retrying := func(t *testing.T, p backends.RetryPolicy, errs ...error) (*kmstest.Fake, *backends.Front) {
+		d := kmstest.New("vault://transit/k")
+		d.Inject = kmstest.FailNext(errs...)
+		f := new(backends.Front)
+		must(t, f.Register("vault", d))
+		f.Use(backends.Retry(p))
+		return d, f
+	}
 
 	t.Run("TwiceThrottledThenOK", func(t *testing.T) {
-		d := kmstest.New("vault://transit/k")
-		d.Inject = kmstest.FailNext(throttled, throttled)
-		var f backends.Front
-		must(t, f.Register("vault", d))
-		f.Use(backends.Retry(fast))
+		d, f := retrying(t, fast, throttled, throttled)
 		out, err := f.Encrypt(ctx, in)
 		if err != nil || out.KeyID != "vault://transit/k" {
 			t.Fatalf("Encrypt = %+v, %v", out, err)
@@ -80,11 +86,7 @@ func TestRetry(t *testing.T) {
 		}
 	})
 	t.Run("GivesUp", func(t *testing.T) {
-		d := kmstest.New("vault://transit/k")
-		d.Inject = kmstest.FailNext(throttled, throttled, throttled)
-		var f backends.Front
-		must(t, f.Register("vault", d))
-		f.Use(backends.Retry(backends.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond}))
+		d, f := retrying(t, backends.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond}, throttled, throttled, throttled)
 		_, err := f.Encrypt(ctx, in)
 		kmstest.WantKind(t, err, backends.ErrThrottling, "Encrypt after the last attempt")
 		if n := d.Count(""); n != 2 {
@@ -92,11 +94,7 @@ func TestRetry(t *testing.T) {
 		}
 	})
 	t.Run("NotRetryable", func(t *testing.T) {
-		d := kmstest.New("vault://transit/k")
-		d.Inject = kmstest.FailNext(backends.Errorf(backends.ErrDisabled, "Encrypt", "k", "disabled"))
-		var f backends.Front
-		must(t, f.Register("vault", d))
-		f.Use(backends.Retry(fast))
+		d, f := retrying(t, fast, backends.Errorf(backends.ErrDisabled, "Encrypt", "k", "disabled"))
 		_, err := f.Encrypt(ctx, in)
 		kmstest.WantKind(t, err, backends.ErrDisabled, "Encrypt of a disabled key")
 		if n := d.Count(""); n != 1 {
@@ -104,12 +102,8 @@ func TestRetry(t *testing.T) {
 		}
 	})
 	t.Run("CancelStops", func(t *testing.T) {
-		d := kmstest.New("vault://transit/k")
-		d.Inject = kmstest.FailNext(throttled, throttled, throttled, throttled)
-		var f backends.Front
-		must(t, f.Register("vault", d))
 		ctx, cancel := context.WithCancel(ctx)
-		f.Use(backends.Retry(backends.RetryPolicy{BaseDelay: time.Hour}))
+		d, f := retrying(t, backends.RetryPolicy{BaseDelay: time.Hour}, throttled, throttled, throttled, throttled)
 		time.AfterFunc(50*time.Millisecond, cancel) // the caller gives up while Retry waits
 		done := make(chan error, 1)
 		go func() { _, err := f.Encrypt(ctx, in); done <- err }()
@@ -127,11 +121,7 @@ func TestRetry(t *testing.T) {
 		}
 	})
 	t.Run("DecryptPlaintextOfFailedAttemptsNotReturned", func(t *testing.T) {
-		d := kmstest.New("vault://transit/k")
-		d.Inject = kmstest.FailNext(throttled)
-		var f backends.Front
-		must(t, f.Register("vault", d))
-		f.Use(backends.Retry(fast))
+		d, f := retrying(t, fast, throttled)
 		out, err := f.Decrypt(ctx, &backends.DecryptInput{KeyID: "vault://transit/k", CiphertextBlob: d.Seal("vault://transit/k", nil, []byte("secret"))})
 		if err != nil || string(out.Plaintext) != "secret" {
 			t.Fatalf("Decrypt = %+v, %v", out, err)

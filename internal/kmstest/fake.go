@@ -316,110 +316,108 @@ func FailOp(op string, err error) func(Call) error {
 	}
 }
 
-// begin records c and runs Inject; it returns the call's index for end.
-func (f *Fake) begin(c Call) (int, error) {
+// serve records c, lets Inject answer it, else answers it with do, and records
+// the answer and the plaintext it hands out.
+func serve[T any](f *Fake, c Call, do func() (*T, error)) (*T, error) {
 	f.mu.Lock()
 	i := len(f.calls)
 	f.calls = append(f.calls, c)
 	inject := f.Inject
 	f.mu.Unlock()
+	var out *T
+	var err error
 	if inject != nil {
-		return i, inject(c)
+		err = inject(c)
 	}
-	return i, nil
-}
-
-// end records the answer of call i, and the plaintext it handed out.
-func (f *Fake) end(i int, handedOut []byte, err error) {
+	if err == nil {
+		out, err = do()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls[i].Err = err
-	if handedOut != nil {
-		f.calls[i].Plaintext = handedOut
+	switch o := any(out).(type) {
+	case *backends.DecryptOutput:
+		if o != nil {
+			f.calls[i].Plaintext = o.Plaintext
+		}
+	case *backends.GenerateDataKeyOutput:
+		if o != nil && o.Plaintext != nil {
+			f.calls[i].Plaintext = o.Plaintext
+		}
 	}
+	return out, err
 }
 
 // Encrypt seals in.Plaintext under in.KeyID.
-func (f *Fake) Encrypt(_ context.Context, in *backends.EncryptInput) (_ *backends.EncryptOutput, err error) {
+func (f *Fake) Encrypt(_ context.Context, in *backends.EncryptInput) (*backends.EncryptOutput, error) {
 	const op = "Encrypt"
-	i, err := f.begin(Call{Op: op, KeyID: in.KeyID, DryRun: in.DryRun, Plaintext: in.Plaintext})
-	defer func() { f.end(i, nil, err) }()
-	if err != nil {
-		return nil, err
-	}
-	k, err := f.usable(op, in.KeyID)
-	if err != nil {
-		return nil, err
-	}
-	if err := symmetric(op, in.KeyID, in.EncryptionAlgorithm); err != nil {
-		return nil, err
-	}
-	if err := f.dryRun(op, in.KeyID, in.DryRun); err != nil {
-		return nil, err
-	}
-	return &backends.EncryptOutput{CiphertextBlob: f.seal(k, in.Plaintext, in.EncryptionContext), KeyID: k.id, EncryptionAlgorithm: backends.SymmetricDefault}, nil
+	return serve(f, Call{Op: op, KeyID: in.KeyID, DryRun: in.DryRun, Plaintext: in.Plaintext}, func() (*backends.EncryptOutput, error) {
+		k, err := f.usable(op, in.KeyID)
+		if err != nil {
+			return nil, err
+		}
+		if err := symmetric(op, in.KeyID, in.EncryptionAlgorithm); err != nil {
+			return nil, err
+		}
+		if err := f.dryRun(op, in.KeyID, in.DryRun); err != nil {
+			return nil, err
+		}
+		return &backends.EncryptOutput{CiphertextBlob: f.seal(k, in.Plaintext, in.EncryptionContext), KeyID: k.id, EncryptionAlgorithm: backends.SymmetricDefault}, nil
+	})
 }
 
 // Decrypt opens in.CiphertextBlob, with the key in.KeyID names or, when it is
 // empty, the key the blob names.
-func (f *Fake) Decrypt(_ context.Context, in *backends.DecryptInput) (_ *backends.DecryptOutput, err error) {
+func (f *Fake) Decrypt(_ context.Context, in *backends.DecryptInput) (*backends.DecryptOutput, error) {
 	const op = "Decrypt"
-	i, err := f.begin(Call{Op: op, KeyID: in.KeyID, DryRun: in.DryRun})
-	var pt []byte
-	defer func() { f.end(i, pt, err) }()
-	if err != nil {
-		return nil, err
-	}
-	if err := symmetric(op, in.KeyID, in.EncryptionAlgorithm); err != nil {
-		return nil, err
-	}
-	k, got, err := f.open(op, in.KeyID, in.CiphertextBlob, in.EncryptionContext, true)
-	if err != nil {
-		return nil, err
-	}
-	if err := f.dryRun(op, in.KeyID, in.DryRun); err != nil {
-		clear(got)
-		return nil, err
-	}
-	pt = got
-	return &backends.DecryptOutput{Plaintext: pt, KeyID: k.id, EncryptionAlgorithm: backends.SymmetricDefault}, nil
+	return serve(f, Call{Op: op, KeyID: in.KeyID, DryRun: in.DryRun}, func() (*backends.DecryptOutput, error) {
+		if err := symmetric(op, in.KeyID, in.EncryptionAlgorithm); err != nil {
+			return nil, err
+		}
+		k, pt, err := f.open(op, in.KeyID, in.CiphertextBlob, in.EncryptionContext, true)
+		if err != nil {
+			return nil, err
+		}
+		if err := f.dryRun(op, in.KeyID, in.DryRun); err != nil {
+			clear(pt)
+			return nil, err
+		}
+		return &backends.DecryptOutput{Plaintext: pt, KeyID: k.id, EncryptionAlgorithm: backends.SymmetricDefault}, nil
+	})
 }
 
 // ReEncrypt re-encrypts natively: the plaintext never leaves the fake.
-func (f *Fake) ReEncrypt(_ context.Context, in *backends.ReEncryptInput) (_ *backends.ReEncryptOutput, err error) {
+func (f *Fake) ReEncrypt(_ context.Context, in *backends.ReEncryptInput) (*backends.ReEncryptOutput, error) {
 	const op = "ReEncrypt"
-	i, err := f.begin(Call{Op: op, KeyID: in.DestinationKeyID, SourceKeyID: in.SourceKeyID, DryRun: in.DryRun})
-	defer func() { f.end(i, nil, err) }()
-	if err != nil {
-		return nil, err
-	}
-	if err := symmetric(op, in.SourceKeyID, in.SourceEncryptionAlgorithm); err != nil {
-		return nil, err
-	}
-	if err := symmetric(op, in.DestinationKeyID, in.DestinationEncryptionAlgorithm); err != nil {
-		return nil, err
-	}
-	dst, err := f.resolve(op, in.DestinationKeyID)
-	if err != nil {
-		return nil, err
-	}
-	src, pt, err := f.open(op, in.SourceKeyID, in.CiphertextBlob, in.SourceEncryptionContext, true)
-	if err != nil {
-		return nil, err
-	}
-	defer clear(pt)
-	if err := f.enabled(op, in.DestinationKeyID, dst); err != nil {
-		return nil, err
-	}
-	if err := f.dryRun(op, in.DestinationKeyID, in.DryRun); err != nil {
-		return nil, err
-	}
-	return &backends.ReEncryptOutput{
-		CiphertextBlob: f.seal(dst, pt, in.DestinationEncryptionContext),
-		SourceKeyID:    src.id, KeyID: dst.id,
-		SourceEncryptionAlgorithm: backends.SymmetricDefault, DestinationEncryptionAlgorithm: backends.SymmetricDefault,
-		Native: true,
-	}, nil
+	return serve(f, Call{Op: op, KeyID: in.DestinationKeyID, SourceKeyID: in.SourceKeyID, DryRun: in.DryRun}, func() (*backends.ReEncryptOutput, error) {
+		if err := symmetric(op, in.SourceKeyID, in.SourceEncryptionAlgorithm); err != nil {
+			return nil, err
+		}
+		if err := symmetric(op, in.DestinationKeyID, in.DestinationEncryptionAlgorithm); err != nil {
+			return nil, err
+		}
+		dst, err := f.resolve(op, in.DestinationKeyID)
+		if err != nil {
+			return nil, err
+		}
+		src, pt, err := f.open(op, in.SourceKeyID, in.CiphertextBlob, in.SourceEncryptionContext, true)
+		if err != nil {
+			return nil, err
+		}
+		defer clear(pt)
+		if err := f.enabled(op, in.DestinationKeyID, dst); err != nil {
+			return nil, err
+		}
+		if err := f.dryRun(op, in.DestinationKeyID, in.DryRun); err != nil {
+			return nil, err
+		}
+		return &backends.ReEncryptOutput{
+			CiphertextBlob: f.seal(dst, pt, in.DestinationEncryptionContext),
+			SourceKeyID:    src.id, KeyID: dst.id,
+			SourceEncryptionAlgorithm: backends.SymmetricDefault, DestinationEncryptionAlgorithm: backends.SymmetricDefault,
+			Native: true,
+		}, nil
+	})
 }
 
 // GenerateDataKey returns a random data key and its blob under in.KeyID.
@@ -432,59 +430,52 @@ func (f *Fake) GenerateDataKeyWithoutPlaintext(_ context.Context, in *backends.G
 	return f.generate("GenerateDataKeyWithoutPlaintext", in, false)
 }
 
-func (f *Fake) generate(op string, in *backends.GenerateDataKeyInput, plaintext bool) (_ *backends.GenerateDataKeyOutput, err error) {
-	i, err := f.begin(Call{Op: op, KeyID: in.KeyID, DryRun: in.DryRun})
-	var dk []byte
-	defer func() { f.end(i, dk, err) }()
-	if err != nil {
-		return nil, err
-	}
-	n, err := in.DataKeyLength(op)
-	if err != nil {
-		return nil, err
-	}
-	k, err := f.usable(op, in.KeyID)
-	if err != nil {
-		return nil, err
-	}
-	if err := f.dryRun(op, in.KeyID, in.DryRun); err != nil {
-		return nil, err
-	}
-	pt := make([]byte, n)
-	_, _ = rand.Read(pt)
-	out := &backends.GenerateDataKeyOutput{CiphertextBlob: f.seal(k, pt, in.EncryptionContext), KeyID: k.id}
-	if !plaintext {
-		clear(pt)
+func (f *Fake) generate(op string, in *backends.GenerateDataKeyInput, plaintext bool) (*backends.GenerateDataKeyOutput, error) {
+	return serve(f, Call{Op: op, KeyID: in.KeyID, DryRun: in.DryRun}, func() (*backends.GenerateDataKeyOutput, error) {
+		n, err := in.DataKeyLength(op)
+		if err != nil {
+			return nil, err
+		}
+		k, err := f.usable(op, in.KeyID)
+		if err != nil {
+			return nil, err
+		}
+		if err := f.dryRun(op, in.KeyID, in.DryRun); err != nil {
+			return nil, err
+		}
+		pt := make([]byte, n)
+		_, _ = rand.Read(pt)
+		out := &backends.GenerateDataKeyOutput{CiphertextBlob: f.seal(k, pt, in.EncryptionContext), KeyID: k.id}
+		if plaintext {
+			out.Plaintext = pt
+		} else {
+			clear(pt)
+		}
 		return out, nil
-	}
-	dk, out.Plaintext = pt, pt
-	return out, nil
+	})
 }
 
 // DescribeKey describes the key in.KeyID names, whatever its state.
-func (f *Fake) DescribeKey(_ context.Context, in *backends.DescribeKeyInput) (_ *backends.KeyMetadata, err error) {
+func (f *Fake) DescribeKey(_ context.Context, in *backends.DescribeKeyInput) (*backends.KeyMetadata, error) {
 	const op = "DescribeKey"
-	i, err := f.begin(Call{Op: op, KeyID: in.KeyID})
-	defer func() { f.end(i, nil, err) }()
-	if err != nil {
-		return nil, err
-	}
-	k, err := f.resolve(op, in.KeyID)
-	if err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	md := &backends.KeyMetadata{
-		Arn: k.id, KeyID: k.id[strings.LastIndexByte(k.id, '/')+1:],
-		KeyState: k.state, Enabled: k.state == backends.KeyStateEnabled, DeletionDate: k.deletion,
-		KeyUsage: backends.KeyUsageEncryptDecrypt, KeySpec: "SYMMETRIC_DEFAULT",
-		EncryptionAlgorithms: []backends.Algorithm{backends.SymmetricDefault},
-	}
-	if r, err := backends.ParseKeyRef(k.id); err == nil && r.Form == backends.FormKeyARN {
-		md.KeyID, md.AWSAccountID, md.Region, md.MultiRegion = r.KeyID, r.Account, r.Region, r.MultiRegion()
-	}
-	return md, nil
+	return serve(f, Call{Op: op, KeyID: in.KeyID}, func() (*backends.KeyMetadata, error) {
+		k, err := f.resolve(op, in.KeyID)
+		if err != nil {
+			return nil, err
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		md := &backends.KeyMetadata{
+			Arn: k.id, KeyID: k.id[strings.LastIndexByte(k.id, '/')+1:],
+			KeyState: k.state, Enabled: k.state == backends.KeyStateEnabled, DeletionDate: k.deletion,
+			KeyUsage: backends.KeyUsageEncryptDecrypt, KeySpec: "SYMMETRIC_DEFAULT",
+			EncryptionAlgorithms: []backends.Algorithm{backends.SymmetricDefault},
+		}
+		if r, err := backends.ParseKeyRef(k.id); err == nil && r.Form == backends.FormKeyARN {
+			md.KeyID, md.AWSAccountID, md.Region, md.MultiRegion = r.KeyID, r.Account, r.Region, r.MultiRegion()
+		}
+		return md, nil
+	})
 }
 
 // CiphertextKeyID returns the canonical ID of the key that made blob (the first

@@ -220,9 +220,9 @@ func TestFakeDryRun(t *testing.T) {
 
 func TestOnly(t *testing.T) {
 	f := kmstest.New()
-	for n := range 16 {
-		want := backends.Capabilities{ReEncrypt: n&1 != 0, GenerateDataKey: n&2 != 0, DescribeKey: n&4 != 0, InspectCiphertext: n&8 != 0}
+	for _, want := range []backends.Capabilities{{}, {ReEncrypt: true}, {InspectCiphertext: true}, {ReEncrypt: true, GenerateDataKey: true, DescribeKey: true, InspectCiphertext: true}} {
 		b := f.Only(want)
+
 		var got backends.Capabilities
 		_, got.ReEncrypt = b.(backends.ReEncrypter)
 		_, got.GenerateDataKey = b.(backends.DataKeyGenerator)
@@ -232,4 +232,13 @@ func TestOnly(t *testing.T) {
 			t.Errorf("Only(%+v) has %+v", want, got)
 		}
 	}
+}
+
+func TestOnlyPanicsForAnUnknownSet(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("Only of a set it has no view for did not panic")
+		}
+	}()
+	kmstest.New().Only(backends.Capabilities{DescribeKey: true})
 }
