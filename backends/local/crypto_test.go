@@ -518,3 +518,34 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatalf("no rotation happened: CurrentVersion %d", md.CurrentVersion)
 	}
 }
+
+// TestBlobsOfTheirOwnKey is issue 9's finding 7, last item: blobs were sealed
+// under the backing key itself with random 96-bit nonces, with no bound on their
+// number. Now each blob is format version 2 and carries a random 256-bit salt
+// from which its own key is derived: two blobs of one plaintext under one key
+// share neither salt nor ciphertext, and both decrypt.
+func TestBlobsOfTheirOwnKey(t *testing.T) {
+	f := newFixture(t)
+	k := f.key(f.a, nil)
+	arnLen := len(k.Arn)
+	var salts [][]byte
+	for range 2 {
+		b := f.encrypt(f.a, k.Arn, []byte("same"), nil)
+		if b[0] != 0x6B || b[1] != 2 {
+			t.Fatalf("blob format version %d, want 2", b[1])
+		}
+		// magic, version, ARN length, ARN, backing-key version, then the salt.
+		salt := b[4+arnLen+4 : 4+arnLen+4+32]
+		for _, s := range salts {
+			if bytes.Equal(s, salt) {
+				t.Fatal("two blobs share a salt")
+			}
+		}
+		salts = append(salts, bytes.Clone(salt))
+		dec, err := f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: b})
+		mustOK(t, err)
+		if string(dec.Plaintext) != "same" {
+			t.Fatal("wrong plaintext")
+		}
+	}
+}

@@ -569,3 +569,33 @@ func TestConvertV1StoreWeakRoot(t *testing.T) {
 	mustOK(t, err)
 	mustOK(t, svc.Close())
 }
+
+// TestStoreRegion: a store keeps the region and partition it was made for; an
+// Open that asks for others is refused, and one that names none takes the
+// store's.
+func TestStoreRegion(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys.db")
+	svc, err := local.Open(path, local.WithRootKey(rootKey(1)), local.WithRegion("eu-west-1"))
+	mustOK(t, err)
+	k, err := svc.Client(local.Identity{Account: acctA}).CreateKey(bg, nil)
+	mustOK(t, err)
+	mustOK(t, svc.Close())
+	if !strings.Contains(k.KeyMetadata.Arn, ":eu-west-1:") {
+		t.Fatalf("key ARN %s", k.KeyMetadata.Arn)
+	}
+	_, err = local.Open(path, local.WithRootKey(rootKey(1)), local.WithRegion("us-east-1"))
+	wantKind(t, err, backends.ErrInvalidArgument)
+	_, err = local.Open(path, local.WithRootKey(rootKey(1)), local.WithPartition("aws-cn"))
+	wantKind(t, err, backends.ErrInvalidArgument)
+	svc, err = local.Open(path, local.WithRootKey(rootKey(1)))
+	mustOK(t, err)
+	defer svc.Close()
+	if svc.Region() != "eu-west-1" || svc.Partition() != "aws" {
+		t.Fatalf("reopened as %s/%s", svc.Partition(), svc.Region())
+	}
+	md, err := svc.Client(local.Identity{Account: acctA}).DescribeKey(bg, &backends.DescribeKeyInput{KeyID: k.KeyMetadata.Arn})
+	mustOK(t, err)
+	if md.Arn != k.KeyMetadata.Arn {
+		t.Fatal("the key's ARN changed")
+	}
+}
