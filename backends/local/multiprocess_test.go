@@ -338,7 +338,7 @@ func TestStoreSurvivesSIGKILL(t *testing.T) {
 		// Every other kill lands while the writer is writing (after its first
 		// commit); the others at any moment, opening the store included.
 		if n%2 == 0 {
-			writers[i].waitCommitted(10 * time.Second)
+			writers[i].waitCommitted(60 * time.Second)
 		}
 		time.Sleep(time.Duration(rng.IntN(50)) * time.Millisecond)
 		got, errLine := writers[i].kill(t)

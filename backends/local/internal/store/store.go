@@ -271,15 +271,13 @@ func openSQL(path string, readOnly bool) (*sql.DB, error) {
 // init checks a store, or makes the tables and meta rows of a new one, and loads
 // the state.
 func (d *DB) init(ctx context.Context, o Options) (*state.State, error) {
-	var tables int
-	if err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type='table' AND name='keyport_meta'`).Scan(&tables); err != nil {
-		return nil, d.sqlErr("reading", err)
+	var tables, any int
+	if err := d.retry(ctx, func() error {
+		return d.sqlErr("reading", d.db.QueryRowContext(ctx, `SELECT count(*) FILTER (WHERE type='table' AND name='keyport_meta'), count(*) FROM sqlite_master`).Scan(&tables, &any))
+	}); err != nil {
+		return nil, err
 	}
 	if tables == 0 {
-		var any int
-		if err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master`).Scan(&any); err != nil {
-			return nil, d.sqlErr("reading", err)
-		}
 		if any > 0 {
 			return nil, fmt.Errorf("%w: %s is an SQLite database of something else", ErrForeign, d.path)
 		}
