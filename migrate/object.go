@@ -424,6 +424,7 @@ func (w *worker) publish(ctx context.Context, e journal.Entry, wr store.Writer) 
 			return failed(e, ReasonError, fmt.Errorf("journal: %w", err)), false
 		}
 	}
+	beforePublish(e.Key)
 	return r.published(ctx, e, r.dst.Publish(ctx, []store.Writer{wr})[0]), false
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bmatcuk/doublestar/v4"
+	"gocloud.dev/blob"
 
 	"github.com/keyport/keyport/backends"
 )
@@ -98,9 +99,18 @@ type Options struct {
 	// Source is a directory (a path or a file:// URL) or a bucket URL (s3://,
 	// gs://, azblob://, mem://; a prefix with the URL's prefix parameter).
 	Source string
+	// SourceBucket, if set, is an open bucket to migrate instead of opening
+	// Source (which then only names it in the report and the journal); the
+	// caller closes it. A mem:// URL opens a new, empty bucket every time, so
+	// an in-memory bucket is given this way.
+	SourceBucket *blob.Bucket
 	// Destination, if set, is where the new objects go (same forms; the same
-	// keys under it): the source is left untouched. Empty: in place.
+	// keys under it): the source is left untouched, and only migrated objects
+	// are written (skipped ones are not copied). Empty: in place.
 	Destination string
+	// DestinationBucket, if set, is an open bucket to copy to instead of
+	// opening Destination.
+	DestinationBucket *blob.Bucket
 
 	// From, if set, are the only keys allowed to unwrap (an allow-list);
 	// objects under none of them are skipped. Empty: any key the Front reaches.
@@ -168,7 +178,7 @@ func (o *Options) validate() error {
 	switch {
 	case o.Front == nil:
 		return backends.Errorf(backends.ErrInvalidArgument, op, "", "no Front")
-	case o.Source == "":
+	case o.Source == "" && o.SourceBucket == nil:
 		return backends.Errorf(backends.ErrInvalidArgument, op, "", "no source")
 	case len(o.To) == 0:
 		return backends.Errorf(backends.ErrInvalidArgument, op, "", "no destination key")

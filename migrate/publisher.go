@@ -84,6 +84,9 @@ func (p *publisher) flush(batch []staged) {
 			return
 		}
 	}
+	for _, s := range batch {
+		beforePublish(s.e.Key)
+	}
 	errs := r.dst.Publish(p.ctx, ws)
 	for i, s := range batch {
 		r.record(r.published(p.ctx, s.e, errs[i]))

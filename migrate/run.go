@@ -22,6 +22,16 @@ import (
 	"github.com/keyport/keyport/reencrypt"
 )
 
+// testHookBeforePublish, if set (by tests), is called with the key of each
+// verified object just before it is published.
+var testHookBeforePublish atomic.Pointer[func(key string)]
+
+func beforePublish(key string) {
+	if h := testHookBeforePublish.Load(); h != nil {
+		(*h)(key)
+	}
+}
+
 // op is the operation errors of this package name.
 const op = "Migrate"
 
@@ -234,12 +244,18 @@ func canonicalIDs(ctx context.Context, f *backends.Front, keys []string) ([]stri
 // openStores opens the source and, for a copy, the destination.
 func (r *runner) openStores(ctx context.Context) error {
 	var err error
-	if r.src, err = openStore(ctx, r.o.Source, false); err != nil {
+	if r.o.SourceBucket != nil {
+		r.src = store.NewBucket(r.o.SourceBucket)
+	} else if r.src, err = openStore(ctx, r.o.Source, false); err != nil {
 		return fmt.Errorf("source: %w", err)
 	}
 	if d, ok := r.src.(*store.Dir); ok {
 		d.RemoveStale = !r.o.DryRun
 		d.OnStale = r.stale
+	}
+	if r.o.DestinationBucket != nil {
+		r.dst = store.NewBucket(r.o.DestinationBucket)
+		return nil
 	}
 	if r.o.Destination == "" {
 		r.dst, r.inPlace = r.src, true
@@ -394,8 +410,8 @@ func (r *runner) process(ctx context.Context) error {
 			defer wg.Done()
 			w := newWorker(r, pub)
 			for e := range jobs {
-				if pctx.Err() != nil {
-					continue // interrupted: the object stays Pending
+				if pctx.Err() != nil || r.stopEarly.Load() {
+					continue // interrupted or stopped: the object stays Pending
 				}
 				w.object(pctx, e)
 			}

@@ -33,7 +33,8 @@ import (
 // Cloud Storage. Where the store has none (mem://), the version is compared
 // just before the upload is closed, which narrows the race but cannot close it.
 type Bucket struct {
-	b *blob.Bucket
+	b     *blob.Bucket
+	owned bool // opened here: Close closes it
 }
 
 var _ Store = (*Bucket)(nil)
@@ -44,10 +45,10 @@ func OpenBucket(ctx context.Context, url string) (*Bucket, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Bucket{b: b}, nil
+	return &Bucket{b: b, owned: true}, nil
 }
 
-// NewBucket wraps an open bucket (the caller closes it after Close).
+// NewBucket wraps an open bucket, which the caller closes.
 func NewBucket(b *blob.Bucket) *Bucket { return &Bucket{b: b} }
 
 // bucketVersion is an object's fingerprint: its MD5 where the store keeps
@@ -237,5 +238,10 @@ func (w *bucketWriter) publish(ctx context.Context) error {
 	return err
 }
 
-// Close closes the bucket.
-func (s *Bucket) Close() error { return s.b.Close() }
+// Close closes the bucket if OpenBucket opened it.
+func (s *Bucket) Close() error {
+	if !s.owned {
+		return nil
+	}
+	return s.b.Close()
+}
