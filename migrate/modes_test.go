@@ -275,11 +275,10 @@ func TestShards(t *testing.T) {
 			t.Errorf("shard %d has %d of %d objects", k, rep.Objects, single.Objects)
 		}
 		reps = append(reps, rep)
-		j, err := journal.Open(ctx, o.Journal, o.identity(nil, nil))
-		if err == nil {
+		if _, err := journal.Open(ctx, o.Journal, o.identity(nil, nil)); err == nil {
 			t.Fatal("the shard's journal took another identity")
 		}
-		j = openJournalForTest(t, o.Journal)
+		j := openJournalForTest(t, o.Journal)
 		for _, s := range []journal.State{journal.Done, journal.Skipped, journal.Failed, journal.Pending} {
 			es, err := j.Entries(ctx, s, 0)
 			if err != nil {

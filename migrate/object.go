@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/md5"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -382,10 +381,6 @@ func (w *worker) write(ctx context.Context, e journal.Entry, rd store.Reader, ou
 	co := store.CreateOptions{Like: rd, Size: int64(len(out))}
 	if r.inPlace {
 		co.Replace = rd
-	}
-	if !r.dst.Batched() {
-		sum := md5.Sum(out)
-		co.MD5 = sum[:]
 	}
 	wr, err := r.dst.Create(ctx, e.Key, co)
 	if err != nil {

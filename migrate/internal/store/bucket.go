@@ -132,34 +132,44 @@ func (s *Bucket) Open(ctx context.Context, key string) (Reader, error) {
 	return br, nil
 }
 
-// bucketWriter is an upload, published by Close.
+// bucketWriter is an upload that reads the new object from a pipe: it is
+// published when the pipe is closed (Publish), and aborted when its context is
+// canceled first (Abort). The upload goes through Bucket.Upload, the drivers'
+// one-shot path (Azure's streaming Write path crashes when its upload fails,
+// as a failed precondition makes it).
 type bucketWriter struct {
 	s      *Bucket
-	w      *blob.Writer
+	pw     *io.PipeWriter
+	result chan error
 	cancel context.CancelFunc
 	key    string
 	check  string // a version to compare before closing (no precondition)
 	done   bool
 }
 
-func (w *bucketWriter) Write(p []byte) (int, error) { return w.w.Write(p) }
+func (w *bucketWriter) Write(p []byte) (int, error) { return w.pw.Write(p) }
 
-// Abort cancels the upload: nothing is written.
+// errAborted ends the pipe of an aborted upload.
+var errAborted = errors.New("upload aborted")
+
+// Abort cancels the upload (the context first, so that nothing is
+// committed): nothing is written.
 func (w *bucketWriter) Abort() {
 	if w.done {
 		return
 	}
 	w.done = true
 	w.cancel()
-	w.w.Close()
+	w.pw.CloseWithError(errAborted)
+	<-w.result
 }
 
 // Create starts an upload of key, with the store's precondition on the
 // version o.Replace read.
 func (s *Bucket) Create(ctx context.Context, key string, o CreateOptions) (Writer, error) {
 	wctx, cancel := context.WithCancel(ctx)
-	bw := &bucketWriter{s: s, cancel: cancel, key: key}
-	opts := &blob.WriterOptions{ContentMD5: o.MD5}
+	bw := &bucketWriter{s: s, cancel: cancel, key: key, result: make(chan error, 1)}
+	opts := &blob.WriterOptions{ContentType: "application/octet-stream"}
 	if o.Replace != nil {
 		r, ok := o.Replace.(*bucketReader)
 		if !ok {
@@ -184,12 +194,13 @@ func (s *Bucket) Create(ctx context.Context, key string, o CreateOptions) (Write
 			return nil
 		}
 	}
-	w, err := s.b.NewWriter(wctx, key, opts)
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	bw.w = w
+	pr, pw := io.Pipe()
+	bw.pw = pw
+	go func() {
+		err := s.b.Upload(wctx, key, pr, opts)
+		pr.CloseWithError(err) // a writer still writing learns of the failure
+		bw.result <- err
+	}()
 	return bw, nil
 }
 
@@ -230,7 +241,8 @@ func (w *bucketWriter) publish(ctx context.Context) error {
 		}
 	}
 	w.done = true
-	err := w.w.Close()
+	w.pw.Close()
+	err := <-w.result
 	w.cancel()
 	if gcerrors.Code(err) == gcerrors.FailedPrecondition {
 		return ErrChanged

@@ -65,9 +65,6 @@ type CreateOptions struct {
 	Like Reader
 	// Size is the new object's size when known in advance (0: unknown).
 	Size int64
-	// MD5 is the new object's MD5 when known in advance (nil: unknown); buckets
-	// store it, and check it.
-	MD5 []byte
 }
 
 // Writer writes a new object. Nothing is visible until Publish.
