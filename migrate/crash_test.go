@@ -145,7 +145,9 @@ type crashWorld struct {
 	dstKR    envelope.Keyring
 }
 
-func newCrashWorld(t *testing.T) *crashWorld {
+func newCrashWorld(t *testing.T) *crashWorld { return newCrashWorldTB(t) }
+
+func newCrashWorldTB(t testing.TB) *crashWorld {
 	t.Helper()
 	ep := testenv.Require(t, "KEYPORT_LOCALKMS_A", "local-kms")
 	dir := t.TempDir()
