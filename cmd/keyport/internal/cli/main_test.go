@@ -32,6 +32,7 @@ func newWorld(t *testing.T) *world {
 	t.Setenv("VAULT_ADDR", "") // only the services a test names
 	t.Setenv(ConfigEnv, "")
 	t.Setenv("XDG_CONFIG_HOME", w.dir) // no configuration file
+	t.Chdir(w.dir)                     // migrate's journals go to the working directory
 	return w
 }
 
