@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/keyport/keyport/envelope"
 	"github.com/keyport/keyport/internal/benchcpu"
@@ -160,4 +161,127 @@ func BenchmarkDecrypt64MiB(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkStream64MiBTurns measures the streaming targets in turns, one
+// 64 MiB pass of each side alternately, so that both sides see the same load
+// from the rest of the machine (suite 0478, 64 KiB frames, as the other 64 MiB
+// benchmarks):
+//   - "encrypt-vs-raw", "decrypt-vs-raw": the Encrypter and Decrypter on one
+//     goroutine against raw AES-256-GCM per frame (BenchmarkRawAESGCM64MiB's
+//     seal-frame and open-frame), in CPU time: "x-ref" is ours/raw, so the
+//     throughput ratio is its inverse;
+//   - "decrypt-vs-raw-read": the Decrypter against raw AES-256-GCM that first
+//     copies each batch of four frames out of the message, as any decrypter
+//     reading an io.Reader must (the per-frame reference reads nothing);
+//   - "encrypt-all-cores", "decrypt-all-cores": the same streams with Workers:
+//     AllCores against one goroutine, in wall-clock time: "speedup" is
+//     one goroutine's time over all cores'.
+func BenchmarkStream64MiBTurns(b *testing.B) {
+	ctx := context.Background()
+	pt := randBytes(1, benchSize)
+	kr := aesKeyring(b, "k1", 1)
+	eo := func(w int) envelope.EncryptOptions {
+		return envelope.EncryptOptions{Keyring: kr, Suite: envelope.SuiteAES256GCMHKDFSHA512CommitKey, FrameLength: benchFrame, Workers: w}
+	}
+	msg, err := envelope.Encrypt(ctx, pt, eo(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	encrypt := func(w int) func() {
+		return func() {
+			e, err := envelope.NewEncrypter(ctx, io.Discard, eo(w))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := e.Write(pt); err != nil {
+				b.Fatal(err)
+			}
+			if err := e.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	decrypt := func(w int) func() {
+		return func() {
+			d, err := envelope.NewDecrypter(ctx, bytes.NewReader(msg), envelope.DecryptOptions{Keyring: kr, Workers: w})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n, err := io.Copy(io.Discard, d); err != nil || n != benchSize {
+				b.Fatal(n, err)
+			}
+		}
+	}
+	// Raw AES-256-GCM per frame, as BenchmarkRawAESGCM64MiB.
+	blk, _ := aes.NewCipher(bytes.Repeat([]byte{1}, 32))
+	g, _ := cipher.NewGCM(blk)
+	ct := make([]byte, benchSize/benchFrame*(benchFrame+g.Overhead()))
+	frame := make([]byte, benchFrame+g.Overhead())
+	nonce, aad := make([]byte, 12), make([]byte, 32+34+12)
+	// Raw AES-256-GCM reading its input as a stream decrypter must: each batch
+	// of frames copied out of the message (one read), then opened per frame.
+	batch := make([]byte, 4*(benchFrame+g.Overhead()))
+	rawRead := func() {
+		stride := benchFrame + g.Overhead()
+		for i := 0; i < benchSize/benchFrame; i += 4 {
+			copy(batch, ct[i*stride:(i+4)*stride])
+			for k := range 4 {
+				binary.BigEndian.PutUint32(nonce[8:], uint32(i+k+1))
+				binary.BigEndian.PutUint32(aad[66:], uint32(i+k+1))
+				if _, err := g.Open(frame[:0], nonce, batch[k*stride:(k+1)*stride], aad); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+	raw := func(open bool) func() {
+		return func() {
+			for i := range benchSize / benchFrame {
+				binary.BigEndian.PutUint32(nonce[8:], uint32(i+1))
+				binary.BigEndian.PutUint32(aad[66:], uint32(i+1))
+				off := i * (benchFrame + g.Overhead())
+				if !open {
+					g.Seal(frame[:0], nonce, pt[i*benchFrame:(i+1)*benchFrame], aad)
+				} else if _, err := g.Open(frame[:0], nonce, ct[off:off+benchFrame+g.Overhead()], aad); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+	for i := range benchSize / benchFrame { // the raw ciphertext, every page touched
+		binary.BigEndian.PutUint32(nonce[8:], uint32(i+1))
+		binary.BigEndian.PutUint32(aad[66:], uint32(i+1))
+		off := i * (benchFrame + g.Overhead())
+		g.Seal(ct[off:off], nonce, pt[i*benchFrame:(i+1)*benchFrame], aad)
+	}
+	turns := func(name string, ours, ref func(), wall bool) {
+		b.Run(name, func(b *testing.B) {
+			var tOurs, tRef time.Duration
+			clock := benchcpu.Used
+			if wall {
+				start := time.Now()
+				clock = func() time.Duration { return time.Since(start) }
+			}
+			for b.Loop() {
+				t0 := clock()
+				ours()
+				t1 := clock()
+				ref()
+				tOurs, tRef = tOurs+t1-t0, tRef+clock()-t1
+			}
+			if wall {
+				b.ReportMetric(float64(tRef)/float64(tOurs), "speedup")
+				b.ReportMetric(float64(b.N)*benchSize/tOurs.Seconds()/1e6, "MB/s-all-cores")
+				return
+			}
+			b.ReportMetric(float64(tOurs)/float64(tRef), "x-ref")
+			b.ReportMetric(float64(b.N)*benchSize/tOurs.Seconds()/1e6, "MB/cpu-s")
+		})
+	}
+	turns("encrypt-vs-raw", encrypt(1), raw(false), false)
+	turns("decrypt-vs-raw", decrypt(1), raw(true), false)
+	turns("decrypt-vs-raw-read", decrypt(1), rawRead, false)
+	turns("encrypt-all-cores", encrypt(envelope.AllCores), encrypt(1), true)
+	turns("decrypt-all-cores", decrypt(envelope.AllCores), decrypt(1), true)
 }
