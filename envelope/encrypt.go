@@ -9,9 +9,6 @@ import (
 	"github.com/keyport/keyport/envelope/internal/format"
 )
 
-// maxFooter bounds the footer: two-byte length and a DER ECDSA P-384 signature.
-const maxFooter = 2 + 2 + 2*(2+1+48) + 8
-
 // Encrypt encrypts plaintext into one message in the AWS Encryption SDK format:
 // framed, message format v2 with a key-committing suite (0x0578 by default; see
 // EncryptOptions). With opts.Workers > 1 the frames are sealed in parallel; the
@@ -40,7 +37,7 @@ func AppendEncrypt(ctx context.Context, dst, plaintext []byte, opts EncryptOptio
 	size := hdrLen + body.SealedSize(len(plaintext), F, true)
 	footer := 0
 	if sess.signer != nil {
-		footer = maxFooter
+		footer = format.MaxFooter
 	}
 	base := len(dst)
 	dst = slices.Grow(dst, size+footer)

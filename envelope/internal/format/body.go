@@ -20,6 +20,9 @@ const (
 	NonFramedOverhead = suite.IVLen + 8 + suite.TagLen
 	// MaxNonFramed is the largest non-framed content (the GCM limit).
 	MaxNonFramed = 1<<36 - 32
+	// MaxFooter bounds the footer keyport writes: a two-byte length and a DER
+	// ECDSA P-384 signature.
+	MaxFooter = 2 + 2 + 2*(2+1+48) + 8
 )
 
 // Kind says which body AAD content string a piece of the body uses.
