@@ -14,17 +14,11 @@ import (
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/gcpkms"
 	"github.com/keyport/keyport/internal/gcpkmstest"
+	"github.com/keyport/keyport/internal/kmstest"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 )
-
-func wantKind(t *testing.T, err error, want *backends.Kind, what string) {
-	t.Helper()
-	if !errors.Is(err, want) {
-		t.Errorf("%s: want %s, got %v", what, want.Name(), err)
-	}
-}
 
 func TestParseRef(t *testing.T) {
 	const n = "projects/p-1/locations/us-east1/keyRings/ring_1/cryptoKeys/key-1"
@@ -104,18 +98,18 @@ func TestReferenceForms(t *testing.T) {
 		}
 	}
 	_, err = e.b.Encrypt(ctx, &backends.EncryptInput{KeyID: key + "/cryptoKeyVersions/1", Plaintext: []byte("x")})
-	wantKind(t, err, backends.ErrInvalidArgument, "Encrypt by a version")
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "Encrypt by a version")
 	md, err := e.b.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: key + "/cryptoKeyVersions/1"})
 	if err != nil || md.Arn != key {
 		t.Errorf("DescribeKey by a version: %+v, %v", md, err)
 	}
 	_, err = e.b.Decrypt(ctx, &backends.DecryptInput{CiphertextBlob: out.CiphertextBlob, EncryptionContext: ec})
-	wantKind(t, err, backends.ErrInvalidArgument, "Decrypt without KeyID")
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "Decrypt without KeyID")
 	if err != nil && !strings.Contains(err.Error(), "do not name their key") {
 		t.Errorf("Decrypt without KeyID: the error does not say why: %v", err)
 	}
 	_, err = e.b.Encrypt(ctx, &backends.EncryptInput{KeyID: key, Plaintext: []byte("x"), EncryptionAlgorithm: backends.RSAESOAEPSHA256})
-	wantKind(t, err, backends.ErrInvalidKeyUsage, "Encrypt with an RSA algorithm")
+	kmstest.WantKind(t, err, backends.ErrInvalidKeyUsage, "Encrypt with an RSA algorithm")
 }
 
 // TestRawCiphertextInterop: ciphertexts are Cloud KMS's own, so another client's
@@ -142,7 +136,7 @@ func TestRawCiphertextInterop(t *testing.T) {
 		t.Errorf("Decrypt of another client's blob: %v", err)
 	}
 	_, err = e.b.Decrypt(ctx, &backends.DecryptInput{KeyID: key, CiphertextBlob: raw.GetCiphertext(), EncryptionContext: ec})
-	wantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt of a blob without AAD under a context")
+	kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt of a blob without AAD under a context")
 }
 
 // TestChecksums injects damaged responses and requests: each is a retryable error
@@ -158,7 +152,7 @@ func TestChecksums(t *testing.T) {
 	}
 	check := func(t *testing.T, err error, field, by string) {
 		t.Helper()
-		wantKind(t, err, backends.ErrInternal, "a damaged transfer")
+		kmstest.WantKind(t, err, backends.ErrInternal, "a damaged transfer")
 		if !backends.IsRetryable(err) {
 			t.Errorf("a checksum mismatch is not retryable: %v", err)
 		}
@@ -284,9 +278,7 @@ func TestErrorTable(t *testing.T) {
 			} else {
 				_, err = b.Decrypt(ctx, &backends.DecryptInput{KeyID: key, CiphertextBlob: []byte("whatever")})
 			}
-			wantKind(t, err, tc.want, tc.msg)
-			var be *backends.Error
-			if !errors.As(err, &be) || be.Op != tc.op || be.KeyID != key {
+			if be := kmstest.WantKind(t, err, tc.want, tc.msg); be != nil && (be.Op != tc.op || be.KeyID != key) {
 				t.Errorf("error %v: want a *backends.Error for %s on %s", err, tc.op, key)
 			}
 			if backends.IsRetryable(err) != tc.retryable {
@@ -302,7 +294,7 @@ func TestErrorTable(t *testing.T) {
 		defer cancel()
 		<-c.Done()
 		_, err := b.Encrypt(c, &backends.EncryptInput{KeyID: key, Plaintext: []byte("x")})
-		wantKind(t, err, backends.ErrDependencyTimeout, "Encrypt past its deadline")
+		kmstest.WantKind(t, err, backends.ErrDependencyTimeout, "Encrypt past its deadline")
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("want context.DeadlineExceeded reachable, got %v", err)
 		}
@@ -327,18 +319,18 @@ func TestPermissions(t *testing.T) {
 		t.Fatalf("Encrypt with useToEncrypt: %v", err)
 	}
 	_, err = app.Decrypt(ctx, &backends.DecryptInput{KeyID: key, CiphertextBlob: out.CiphertextBlob})
-	wantKind(t, err, backends.ErrAccessDenied, "Decrypt without useToDecrypt")
+	kmstest.WantKind(t, err, backends.ErrAccessDenied, "Decrypt without useToDecrypt")
 	if err != nil && !strings.Contains(err.Error(), gcpkmstest.PermDecrypt) {
 		t.Errorf("the error does not name the permission: %v", err)
 	}
 	_, err = app.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: key})
-	wantKind(t, err, backends.ErrAccessDenied, "DescribeKey without cryptoKeys.get")
+	kmstest.WantKind(t, err, backends.ErrAccessDenied, "DescribeKey without cryptoKeys.get")
 	if d, err := admin.Decrypt(ctx, &backends.DecryptInput{KeyID: key, CiphertextBlob: out.CiphertextBlob}); err != nil || string(d.Plaintext) != "k" {
 		t.Errorf("Decrypt by the admin: %v", err)
 	}
 	stranger := noRetry(t, e.srv, "unknown-token")
 	_, err = stranger.Encrypt(ctx, &backends.EncryptInput{KeyID: key, Plaintext: []byte("k")})
-	wantKind(t, err, backends.ErrAccessDenied, "Encrypt with an unknown token")
+	kmstest.WantKind(t, err, backends.ErrAccessDenied, "Encrypt with an unknown token")
 }
 
 // TestVersionsAndStates: rotation, the version that encrypted, old versions
@@ -369,18 +361,18 @@ func TestVersionsAndStates(t *testing.T) {
 	// Disabling version 1 stops its ciphertexts only.
 	e.setState(t, key, "1", kmspb.CryptoKeyVersion_DISABLED)
 	_, err = e.b.Decrypt(ctx, &backends.DecryptInput{KeyID: key, CiphertextBlob: old.CiphertextBlob})
-	wantKind(t, err, backends.ErrDisabled, "Decrypt of a ciphertext of a disabled version")
+	kmstest.WantKind(t, err, backends.ErrDisabled, "Decrypt of a ciphertext of a disabled version")
 	if d, err := e.b.Decrypt(ctx, &backends.DecryptInput{KeyID: key, CiphertextBlob: fresh.CiphertextBlob}); err != nil || string(d.Plaintext) != "v2" {
 		t.Errorf("Decrypt of a ciphertext of the primary: %v", err)
 	}
 	e.scheduleDestroy(t, key, "1")
 	_, err = e.b.Decrypt(ctx, &backends.DecryptInput{KeyID: key, CiphertextBlob: old.CiphertextBlob})
-	wantKind(t, err, backends.ErrInvalidState, "Decrypt of a ciphertext of a version scheduled for destruction")
+	kmstest.WantKind(t, err, backends.ErrInvalidState, "Decrypt of a ciphertext of a version scheduled for destruction")
 	if err := e.srv.Destroy(name(key) + "/cryptoKeyVersions/1"); err != nil {
 		t.Fatal(err)
 	}
 	_, err = e.b.Decrypt(ctx, &backends.DecryptInput{KeyID: key, CiphertextBlob: old.CiphertextBlob})
-	wantKind(t, err, backends.ErrInvalidState, "Decrypt of a ciphertext of a destroyed version")
+	kmstest.WantKind(t, err, backends.ErrInvalidState, "Decrypt of a ciphertext of a destroyed version")
 	// The primary scheduled for destruction: the key is pending deletion.
 	e.scheduleDestroy(t, key, "2")
 	md, err = e.b.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: key})
@@ -391,7 +383,7 @@ func TestVersionsAndStates(t *testing.T) {
 		t.Errorf("DescribeKey with its primary scheduled for destruction: %+v", md)
 	}
 	_, err = e.b.Encrypt(ctx, &backends.EncryptInput{KeyID: key, Plaintext: []byte("x")})
-	wantKind(t, err, backends.ErrInvalidState, "Encrypt with the primary scheduled for destruction")
+	kmstest.WantKind(t, err, backends.ErrInvalidState, "Encrypt with the primary scheduled for destruction")
 }
 
 // TestHSMLimit: an HSM key takes at most 8 KiB of plaintext and AAD together.
@@ -405,7 +397,7 @@ func TestHSMLimit(t *testing.T) {
 		t.Errorf("Encrypt at the HSM limit: %v", err)
 	}
 	_, err := e.b.Encrypt(ctx, &backends.EncryptInput{KeyID: key, Plaintext: make([]byte, gcpkmstest.MaxHSMPayload-aad+1), EncryptionContext: ec})
-	wantKind(t, err, backends.ErrInvalidArgument, "Encrypt over the HSM limit")
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "Encrypt over the HSM limit")
 }
 
 func TestURLOpener(t *testing.T) {
@@ -435,9 +427,8 @@ func TestURLOpener(t *testing.T) {
 		}
 	}
 	u, _ := url.Parse("gcpkms://projects/p/locations/l/keyRings/r")
-	if _, err := o.OpenBackendURL(ctx, u); !errors.Is(err, backends.ErrNotFound) {
-		t.Errorf("OpenBackendURL of a key ring: want NotFound, got %v", err)
-	}
+	_, err := o.OpenBackendURL(ctx, u)
+	kmstest.WantKind(t, err, backends.ErrNotFound, "OpenBackendURL of a key ring")
 }
 
 func TestContextBindingIsExact(t *testing.T) {
@@ -449,7 +440,7 @@ func TestContextBindingIsExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = e.b.Decrypt(ctx, &backends.DecryptInput{KeyID: key, CiphertextBlob: out.CiphertextBlob, EncryptionContext: map[string]string{"a": "bc"}})
-	wantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt under a re-split context")
+	kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt under a re-split context")
 }
 
 // TestFront: the URL opener registered with a Front, every operation of the Front
