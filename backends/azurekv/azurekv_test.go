@@ -13,14 +13,8 @@ import (
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/azurekv"
 	"github.com/keyport/keyport/internal/azurekvtest"
+	"github.com/keyport/keyport/internal/kmstest"
 )
-
-func wantKind(t *testing.T, err error, want *backends.Kind, what string) {
-	t.Helper()
-	if !errors.Is(err, want) {
-		t.Errorf("%s: want %s, got %v", what, want.Name(), err)
-	}
-}
 
 const version = "0123456789abcdef0123456789abcdef"
 
@@ -85,9 +79,7 @@ func FuzzCiphertextKeyID(f *testing.F) {
 	f.Fuzz(func(t *testing.T, blob []byte) {
 		id, err := b.CiphertextKeyID(blob)
 		if err != nil {
-			if !errors.Is(err, backends.ErrInvalidCiphertext) {
-				t.Fatalf("error of another kind: %v", err)
-			}
+			kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "CiphertextKeyID")
 			return
 		}
 		if r, err := azurekv.ParseRef(id); err != nil || r.URI() != id {
@@ -145,7 +137,7 @@ func TestChallenge(t *testing.T) {
 	// answer is AccessDenied.
 	bad := e.backend(t, azurekv.Options{Credential: &azurekvtest.Credential{Token: "forged"}})
 	_, err := bad.Encrypt(ctx, &backends.EncryptInput{KeyID: key, Plaintext: []byte("k")})
-	wantKind(t, err, backends.ErrAccessDenied, "Encrypt with a token the vault refuses")
+	kmstest.WantKind(t, err, backends.ErrAccessDenied, "Encrypt with a token the vault refuses")
 }
 
 // TestContextBinding: refused unless opted into; when bound, exact; a bound blob
@@ -157,7 +149,7 @@ func TestContextBinding(t *testing.T) {
 	plain := e.backend(t, azurekv.Options{})
 	ec := map[string]string{"tenant": "acme"}
 	_, err := plain.Encrypt(ctx, &backends.EncryptInput{KeyID: key, Plaintext: []byte("k"), EncryptionContext: ec})
-	wantKind(t, err, backends.ErrUnsupported, "Encrypt with a context without the opt-in")
+	kmstest.WantKind(t, err, backends.ErrUnsupported, "Encrypt with a context without the opt-in")
 	if err != nil && !strings.Contains(err.Error(), "BindEncryptionContext") {
 		t.Errorf("the refusal does not say how to opt in: %v", err)
 	}
@@ -166,7 +158,7 @@ func TestContextBinding(t *testing.T) {
 		t.Fatalf("Encrypt without a context: %v", err)
 	}
 	_, err = plain.Decrypt(ctx, &backends.DecryptInput{CiphertextBlob: out.CiphertextBlob, EncryptionContext: ec})
-	wantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt with a context of a blob made without one")
+	kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt with a context of a blob made without one")
 
 	bound, err := e.b.Encrypt(ctx, &backends.EncryptInput{KeyID: key, Plaintext: []byte("k"), EncryptionContext: ec})
 	if err != nil {
@@ -174,7 +166,7 @@ func TestContextBinding(t *testing.T) {
 	}
 	for _, wrong := range []map[string]string{nil, {"tenant": "acme2"}, {"tenant": "acme", "x": ""}, {"tenan": "tacme"}} {
 		_, err = plain.Decrypt(ctx, &backends.DecryptInput{CiphertextBlob: bound.CiphertextBlob, EncryptionContext: wrong})
-		wantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt with a wrong context")
+		kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt with a wrong context")
 	}
 	d, err := plain.Decrypt(ctx, &backends.DecryptInput{CiphertextBlob: bound.CiphertextBlob, EncryptionContext: ec})
 	if err != nil || string(d.Plaintext) != "k" {
@@ -221,7 +213,7 @@ func TestVersions(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = fresh.Decrypt(ctx, &backends.DecryptInput{KeyID: key, CiphertextBlob: old.CiphertextBlob})
-	wantKind(t, err, backends.ErrDisabled, "Decrypt of a ciphertext of a disabled version")
+	kmstest.WantKind(t, err, backends.ErrDisabled, "Decrypt of a ciphertext of a disabled version")
 	if d, err := fresh.Decrypt(ctx, &backends.DecryptInput{KeyID: key, CiphertextBlob: neu.CiphertextBlob}); err != nil || string(d.Plaintext) != "v2" {
 		t.Errorf("Decrypt of a ciphertext of the current version: %v", err)
 	}
@@ -230,9 +222,9 @@ func TestVersions(t *testing.T) {
 		t.Errorf("Decrypt pinned to the version that made the blob: %v", err)
 	}
 	_, err = fresh.Decrypt(ctx, &backends.DecryptInput{KeyID: key + "/" + v1.Key.KID.Version(), CiphertextBlob: neu.CiphertextBlob})
-	wantKind(t, err, backends.ErrIncorrectKey, "Decrypt pinned to another version")
+	kmstest.WantKind(t, err, backends.ErrIncorrectKey, "Decrypt pinned to another version")
 	_, err = fresh.Encrypt(ctx, &backends.EncryptInput{KeyID: key + "/" + v2.Key.KID.Version(), Plaintext: []byte("x")})
-	wantKind(t, err, backends.ErrInvalidArgument, "Encrypt by a versioned key identifier")
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "Encrypt by a versioned key identifier")
 }
 
 func extractKID(t *testing.T, blob []byte) string {
@@ -256,7 +248,7 @@ func TestValidity(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = b.Encrypt(ctx, &backends.EncryptInput{KeyID: key, Plaintext: []byte("k")})
-	wantKind(t, err, backends.ErrDisabled, "Encrypt under an expired key")
+	kmstest.WantKind(t, err, backends.ErrDisabled, "Encrypt under an expired key")
 	if _, err := b.Decrypt(ctx, &backends.DecryptInput{CiphertextBlob: out.CiphertextBlob}); err != nil {
 		t.Errorf("Decrypt with an expired key (exp stops new wraps only): %v", err)
 	}
@@ -269,9 +261,9 @@ func TestValidity(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = b.Encrypt(ctx, &backends.EncryptInput{KeyID: key, Plaintext: []byte("k")})
-	wantKind(t, err, backends.ErrDisabled, "Encrypt before the key's not-before date")
+	kmstest.WantKind(t, err, backends.ErrDisabled, "Encrypt before the key's not-before date")
 	_, err = b.Decrypt(ctx, &backends.DecryptInput{CiphertextBlob: out.CiphertextBlob})
-	wantKind(t, err, backends.ErrDisabled, "Decrypt before the key's not-before date")
+	kmstest.WantKind(t, err, backends.ErrDisabled, "Decrypt before the key's not-before date")
 }
 
 // TestSoftDelete: a deleted key is pending deletion until purged, then gone.
@@ -286,9 +278,9 @@ func TestSoftDelete(t *testing.T) {
 	e.delete(t, "doomed")
 	b := e.backend(t, azurekv.Options{})
 	_, err = b.Encrypt(ctx, &backends.EncryptInput{KeyID: key, Plaintext: []byte("k")})
-	wantKind(t, err, backends.ErrInvalidState, "Encrypt under a soft-deleted key")
+	kmstest.WantKind(t, err, backends.ErrInvalidState, "Encrypt under a soft-deleted key")
 	_, err = b.Decrypt(ctx, &backends.DecryptInput{CiphertextBlob: out.CiphertextBlob})
-	wantKind(t, err, backends.ErrInvalidState, "Decrypt with a soft-deleted key")
+	kmstest.WantKind(t, err, backends.ErrInvalidState, "Decrypt with a soft-deleted key")
 	md, err := b.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: key})
 	if err != nil || md.KeyState != backends.KeyStatePendingDeletion || md.DeletionDate.Before(time.Now().Add(89*24*time.Hour)) {
 		t.Errorf("DescribeKey of a soft-deleted key: %+v, %v", md, err)
@@ -310,9 +302,9 @@ func TestSoftDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = b.Decrypt(ctx, &backends.DecryptInput{CiphertextBlob: out.CiphertextBlob})
-	wantKind(t, err, backends.ErrNotFound, "Decrypt with a purged key")
+	kmstest.WantKind(t, err, backends.ErrNotFound, "Decrypt with a purged key")
 	_, err = b.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: key})
-	wantKind(t, err, backends.ErrNotFound, "DescribeKey of a purged key")
+	kmstest.WantKind(t, err, backends.ErrNotFound, "DescribeKey of a purged key")
 }
 
 // TestErrorTable: each status Key Vault answers, through the real client.
@@ -355,9 +347,7 @@ func TestErrorTable(t *testing.T) {
 			} else {
 				_, err = b.Decrypt(ctx, &backends.DecryptInput{CiphertextBlob: good.CiphertextBlob})
 			}
-			wantKind(t, err, tc.want, tc.code)
-			var be *backends.Error
-			if !errors.As(err, &be) || be.Op != tc.op || be.KeyID != key {
+			if be := kmstest.WantKind(t, err, tc.want, tc.code); be != nil && (be.Op != tc.op || be.KeyID != key) {
 				t.Errorf("want a *backends.Error for %s on %s, got %#v", tc.op, key, err)
 			}
 			if !azurekv.IsServiceError(err) {
@@ -379,7 +369,7 @@ func TestErrorTable(t *testing.T) {
 	t.Run("Unreachable", func(t *testing.T) {
 		other := e.backend(t, azurekv.Options{})
 		_, err := other.Encrypt(ctx, &backends.EncryptInput{KeyID: "https://nowhere.vault.azure.net/keys/k", Plaintext: []byte("k")})
-		wantKind(t, err, backends.ErrNotFound, "Encrypt in a vault the server does not have")
+		kmstest.WantKind(t, err, backends.ErrNotFound, "Encrypt in a vault the server does not have")
 	})
 }
 
@@ -394,14 +384,14 @@ func TestPermissions(t *testing.T) {
 		t.Fatalf("Encrypt with wrapKey permission: %v", err)
 	}
 	_, err = wrapper.Decrypt(ctx, &backends.DecryptInput{CiphertextBlob: out.CiphertextBlob})
-	wantKind(t, err, backends.ErrAccessDenied, "Decrypt without unwrapKey permission")
+	kmstest.WantKind(t, err, backends.ErrAccessDenied, "Decrypt without unwrapKey permission")
 	// key_ops without wrapKey: the key may not do it.
 	if _, err := e.admin.UpdateKey(ctx, "perm", "", azkeys.UpdateKeyParameters{KeyOps: []*azkeys.KeyOperation{to(azkeys.KeyOperationUnwrapKey)}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	b := e.backend(t, azurekv.Options{})
 	_, err = b.Encrypt(ctx, &backends.EncryptInput{KeyID: key, Plaintext: []byte("k")})
-	wantKind(t, err, backends.ErrInvalidKeyUsage, "Encrypt under a key whose key_ops lack wrapKey")
+	kmstest.WantKind(t, err, backends.ErrInvalidKeyUsage, "Encrypt under a key whose key_ops lack wrapKey")
 }
 
 func to[T any](v T) *T { return &v }
@@ -438,9 +428,9 @@ func TestManagedHSM(t *testing.T) {
 			t.Errorf("Decrypt of %d bytes: %v", n, err)
 		}
 		_, err = e.b.Decrypt(ctx, &backends.DecryptInput{CiphertextBlob: out.CiphertextBlob})
-		wantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt without the context")
+		kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt without the context")
 		_, err = e.b.Decrypt(ctx, &backends.DecryptInput{CiphertextBlob: out.CiphertextBlob, EncryptionContext: ec, EncryptionAlgorithm: backends.RSAESOAEPSHA256})
-		wantKind(t, err, backends.ErrInvalidKeyUsage, "Decrypt of an A256KW blob as RSAES_OAEP_SHA_256")
+		kmstest.WantKind(t, err, backends.ErrInvalidKeyUsage, "Decrypt of an A256KW blob as RSAES_OAEP_SHA_256")
 	}
 	md, err := e.b.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: key})
 	if err != nil || md.KeySpec != "oct-HSM" && md.KeySpec != "oct-HSM-256" {
@@ -461,7 +451,7 @@ func TestPlaintextLimit(t *testing.T) {
 			t.Errorf("RSA-%d: Encrypt of %d bytes: %v", tc.size, tc.max, err)
 		}
 		_, err := e.b.Encrypt(ctx, &backends.EncryptInput{KeyID: key, Plaintext: make([]byte, tc.max+1)})
-		wantKind(t, err, backends.ErrInvalidArgument, "Encrypt over the key's capacity")
+		kmstest.WantKind(t, err, backends.ErrInvalidArgument, "Encrypt over the key's capacity")
 	}
 }
 
@@ -477,7 +467,7 @@ func TestAlgorithms(t *testing.T) {
 		t.Errorf("Decrypt with RSAES_OAEP_SHA_256: %v", err)
 	}
 	_, err = e.b.Encrypt(ctx, &backends.EncryptInput{KeyID: key, Plaintext: []byte("k"), EncryptionAlgorithm: backends.RSAESOAEPSHA1})
-	wantKind(t, err, backends.ErrInvalidKeyUsage, "Encrypt with RSAES_OAEP_SHA_1")
+	kmstest.WantKind(t, err, backends.ErrInvalidKeyUsage, "Encrypt with RSAES_OAEP_SHA_1")
 }
 
 func TestURLOpener(t *testing.T) {
@@ -506,12 +496,10 @@ func TestURLOpener(t *testing.T) {
 		}
 	}
 	u, _ := url.Parse("https://example.com/keys/k")
-	if _, err := o.OpenBackendURL(ctx, u); !errors.Is(err, backends.ErrNotFound) {
-		t.Errorf("OpenBackendURL of a host that is no vault: want NotFound, got %v", err)
-	}
-	if _, err := azurekv.New(azurekv.Options{}); !errors.Is(err, backends.ErrInvalidArgument) {
-		t.Errorf("New without a credential: want ValidationException, got %v", err)
-	}
+	_, err := o.OpenBackendURL(ctx, u)
+	kmstest.WantKind(t, err, backends.ErrNotFound, "OpenBackendURL of a host that is no vault")
+	_, err = azurekv.New(azurekv.Options{})
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "New without a credential")
 }
 
 // TestFront: the URL opener registered with a Front, every operation of the Front
