@@ -15,15 +15,8 @@ import (
 	p11 "github.com/miekg/pkcs11"
 
 	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/internal/kmstest"
 )
-
-// wantKind fails t unless err matches want.
-func wantKind(t *testing.T, err error, want *backends.Kind, what string) {
-	t.Helper()
-	if !errors.Is(err, want) {
-		t.Errorf("%s: want %s, got %v", what, want.Name(), err)
-	}
-}
 
 func TestOpenErrors(t *testing.T) {
 	s := newSoftHSM(t, "open-errors")
@@ -49,7 +42,7 @@ func TestOpenErrors(t *testing.T) {
 				b.Close()
 				t.Fatal("Open succeeded")
 			}
-			wantKind(t, err, tc.want, "Open")
+			kmstest.WantKind(t, err, tc.want, "Open")
 			if err != nil && !strings.Contains(err.Error(), tc.says) {
 				t.Errorf("Open: error %q does not say %q", err, tc.says)
 			}
@@ -62,7 +55,7 @@ func TestOpenErrors(t *testing.T) {
 			b.Close()
 			t.Fatal("Open with a wrong PIN succeeded")
 		}
-		wantKind(t, err, backends.ErrAccessDenied, "Open with a wrong PIN")
+		kmstest.WantKind(t, err, backends.ErrAccessDenied, "Open with a wrong PIN")
 		var pe p11.Error
 		if !errors.As(err, &pe) || pe != p11.CKR_PIN_INCORRECT {
 			t.Errorf("Open with a wrong PIN: the library's error is not reachable as CKR_PIN_INCORRECT: %v", err)
@@ -83,7 +76,7 @@ func TestOpenErrors(t *testing.T) {
 		c, cancel := context.WithCancel(ctx)
 		cancel()
 		_, err := Open(c, s.options())
-		wantKind(t, err, backends.ErrCanceled, "Open with a cancelled context")
+		kmstest.WantKind(t, err, backends.ErrCanceled, "Open with a cancelled context")
 	})
 }
 
@@ -100,7 +93,7 @@ func TestRSA(t *testing.T) {
 		if softHSMDeviations.oaepSHA1Only {
 			// Declared token deviation oaepSHA1Only: the default must fail
 			// clearly, not fall back to SHA-1.
-			wantKind(t, err, backends.ErrUnsupported, "Encrypt with the default (RSAES_OAEP_SHA_256) on SoftHSM")
+			kmstest.WantKind(t, err, backends.ErrUnsupported, "Encrypt with the default (RSAES_OAEP_SHA_256) on SoftHSM")
 			if out != nil {
 				t.Errorf("Encrypt returned an output with the error")
 			}
@@ -136,27 +129,27 @@ func TestRSA(t *testing.T) {
 			t.Errorf("Decrypt without KeyID: %v", err)
 		}
 		_, err = b.Decrypt(ctx, &backends.DecryptInput{KeyID: pair, CiphertextBlob: out.CiphertextBlob, EncryptionAlgorithm: backends.RSAESOAEPSHA256})
-		wantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt naming another OAEP hash than the blob's")
+		kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt naming another OAEP hash than the blob's")
 		_, err = b.Decrypt(ctx, &backends.DecryptInput{KeyID: pair, CiphertextBlob: out.CiphertextBlob, EncryptionContext: map[string]string{"a": "b"}})
-		wantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt with an encryption context of an RSA blob")
+		kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt with an encryption context of an RSA blob")
 		_, err = b.Decrypt(ctx, &backends.DecryptInput{KeyID: aes, CiphertextBlob: out.CiphertextBlob})
-		wantKind(t, err, backends.ErrIncorrectKey, "Decrypt of an RSA blob with an AES key")
+		kmstest.WantKind(t, err, backends.ErrIncorrectKey, "Decrypt of an RSA blob with an AES key")
 		tampered := bytes.Clone(out.CiphertextBlob)
 		tampered[len(tampered)-1] ^= 1
 		_, err = b.Decrypt(ctx, &backends.DecryptInput{KeyID: pair, CiphertextBlob: tampered})
-		wantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt of a damaged RSA blob")
+		kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt of a damaged RSA blob")
 	})
 	t.Run("Refusals", func(t *testing.T) {
 		_, err := b.Encrypt(ctx, &backends.EncryptInput{KeyID: pair, Plaintext: dataKey, EncryptionAlgorithm: backends.RSAESOAEPSHA1, EncryptionContext: map[string]string{"a": "b"}})
-		wantKind(t, err, backends.ErrInvalidArgument, "Encrypt under an RSA pair with an encryption context")
+		kmstest.WantKind(t, err, backends.ErrInvalidArgument, "Encrypt under an RSA pair with an encryption context")
 		_, err = b.Encrypt(ctx, &backends.EncryptInput{KeyID: pair, Plaintext: dataKey, EncryptionAlgorithm: backends.SymmetricDefault})
-		wantKind(t, err, backends.ErrInvalidKeyUsage, "Encrypt under an RSA pair with SYMMETRIC_DEFAULT")
+		kmstest.WantKind(t, err, backends.ErrInvalidKeyUsage, "Encrypt under an RSA pair with SYMMETRIC_DEFAULT")
 		_, err = b.Encrypt(ctx, &backends.EncryptInput{KeyID: aes, Plaintext: dataKey, EncryptionAlgorithm: backends.RSAESOAEPSHA1})
-		wantKind(t, err, backends.ErrInvalidKeyUsage, "Encrypt under an AES key with RSA-OAEP")
+		kmstest.WantKind(t, err, backends.ErrInvalidKeyUsage, "Encrypt under an AES key with RSA-OAEP")
 		_, err = b.Encrypt(ctx, &backends.EncryptInput{KeyID: pair, Plaintext: make([]byte, 256), EncryptionAlgorithm: backends.RSAESOAEPSHA1})
-		wantKind(t, err, backends.ErrInvalidArgument, "Encrypt of 256 bytes under RSA-2048-OAEP")
+		kmstest.WantKind(t, err, backends.ErrInvalidArgument, "Encrypt of 256 bytes under RSA-2048-OAEP")
 		g, err := b.GenerateDataKey(ctx, &backends.GenerateDataKeyInput{KeyID: pair})
-		wantKind(t, err, backends.ErrInvalidKeyUsage, "GenerateDataKey under an RSA pair")
+		kmstest.WantKind(t, err, backends.ErrInvalidKeyUsage, "GenerateDataKey under an RSA pair")
 		if g != nil {
 			t.Errorf("GenerateDataKey returned an output with the error")
 		}
@@ -247,7 +240,7 @@ func TestRefusedKeys(t *testing.T) {
 				blob := append(header(formatAESGCM, "pkcs11:token=refused;object="+tc.label, make([]byte, gcmIVLen)), make([]byte, 48)...)
 				_, err = b.Decrypt(ctx, &backends.DecryptInput{KeyID: ref, CiphertextBlob: blob})
 			}
-			wantKind(t, err, tc.want, tc.op+" under "+tc.label)
+			kmstest.WantKind(t, err, tc.want, tc.op+" under "+tc.label)
 			if err != nil && !strings.Contains(err.Error(), tc.says) {
 				t.Errorf("%s under %s: error %q does not say %q", tc.op, tc.label, err, tc.says)
 			}
@@ -257,7 +250,7 @@ func TestRefusedKeys(t *testing.T) {
 		// A key that may decrypt but not encrypt keeps opening what it made.
 		_, err := b.Decrypt(ctx, &backends.DecryptInput{KeyID: "pkcs11:object=no-encrypt",
 			CiphertextBlob: append(header(formatAESGCM, "pkcs11:token=refused;object=no-encrypt;id=%04", make([]byte, gcmIVLen)), make([]byte, 48)...)})
-		wantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt of a forged blob under a decrypt-only key")
+		kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt of a forged blob under a decrypt-only key")
 	})
 	t.Run("DuplicateResolvedByID", func(t *testing.T) {
 		out, err := b.Encrypt(ctx, &backends.EncryptInput{KeyID: "pkcs11:object=twice;id=%07", Plaintext: pt})
@@ -301,13 +294,13 @@ func TestCreateKey(t *testing.T) {
 		t.Errorf("URI = %q, want %q", info.URI, want)
 	}
 	_, err = b.CreateKey(ctx, &CreateKeyInput{Label: "orders"})
-	wantKind(t, err, backends.ErrAlreadyExists, "CreateKey of a label the token has")
+	kmstest.WantKind(t, err, backends.ErrAlreadyExists, "CreateKey of a label the token has")
 	_, err = b.CreateKey(ctx, &CreateKeyInput{Label: "other", ID: info.ID, Spec: RSA2048})
-	wantKind(t, err, backends.ErrAlreadyExists, "CreateKey of an id the token has")
+	kmstest.WantKind(t, err, backends.ErrAlreadyExists, "CreateKey of an id the token has")
 	_, err = b.CreateKey(ctx, &CreateKeyInput{Label: ""})
-	wantKind(t, err, backends.ErrInvalidArgument, "CreateKey without a label")
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "CreateKey without a label")
 	_, err = b.CreateKey(ctx, &CreateKeyInput{Label: "x", Spec: "DES"})
-	wantKind(t, err, backends.ErrInvalidArgument, "CreateKey of a DES key")
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "CreateKey of a DES key")
 
 	// Racing creations of one label: exactly one key is made, while other calls
 	// go on through a pool of one session.
@@ -334,7 +327,7 @@ func TestCreateKey(t *testing.T) {
 		case i%2 == 0 && err == nil:
 			made++
 		case i%2 == 0:
-			wantKind(t, err, backends.ErrAlreadyExists, "CreateKey of a label another CreateKey made")
+			kmstest.WantKind(t, err, backends.ErrAlreadyExists, "CreateKey of a label another CreateKey made")
 		}
 	}
 	if made != 1 {
@@ -395,7 +388,7 @@ func TestSessionRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = b.Encrypt(ctx, &backends.EncryptInput{KeyID: key, Plaintext: []byte("x")})
-	wantKind(t, err, backends.ErrNotFound, "Encrypt under a key deleted after it was cached")
+	kmstest.WantKind(t, err, backends.ErrNotFound, "Encrypt under a key deleted after it was cached")
 }
 
 // TestConcurrentPool runs 16 goroutines encrypting and decrypting through a
@@ -472,7 +465,7 @@ func TestConcurrentPool(t *testing.T) {
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
 	_, err = b.Encrypt(short, &backends.EncryptInput{KeyID: keys[0], Plaintext: []byte("x")})
-	wantKind(t, err, backends.ErrDependencyTimeout, "Encrypt while every session is busy, with a deadline")
+	kmstest.WantKind(t, err, backends.ErrDependencyTimeout, "Encrypt while every session is busy, with a deadline")
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("the error does not match context.DeadlineExceeded: %v", err)
 	}
@@ -480,7 +473,7 @@ func TestConcurrentPool(t *testing.T) {
 	short2, cancel2 := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel2()
 	_, err = f.Encrypt(short2, &backends.EncryptInput{KeyID: keys[0], Plaintext: []byte("x")})
-	wantKind(t, err, backends.ErrDependencyTimeout, "Encrypt through the Front while every session is busy, with a deadline")
+	kmstest.WantKind(t, err, backends.ErrDependencyTimeout, "Encrypt through the Front while every session is busy, with a deadline")
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("the error does not match context.DeadlineExceeded: %v", err)
 	}
@@ -501,7 +494,7 @@ func TestClose(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 	_, err := b.Encrypt(context.Background(), &backends.EncryptInput{KeyID: key, Plaintext: []byte("x")})
-	wantKind(t, err, backends.ErrKeyUnavailable, "Encrypt after Close")
+	kmstest.WantKind(t, err, backends.ErrKeyUnavailable, "Encrypt after Close")
 	// The library stays loaded for the other Backend.
 	if _, err := b2.Encrypt(context.Background(), &backends.EncryptInput{KeyID: key, Plaintext: []byte("x")}); err != nil {
 		t.Errorf("Encrypt through a second Backend after the first closed: %v", err)
@@ -515,7 +508,7 @@ func TestOpener(t *testing.T) {
 	// Without a configured library, a URL cannot name one.
 	none := &Opener{Options: Options{PINFile: s.pinFile}}
 	_, err := none.OpenBackendURL(ctx, &url.URL{Scheme: Scheme, Opaque: "token=opener;object=k", RawQuery: "module-path=" + s.module})
-	wantKind(t, err, backends.ErrInvalidArgument, "an opener with no configured library, for a URL with module-path")
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "an opener with no configured library, for a URL with module-path")
 	o := &Opener{Options: Options{Module: s.module, PINFile: s.pinFile}}
 	t.Cleanup(func() { _ = o.Close() })
 	mustURL := func(s string) *url.URL {
@@ -541,17 +534,17 @@ func TestOpener(t *testing.T) {
 		t.Errorf("Encrypt through the opened backend: %v", err)
 	}
 	_, err = o.OpenBackendURL(ctx, mustURL("pkcs11:token=opener;object=k?module-path="+s.module+"&pin-value=secret-pin-987"))
-	wantKind(t, err, backends.ErrInvalidArgument, "a URL with pin-value")
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "a URL with pin-value")
 	if err != nil && strings.Contains(err.Error(), "secret-pin-987") {
 		t.Errorf("the error carries the PIN: %v", err)
 	}
 	_, err = o.OpenBackendURL(ctx, mustURL("pkcs11:token=opener;object=k?module-path=/tmp/evil.so"))
-	wantKind(t, err, backends.ErrInvalidArgument, "a URL naming another library than the configured one")
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "a URL naming another library than the configured one")
 	if err != nil && !strings.Contains(err.Error(), "configured") {
 		t.Errorf("the error does not say why: %v", err)
 	}
 	_, err = b2.Encrypt(ctx, &backends.EncryptInput{KeyID: "pkcs11:object=k?pin-value=secret-pin-987", Plaintext: []byte("x")})
-	wantKind(t, err, backends.ErrInvalidArgument, "Encrypt under a key reference with pin-value")
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "Encrypt under a key reference with pin-value")
 	if err != nil && strings.Contains(err.Error(), "secret-pin-987") {
 		t.Errorf("the error carries the PIN: %v", err)
 	}

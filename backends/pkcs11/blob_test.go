@@ -2,10 +2,10 @@ package pkcs11
 
 import (
 	"bytes"
-	"errors"
 	"testing"
 
 	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/internal/kmstest"
 )
 
 func TestBlobLayout(t *testing.T) {
@@ -50,9 +50,8 @@ func TestParseBlobRefuses(t *testing.T) {
 		"RSAWithoutData": header(formatRSAOAEPSHA256, key, nil),
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := parseBlob("Decrypt", "k", b); !errors.Is(err, backends.ErrInvalidCiphertext) {
-				t.Errorf("parseBlob: want InvalidCiphertextException, got %v", err)
-			}
+			_, err := parseBlob("Decrypt", "k", b)
+			kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "parseBlob")
 		})
 	}
 }

@@ -5,7 +5,6 @@ package pkcs11
 import (
 	"bytes"
 	"context"
-	"errors"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,6 +15,7 @@ import (
 	"github.com/keyport/keyport/backends/local"
 	"github.com/keyport/keyport/envelope"
 	"github.com/keyport/keyport/envelope/keyring"
+	"github.com/keyport/keyport/internal/kmstest"
 	"github.com/keyport/keyport/internal/testenv"
 	"github.com/keyport/keyport/reencrypt"
 )
@@ -83,9 +83,7 @@ func TestReEncryptWithLocal(t *testing.T) {
 	clear(d.Plaintext)
 	_, err = eng.ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: back.CiphertextBlob, SourceKeyID: hsmKey,
 		SourceEncryptionContext: ecLocal, DestinationKeyID: localKey})
-	if !errors.Is(err, backends.ErrInvalidCiphertext) {
-		t.Errorf("ReEncrypt from the HSM with the wrong source context: want InvalidCiphertextException, got %v", err)
-	}
+	kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "ReEncrypt from the HSM with the wrong source context")
 }
 
 // TestEnvelopeHSMAndAWSKMS writes an envelope message whose data key is wrapped

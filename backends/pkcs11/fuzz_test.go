@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/internal/kmstest"
 )
 
 // FuzzParseURI checks that ParseURI never panics, answers only NotFound or
@@ -44,9 +45,7 @@ func FuzzParseBlob(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := parseBlob("Decrypt", "", b)
 		if err != nil {
-			if !errors.Is(err, backends.ErrInvalidCiphertext) {
-				t.Fatalf("parseBlob: error of another kind: %v", err)
-			}
+			kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "parseBlob")
 			return
 		}
 		if len(p.header)+len(p.ct) != len(b) {
