@@ -1,12 +1,13 @@
 package local_test
 
 import (
-	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/local"
+	"github.com/keyport/keyport/internal/kmstest"
 )
 
 // TestKeyStates checks every operation against every key state, with the error AWS
@@ -118,7 +119,7 @@ func TestKeyStates(t *testing.T) {
 				if want := st.want(); want == nil {
 					mustOK(t, err)
 				} else {
-					wantKind(t, err, want)
+					kmstest.WantKind(t, err, want, c.name+" with the key "+string(st.state))
 				}
 			})
 		}
@@ -132,7 +133,7 @@ func TestDeletion(t *testing.T) {
 	blob := f.encrypt(f.a, k.KeyID, []byte("x"), nil)
 	for _, days := range []int{-1, 6, 31} {
 		_, err := f.a.ScheduleKeyDeletion(bg, &local.ScheduleKeyDeletionInput{KeyID: k.KeyID, PendingWindowInDays: days})
-		wantKind(t, err, backends.ErrInvalidArgument)
+		kmstest.WantKind(t, err, backends.ErrInvalidArgument, fmt.Sprintf("ScheduleKeyDeletion with a window of %d days", days))
 	}
 	out, err := f.a.ScheduleKeyDeletion(bg, &local.ScheduleKeyDeletionInput{KeyID: k.KeyID})
 	mustOK(t, err)
@@ -159,14 +160,14 @@ func TestDeletion(t *testing.T) {
 	mustOK(t, err)
 	f.clock.Advance(7*day - time.Second)
 	_, err = f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: blob})
-	wantKind(t, err, backends.ErrInvalidState)
+	kmstest.WantKind(t, err, backends.ErrInvalidState, "Decrypt a second before the deletion")
 	f.clock.Advance(time.Second)
 	_, err = f.a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: k.KeyID})
-	wantKind(t, err, backends.ErrNotFound)
+	kmstest.WantKind(t, err, backends.ErrNotFound, "DescribeKey of a deleted key")
 	_, err = f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: blob})
-	wantKind(t, err, backends.ErrNotFound)
+	kmstest.WantKind(t, err, backends.ErrNotFound, "Decrypt with a deleted key")
 	_, err = f.a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: "alias/doomed"})
-	wantKind(t, err, backends.ErrNotFound)
+	kmstest.WantKind(t, err, backends.ErrNotFound, "DescribeKey by the alias of a deleted key")
 	aliases, err := f.a.ListAliases(bg, nil)
 	mustOK(t, err)
 	keys, err := f.a.ListKeys(bg, nil)
@@ -184,7 +185,7 @@ func TestRotation(t *testing.T) {
 	}
 	for _, days := range []int{-1, 89, 2561} {
 		err := f.a.EnableKeyRotation(bg, &local.EnableKeyRotationInput{KeyID: k.KeyID, RotationPeriodInDays: days})
-		wantKind(t, err, backends.ErrInvalidArgument)
+		kmstest.WantKind(t, err, backends.ErrInvalidArgument, fmt.Sprintf("EnableKeyRotation with a period of %d days", days))
 	}
 	v1 := f.encrypt(f.a, k.KeyID, []byte("one"), nil)
 	mustOK(t, f.a.EnableKeyRotation(bg, &local.EnableKeyRotationInput{KeyID: k.KeyID, RotationPeriodInDays: 90}))
@@ -244,7 +245,7 @@ func TestRotation(t *testing.T) {
 		mustOK(t, err)
 	}
 	_, err = f.a.RotateKeyOnDemand(bg, &local.RotateKeyOnDemandInput{KeyID: k.KeyID})
-	wantKind(t, err, backends.ErrLimitExceeded)
+	kmstest.WantKind(t, err, backends.ErrLimitExceeded, "an eleventh RotateKeyOnDemand")
 }
 
 func TestPolicies(t *testing.T) {
@@ -285,7 +286,7 @@ func TestPolicies(t *testing.T) {
 			if tc.want == nil {
 				mustOK(t, err)
 			} else {
-				wantKind(t, err, tc.want)
+				kmstest.WantKind(t, err, tc.want, "Decrypt by B")
 			}
 		})
 	}
@@ -301,7 +302,7 @@ func TestPolicies(t *testing.T) {
 		allowPolicy(acctB, []string{acctB}, "kms:*"), // locks A out
 	} {
 		err := f.a.PutKeyPolicy(bg, &local.PutKeyPolicyInput{KeyID: k.KeyID, Policy: p})
-		wantKind(t, err, backends.ErrInvalidArgument)
+		kmstest.WantKind(t, err, backends.ErrInvalidArgument, fmt.Sprintf("PutKeyPolicy(%q)", p))
 	}
 	got, err := f.a.GetKeyPolicy(bg, &local.GetKeyPolicyInput{KeyID: k.KeyID})
 	mustOK(t, err)
@@ -309,15 +310,15 @@ func TestPolicies(t *testing.T) {
 		t.Fatalf("GetKeyPolicy %+v", got)
 	}
 	_, err = f.a.GetKeyPolicy(bg, &local.GetKeyPolicyInput{KeyID: k.KeyID, PolicyName: "other"})
-	wantKind(t, err, backends.ErrNotFound)
+	kmstest.WantKind(t, err, backends.ErrNotFound, "GetKeyPolicy of a policy name other than default")
 	// Bypass: A locks itself out, and then cannot even read the policy.
 	mustOK(t, f.a.PutKeyPolicy(bg, &local.PutKeyPolicyInput{KeyID: k.KeyID, Policy: allowPolicy(acctB, []string{acctB}, "kms:*"), BypassPolicyLockoutSafetyCheck: true}))
 	_, err = f.a.GetKeyPolicy(bg, &local.GetKeyPolicyInput{KeyID: k.KeyID})
-	wantKind(t, err, backends.ErrAccessDenied)
+	kmstest.WantKind(t, err, backends.ErrAccessDenied, "GetKeyPolicy by an account that locked itself out")
 	// Admin actions are authorized too: B cannot disable A's key.
 	k2 := f.key(f.a, &local.CreateKeyInput{Policy: allowPolicy(acctA, []string{acctB}, "kms:Decrypt")})
 	err = f.b.DisableKey(bg, &local.DisableKeyInput{KeyID: k2.Arn})
-	wantKind(t, err, backends.ErrAccessDenied)
+	kmstest.WantKind(t, err, backends.ErrAccessDenied, "DisableKey of A's key by B")
 }
 
 func TestGrants(t *testing.T) {
@@ -329,7 +330,7 @@ func TestGrants(t *testing.T) {
 		_, err := f.b.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: blob, EncryptionContext: ec, GrantTokens: tokens})
 		return err
 	}
-	wantKind(t, decrypt(), backends.ErrAccessDenied)
+	kmstest.WantKind(t, decrypt(), backends.ErrAccessDenied, "Decrypt by B without a grant")
 	g, err := f.a.CreateGrant(bg, &local.CreateGrantInput{KeyID: k.KeyID, GranteePrincipal: roleB, RetiringPrincipal: roleA,
 		Operations: []local.GrantOperation{local.GrantDecrypt}, Name: "b-decrypt"})
 	mustOK(t, err)
@@ -339,7 +340,7 @@ func TestGrants(t *testing.T) {
 	mustOK(t, decrypt(g.GrantToken))
 	mustOK(t, decrypt()) // grants are effective at once, token or not
 	_, err = f.b.Encrypt(bg, &backends.EncryptInput{KeyID: k.Arn, Plaintext: []byte("x")})
-	wantKind(t, err, backends.ErrAccessDenied) // the grant allows Decrypt only
+	kmstest.WantKind(t, err, backends.ErrAccessDenied, "Encrypt by B with a grant for Decrypt only") // the grant allows Decrypt only
 	// Bad tokens.
 	other := local.New()
 	defer other.Close()
@@ -348,13 +349,13 @@ func TestGrants(t *testing.T) {
 	og, err := oc.CreateGrant(bg, &local.CreateGrantInput{KeyID: ok.KeyMetadata.KeyID, GranteePrincipal: roleB, Operations: []local.GrantOperation{local.GrantDecrypt}})
 	mustOK(t, err)
 	for _, tok := range []string{"garbage", "", g.GrantToken[:len(g.GrantToken)-2], og.GrantToken} {
-		wantKind(t, decrypt(tok), backends.ErrInvalidGrantToken)
+		kmstest.WantKind(t, decrypt(tok), backends.ErrInvalidGrantToken, fmt.Sprintf("Decrypt with the grant token %.20q", tok))
 	}
 	many := make([]string, 11)
 	for i := range many {
 		many[i] = g.GrantToken
 	}
-	wantKind(t, decrypt(many...), backends.ErrInvalidArgument)
+	kmstest.WantKind(t, decrypt(many...), backends.ErrInvalidArgument, "Decrypt with 11 grant tokens")
 
 	list, err := f.a.ListGrants(bg, &local.ListGrantsInput{KeyID: k.KeyID})
 	mustOK(t, err)
@@ -362,13 +363,13 @@ func TestGrants(t *testing.T) {
 		t.Fatalf("ListGrants %+v", list)
 	}
 	// B cannot retire it (not the retiring principal, no RetireGrant operation); A can.
-	wantKind(t, f.b.RetireGrant(bg, &local.RetireGrantInput{GrantToken: g.GrantToken}), backends.ErrAccessDenied)
+	kmstest.WantKind(t, f.b.RetireGrant(bg, &local.RetireGrantInput{GrantToken: g.GrantToken}), backends.ErrAccessDenied, "RetireGrant by B, neither the retiring principal nor allowed RetireGrant")
 	mustOK(t, f.a.RetireGrant(bg, &local.RetireGrantInput{GrantToken: g.GrantToken}))
-	wantKind(t, decrypt(), backends.ErrAccessDenied)
+	kmstest.WantKind(t, decrypt(), backends.ErrAccessDenied, "Decrypt by B after the grant was retired")
 	// The token of a retired grant is well formed but authorizes nothing.
-	wantKind(t, decrypt(g.GrantToken), backends.ErrAccessDenied)
-	wantKind(t, f.a.RetireGrant(bg, &local.RetireGrantInput{GrantToken: g.GrantToken}), backends.ErrNotFound)
-	wantKind(t, f.a.RetireGrant(bg, &local.RetireGrantInput{GrantToken: "bad"}), backends.ErrInvalidGrantToken)
+	kmstest.WantKind(t, decrypt(g.GrantToken), backends.ErrAccessDenied, "Decrypt with the token of a retired grant")
+	kmstest.WantKind(t, f.a.RetireGrant(bg, &local.RetireGrantInput{GrantToken: g.GrantToken}), backends.ErrNotFound, "RetireGrant of a retired grant")
+	kmstest.WantKind(t, f.a.RetireGrant(bg, &local.RetireGrantInput{GrantToken: "bad"}), backends.ErrInvalidGrantToken, "RetireGrant with a malformed token")
 
 	// Constraints.
 	for _, tc := range []struct {
@@ -395,11 +396,11 @@ func TestGrants(t *testing.T) {
 			if tc.want == nil {
 				mustOK(t, err)
 			} else {
-				wantKind(t, err, tc.want)
+				kmstest.WantKind(t, err, tc.want, "Decrypt with the constrained grant")
 			}
 		})
 	}
-	wantKind(t, f.a.RevokeGrant(bg, &local.RevokeGrantInput{KeyID: k.KeyID, GrantID: "nope"}), backends.ErrNotFound)
+	kmstest.WantKind(t, f.a.RevokeGrant(bg, &local.RevokeGrantInput{KeyID: k.KeyID, GrantID: "nope"}), backends.ErrNotFound, "RevokeGrant of an unknown grant ID")
 
 	// Grantee with RetireGrant and DescribeKey; a grantee by account.
 	g2, err := f.a.CreateGrant(bg, &local.CreateGrantInput{KeyID: k.KeyID, GranteePrincipal: acctB, Operations: []local.GrantOperation{local.GrantDescribeKey, local.GrantRetireGrant}})
@@ -416,11 +417,11 @@ func TestGrants(t *testing.T) {
 		{KeyID: k.KeyID, GranteePrincipal: roleB, Operations: []local.GrantOperation{local.GrantDescribeKey}, Constraints: &local.GrantConstraints{EncryptionContextSubset: ec}},
 	} {
 		_, err := f.a.CreateGrant(bg, in)
-		wantKind(t, err, backends.ErrInvalidArgument)
+		kmstest.WantKind(t, err, backends.ErrInvalidArgument, fmt.Sprintf("CreateGrant(%+v)", *in))
 	}
 	// B may not grant on A's key.
 	_, err = f.b.CreateGrant(bg, &local.CreateGrantInput{KeyID: k.Arn, GranteePrincipal: roleB, Operations: []local.GrantOperation{local.GrantDecrypt}})
-	wantKind(t, err, backends.ErrAccessDenied)
+	kmstest.WantKind(t, err, backends.ErrAccessDenied, "CreateGrant by B on A's key")
 }
 
 func TestGrantReEncrypt(t *testing.T) {
@@ -431,10 +432,10 @@ func TestGrantReEncrypt(t *testing.T) {
 		_, err := f.b.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: blob, DestinationKeyID: dst.Arn})
 		return err
 	}
-	wantKind(t, re(), backends.ErrAccessDenied)
+	kmstest.WantKind(t, re(), backends.ErrAccessDenied, "ReEncrypt by B without grants")
 	_, err := f.a.CreateGrant(bg, &local.CreateGrantInput{KeyID: src.KeyID, GranteePrincipal: roleB, Operations: []local.GrantOperation{local.GrantReEncryptFrom}})
 	mustOK(t, err)
-	wantKind(t, re(), backends.ErrAccessDenied)
+	kmstest.WantKind(t, re(), backends.ErrAccessDenied, "ReEncrypt by B with a ReEncryptFrom grant only")
 	_, err = f.a.CreateGrant(bg, &local.CreateGrantInput{KeyID: dst.KeyID, GranteePrincipal: roleB, Operations: []local.GrantOperation{local.GrantReEncryptTo}})
 	mustOK(t, err)
 	mustOK(t, re())
@@ -445,12 +446,12 @@ func TestAliases(t *testing.T) {
 	k1, k2 := f.key(f.a, nil), f.key(f.a, nil)
 	kb := f.key(f.b, nil)
 	for _, name := range []string{"orders", "alias/", "alias/bad name", "alias/aws/reserved", "alias/AWS/reserved"} {
-		wantKind(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: name, TargetKeyID: k1.KeyID}), backends.ErrInvalidAliasName)
+		kmstest.WantKind(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: name, TargetKeyID: k1.KeyID}), backends.ErrInvalidAliasName, "CreateAlias "+name)
 	}
 	mustOK(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/app", TargetKeyID: k1.Arn}))
-	wantKind(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/app", TargetKeyID: k2.KeyID}), backends.ErrAlreadyExists)
-	wantKind(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/x", TargetKeyID: "alias/app"}), backends.ErrInvalidArgument)
-	wantKind(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/x", TargetKeyID: kb.Arn}), backends.ErrNotFound)
+	kmstest.WantKind(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/app", TargetKeyID: k2.KeyID}), backends.ErrAlreadyExists, "CreateAlias of a name in use")
+	kmstest.WantKind(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/x", TargetKeyID: "alias/app"}), backends.ErrInvalidArgument, "CreateAlias with an alias as its target")
+	kmstest.WantKind(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/x", TargetKeyID: kb.Arn}), backends.ErrNotFound, "CreateAlias with another account's key as its target")
 	// The same name in another account is another alias.
 	mustOK(t, f.b.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/app", TargetKeyID: kb.KeyID}))
 	md, err := f.b.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: "alias/app"})
@@ -463,7 +464,7 @@ func TestAliases(t *testing.T) {
 	if md.KeyID != k2.KeyID {
 		t.Fatalf("after UpdateAlias alias/app is %s", md.KeyID)
 	}
-	wantKind(t, f.a.UpdateAlias(bg, &local.UpdateAliasInput{AliasName: "alias/none", TargetKeyID: k2.KeyID}), backends.ErrNotFound)
+	kmstest.WantKind(t, f.a.UpdateAlias(bg, &local.UpdateAliasInput{AliasName: "alias/none", TargetKeyID: k2.KeyID}), backends.ErrNotFound, "UpdateAlias of an unknown alias")
 	for i := 0; i < 5; i++ {
 		mustOK(t, f.a.CreateAlias(bg, &local.CreateAliasInput{AliasName: "alias/k1-" + string(rune('a'+i)), TargetKeyID: k1.KeyID}))
 	}
@@ -495,13 +496,13 @@ func TestAliases(t *testing.T) {
 		t.Fatalf("aliases of k1: %+v", out.Aliases)
 	}
 	_, err = f.a.ListAliases(bg, &local.ListAliasesInput{Marker: "!!"})
-	wantKind(t, err, backends.ErrInvalidMarker)
+	kmstest.WantKind(t, err, backends.ErrInvalidMarker, "ListAliases with a malformed marker")
 	_, err = f.a.ListAliases(bg, &local.ListAliasesInput{Limit: 101})
-	wantKind(t, err, backends.ErrInvalidArgument)
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "ListAliases with a limit of 101")
 	mustOK(t, f.a.DeleteAlias(bg, &local.DeleteAliasInput{AliasName: "alias/app"}))
-	wantKind(t, f.a.DeleteAlias(bg, &local.DeleteAliasInput{AliasName: "alias/app"}), backends.ErrNotFound)
+	kmstest.WantKind(t, f.a.DeleteAlias(bg, &local.DeleteAliasInput{AliasName: "alias/app"}), backends.ErrNotFound, "DeleteAlias of a deleted alias")
 	_, err = f.a.Encrypt(bg, &backends.EncryptInput{KeyID: "alias/app"})
-	wantKind(t, err, backends.ErrNotFound)
+	kmstest.WantKind(t, err, backends.ErrNotFound, "Encrypt by a deleted alias")
 }
 
 func TestListKeys(t *testing.T) {
@@ -542,7 +543,7 @@ func TestListKeys(t *testing.T) {
 		}
 	}
 	_, err := f.a.ListKeys(bg, &local.ListKeysInput{Limit: 1001})
-	wantKind(t, err, backends.ErrInvalidArgument)
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "ListKeys with a limit of 1001")
 }
 
 func TestCreateKey(t *testing.T) {
@@ -557,21 +558,19 @@ func TestCreateKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := f.a.CreateKey(bg, &local.CreateKeyInput{KeyUsage: backends.KeyUsageSignVerify})
-	wantKind(t, err, backends.ErrUnsupported)
+	kmstest.WantKind(t, err, backends.ErrUnsupported, "CreateKey of a SIGN_VERIFY key")
 	_, err = f.a.CreateKey(bg, &local.CreateKeyInput{Policy: "{"})
-	wantKind(t, err, backends.ErrInvalidArgument)
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "CreateKey with a malformed policy")
 	bad := local.New(local.WithRegion("Not A Region"))
 	_, err = bad.Client(local.Identity{Account: acctA}).CreateKey(bg, nil)
-	wantKind(t, err, backends.ErrInvalidArgument)
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "CreateKey in a service of a malformed region")
 	for _, id := range []local.Identity{{Account: "123"}, {Account: acctA, Principal: roleB}, {Account: acctA, Principal: "bob"}} {
 		_, err = f.svc.Client(id).CreateKey(bg, nil)
-		wantKind(t, err, backends.ErrInvalidArgument)
+		kmstest.WantKind(t, err, backends.ErrInvalidArgument, fmt.Sprintf("CreateKey by %+v", id))
 	}
 	mustOK(t, f.svc.Close())
 	_, err = f.a.CreateKey(bg, nil)
-	if !errors.Is(err, backends.ErrInternal) {
-		t.Fatalf("after Close: %v", err)
-	}
+	kmstest.WantKind(t, err, backends.ErrInternal, "CreateKey after Close")
 }
 
 func TestPartitionAndAccessors(t *testing.T) {
@@ -589,10 +588,10 @@ func TestPartitionAndAccessors(t *testing.T) {
 	}
 	f.encrypt(root, md.Arn, []byte("x"), nil)
 	_, err := root.Encrypt(bg, &backends.EncryptInput{KeyID: "arn:aws:kms:cn-north-1:" + acctA + ":key/" + md.KeyID})
-	wantKind(t, err, backends.ErrNotFound)
+	kmstest.WantKind(t, err, backends.ErrNotFound, "Encrypt in an aws-cn service by an aws key ARN")
 	bad := local.New(local.WithPartition("nope"))
 	_, err = bad.Client(local.Identity{Account: acctA}).CreateKey(bg, nil)
-	wantKind(t, err, backends.ErrInvalidArgument)
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "CreateKey in a service of an unknown partition")
 }
 
 // TestNilInputs checks the admin operations, which the client checks itself, and
@@ -628,6 +627,6 @@ func TestNilInputs(t *testing.T) {
 		},
 		"RotateKeyOnDemand": func() error { _, err := c.RotateKeyOnDemand(bg, nil); return err },
 	} {
-		t.Run(name, func(t *testing.T) { wantKind(t, call(), backends.ErrInvalidArgument) })
+		t.Run(name, func(t *testing.T) { kmstest.WantKind(t, call(), backends.ErrInvalidArgument, name+" with a nil input") })
 	}
 }

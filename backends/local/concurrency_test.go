@@ -8,6 +8,7 @@ import (
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/local"
+	"github.com/keyport/keyport/internal/kmstest"
 )
 
 // TestConcurrentCryptoWhileClockActs runs Encrypt, Decrypt, GenerateDataKey and
@@ -97,9 +98,8 @@ func TestConcurrentCryptoWhileClockActs(t *testing.T) {
 			t.Fatalf("blob %d: %v", i, err)
 		}
 	}
-	if _, err := f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: goneBlob, EncryptionContext: ec}); !errors.Is(err, backends.ErrNotFound) {
-		t.Fatalf("blob of the deleted key: %v", err)
-	}
+	_, err = f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: goneBlob, EncryptionContext: ec})
+	kmstest.WantKind(t, err, backends.ErrNotFound, "Decrypt of a blob of the deleted key")
 }
 
 // TestClosedServiceReadCalls: after Close the read-locked calls fail too.
@@ -108,10 +108,8 @@ func TestClosedServiceReadCalls(t *testing.T) {
 	k := f.key(f.a, nil).Arn
 	blob := f.encrypt(f.a, k, []byte("x"), nil)
 	mustOK(t, f.svc.Close())
-	if _, err := f.a.Encrypt(bg, &backends.EncryptInput{KeyID: k, Plaintext: []byte("x")}); !errors.Is(err, backends.ErrInternal) {
-		t.Fatalf("Encrypt after Close: %v", err)
-	}
-	if _, err := f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: blob}); !errors.Is(err, backends.ErrInternal) {
-		t.Fatalf("Decrypt after Close: %v", err)
-	}
+	_, err := f.a.Encrypt(bg, &backends.EncryptInput{KeyID: k, Plaintext: []byte("x")})
+	kmstest.WantKind(t, err, backends.ErrInternal, "Encrypt after Close")
+	_, err = f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: blob})
+	kmstest.WantKind(t, err, backends.ErrInternal, "Decrypt after Close")
 }

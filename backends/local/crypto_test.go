@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/local"
+	"github.com/keyport/keyport/internal/kmstest"
 	"github.com/keyport/keyport/reencrypt"
 )
 
@@ -37,7 +39,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 	// The 4096-byte limit is the Front's, for every driver.
 	_, err := backends.NewFront(f.a).Encrypt(bg, &backends.EncryptInput{KeyID: k.KeyID, Plaintext: make([]byte, 4097)})
-	wantKind(t, err, backends.ErrInvalidArgument)
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "Encrypt of 4097 bytes through the Front")
 }
 
 func TestKeyReferenceForms(t *testing.T) {
@@ -68,7 +70,7 @@ func TestKeyReferenceForms(t *testing.T) {
 		{aliasARN, backends.ErrAccessDenied},
 	} {
 		_, err := f.b.Encrypt(bg, &backends.EncryptInput{KeyID: tc.ref, Plaintext: []byte("x")})
-		wantKind(t, err, tc.want)
+		kmstest.WantKind(t, err, tc.want, "Encrypt by B by "+tc.ref)
 	}
 	mustOK(t, f.a.PutKeyPolicy(bg, &local.PutKeyPolicyInput{KeyID: k.KeyID, Policy: allowPolicy(acctA, []string{acctB}, "kms:Encrypt", "kms:Decrypt")}))
 	for _, ref := range []string{k.Arn, aliasARN} {
@@ -79,7 +81,7 @@ func TestKeyReferenceForms(t *testing.T) {
 	}
 	// B may encrypt and decrypt but not describe: the policy does not say so.
 	_, err := f.b.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: k.Arn})
-	wantKind(t, err, backends.ErrAccessDenied)
+	kmstest.WantKind(t, err, backends.ErrAccessDenied, "DescribeKey by B, whose policy allows Encrypt and Decrypt only")
 }
 
 func TestNotFound(t *testing.T) {
@@ -97,12 +99,12 @@ func TestNotFound(t *testing.T) {
 		"not a key",
 	} {
 		_, err := f.a.Encrypt(bg, &backends.EncryptInput{KeyID: ref, Plaintext: []byte("x")})
-		wantKind(t, err, backends.ErrNotFound)
+		kmstest.WantKind(t, err, backends.ErrNotFound, "Encrypt by "+ref)
 		_, err = f.a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: ref})
-		wantKind(t, err, backends.ErrNotFound)
+		kmstest.WantKind(t, err, backends.ErrNotFound, "DescribeKey by "+ref)
 	}
 	_, err := f.a.Encrypt(bg, &backends.EncryptInput{Plaintext: []byte("x")})
-	wantKind(t, err, backends.ErrInvalidArgument)
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "Encrypt without a KeyID")
 }
 
 func TestEncryptionContextBinding(t *testing.T) {
@@ -132,13 +134,13 @@ func TestEncryptionContextBinding(t *testing.T) {
 				}
 				return
 			}
-			wantKind(t, err, backends.ErrInvalidCiphertext)
+			kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt under another context")
 		})
 	}
 	// A blob with no context does not decrypt with one.
 	ct2 := f.encrypt(f.a, k.KeyID, []byte("s"), nil)
 	_, err := f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct2, EncryptionContext: map[string]string{"a": "b"}})
-	wantKind(t, err, backends.ErrInvalidCiphertext)
+	kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt under a context of a blob made without one")
 }
 
 func TestTamperedCiphertext(t *testing.T) {
@@ -153,15 +155,15 @@ func TestTamperedCiphertext(t *testing.T) {
 				bad := bytes.Clone(ct)
 				bad[i] ^= mask
 				_, err := f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: bad, KeyID: keyID, EncryptionContext: ec})
-				if !errors.Is(err, backends.ErrInvalidCiphertext) {
-					t.Fatalf("KeyID %q: byte %d ^ %#x: got %v, want InvalidCiphertext", keyID, i, mask, err)
+				if kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, fmt.Sprintf("Decrypt by KeyID %q with byte %d ^ %#x", keyID, i, mask)) == nil {
+					t.FailNow()
 				}
 			}
 		}
 		for n := 0; n < len(ct); n++ {
 			_, err := f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct[:n], KeyID: keyID, EncryptionContext: ec})
-			if !errors.Is(err, backends.ErrInvalidCiphertext) {
-				t.Fatalf("KeyID %q: truncated to %d: got %v, want InvalidCiphertext", keyID, n, err)
+			if kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, fmt.Sprintf("Decrypt by KeyID %q of the blob truncated to %d bytes", keyID, n)) == nil {
+				t.FailNow()
 			}
 		}
 	}
@@ -169,9 +171,9 @@ func TestTamperedCiphertext(t *testing.T) {
 	bad := bytes.Clone(ct)
 	bad[len(bad)-1] ^= 1
 	_, err := f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: bad, SourceEncryptionContext: ec, DestinationKeyID: other.KeyID})
-	wantKind(t, err, backends.ErrInvalidCiphertext)
+	kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "ReEncrypt of a damaged blob")
 	_, err = f.a.CiphertextKeyID(ct[:10])
-	wantKind(t, err, backends.ErrInvalidCiphertext)
+	kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "CiphertextKeyID of 10 bytes")
 	id, err := f.a.CiphertextKeyID(ct)
 	mustOK(t, err)
 	if id != k.Arn {
@@ -184,12 +186,12 @@ func TestIncorrectKey(t *testing.T) {
 	k1, k2 := f.key(f.a, nil), f.key(f.a, nil)
 	ct := f.encrypt(f.a, k1.KeyID, []byte("x"), nil)
 	_, err := f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct, KeyID: k2.KeyID})
-	wantKind(t, err, backends.ErrIncorrectKey)
+	kmstest.WantKind(t, err, backends.ErrIncorrectKey, "Decrypt naming another key")
 	_, err = f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, SourceKeyID: k2.Arn, DestinationKeyID: k2.KeyID})
-	wantKind(t, err, backends.ErrIncorrectKey)
+	kmstest.WantKind(t, err, backends.ErrIncorrectKey, "ReEncrypt naming another source key")
 	// A key the caller cannot even find is NotFound.
 	_, err = f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct, KeyID: "alias/none"})
-	wantKind(t, err, backends.ErrNotFound)
+	kmstest.WantKind(t, err, backends.ErrNotFound, "Decrypt naming an unknown alias")
 }
 
 func TestAlgorithms(t *testing.T) {
@@ -197,13 +199,13 @@ func TestAlgorithms(t *testing.T) {
 	k := f.key(f.a, nil)
 	ct := f.encrypt(f.a, k.KeyID, []byte("x"), nil)
 	_, err := f.a.Encrypt(bg, &backends.EncryptInput{KeyID: k.KeyID, EncryptionAlgorithm: backends.RSAESOAEPSHA256})
-	wantKind(t, err, backends.ErrInvalidKeyUsage)
+	kmstest.WantKind(t, err, backends.ErrInvalidKeyUsage, "Encrypt under a symmetric key with an RSA algorithm")
 	_, err = f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct, EncryptionAlgorithm: "ROT13"})
-	wantKind(t, err, backends.ErrInvalidArgument)
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "Decrypt with an unknown algorithm")
 	_, err = f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct, EncryptionAlgorithm: backends.SymmetricDefault})
 	mustOK(t, err)
 	_, err = f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, DestinationKeyID: k.KeyID, DestinationEncryptionAlgorithm: backends.RSAESOAEPSHA1})
-	wantKind(t, err, backends.ErrInvalidKeyUsage)
+	kmstest.WantKind(t, err, backends.ErrInvalidKeyUsage, "ReEncrypt to a symmetric key with an RSA algorithm")
 }
 
 func TestGenerateDataKey(t *testing.T) {
@@ -228,7 +230,7 @@ func TestGenerateDataKey(t *testing.T) {
 	}
 	for _, n := range []int{-1, 1025} {
 		_, err := f.a.GenerateDataKey(bg, &backends.GenerateDataKeyInput{KeyID: k.KeyID, NumberOfBytes: n})
-		wantKind(t, err, backends.ErrInvalidArgument)
+		kmstest.WantKind(t, err, backends.ErrInvalidArgument, fmt.Sprintf("GenerateDataKey of %d bytes", n))
 	}
 	out, err := f.a.GenerateDataKeyWithoutPlaintext(bg, &backends.GenerateDataKeyInput{KeyID: k.KeyID})
 	mustOK(t, err)
@@ -281,18 +283,18 @@ func TestReEncrypt(t *testing.T) {
 			}
 			if len(tc.dstEC) > 0 && tc.dstEC["app"] != "orders" {
 				_, err = owner.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: out.CiphertextBlob, EncryptionContext: ec})
-				wantKind(t, err, backends.ErrInvalidCiphertext)
+				kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt of the re-encrypted blob under the source context")
 			}
 		})
 	}
 	// Wrong source context, missing destination.
 	_, err := f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, DestinationKeyID: dst.KeyID})
-	wantKind(t, err, backends.ErrInvalidCiphertext)
+	kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "ReEncrypt without the source context")
 	_, err = f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, SourceEncryptionContext: ec})
-	wantKind(t, err, backends.ErrInvalidArgument)
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "ReEncrypt without a destination")
 	// Another account by bare key ID: not found in A.
 	_, err = f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, SourceEncryptionContext: ec, DestinationKeyID: bKey.KeyID})
-	wantKind(t, err, backends.ErrNotFound)
+	kmstest.WantKind(t, err, backends.ErrNotFound, "ReEncrypt to another account's key by bare key ID")
 }
 
 // TestReEncryptAuthorizedTwice checks that ReEncrypt needs kms:ReEncryptFrom on the
@@ -321,7 +323,7 @@ func TestReEncryptAuthorizedTwice(t *testing.T) {
 			if tc.want == nil {
 				mustOK(t, err)
 			} else {
-				wantKind(t, err, tc.want)
+				kmstest.WantKind(t, err, tc.want, "ReEncrypt by B")
 			}
 			// Decrypt and Encrypt need kms:Decrypt and kms:Encrypt, whatever
 			// ReEncrypt permissions the caller has: plaintext leaves the service
@@ -342,9 +344,9 @@ func TestReEncryptAuthorizedTwice(t *testing.T) {
 	// The ReEncrypt permissions alone never let B decrypt or encrypt.
 	mustOK(t, f.a.PutKeyPolicy(bg, &local.PutKeyPolicyInput{KeyID: src.KeyID, Policy: allowPolicy(acctA, []string{roleB}, "kms:ReEncrypt*")}))
 	_, err := f.b.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct, EncryptionContext: ec})
-	wantKind(t, err, backends.ErrAccessDenied)
+	kmstest.WantKind(t, err, backends.ErrAccessDenied, "Decrypt by B with ReEncrypt permissions only")
 	_, err = f.b.Encrypt(bg, &backends.EncryptInput{KeyID: src.Arn, Plaintext: []byte("x")})
-	wantKind(t, err, backends.ErrAccessDenied)
+	kmstest.WantKind(t, err, backends.ErrAccessDenied, "Encrypt by B with ReEncrypt permissions only")
 }
 
 // decryptSpy records whether a Decrypt through it returned plaintext.
@@ -377,19 +379,19 @@ func TestReEncryptFromGivesNoPlaintext(t *testing.T) {
 	ct := f.encrypt(f.a, src.Arn, []byte("the secret"), ec)
 
 	out, err := f.b.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct, EncryptionContext: ec})
-	wantKind(t, err, backends.ErrAccessDenied)
+	kmstest.WantKind(t, err, backends.ErrAccessDenied, "Decrypt by B, denied kms:Decrypt")
 	if out != nil {
 		t.Fatal("a refused Decrypt returned an output")
 	}
 	_, err = f.b.GenerateDataKey(bg, &backends.GenerateDataKeyInput{KeyID: src.Arn})
-	wantKind(t, err, backends.ErrAccessDenied)
+	kmstest.WantKind(t, err, backends.ErrAccessDenied, "GenerateDataKey by B, denied kms:GenerateDataKey")
 
 	spy := &decryptSpy{Backend: f.b}
 	front := backends.NewFront(spy)
 	mustOK(t, front.RegisterAccount(acctA, "", spy))
 	_, err = reencrypt.New(front).ReEncrypt(bg, &backends.ReEncryptInput{Via: backends.ViaPlaintext,
 		CiphertextBlob: ct, SourceKeyID: src.Arn, SourceEncryptionContext: ec, DestinationKeyID: dst.Arn, DestinationEncryptionContext: ec})
-	wantKind(t, err, backends.ErrAccessDenied)
+	kmstest.WantKind(t, err, backends.ErrAccessDenied, "the engine's decrypt-then-encrypt by B, denied kms:Decrypt")
 	if spy.leaked {
 		t.Fatal("the engine's Decrypt returned plaintext to a principal allowed only kms:ReEncryptFrom")
 	}
@@ -408,27 +410,27 @@ func TestDryRun(t *testing.T) {
 	k, k2 := f.key(f.a, nil), f.key(f.a, nil)
 	ct := f.encrypt(f.a, k.KeyID, []byte("x"), nil)
 	_, err := f.a.Encrypt(bg, &backends.EncryptInput{KeyID: k.KeyID, Plaintext: []byte("x"), DryRun: true})
-	wantKind(t, err, backends.ErrDryRunOperation)
+	kmstest.WantKind(t, err, backends.ErrDryRunOperation, "Encrypt with DryRun")
 	_, err = f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct, DryRun: true})
-	wantKind(t, err, backends.ErrDryRunOperation)
+	kmstest.WantKind(t, err, backends.ErrDryRunOperation, "Decrypt with DryRun")
 	_, err = f.a.GenerateDataKey(bg, &backends.GenerateDataKeyInput{KeyID: k.KeyID, DryRun: true})
-	wantKind(t, err, backends.ErrDryRunOperation)
+	kmstest.WantKind(t, err, backends.ErrDryRunOperation, "GenerateDataKey with DryRun")
 	_, err = f.a.GenerateDataKeyWithoutPlaintext(bg, &backends.GenerateDataKeyInput{KeyID: k.KeyID, DryRun: true})
-	wantKind(t, err, backends.ErrDryRunOperation)
+	kmstest.WantKind(t, err, backends.ErrDryRunOperation, "GenerateDataKeyWithoutPlaintext with DryRun")
 	_, err = f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, DestinationKeyID: k2.KeyID, DryRun: true})
-	wantKind(t, err, backends.ErrDryRunOperation)
+	kmstest.WantKind(t, err, backends.ErrDryRunOperation, "ReEncrypt with DryRun")
 	// DryRun checks everything: a failing request fails with its own error.
 	_, err = f.a.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: ct, EncryptionContext: map[string]string{"a": "b"}, DryRun: true})
-	wantKind(t, err, backends.ErrInvalidCiphertext)
+	kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, "Decrypt with DryRun under a wrong context")
 	_, err = f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, SourceKeyID: k2.KeyID, DestinationKeyID: k2.KeyID, DryRun: true})
-	wantKind(t, err, backends.ErrIncorrectKey)
+	kmstest.WantKind(t, err, backends.ErrIncorrectKey, "ReEncrypt with DryRun naming another source key")
 	_, err = f.b.Encrypt(bg, &backends.EncryptInput{KeyID: k.Arn, DryRun: true})
-	wantKind(t, err, backends.ErrAccessDenied)
+	kmstest.WantKind(t, err, backends.ErrAccessDenied, "Encrypt with DryRun by B")
 	mustOK(t, f.a.DisableKey(bg, &local.DisableKeyInput{KeyID: k2.KeyID}))
 	_, err = f.a.ReEncrypt(bg, &backends.ReEncryptInput{CiphertextBlob: ct, DestinationKeyID: k2.KeyID, DryRun: true})
-	wantKind(t, err, backends.ErrDisabled)
+	kmstest.WantKind(t, err, backends.ErrDisabled, "ReEncrypt with DryRun to a disabled key")
 	_, err = backends.NewFront(f.a).Encrypt(bg, &backends.EncryptInput{KeyID: k.KeyID, Plaintext: make([]byte, 5000), DryRun: true})
-	wantKind(t, err, backends.ErrInvalidArgument)
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "Encrypt with DryRun of 5000 bytes through the Front")
 }
 
 func TestErrorShape(t *testing.T) {
@@ -451,16 +453,18 @@ func TestContextCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(bg)
 	cancel()
 	_, err := f.a.Encrypt(ctx, &backends.EncryptInput{KeyID: k.KeyID, Plaintext: []byte("x")})
-	if !errors.Is(err, backends.ErrCanceled) || !errors.Is(err, context.Canceled) {
-		t.Fatalf("got %v", err)
+	kmstest.WantKind(t, err, backends.ErrCanceled, "Encrypt with a cancelled context")
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Encrypt with a cancelled context: %v does not match context.Canceled", err)
 	}
 	_, err = f.a.CreateKey(ctx, nil)
-	wantKind(t, err, backends.ErrCanceled)
+	kmstest.WantKind(t, err, backends.ErrCanceled, "CreateKey with a cancelled context")
 	dctx, dcancel := context.WithDeadline(bg, time.Unix(1, 0))
 	defer dcancel()
 	_, err = f.a.Decrypt(dctx, &backends.DecryptInput{CiphertextBlob: []byte("x")})
-	if !errors.Is(err, backends.ErrDependencyTimeout) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("got %v", err)
+	kmstest.WantKind(t, err, backends.ErrDependencyTimeout, "Decrypt past its deadline")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Decrypt past its deadline: %v does not match context.DeadlineExceeded", err)
 	}
 }
 

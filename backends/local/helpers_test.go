@@ -3,7 +3,6 @@ package local_test
 import (
 	"context"
 	"crypto/sha256"
-	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -78,18 +77,6 @@ func (f *fixture) encrypt(c *local.Client, keyID string, pt []byte, ec map[strin
 		f.t.Fatalf("Encrypt(%s): %v", keyID, err)
 	}
 	return out.CiphertextBlob
-}
-
-// wantKind fails unless err matches kind, is a *backends.Error, and has op set.
-func wantKind(t *testing.T, err error, kind *backends.Kind) {
-	t.Helper()
-	if !errors.Is(err, kind) {
-		t.Fatalf("got error %v, want %s", err, kind.Name())
-	}
-	var e *backends.Error
-	if !errors.As(err, &e) || e.Op == "" {
-		t.Fatalf("error %v is not a *backends.Error with Op", err)
-	}
 }
 
 func mustOK(t *testing.T, err error) {

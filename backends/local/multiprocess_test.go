@@ -21,6 +21,7 @@ import (
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/local"
+	"github.com/keyport/keyport/internal/kmstest"
 )
 
 // The multi-process tests run this test binary again as a helper process: the
@@ -233,9 +234,9 @@ func TestStoreLongLivedService(t *testing.T) {
 	mustOK(t, err)
 	runHelperOK(t, helper(t, path, root, "disable", "HELPER_ALIAS=alias/cli-3"))
 	_, err = c.Encrypt(bg, &backends.EncryptInput{KeyID: "alias/cli-3", Plaintext: []byte("pt")})
-	wantKind(t, err, backends.ErrDisabled)
+	kmstest.WantKind(t, err, backends.ErrDisabled, "Encrypt under a key the other process disabled")
 	_, err = c.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: ec})
-	wantKind(t, err, backends.ErrDisabled)
+	kmstest.WantKind(t, err, backends.ErrDisabled, "Decrypt with a key the other process disabled")
 
 	// A fresh open holds everything.
 	svc2, err := local.Open(path, local.WithRootKey(root))

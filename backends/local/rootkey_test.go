@@ -11,13 +11,14 @@ import (
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/local"
+	"github.com/keyport/keyport/internal/kmstest"
 )
 
 // wantRootKeyErr fails unless err is a refused root key whose message names
 // source and says what a root key is.
 func wantRootKeyErr(t *testing.T, err error, source string) {
 	t.Helper()
-	wantKind(t, err, backends.ErrInvalidArgument)
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "the root key of "+source)
 	if !errors.Is(err, local.ErrInvalidRootKey) {
 		t.Fatalf("%v does not match ErrInvalidRootKey", err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/local"
+	"github.com/keyport/keyport/internal/kmstest"
 )
 
 func TestStoreSurvivesRestart(t *testing.T) {
@@ -84,7 +85,7 @@ func TestStoreSurvivesRestart(t *testing.T) {
 	// The clock deletes k2 and rotates k1; both are persisted.
 	c.Advance(101 * day)
 	_, err = a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: k2.KeyID})
-	wantKind(t, err, backends.ErrNotFound)
+	kmstest.WantKind(t, err, backends.ErrNotFound, "DescribeKey of a key the clock deleted")
 	mustOK(t, svc2.Close())
 	svc3, err := local.Open(path, local.WithRootKey(rootKey(1)), local.WithClock(c.Now))
 	mustOK(t, err)
@@ -221,7 +222,7 @@ func TestStoreBadFiles(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
-			wantKind(t, err, tc.kind)
+			kmstest.WantKind(t, err, tc.kind, "Open")
 			after, _ := os.ReadFile(tc.path)
 			if !bytes.Equal(before, after) {
 				t.Fatal("Open changed a file it could not use")
@@ -251,7 +252,7 @@ func TestStoreTamperedWhileOpen(t *testing.T) {
 	if !errors.Is(err, local.ErrCorruptStore) {
 		t.Fatalf("Encrypt after an alias record was swapped: %v, want ErrCorruptStore", err)
 	}
-	wantKind(t, err, backends.ErrInternal)
+	kmstest.WantKind(t, err, backends.ErrInternal, "Encrypt after an alias record was swapped")
 	_, err = a.CreateKey(bg, nil)
 	if !errors.Is(err, local.ErrCorruptStore) {
 		t.Fatalf("CreateKey after an alias record was swapped: %v, want ErrCorruptStore", err)
@@ -267,7 +268,7 @@ func TestOpenExisting(t *testing.T) {
 	if !errors.Is(err, local.ErrNoStore) || !strings.Contains(err.Error(), "no keyport local store at "+missing) {
 		t.Fatalf("got %v, want ErrNoStore naming the path", err)
 	}
-	wantKind(t, err, backends.ErrNotFound)
+	kmstest.WantKind(t, err, backends.ErrNotFound, "OpenExisting of a missing store")
 	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("OpenExisting left a file at the path: %v", err)
 	}
@@ -341,7 +342,7 @@ func TestStoreReadOnly(t *testing.T) {
 		if !errors.Is(err, local.ErrReadOnlyStore) || !strings.Contains(err.Error(), path) {
 			t.Fatalf("CreateKey on a read-only store: %v, want ErrReadOnlyStore naming the file", err)
 		}
-		wantKind(t, err, backends.ErrAccessDenied)
+		kmstest.WantKind(t, err, backends.ErrAccessDenied, "CreateKey on a read-only store")
 		err = a.DisableKey(bg, &local.DisableKeyInput{KeyID: "alias/one"})
 		if !errors.Is(err, local.ErrReadOnlyStore) {
 			t.Fatalf("DisableKey on a read-only store: %v", err)
@@ -379,9 +380,9 @@ func TestCreateKeyWithAlias(t *testing.T) {
 			t.Fatal("the alias names another key")
 		}
 		_, err = a.CreateKey(bg, &local.CreateKeyInput{AliasName: "alias/taken"})
-		wantKind(t, err, backends.ErrAlreadyExists)
+		kmstest.WantKind(t, err, backends.ErrAlreadyExists, "CreateKey with an alias name in use")
 		_, err = a.CreateKey(bg, &local.CreateKeyInput{AliasName: "alias/aws/reserved"})
-		wantKind(t, err, backends.ErrInvalidAliasName)
+		kmstest.WantKind(t, err, backends.ErrInvalidAliasName, "CreateKey with a reserved alias name")
 		keys, aliases := listAll(t, a)
 		if len(keys) != 1 || len(aliases) != 1 {
 			t.Fatalf("store=%v: %d keys and %d aliases after the refused calls, want 1 and 1", store, len(keys), len(aliases))
@@ -473,7 +474,7 @@ func TestConvertV1Store(t *testing.T) {
 		}
 		if bl.Key == ex.KeyDisabled {
 			_, err := c.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: blob, EncryptionContext: ex.Context})
-			wantKind(t, err, backends.ErrDisabled)
+			kmstest.WantKind(t, err, backends.ErrDisabled, "Decrypt of a converted blob with the disabled key")
 			continue
 		}
 		dec, err := c.Decrypt(bg, &backends.DecryptInput{CiphertextBlob: blob, EncryptionContext: ex.Context})
@@ -530,7 +531,7 @@ func TestConvertV1Store(t *testing.T) {
 	// The clock still acts on what was converted: the pending key is deleted.
 	clk.Advance(7 * day)
 	_, err = a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: ex.KeyPending})
-	wantKind(t, err, backends.ErrNotFound)
+	kmstest.WantKind(t, err, backends.ErrNotFound, "DescribeKey of the pending key after the clock deleted it")
 	mustOK(t, svc.Close())
 	onlyStoreLeft(t, path)
 
@@ -584,9 +585,9 @@ func TestStoreRegion(t *testing.T) {
 		t.Fatalf("key ARN %s", k.KeyMetadata.Arn)
 	}
 	_, err = local.Open(path, local.WithRootKey(rootKey(1)), local.WithRegion("us-east-1"))
-	wantKind(t, err, backends.ErrInvalidArgument)
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "Open of an eu-west-1 store in us-east-1")
 	_, err = local.Open(path, local.WithRootKey(rootKey(1)), local.WithPartition("aws-cn"))
-	wantKind(t, err, backends.ErrInvalidArgument)
+	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "Open of an aws store in aws-cn")
 	svc, err = local.Open(path, local.WithRootKey(rootKey(1)))
 	mustOK(t, err)
 	defer svc.Close()
