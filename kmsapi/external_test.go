@@ -3,10 +3,6 @@ package kmsapi_test
 import (
 	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
-	"crypto/sha256"
 	"strings"
 	"testing"
 
@@ -15,44 +11,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/internal/kmstest"
 	"github.com/keyport/keyport/kmsapi"
 )
-
-// aeadProvider is a stand-in for another key service, for the URL scheme
-// "aead": the key aead://NAME is AES-256-GCM under a key derived from NAME, with
-// the encryption context bound as associated data. It is only a Backend (no
-// capability), so the Front's fallbacks and the engine's decrypt-then-encrypt
-// path serve it.
-type aeadProvider struct{}
-
-var _ backends.Backend = aeadProvider{}
-
-func (aeadProvider) gcm(keyID string) cipher.AEAD {
-	k := sha256.Sum256([]byte("aead provider key " + keyID))
-	b, _ := aes.NewCipher(k[:])
-	g, _ := cipher.NewGCM(b)
-	return g
-}
-
-func aad(ec map[string]string) []byte { return backends.EncodeEncryptionContext(ec) }
-
-func (p aeadProvider) Encrypt(_ context.Context, in *backends.EncryptInput) (*backends.EncryptOutput, error) {
-	nonce := make([]byte, 12)
-	_, _ = rand.Read(nonce)
-	return &backends.EncryptOutput{CiphertextBlob: p.gcm(in.KeyID).Seal(nonce, nonce, in.Plaintext, aad(in.EncryptionContext)),
-		KeyID: in.KeyID, EncryptionAlgorithm: backends.SymmetricDefault}, nil
-}
-
-func (p aeadProvider) Decrypt(_ context.Context, in *backends.DecryptInput) (*backends.DecryptOutput, error) {
-	if len(in.CiphertextBlob) < 12+16 {
-		return nil, backends.Errorf(backends.ErrInvalidCiphertext, "Decrypt", in.KeyID, "too short")
-	}
-	pt, err := p.gcm(in.KeyID).Open(nil, in.CiphertextBlob[:12], in.CiphertextBlob[12:], aad(in.EncryptionContext))
-	if err != nil {
-		return nil, backends.Errorf(backends.ErrInvalidCiphertext, "Decrypt", in.KeyID, "does not authenticate")
-	}
-	return &backends.DecryptOutput{Plaintext: pt, KeyID: in.KeyID, EncryptionAlgorithm: backends.SymmetricDefault}, nil
-}
 
 // TestExternalKeys puts two keys of another provider behind KMS keys of account
 // A: the SDK encrypts, decrypts (with and without KeyId), makes data keys,
@@ -60,13 +21,17 @@ func (p aeadProvider) Decrypt(_ context.Context, in *backends.DecryptInput) (*ba
 // directions, through reencrypt.Engine; other accounts are refused unless named,
 // and administrative operations are refused.
 func TestExternalKeys(t *testing.T) {
+	// The other provider is a kmstest.Fake seen as a plain Backend (no
+	// capability), so that the Front's fallbacks and the engine's
+	// decrypt-then-encrypt path serve it.
+	provider := kmstest.New("fake://orders", "fake://archive")
 	front := new(backends.Front)
-	mustOK(t, front.Register("aead", aeadProvider{}))
+	mustOK(t, front.Register("fake", provider.Only(backends.Capabilities{})))
 	ts := newTestServer(t, func(o *kmsapi.Options) {
 		o.Front = front
 		o.ExternalKeys = []kmsapi.ExternalKey{
-			{Account: accountA, Region: east, Aliases: []string{"alias/ext-orders"}, URL: "aead://orders", Description: "orders, elsewhere"},
-			{Account: accountA, Region: east, KeyID: "22222222-2222-4222-8222-000000000002", URL: "aead://archive", Principals: []string{accountB}},
+			{Account: accountA, Region: east, Aliases: []string{"alias/ext-orders"}, URL: "fake://orders", Description: "orders, elsewhere"},
+			{Account: accountA, Region: east, KeyID: "22222222-2222-4222-8222-000000000002", URL: "fake://archive", Principals: []string{accountB}},
 		}
 	})
 	ctx := context.Background()
@@ -107,7 +72,7 @@ func TestExternalKeys(t *testing.T) {
 	md, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String("alias/ext-orders")})
 	mustOK(t, err)
 	if aws.ToString(md.KeyMetadata.Arn) != orders || md.KeyMetadata.KeyState != types.KeyStateEnabled || aws.ToString(md.KeyMetadata.Description) != "orders, elsewhere" ||
-		md.KeyMetadata.Origin != types.OriginTypeExternalKeyStore || md.KeyMetadata.XksKeyConfiguration == nil || aws.ToString(md.KeyMetadata.XksKeyConfiguration.Id) != "aead://orders" {
+		md.KeyMetadata.Origin != types.OriginTypeExternalKeyStore || md.KeyMetadata.XksKeyConfiguration == nil || aws.ToString(md.KeyMetadata.XksKeyConfiguration.Id) != "fake://orders" {
 		t.Fatalf("DescribeKey of an external key = %+v", md.KeyMetadata)
 	}
 	// ListKeys and ListAliases list the external keys first, then the others,
@@ -190,25 +155,28 @@ func TestExternalKeys(t *testing.T) {
 	wantAPIError(t, err, "UnsupportedOperationException")
 	_, err = c.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/ext-orders"), TargetKeyId: local.KeyMetadata.KeyId})
 	wantAPIError(t, err, "UnsupportedOperationException")
+
+	// The server wiped every plaintext it handed the provider or got from it.
+	provider.WantWiped(t)
 }
 
 // TestExternalKeyConfig refuses external keys that cannot be served.
 func TestExternalKeyConfig(t *testing.T) {
 	front := new(backends.Front)
 	for name, keys := range map[string][]kmsapi.ExternalKey{
-		"NoRegion":   {{Account: accountA, Region: "eu-north-1", URL: "aead://x"}},
-		"BadAccount": {{Account: "123", Region: east, URL: "aead://x"}},
+		"NoRegion":   {{Account: accountA, Region: "eu-north-1", URL: "fake://x"}},
+		"BadAccount": {{Account: "123", Region: east, URL: "fake://x"}},
 		"NoURL":      {{Account: accountA, Region: east}},
-		"BadAlias":   {{Account: accountA, Region: east, URL: "aead://x", Aliases: []string{"orders"}}},
-		"BadKeyID":   {{Account: accountA, Region: east, URL: "aead://x", KeyID: "not a key id"}},
-		"SameAlias":  {{Account: accountA, Region: east, URL: "aead://x", Aliases: []string{"alias/a"}}, {Account: accountA, Region: east, URL: "aead://y", Aliases: []string{"alias/a"}}},
+		"BadAlias":   {{Account: accountA, Region: east, URL: "fake://x", Aliases: []string{"orders"}}},
+		"BadKeyID":   {{Account: accountA, Region: east, URL: "fake://x", KeyID: "not a key id"}},
+		"SameAlias":  {{Account: accountA, Region: east, URL: "fake://x", Aliases: []string{"alias/a"}}, {Account: accountA, Region: east, URL: "fake://y", Aliases: []string{"alias/a"}}},
 	} {
 		opts := kmsapi.Options{Services: testServices(), Principals: testPrincipals(), Front: front, ExternalKeys: keys}
 		if _, err := kmsapi.New(opts); err == nil {
 			t.Errorf("%s: New accepted %+v", name, keys)
 		}
 	}
-	if _, err := kmsapi.New(kmsapi.Options{Services: testServices(), ExternalKeys: []kmsapi.ExternalKey{{Account: accountA, Region: east, URL: "aead://x"}}}); err == nil {
+	if _, err := kmsapi.New(kmsapi.Options{Services: testServices(), ExternalKeys: []kmsapi.ExternalKey{{Account: accountA, Region: east, URL: "fake://x"}}}); err == nil {
 		t.Error("New accepted external keys without a Front")
 	}
 }

@@ -3,9 +3,7 @@ package kmsapi_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,12 +13,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/hashicorp/vault/api"
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/local"
 	"github.com/keyport/keyport/backends/vault"
 	"github.com/keyport/keyport/internal/testenv"
+	"github.com/keyport/keyport/internal/vaulttest"
 	"github.com/keyport/keyport/kmsapi"
 )
 
@@ -28,20 +26,8 @@ import (
 // named, and returns a Front that reaches them and their vault:// URLs.
 func vaultKeys(t *testing.T, names ...string) (*backends.Front, []string) {
 	t.Helper()
-	addr := testenv.Require(t, "VAULT_ADDR", "Vault dev server")
-	token := testenv.Require(t, "VAULT_TOKEN", "Vault dev server")
-	cfg := api.DefaultConfig()
-	cfg.Address = addr
-	cfg.MaxRetries = 0
-	root, err := api.NewClient(cfg)
-	mustOK(t, err)
-	root.SetToken(token)
-	var rb [6]byte
-	_, _ = rand.Read(rb[:])
-	mount := "kmsapi-" + hex.EncodeToString(rb[:])
+	root, mount := vaulttest.Transit(t, "kmsapi-")
 	ctx := context.Background()
-	mustOK(t, root.Sys().MountWithContext(ctx, mount, &api.MountInput{Type: "transit"}))
-	t.Cleanup(func() { _ = root.Sys().UnmountWithContext(context.Background(), mount) })
 	var urls []string
 	for _, n := range names {
 		_, err := root.Logical().WriteWithContext(ctx, mount+"/keys/"+n, nil)
