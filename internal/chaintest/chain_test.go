@@ -3,7 +3,6 @@ package chaintest
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/keyport/keyport/envelope"
 	"github.com/keyport/keyport/envelope/keyring"
 	"github.com/keyport/keyport/envelope/rekey"
+	"github.com/keyport/keyport/internal/kmstest"
 	"github.com/keyport/keyport/reencrypt"
 )
 
@@ -73,9 +73,7 @@ func TestChainBlob(t *testing.T) {
 			clear(d.Plaintext)
 		}
 		_, err = w.front.Decrypt(ctx, &backends.DecryptInput{KeyID: to.key, CiphertextBlob: blob, EncryptionContext: ec(i - 1)})
-		if !errors.Is(err, backends.ErrInvalidCiphertext) {
-			t.Errorf("%s: Decrypt with the previous step's context: want InvalidCiphertext, got %v", to.name, err)
-		}
+		kmstest.WantKind(t, err, backends.ErrInvalidCiphertext, to.name+": Decrypt with the previous step's context")
 	}
 }
 
