@@ -13,8 +13,9 @@
 //     authority and the resource, and a token from the fake [Credential] is then
 //     accepted; tokens may be limited to some key operations (403 Forbidden);
 //   - RSA and RSA-HSM keys (wrapKey/unwrapKey with RSA-OAEP-256 and RSA-OAEP) and
-//     oct-HSM keys (A256KW), key versions (create, rotate, list), attributes
-//     (enabled, nbf, exp; key_ops), soft-delete, recovery and purge, with Key
+//     oct-HSM keys (A256KW), key versions (create, rotate, list), listings of a
+//     vault's keys and deleted keys (in one page), attributes (enabled, nbf, exp;
+//     key_ops), soft-delete, recovery and purge, with Key
 //     Vault's error bodies and codes (KeyNotFound, Forbidden with KeyDisabled, a
 //     409 Conflict for a name in the deleted state, BadParameter);
 //   - faults injected on demand (a status with an error code and Retry-After).
@@ -44,6 +45,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -424,6 +426,8 @@ func (s *Server) route(v *vault, host, method, path string, body []byte, ops []s
 		op = "rotate"
 	case len(p) == 3 && p[0] == "keys" && p[2] == "versions" && method == http.MethodGet:
 		op = "list"
+	case len(p) == 1 && (p[0] == "keys" || p[0] == "deletedkeys") && method == http.MethodGet:
+		op = "list" // Key Vault's keys/list permission covers both listings
 	case len(p) >= 3 && len(p) <= 4 && p[0] == "keys" && (p[len(p)-1] == "wrapkey" || p[len(p)-1] == "unwrapkey") && method == http.MethodPost:
 		op = strings.TrimSuffix(p[len(p)-1], "key") + "Key"
 	case len(p) >= 2 && len(p) <= 3 && p[0] == "keys" && method == http.MethodGet:
@@ -456,6 +460,10 @@ func (s *Server) route(v *vault, host, method, path string, body []byte, ops []s
 	if e := allowedOp(ops, op); e != nil {
 		return e, 0
 	}
+	base := "https://" + host
+	if len(p) == 1 {
+		return v.listing(base, p[0] == "deletedkeys"), http.StatusOK
+	}
 	name := p[1]
 	version := ""
 	switch op {
@@ -468,7 +476,6 @@ func (s *Server) route(v *vault, host, method, path string, body []byte, ops []s
 			version = p[2]
 		}
 	}
-	base := "https://" + host
 	switch op {
 	case "create":
 		return s.create(v, base, name, body), http.StatusOK
@@ -576,6 +583,40 @@ func (s *Server) route(v *vault, host, method, path string, body []byte, ops []s
 		return &cryptJob{kv: kv, op: op, alg: *in.Algorithm, value: in.Value, kid: k.id(base, kv)}, 0
 	}
 	return errorf(http.StatusBadRequest, "BadParameter", "", "unreachable"), 0
+}
+
+// listing answers a listing of the vault's keys (with their current versions'
+// attributes, identified without a version, as Key Vault lists them) or of its
+// deleted keys, in name order and in one page.
+func (v *vault) listing(base string, deleted bool) any {
+	var names []string
+	if deleted {
+		for n := range v.deleted {
+			names = append(names, n)
+		}
+	} else {
+		for n := range v.keys {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	if deleted {
+		res := azkeys.DeletedKeyPropertiesListResult{Value: []*azkeys.DeletedKeyProperties{}}
+		for _, n := range names {
+			d := v.deleted[n].bundle(base)
+			id := azkeys.ID(base + "/keys/" + n)
+			res.Value = append(res.Value, &azkeys.DeletedKeyProperties{KID: &id, Attributes: d.Attributes, Tags: d.Tags,
+				RecoveryID: d.RecoveryID, DeletedDate: d.DeletedDate, ScheduledPurgeDate: d.ScheduledPurgeDate})
+		}
+		return res
+	}
+	res := azkeys.KeyPropertiesListResult{Value: []*azkeys.KeyProperties{}}
+	for _, n := range names {
+		k := v.keys[n]
+		id := azkeys.ID(base + "/keys/" + n)
+		res.Value = append(res.Value, &azkeys.KeyProperties{KID: &id, Attributes: k.versions[len(k.versions)-1].attributes(), Tags: k.tags})
+	}
+	return res
 }
 
 func (v *vault) lookup(name, version string) (*key, *keyVersion, *apiError) {

@@ -6,8 +6,9 @@
 //
 //   - key rings, symmetric ENCRYPT_DECRYPT CryptoKeys and their versions, with the
 //     version states (ENABLED, DISABLED, DESTROY_SCHEDULED, DESTROYED), primary
-//     version rotation (CreateCryptoKeyVersion, UpdateCryptoKeyPrimaryVersion) and
-//     scheduled destruction;
+//     version rotation (CreateCryptoKeyVersion, UpdateCryptoKeyPrimaryVersion),
+//     scheduled destruction and restoration, and paged listings of a key ring's
+//     CryptoKeys and of a key's versions;
 //   - Encrypt and Decrypt with AES-256-GCM under the version's key, binding
 //     additional_authenticated_data, the plaintext limits of the SOFTWARE (64 KiB)
 //     and HSM (8 KiB, plaintext and AAD together) protection levels, and the
