@@ -28,6 +28,8 @@ type keyAdmin interface {
 	DeleteAlias(ctx context.Context, alias string) error
 	EnableKey(ctx context.Context, key string) error
 	DisableKey(ctx context.Context, key string) error
+	// ScheduleKeyDeletion schedules the key's deletion after days (0: the
+	// service's default or fixed waiting period).
 	ScheduleKeyDeletion(ctx context.Context, key string, days int) (*deletionResult, error)
 	CancelKeyDeletion(ctx context.Context, key string) (string, error)
 	RotateKey(ctx context.Context, key string) (string, error)
@@ -38,6 +40,60 @@ type keyAdmin interface {
 // adminFactories make the keyAdmin of a driver, or nil when the factory does
 // not know it.
 var adminFactories []func(d backends.Backend) keyAdmin
+
+// locationProbes turn the listing location of a service that names its keys by
+// URL (vault://MOUNT, a Cloud KMS key ring, a Key Vault) into the reference of
+// a key inside it, by which the Front finds the location's service; ok is
+// false for a location of another service. An adapter adds its own.
+var locationProbes []func(location string) (key string, ok bool)
+
+// keysNotes say how a service carries out the keys commands whose mapping onto
+// it is not obvious. An adapter adds its own; each command's help (and so
+// docs/cli) shows them.
+var keysNotes []serviceNotes
+
+// serviceNotes are one service's notes, by command path under "keys" ("list",
+// "schedule-deletion", "alias create", ...).
+type serviceNotes struct {
+	service string
+	notes   map[string]string
+}
+
+// withNotes appends to the help of c, a command under keys, the services'
+// notes for it.
+func withNotes(keys, c *cobra.Command) {
+	path := strings.TrimSpace(strings.TrimPrefix(c.CommandPath(), keys.CommandPath()))
+	var b strings.Builder
+	for _, sn := range keysNotes {
+		if n := sn.notes[path]; n != "" {
+			b.WriteString("\n\n" + wrapText(sn.service+": "+n, 80))
+		}
+	}
+	if b.Len() == 0 {
+		return
+	}
+	if c.Long == "" {
+		c.Long = c.Short + "."
+	}
+	c.Long += b.String()
+}
+
+// wrapText breaks s into lines of at most width bytes at spaces.
+func wrapText(s string, width int) string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(s) {
+		if line != "" && len(line)+1+len(w) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += w
+	}
+	return strings.Join(append(lines, line), "\n")
+}
 
 // keyEntry is one key of a listing.
 type keyEntry struct {
@@ -138,9 +194,17 @@ func (s *services) adminForKey(ctx context.Context, key string) (keyAdmin, error
 			break
 		}
 		b, _, err := f.Lookup(ctx, key)
-		if err != nil && strings.Contains(key, "://") && !strings.Contains(strings.SplitN(key, "://", 2)[1], "/") {
-			// A location such as vault://transit names no key: route a key in it.
-			b, _, err = f.Lookup(ctx, strings.TrimSuffix(key, "/")+"/keyport-location")
+		if err != nil {
+			// A listing location (vault://transit, a key ring) names no key:
+			// route a key in it.
+			for _, probe := range locationProbes {
+				if k, ok := probe(key); ok {
+					if pb, _, perr := f.Lookup(ctx, k); perr == nil {
+						b, err = pb, nil
+					}
+					break
+				}
+			}
 		}
 		if err != nil {
 			return nil, err
@@ -237,9 +301,11 @@ func newKeysCmd(a *app) *cobra.Command {
 	keys := &cobra.Command{
 		Use:   "keys",
 		Short: "List, describe, create and manage keys of any configured service",
-		Long: `Keys manages the keys of the configured services: the embedded store, AWS KMS
-and Vault Transit (the other drivers as they add theirs). An operation a service
-does not have fails with UnsupportedOperationException and says so.
+		Long: `Keys manages the keys of the configured services: the embedded store, AWS KMS,
+Vault Transit, PKCS#11 tokens, Google Cloud KMS and Azure Key Vault. An
+operation a service does not have fails with UnsupportedOperationException and
+says so. Where a command maps onto a service in a way that is not obvious, its
+help says how.
 
 A command that names a key goes to the key's service (by its form: alias/Name and
 key IDs to the default service, ARNs by account, URLs by scheme); list and create
@@ -247,7 +313,8 @@ go to --service NAME, or to the default or only service.`,
 		Example: `  keyport keys create --alias alias/orders --description "order data"
   keyport keys list --output json
   keyport keys describe alias/orders
-  keyport keys create vault://transit/orders`,
+  keyport keys create vault://transit/orders
+  keyport keys list gcpkms://projects/acme/locations/europe-west1/keyRings/payments`,
 		Args: cobra.NoArgs,
 	}
 	var service string
@@ -271,11 +338,12 @@ go to --service NAME, or to the default or only service.`,
 	}
 
 	list := &cobra.Command{
-		Use:   "list [vault://MOUNT]",
+		Use:   "list [vault://MOUNT | gcpkms://projects/P/locations/L/keyRings/R | azurekv://VAULT]",
 		Short: "List the keys of a service",
 		Example: `  keyport keys list
   keyport keys list --service aws --output json
-  keyport keys list vault://transit`,
+  keyport keys list vault://transit
+  keyport keys list azurekv://payments.vault.azure.net --output json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: a.run(func(cmd *cobra.Command, args []string) error {
 			svc, err := a.openServices(cmd.Context(), openOptions{readOnly: true, keys: args})
@@ -311,17 +379,20 @@ go to --service NAME, or to the default or only service.`,
 
 	var cin createKeyInput
 	create := &cobra.Command{
-		Use:   "create [vault://MOUNT/NAME | pkcs11:token=TOKEN;object=LABEL]",
+		Use:   "create [vault://MOUNT/NAME | pkcs11:token=TOKEN;object=LABEL | gcpkms://... | azurekv://...]",
 		Short: "Create a key (and its alias), printing its canonical ID",
-		Long: `Create makes a symmetric encryption key in a service and prints its canonical ID
-(key ARN, or URL). --alias gives it an alias at once: a key is never left without
-the alias asked for (if the alias cannot be made, the key is scheduled for
-deletion). Services that name their keys (Vault, PKCS#11 tokens) take the name as
-a URL; a PKCS#11 key is made not extractable and sensitive.`,
+		Long: `Create makes an encryption key in a service (symmetric unless --key-type says
+otherwise) and prints its canonical ID (key ARN, or URL). --alias gives it an
+alias at once: a key is never left without the alias asked for (if the alias
+cannot be made, the key is scheduled for deletion). Services that name their
+keys (Vault, PKCS#11 tokens, Cloud KMS, Key Vault) take the name as a URL; a
+PKCS#11 key is made not extractable and sensitive.`,
 		Example: `  keyport keys create --alias alias/orders --description "order data"
   keyport keys create --service aws --alias alias/orders
   keyport keys create vault://transit/orders
-  keyport keys create 'pkcs11:token=Payments;object=orders' --key-type AES_256`,
+  keyport keys create 'pkcs11:token=Payments;object=orders' --key-type AES_256
+  keyport keys create gcpkms://projects/acme/locations/europe-west1/keyRings/payments/cryptoKeys/orders --key-type HSM
+  keyport keys create azurekv://payments.vault.azure.net/keys/orders --key-type RSA-3072`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: a.run(func(cmd *cobra.Command, args []string) error {
 			if cin.Alias != "" {
@@ -361,7 +432,7 @@ a URL; a PKCS#11 key is made not extractable and sensitive.`,
 	create.Flags().StringVar(&cin.Alias, "alias", "", "alias `alias/Name` for the new key")
 	create.Flags().StringVar(&cin.Description, "description", "", "key `description`")
 	create.Flags().StringVar(&cin.Policy, "policy", "", "key policy: JSON `text` or file://FILE (default: the service's)")
-	create.Flags().StringVar(&cin.KeyType, "key-type", "", "the service's key `type` (Vault: aes256-gcm96 by default; PKCS#11: AES_256 by default, RSA_2048, RSA_3072, RSA_4096)")
+	create.Flags().StringVar(&cin.KeyType, "key-type", "", "the service's key `type` (Vault: aes256-gcm96 by default; PKCS#11: AES_256 by default, RSA_2048, RSA_3072, RSA_4096; Cloud KMS: SOFTWARE by default, HSM; Key Vault: RSA-2048 by default, RSA-3072, RSA-4096, RSA-HSM-2048, RSA-HSM-3072, RSA-HSM-4096, oct-HSM-256)")
 
 	describe := withKey("describe", "Describe a key (aws kms describe-key)", "  keyport keys describe alias/orders --output json", true,
 		func(ctx context.Context, _ keyAdmin, svc *services, key string) error {
@@ -379,16 +450,21 @@ a URL; a PKCS#11 key is made not extractable and sensitive.`,
 		func(ctx context.Context, ad keyAdmin, _ *services, key string) error { return ad.DisableKey(ctx, key) })
 
 	var days int
-	schedule := withKey("schedule-deletion", "Schedule a key's deletion after a waiting period (7 to 30 days)",
+	var schedule *cobra.Command
+	schedule = withKey("schedule-deletion", "Schedule a key's deletion after a waiting period (7 to 30 days)",
 		"  keyport keys schedule-deletion alias/old --pending-window-in-days 7", false,
 		func(ctx context.Context, ad keyAdmin, _ *services, key string) error {
-			r, err := ad.ScheduleKeyDeletion(ctx, key, days)
+			window := days
+			if !schedule.Flags().Changed("pending-window-in-days") {
+				window = 0 // the service's default, or its fixed period
+			}
+			r, err := ad.ScheduleKeyDeletion(ctx, key, window)
 			if err != nil {
 				return err
 			}
 			return a.print(r, func(w *textWriter) { w.line("%s\t%s\t%s", r.KeyId, r.KeyState, r.DeletionDate) })
 		})
-	schedule.Flags().IntVar(&days, "pending-window-in-days", 30, "waiting `days` before the key is deleted (7 to 30)")
+	schedule.Flags().IntVar(&days, "pending-window-in-days", 30, "waiting `days` before the key is deleted (7 to 30; where the service fixes the period, only that)")
 	cancel := withKey("cancel-deletion", "Cancel a scheduled deletion (the key stays disabled, as in AWS KMS)",
 		"  keyport keys cancel-deletion alias/old && keyport keys enable alias/old", false,
 		func(ctx context.Context, ad keyAdmin, _ *services, key string) error {
@@ -409,6 +485,14 @@ a URL; a PKCS#11 key is made not extractable and sensitive.`,
 		})
 
 	keys.AddCommand(list, create, describe, enable, disable, schedule, cancel, rotate, newAliasCmd(a), newPolicyCmd(a))
+	var notes func(c *cobra.Command)
+	notes = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			withNotes(keys, sub)
+			notes(sub)
+		}
+	}
+	notes(keys)
 	return keys
 }
 

@@ -172,7 +172,13 @@ func (w *awsAdmin) ScheduleKeyDeletion(ctx context.Context, key string, days int
 	if err != nil {
 		return nil, err
 	}
-	out, err := w.b.Client().ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(id), PendingWindowInDays: aws.Int32(int32(days))}, opts...)
+	in := &kms.ScheduleKeyDeletionInput{KeyId: aws.String(id)}
+	if days != 0 {
+		in.PendingWindowInDays = aws.Int32(int32(days))
+	} else {
+		days = 30 // AWS KMS's default, for a server that does not say
+	}
+	out, err := w.b.Client().ScheduleKeyDeletion(ctx, in, opts...)
 	if err != nil {
 		return nil, awskms.MapError(ctx, "ScheduleKeyDeletion", key, err)
 	}

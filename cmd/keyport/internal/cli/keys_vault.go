@@ -28,6 +28,13 @@ func init() {
 		}
 		return nil
 	})
+	locationProbes = append(locationProbes, func(location string) (string, bool) {
+		mount, ok := strings.CutPrefix(strings.TrimSuffix(location, "/"), vault.Scheme+"://")
+		if !ok || mount == "" || strings.Contains(mount, "/") {
+			return "", false
+		}
+		return vault.Scheme + "://" + mount + "/keyport-location", true
+	})
 }
 
 // vaultError maps a Vault API error to the taxonomy by its HTTP status.

@@ -76,6 +76,11 @@ var serviceKinds = map[string]*serviceKind{}
 
 func addKind(k *serviceKind) { serviceKinds[k.name] = k }
 
+// newURLFront returns the Front on which key URLs of the implicitSchemes open
+// their services: package keyport's, whose openers take credentials as its
+// table says. Tests point it at loopback servers.
+var newURLFront = keyport.NewFront
+
 // implicitSchemes are the key URL schemes whose service opens on first use,
 // from the key URL and the environment (the table of package keyport), when no
 // configured service serves the scheme. AWS KMS is not among them: an ARN that
@@ -369,7 +374,7 @@ func (s *services) route(defName string) error {
 			continue
 		}
 		if inner == nil {
-			inner = keyport.NewFront()
+			inner = newURLFront()
 		}
 		if err := s.router.Register(sch, inner); err != nil {
 			return err
