@@ -14,6 +14,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 	"google.golang.org/api/iterator"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/keyport/keyport/backends"
@@ -333,6 +334,16 @@ func TestKeysGCPKMS(t *testing.T) {
 	} {
 		w.fails(t, ExitFailure, unsupported, args...)
 	}
+
+	// Cloud KMS's answers map onto the taxonomy.
+	c.gcp.InjectFault(gcpkmstest.Fault{Method: "DestroyCryptoKeyVersion", Code: codes.ResourceExhausted, Message: "quota"})
+	w.fails(t, ExitFailure, []string{"ThrottlingException", "ScheduleKeyDeletion"}, "keys", "schedule-deletion", orders)
+	if got := strings.Join(c.gcpStates(t, orders), " "); got != "ENABLED ENABLED" {
+		t.Fatalf("a failed schedule-deletion changed the versions: %s", got)
+	}
+	c.gcp.SetIAMPolicy(strings.TrimPrefix(orders, "gcpkms://"), map[string][]string{"user:admin@example.com": {gcpkmstest.PermAdmin}})
+	w.fails(t, ExitFailure, []string{"AccessDeniedException", "RotateKeyOnDemand"}, "keys", "rotate", orders)
+	c.gcp.SetIAMPolicy(strings.TrimPrefix(orders, "gcpkms://"), nil)
 }
 
 // azStates returns the enabled flags of the key's versions, in creation order.
@@ -494,5 +505,16 @@ func TestKeysAzureKeyVault(t *testing.T) {
 		{"keys", "policy", "put", orders, "--policy", "{}"},
 	} {
 		w.fails(t, ExitFailure, unsupported, args...)
+	}
+
+	// Key Vault's answers map onto the taxonomy.
+	c.az.InjectFault(azurekvtest.Fault{Op: "rotate", Status: 429, Code: "Throttled", Message: "slow down", RetryAfter: "1"})
+	w.fails(t, ExitFailure, []string{"ThrottlingException", "429 Throttled", "slow down"}, "keys", "rotate", orders)
+	azureAccess = func() (azcore.TokenCredential, *azkeys.ClientOptions, error) {
+		return c.az.NewCredential("get", "list"), c.az.ClientOptions(-1), nil
+	}
+	w.fails(t, ExitFailure, []string{"AccessDeniedException", "403"}, "keys", "disable", orders)
+	if got := c.azStates(t, "orders"); len(got) != 2 || !got[0] || !got[1] {
+		t.Fatalf("a refused disable changed the versions: %v", got)
 	}
 }
