@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/envelope"
@@ -65,6 +66,9 @@ func (c *capture) verifier() envelope.Keyring { return verifier{c} }
 
 type verifier struct{ c *capture }
 
+// testHookVerify, if set (by tests), is called for every verifying decryption.
+var testHookVerify atomic.Pointer[func()]
+
 func (v verifier) OnEncrypt(context.Context, *envelope.EncryptionMaterials) error {
 	return backends.Errorf(backends.ErrInternal, op, "", "the verifying keyring does not encrypt")
 }
@@ -72,6 +76,9 @@ func (v verifier) OnEncrypt(context.Context, *envelope.EncryptionMaterials) erro
 func (v verifier) OnDecrypt(_ context.Context, m *envelope.DecryptionMaterials, edks []envelope.EncryptedDataKey) error {
 	if m.PlaintextDataKey != nil {
 		return nil
+	}
+	if h := testHookVerify.Load(); h != nil {
+		(*h)()
 	}
 	c := v.c
 	c.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/keyport/keyport/backends/local"
@@ -102,5 +103,43 @@ func TestLocalInPlace(t *testing.T) {
 	}
 	if _, err := os.Stat(journal); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestSignedMessageCosts migrates messages of the signed suite 0x0578, small
+// and streamed: each costs one decryption at the source (one key-service
+// Decrypt), one encryption (one GenerateDataKey) and one verifying decryption
+// (the verifier keyring, called once per pass). A decryption of a signed
+// message verifies its one signature and an encryption makes one, so a file
+// costs two signature verifications and one signature.
+func TestSignedMessageCosts(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, local.New())
+	root := t.TempDir()
+	const small, large = 20, 2
+	for i := range small + large {
+		size := 1000
+		if i >= small {
+			size = 3 << 20
+		}
+		msg, _ := message(t, w.srcKR, size, envelope.SuiteAES256GCMHKDFSHA512CommitKeyECDSAP384)
+		writeFile(t, root, fmt.Sprintf("m%02d.enc", i), msg)
+	}
+	var verifies atomic.Int64
+	hook := func() { verifies.Add(1) }
+	testHookVerify.Store(&hook)
+	defer testHookVerify.Store(nil)
+	w.calls.reset()
+	rep, err := Run(ctx, Options{Front: w.front, Source: root, To: []string{w.dst}, SourceEncryptionContext: testEC, Jobs: 3,
+		Journal: filepath.Join(t.TempDir(), "j.db"), LargeObject: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := w.calls.snapshot()
+	n := small + large
+	// The run's canary adds one GenerateDataKey and one Decrypt.
+	if rep.Migrated != int64(n) || c["Decrypt"]-1 != n || c["GenerateDataKey"]-1 != n || verifies.Load() != int64(n) {
+		t.Fatalf("%d migrated; per file: %d source decryptions, %d encryptions, %d verifying decryptions (want 1 each)",
+			rep.Migrated, c["Decrypt"]-1, c["GenerateDataKey"]-1, verifies.Load())
 	}
 }

@@ -193,6 +193,9 @@ func MergeReports(reps ...*Report) *Report {
 	}
 	var sources, dests, formats []string
 	for i, r := range reps {
+		if r == nil {
+			continue
+		}
 		if i == 0 || r.Run.Started.Before(m.Run.Started) {
 			m.Run.Started = r.Run.Started
 		}
@@ -219,6 +222,9 @@ func MergeReports(reps ...*Report) *Report {
 			m.FailedBy[k] += v
 		}
 		for k, v := range r.BySourceKey {
+			if v == nil {
+				continue
+			}
 			kc := m.BySourceKey[k]
 			if kc == nil {
 				kc = &KeyCounts{}
