@@ -32,6 +32,10 @@ func displayPath(p string) string {
 	return p
 }
 
+// migrateGrace is how long Main waits, on a signal, for migrate to print its
+// report of an interrupted run.
+const migrateGrace = 10 * time.Second
+
 func newMigrateCmd(a *app) *cobra.Command {
 	var from, to, include, exclude []string
 	var srcEC, newEC contextFlag
@@ -101,6 +105,10 @@ old and a new copy of a message can then forge that message: destroy old copies.
 			if err != nil {
 				return &usageError{err}
 			}
+			// On SIGINT or SIGTERM, Main waits this long for the report of the
+			// objects not reached (the objects in flight are abandoned at once).
+			serveGrace.Store(int64(migrateGrace))
+			defer serveGrace.Store(0)
 			svc, err := a.openServices(ctx, openOptions{readOnly: true, keys: append(append([]string(nil), from...), to...)})
 			if err != nil {
 				return err

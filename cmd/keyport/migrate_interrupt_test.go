@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestMigrateInterruptedReports stops migrate with SIGINT midway: it still
+// prints its JSON report, which says it was interrupted and names the objects
+// it never reached, and exits with 130; a rerun finishes the rest.
+func TestMigrateInterruptedReports(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the command on a few hundred files")
+	}
+	dir := t.TempDir()
+	key := make([]byte, 32)
+	rand.Read(key)
+	cfg := filepath.Join(dir, "config.toml")
+	os.WriteFile(cfg, []byte("[profiles.default.services.store]\nurl = \"local:"+filepath.Join(dir, "s.db")+"?account=111122223333\"\n"), 0o600)
+	env := append(os.Environ(), "KEYPORT_LOCAL_ROOT_KEY="+base64.StdEncoding.EncodeToString(key), "KEYPORT_CONFIG="+cfg, "KEYPORT_STORE=")
+	kp := func(stdin []byte, args ...string) []byte {
+		t.Helper()
+		cmd := exec.Command("keyport", args...)
+		cmd.Env, cmd.Dir, cmd.Stdin = env, dir, bytes.NewReader(stdin)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("keyport %s: %v", strings.Join(args, " "), err)
+		}
+		return out
+	}
+	kp(nil, "keys", "create", "--alias", "alias/old")
+	kp(nil, "keys", "create", "--alias", "alias/new")
+	msg := kp([]byte("hello"), "encrypt", "--key", "alias/old")
+	data := filepath.Join(dir, "data")
+	os.MkdirAll(data, 0o755)
+	const n = 3000
+	for i := range n {
+		// The same message many times: migrating each is the same work.
+		os.WriteFile(filepath.Join(data, "m"+strconv.Itoa(i)+".enc"), msg, 0o600)
+	}
+	cmd := exec.Command("keyport", "migrate", "--to", "alias/new", "-j", "1", "--output", "json", data)
+	cmd.Env, cmd.Dir = env, dir
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(700 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Fatalf("exit: %v", err)
+	}
+	var rep struct {
+		Interrupted    bool
+		Objects        int
+		Migrated       int
+		NotReached     int
+		NotReachedKeys []string
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("no report after SIGINT: %v\n%s", err, out.String())
+	}
+	if !rep.Interrupted || rep.Objects != n || rep.NotReached == 0 || len(rep.NotReachedKeys) != rep.NotReached || rep.Migrated+rep.NotReached != n {
+		t.Fatalf("report after SIGINT: %+v", rep)
+	}
+	rerun := kp(nil, "migrate", "--to", "alias/new", "-j", "2", data)
+	if !bytes.Contains(rerun, []byte("migrated "+strconv.Itoa(n)+", skipped 0, failed 0, not reached 0")) {
+		t.Fatalf("rerun: %s", rerun)
+	}
+}
