@@ -201,7 +201,7 @@ func (b *Backend) keyFor(ctx context.Context, op string, ref Ref) (*keyInfo, err
 // notFound maps err; a 404 for a key that is soft-deleted becomes
 // KMSInvalidState, as AWS KMS answers for a key pending deletion.
 func (b *Backend) notFound(ctx context.Context, op string, ref Ref, err error) error {
-	mapped := mapError(ctx, op, ref.URI(), err)
+	mapped := MapError(ctx, op, ref.URI(), err)
 	if backends.KindOf(mapped) != backends.ErrNotFound {
 		return mapped
 	}

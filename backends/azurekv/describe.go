@@ -38,7 +38,7 @@ func (b *Backend) DescribeKey(ctx context.Context, in *backends.DescribeKeyInput
 		kb = resp.KeyBundle
 		md.KeyState = backends.KeyStateEnabled
 	default:
-		mapped := mapError(ctx, op, key, err)
+		mapped := MapError(ctx, op, key, err)
 		if backends.KindOf(mapped) != backends.ErrNotFound {
 			return nil, mapped
 		}
@@ -93,7 +93,7 @@ func (b *Backend) DescribeKey(ctx context.Context, in *backends.DescribeKeyInput
 	if md.KeyState != backends.KeyStatePendingDeletion {
 		n, err := b.versionIndex(ctx, c, ref, info.kid.Version)
 		if err != nil {
-			return nil, mapError(ctx, op, key, err)
+			return nil, MapError(ctx, op, key, err)
 		}
 		md.CurrentVersion = n
 	}

@@ -62,9 +62,9 @@ type errorBody struct {
 	} `json:"error"`
 }
 
-// mapError turns err, from a Key Vault call for op on key, into a *backends.Error.
+// MapError turns err, from a Key Vault call for op on key, into a *backends.Error.
 // The service's *azcore.ResponseError stays reachable with errors.As.
-func mapError(ctx context.Context, op, key string, err error) error {
+func MapError(ctx context.Context, op, key string, err error) error {
 	if err == nil {
 		return nil
 	}

@@ -49,7 +49,7 @@ func (b *Backend) DescribeKey(ctx context.Context, in *backends.DescribeKeyInput
 	key := ref.URI()
 	ck, err := b.client.GetCryptoKey(ctx, &kmspb.GetCryptoKeyRequest{Name: ref.Name()})
 	if err != nil {
-		return nil, mapError(ctx, op, key, err)
+		return nil, MapError(ctx, op, key, err)
 	}
 	md := &backends.KeyMetadata{
 		Arn:      key,

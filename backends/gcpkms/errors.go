@@ -74,8 +74,8 @@ var stateKinds = []struct {
 	{"DISABLED", backends.ErrDisabled},
 }
 
-// mapError turns err, from a Cloud KMS call for op on key, into a *backends.Error.
-func mapError(ctx context.Context, op, key string, err error) error {
+// MapError turns err, from a Cloud KMS call for op on key, into a *backends.Error.
+func MapError(ctx context.Context, op, key string, err error) error {
 	if err == nil {
 		return nil
 	}

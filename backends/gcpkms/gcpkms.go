@@ -121,7 +121,7 @@ func (b *Backend) Encrypt(ctx context.Context, in *backends.EncryptInput) (*back
 		AdditionalAuthenticatedDataCrc32C: crcField(aad),
 	})
 	if err != nil {
-		return nil, mapError(ctx, op, key, err)
+		return nil, MapError(ctx, op, key, err)
 	}
 	switch {
 	case len(in.Plaintext) > 0 && !resp.GetVerifiedPlaintextCrc32C():
@@ -168,7 +168,7 @@ func (b *Backend) Decrypt(ctx context.Context, in *backends.DecryptInput) (*back
 		AdditionalAuthenticatedDataCrc32C: crcField(aad),
 	})
 	if err != nil {
-		return nil, mapError(ctx, op, key, err)
+		return nil, MapError(ctx, op, key, err)
 	}
 	pt := resp.GetPlaintext()
 	if resp.GetPlaintextCrc32C() == nil || resp.GetPlaintextCrc32C().GetValue() != crc(pt) {

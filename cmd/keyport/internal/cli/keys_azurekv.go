@@ -2,17 +2,11 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 
@@ -109,63 +103,6 @@ func init() {
 	}})
 }
 
-// azureStatusKind maps the HTTP status of a Key Vault key-management answer
-// onto the taxonomy, as the driver maps its own calls: 409 is a name held by a
-// deleted key, KMSInvalidState.
-func azureStatusKind(status int) *backends.Kind {
-	switch {
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return backends.ErrAccessDenied
-	case status == http.StatusNotFound:
-		return backends.ErrNotFound
-	case status == http.StatusConflict:
-		return backends.ErrInvalidState
-	case status == http.StatusTooManyRequests:
-		return backends.ErrThrottling
-	case status == http.StatusServiceUnavailable || status == http.StatusBadGateway:
-		return backends.ErrKeyUnavailable
-	case status == http.StatusGatewayTimeout || status == http.StatusRequestTimeout:
-		return backends.ErrDependencyTimeout
-	case status >= 500:
-		return backends.ErrInternal
-	}
-	return backends.ErrInvalidArgument
-}
-
-// azureError maps err, from a Key Vault call for op on key, onto the taxonomy.
-func azureError(ctx context.Context, op, key string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var be *backends.Error
-	if errors.As(err, &be) {
-		return err
-	}
-	if cerr := backends.ContextError(ctx, op, key); cerr != nil {
-		return cerr
-	}
-	var re *azcore.ResponseError
-	if !errors.As(err, &re) {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return backends.Wrap(backends.ErrDependencyTimeout, op, key, err)
-		}
-		return &backends.Error{Kind: backends.ErrKeyUnavailable, Op: op, KeyID: key, Message: clipText(err.Error(), 300), Err: err}
-	}
-	msg := fmt.Sprintf("Key Vault answered %d %s", re.StatusCode, re.ErrorCode)
-	if re.RawResponse != nil {
-		var body struct {
-			Error struct {
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		if raw, rerr := runtime.Payload(re.RawResponse); rerr == nil && json.Unmarshal(raw, &body) == nil && body.Error.Message != "" {
-			msg += ": " + clipText(body.Error.Message, 200)
-		}
-	}
-	return &backends.Error{Kind: azureStatusKind(re.StatusCode), Op: op, KeyID: key, Message: msg, Err: err}
-}
-
 // parseVault parses a vault location, azurekv://NAME.vault.azure.net (or its
 // https:// and azurekeyvault:// forms), into its host.
 func parseVault(location string) (string, error) {
@@ -253,7 +190,7 @@ func (z *azureAdmin) ListKeys(ctx context.Context, location string) ([]keyEntry,
 	for live.More() {
 		page, err := live.NextPage(ctx)
 		if err != nil {
-			return nil, azureError(ctx, op, "https://"+host, err)
+			return nil, azurekv.MapError(ctx, op, "https://"+host, err)
 		}
 		for _, p := range page.Value {
 			if p != nil && p.KID != nil {
@@ -265,7 +202,7 @@ func (z *azureAdmin) ListKeys(ctx context.Context, location string) ([]keyEntry,
 	for gone.More() {
 		page, err := gone.NextPage(ctx)
 		if err != nil {
-			return nil, azureError(ctx, op, "https://"+host, err)
+			return nil, azurekv.MapError(ctx, op, "https://"+host, err)
 		}
 		for _, p := range page.Value {
 			if p != nil && p.KID != nil {
@@ -338,14 +275,14 @@ func (z *azureAdmin) CreateKey(ctx context.Context, in *createKeyInput) (*backen
 	// never hands back an existing key for a create.
 	if _, err := c.GetKey(ctx, ref.Name, "", nil); err == nil {
 		return nil, backends.Errorf(backends.ErrAlreadyExists, op, ref.URI(), "the key exists (keyport keys rotate makes a new version)")
-	} else if err = azureError(ctx, op, ref.URI(), err); backends.KindOf(err) != backends.ErrNotFound {
+	} else if err = azurekv.MapError(ctx, op, ref.URI(), err); backends.KindOf(err) != backends.ErrNotFound {
 		return nil, err
 	}
 	ops := []*azkeys.KeyOperation{new(azkeys.KeyOperation), new(azkeys.KeyOperation)}
 	*ops[0], *ops[1] = azkeys.KeyOperationWrapKey, azkeys.KeyOperationUnwrapKey
 	_, err = c.CreateKey(ctx, ref.Name, azkeys.CreateKeyParameters{Kty: &kt.kty, KeySize: &kt.size, KeyOps: ops}, nil)
 	if err != nil {
-		err = azureError(ctx, op, ref.URI(), err)
+		err = azurekv.MapError(ctx, op, ref.URI(), err)
 		if backends.KindOf(err) == backends.ErrInvalidState {
 			e := *err.(*backends.Error)
 			e.Message += " (the name belongs to a deleted key: keyport keys cancel-deletion recovers it)"
@@ -375,7 +312,7 @@ func (z *azureAdmin) setEnabled(ctx context.Context, op, key string, on bool) er
 		for pager.More() {
 			page, err := pager.NextPage(ctx)
 			if err != nil {
-				return z.deleted(ctx, c, ref, azureError(ctx, op, ref.URI(), err))
+				return z.deleted(ctx, c, ref, azurekv.MapError(ctx, op, ref.URI(), err))
 			}
 			for _, p := range page.Value {
 				if p == nil || p.KID == nil {
@@ -392,7 +329,7 @@ func (z *azureAdmin) setEnabled(ctx context.Context, op, key string, on bool) er
 	for _, v := range versions {
 		_, err := c.UpdateKey(ctx, ref.Name, v, azkeys.UpdateKeyParameters{KeyAttributes: &azkeys.KeyAttributes{Enabled: &on}}, nil)
 		if err != nil {
-			err = z.deleted(ctx, c, ref, azureError(ctx, op, ref.KID(), err))
+			err = z.deleted(ctx, c, ref, azurekv.MapError(ctx, op, ref.KID(), err))
 			if e, ok := err.(*backends.Error); ok && len(done) > 0 {
 				partial := *e
 				partial.Message += "; already changed: versions " + strings.Join(done, ", ")
@@ -434,7 +371,7 @@ func (z *azureAdmin) ScheduleKeyDeletion(ctx context.Context, key string, days i
 	}
 	kb, err := c.GetKey(ctx, ref.Name, "", nil)
 	if err != nil {
-		return nil, z.deleted(ctx, c, ref, azureError(ctx, op, ref.URI(), err))
+		return nil, z.deleted(ctx, c, ref, azurekv.MapError(ctx, op, ref.URI(), err))
 	}
 	level, retention := "", 0
 	if a := kb.Attributes; a != nil {
@@ -460,7 +397,7 @@ func (z *azureAdmin) ScheduleKeyDeletion(ctx context.Context, key string, days i
 	}
 	d, err := c.DeleteKey(ctx, ref.Name, nil)
 	if err != nil {
-		return nil, azureError(ctx, op, ref.URI(), err)
+		return nil, azurekv.MapError(ctx, op, ref.URI(), err)
 	}
 	r := &deletionResult{KeyId: ref.URI(), KeyState: string(backends.KeyStatePendingDeletion), PendingWindowInDays: retention}
 	if d.ScheduledPurgeDate != nil {
@@ -480,7 +417,7 @@ func (z *azureAdmin) CancelKeyDeletion(ctx context.Context, key string) (string,
 		return "", err
 	}
 	if _, err := c.RecoverDeletedKey(ctx, ref.Name, nil); err != nil {
-		err = azureError(ctx, op, ref.URI(), err)
+		err = azurekv.MapError(ctx, op, ref.URI(), err)
 		if backends.KindOf(err) == backends.ErrNotFound {
 			if _, gerr := c.GetKey(ctx, ref.Name, "", nil); gerr == nil {
 				return "", backends.Errorf(backends.ErrInvalidState, op, ref.URI(), "the key is not pending deletion")
@@ -494,7 +431,7 @@ func (z *azureAdmin) CancelKeyDeletion(ctx context.Context, key string) (string,
 		if err == nil {
 			return ref.URI(), nil
 		}
-		err = azureError(ctx, op, ref.URI(), err)
+		err = azurekv.MapError(ctx, op, ref.URI(), err)
 		if backends.KindOf(err) != backends.ErrNotFound || time.Now().After(deadline) {
 			return "", err
 		}
@@ -513,7 +450,7 @@ func (z *azureAdmin) RotateKey(ctx context.Context, key string) (string, error) 
 		return "", err
 	}
 	if _, err := c.RotateKey(ctx, ref.Name, nil); err != nil {
-		return "", z.deleted(ctx, c, ref, azureError(ctx, op, ref.URI(), err))
+		return "", z.deleted(ctx, c, ref, azurekv.MapError(ctx, op, ref.URI(), err))
 	}
 	return ref.URI(), nil
 }

@@ -9,8 +9,6 @@ import (
 
 	"cloud.google.com/go/kms/apiv1/kmspb"
 	"google.golang.org/api/iterator"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/keyport/keyport/backends"
@@ -89,47 +87,6 @@ func init() {
 	}})
 }
 
-// gcpCodeKinds maps the gRPC status of a Cloud KMS key-management call onto the
-// taxonomy, as the driver maps its own calls. FAILED_PRECONDITION is a version
-// in a state that forbids the change: KMSInvalidState, as AWS KMS answers.
-var gcpCodeKinds = map[codes.Code]*backends.Kind{
-	codes.NotFound:           backends.ErrNotFound,
-	codes.PermissionDenied:   backends.ErrAccessDenied,
-	codes.Unauthenticated:    backends.ErrAccessDenied,
-	codes.AlreadyExists:      backends.ErrAlreadyExists,
-	codes.FailedPrecondition: backends.ErrInvalidState,
-	codes.InvalidArgument:    backends.ErrInvalidArgument,
-	codes.OutOfRange:         backends.ErrInvalidArgument,
-	codes.ResourceExhausted:  backends.ErrThrottling,
-	codes.Unavailable:        backends.ErrKeyUnavailable,
-	codes.DeadlineExceeded:   backends.ErrDependencyTimeout,
-	codes.Unimplemented:      backends.ErrUnsupported,
-	codes.Canceled:           backends.ErrCanceled,
-}
-
-// gcpError maps err, from a Cloud KMS call for op on key, onto the taxonomy.
-func gcpError(ctx context.Context, op, key string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var be *backends.Error
-	if errors.As(err, &be) {
-		return err
-	}
-	if cerr := backends.ContextError(ctx, op, key); cerr != nil {
-		return cerr
-	}
-	st, ok := status.FromError(err)
-	if !ok {
-		return backends.Wrap(backends.ErrKeyUnavailable, op, key, err)
-	}
-	kind := gcpCodeKinds[st.Code()]
-	if kind == nil {
-		kind = backends.ErrInternal
-	}
-	return &backends.Error{Kind: kind, Op: op, KeyID: key, Message: clipText(st.Message(), 300), Err: err}
-}
-
 // parseKeyRing parses a key ring location, gcpkms://projects/P/locations/L/keyRings/R
 // (or gcp-kms://), into its resource name.
 func parseKeyRing(location string) (string, error) {
@@ -169,7 +126,7 @@ func (g *gcpAdmin) ListKeys(ctx context.Context, location string) ([]keyEntry, e
 			break
 		}
 		if err != nil {
-			return nil, gcpError(ctx, "ListKeys", gcpkms.Scheme+"://"+ring, err)
+			return nil, gcpkms.MapError(ctx, "ListKeys", gcpkms.Scheme+"://"+ring, err)
 		}
 		uri := gcpkms.Scheme + "://" + ck.GetName()
 		e := keyEntry{KeyId: ck.GetName(), KeyArn: uri}
@@ -220,7 +177,7 @@ func (g *gcpAdmin) CreateKey(ctx context.Context, in *createKeyInput) (*backends
 		},
 	})
 	if err != nil {
-		err = gcpError(ctx, op, ref.URI(), err)
+		err = gcpkms.MapError(ctx, op, ref.URI(), err)
 		if backends.KindOf(err) == backends.ErrNotFound {
 			return nil, backends.Errorf(backends.ErrNotFound, op, ref.URI(),
 				"no key ring %s: make it first (gcloud kms keyrings create %s --location %s); keyport makes no key rings, which Cloud KMS never deletes",
@@ -238,7 +195,7 @@ func (g *gcpAdmin) versions(ctx context.Context, op string, ref gcpkms.Ref) ([]*
 	if ref.Version != "" {
 		v, err := c.GetCryptoKeyVersion(ctx, &kmspb.GetCryptoKeyVersionRequest{Name: ref.VersionName()})
 		if err != nil {
-			return nil, gcpError(ctx, op, ref.String(), err)
+			return nil, gcpkms.MapError(ctx, op, ref.String(), err)
 		}
 		return []*kmspb.CryptoKeyVersion{v}, nil
 	}
@@ -250,7 +207,7 @@ func (g *gcpAdmin) versions(ctx context.Context, op string, ref gcpkms.Ref) ([]*
 			return vs, nil
 		}
 		if err != nil {
-			return nil, gcpError(ctx, op, ref.URI(), err)
+			return nil, gcpkms.MapError(ctx, op, ref.URI(), err)
 		}
 		vs = append(vs, v)
 	}
@@ -282,7 +239,7 @@ func (g *gcpAdmin) eachVersion(ctx context.Context, op string, ref gcpkms.Ref, v
 		case in(v.GetState(), from):
 			nv, err := fn(v)
 			if err != nil {
-				err = gcpError(ctx, op, ref.String(), err)
+				err = gcpkms.MapError(ctx, op, ref.String(), err)
 				if len(names) > 0 {
 					if e, ok := err.(*backends.Error); ok {
 						c := *e
@@ -352,7 +309,7 @@ func (g *gcpAdmin) ScheduleKeyDeletion(ctx context.Context, key string, days int
 	}
 	ck, err := g.b.Client().GetCryptoKey(ctx, &kmspb.GetCryptoKeyRequest{Name: ref.Name()})
 	if err != nil {
-		return nil, gcpError(ctx, op, ref.URI(), err)
+		return nil, gcpkms.MapError(ctx, op, ref.URI(), err)
 	}
 	window := defaultDestroyScheduled
 	if d := ck.GetDestroyScheduledDuration(); d != nil {
@@ -428,22 +385,22 @@ func (g *gcpAdmin) RotateKey(ctx context.Context, key string) (string, error) {
 	c := g.b.Client()
 	v, err := c.CreateCryptoKeyVersion(ctx, &kmspb.CreateCryptoKeyVersionRequest{Parent: ref.Name(), CryptoKeyVersion: &kmspb.CryptoKeyVersion{}})
 	if err != nil {
-		return "", gcpError(ctx, op, ref.URI(), err)
+		return "", gcpkms.MapError(ctx, op, ref.URI(), err)
 	}
 	deadline := time.Now().Add(generationWait)
 	for v.GetState() == kmspb.CryptoKeyVersion_PENDING_GENERATION && time.Now().Before(deadline) {
 		select {
 		case <-ctx.Done():
-			return "", gcpError(ctx, op, ref.URI(), ctx.Err())
+			return "", gcpkms.MapError(ctx, op, ref.URI(), ctx.Err())
 		case <-time.After(500 * time.Millisecond):
 		}
 		if v, err = c.GetCryptoKeyVersion(ctx, &kmspb.GetCryptoKeyVersionRequest{Name: v.GetName()}); err != nil {
-			return "", gcpError(ctx, op, ref.URI(), err)
+			return "", gcpkms.MapError(ctx, op, ref.URI(), err)
 		}
 	}
 	_, err = c.UpdateCryptoKeyPrimaryVersion(ctx, &kmspb.UpdateCryptoKeyPrimaryVersionRequest{Name: ref.Name(), CryptoKeyVersionId: versionID(v.GetName())})
 	if err != nil {
-		err = gcpError(ctx, op, ref.URI(), err)
+		err = gcpkms.MapError(ctx, op, ref.URI(), err)
 		if e, ok := err.(*backends.Error); ok {
 			c := *e
 			c.Message = fmt.Sprintf("version %s was made but is not primary: %s", versionID(v.GetName()), c.Message)
@@ -460,12 +417,4 @@ func (g *gcpAdmin) GetKeyPolicy(_ context.Context, key string) (string, error) {
 
 func (g *gcpAdmin) PutKeyPolicy(_ context.Context, key, _ string) error {
 	return errUnsupported("PutKeyPolicy", key, gcpService+": access is IAM, see gcloud kms keys set-iam-policy")
-}
-
-// clipText shortens a service's message for an error.
-func clipText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }
