@@ -21,26 +21,24 @@ var operations = map[string]operation{
 	"CreateKey":                       createKey,
 	"DescribeKey":                     describeKey,
 	"ListKeys":                        listKeys,
-	"EnableKey":                       keyOnly("EnableKey", func(c *call, id string) error { return c.client.EnableKey(c.ctx, &local.EnableKeyInput{KeyID: id}) }),
-	"DisableKey":                      keyOnly("DisableKey", func(c *call, id string) error { return c.client.DisableKey(c.ctx, &local.DisableKeyInput{KeyID: id}) }),
+	"EnableKey":                       keyOp("EnableKey", enableKey),
+	"DisableKey":                      keyOp("DisableKey", disableKey),
 	"ScheduleKeyDeletion":             scheduleKeyDeletion,
-	"CancelKeyDeletion":               cancelKeyDeletion,
+	"CancelKeyDeletion":               keyOp("CancelKeyDeletion", cancelKeyDeletion),
 	"CreateAlias":                     aliasOp(true),
 	"UpdateAlias":                     aliasOp(false),
 	"DeleteAlias":                     deleteAlias,
 	"ListAliases":                     listAliases,
 	"EnableKeyRotation":               enableKeyRotation,
-	"DisableKeyRotation": keyOnly("DisableKeyRotation", func(c *call, id string) error {
-		return c.client.DisableKeyRotation(c.ctx, &local.DisableKeyRotationInput{KeyID: id})
-	}),
-	"GetKeyRotationStatus": getKeyRotationStatus,
-	"RotateKeyOnDemand":    rotateKeyOnDemand,
-	"GetKeyPolicy":         getKeyPolicy,
-	"PutKeyPolicy":         putKeyPolicy,
-	"CreateGrant":          createGrant,
-	"ListGrants":           listGrants,
-	"RetireGrant":          retireGrant,
-	"RevokeGrant":          revokeGrant,
+	"DisableKeyRotation":              keyOp("DisableKeyRotation", disableKeyRotation),
+	"GetKeyRotationStatus":            keyOp("GetKeyRotationStatus", getKeyRotationStatus),
+	"RotateKeyOnDemand":               keyOp("RotateKeyOnDemand", rotateKeyOnDemand),
+	"GetKeyPolicy":                    getKeyPolicy,
+	"PutKeyPolicy":                    putKeyPolicy,
+	"CreateGrant":                     createGrant,
+	"ListGrants":                      listGrants,
+	"RetireGrant":                     retireGrant,
+	"RevokeGrant":                     revokeGrant,
 }
 
 // keyMetadata is KeyMetadata as the KMS API writes it.
@@ -122,14 +120,10 @@ type createKeyInput struct {
 	XksKeyID                       *string `json:"XksKeyId"`
 }
 
-func createKey(c *call, body []byte) (any, error) {
-	var in createKeyInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	var v checker
-	v.str("Policy", in.Policy, 1, 131072, false)
-	v.pattern("Policy", in.Policy, policyPattern, false)
+func (in *createKeyInput) key() *string { return nil }
+
+func (in *createKeyInput) check(v *checker) {
+	checkPolicy(v, in.Policy)
 	v.str("Description", in.Description, 0, 8192, false)
 	v.enum("KeyUsage", in.KeyUsage, keyUsages)
 	v.enum("CustomerMasterKeySpec", in.CustomerMasterKeySpec, customerMasterKeySpecs)
@@ -146,7 +140,11 @@ func createKey(c *call, body []byte) (any, error) {
 			v.str(name+"TagValue", t.TagValue, 0, 256, true)
 		}
 	}
-	if err := v.err(); err != nil {
+}
+
+func createKey(c *call, body []byte) (any, error) {
+	var in createKeyInput
+	if err := c.read(body, &in); err != nil {
 		return nil, err
 	}
 	switch {
@@ -176,48 +174,43 @@ func createKey(c *call, body []byte) (any, error) {
 	return &keyMetadataOutput{KeyMetadata: toKeyMetadata(out.KeyMetadata)}, nil
 }
 
+// keyInput is the input of an operation whose only member is KeyId (with
+// GrantTokens for DescribeKey).
 type keyInput struct {
 	KeyID       *string  `json:"KeyId"`
 	GrantTokens []string `json:"GrantTokens"`
 }
 
-// keyArg decodes and validates the input of an operation whose only member is
-// KeyId (with GrantTokens for DescribeKey), and refuses an external key for op
-// unless op is "".
-func keyArg(c *call, op string, body []byte) (*keyInput, error) {
-	var in keyInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	c.keyID = str(in.KeyID)
-	var v checker
+func (in *keyInput) key() *string { return in.KeyID }
+
+func (in *keyInput) check(v *checker) {
 	v.keyID("KeyId", in.KeyID, true)
 	v.grantTokens(in.GrantTokens)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	if op != "" {
-		if err := c.notForExternal(op, *in.KeyID); err != nil {
-			return nil, err
-		}
-	}
-	return &in, nil
 }
 
-// keyOnly makes the operation op that takes a KeyId and answers nothing.
-func keyOnly(op string, do func(c *call, id string) error) operation {
+// keyOp makes the administrative operation op whose only member is KeyId: do
+// serves it for the key the request names.
+func keyOp(op string, do func(c *call, id string) (any, error)) operation {
 	return func(c *call, body []byte) (any, error) {
-		in, err := keyArg(c, op, body)
-		if err != nil {
+		var in keyInput
+		if err := c.readAdmin(op, body, &in); err != nil {
 			return nil, err
 		}
-		return nil, do(c, *in.KeyID)
+		return do(c, *in.KeyID)
 	}
+}
+
+func enableKey(c *call, id string) (any, error) {
+	return nil, c.client.EnableKey(c.ctx, &local.EnableKeyInput{KeyID: id})
+}
+
+func disableKey(c *call, id string) (any, error) {
+	return nil, c.client.DisableKey(c.ctx, &local.DisableKeyInput{KeyID: id})
 }
 
 func describeKey(c *call, body []byte) (any, error) {
-	in, err := keyArg(c, "", body)
-	if err != nil {
+	var in keyInput
+	if err := c.read(body, &in); err != nil {
 		return nil, err
 	}
 	k := c.external(*in.KeyID)
@@ -237,17 +230,22 @@ func describeKey(c *call, body []byte) (any, error) {
 	return &keyMetadataOutput{KeyMetadata: km}, nil
 }
 
-type listInput struct {
-	KeyID  *string `json:"KeyId"`
+// listKeysInput is the input of ListKeys, and its members Limit and Marker
+// those of every list operation.
+type listKeysInput struct {
 	Limit  *int64  `json:"Limit"`
 	Marker *string `json:"Marker"`
 }
 
-func (in *listInput) check(v *checker) {
-	v.keyID("KeyId", in.KeyID, false)
-	v.intRange("Limit", in.Limit, 1, 1000)
-	v.str("Marker", in.Marker, 1, 1024, false)
-	v.pattern("Marker", in.Marker, markerPattern, false)
+func (in *listKeysInput) key() *string { return nil }
+
+func (in *listKeysInput) check(v *checker) { checkPage(v, in.Limit, in.Marker) }
+
+// checkPage checks the Limit and Marker of a list operation.
+func checkPage(v *checker, limit *int64, marker *string) {
+	v.intRange("Limit", limit, 1, 1000)
+	v.str("Marker", marker, 1, 1024, false)
+	v.pattern("Marker", marker, markerPattern, false)
 }
 
 func limit(n *int64) int {
@@ -269,14 +267,8 @@ type listKeysOutput struct {
 }
 
 func listKeys(c *call, body []byte) (any, error) {
-	var in listInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	in.KeyID = nil // not a member of ListKeys
-	var v checker
-	in.check(&v)
-	if err := v.err(); err != nil {
+	var in listKeysInput
+	if err := c.read(body, &in); err != nil {
 		return nil, err
 	}
 	// The external keys of the caller's account come first, on the first page.
@@ -329,19 +321,16 @@ type scheduleKeyDeletionOutput struct {
 	PendingWindowInDays int        `json:"PendingWindowInDays"`
 }
 
-func scheduleKeyDeletion(c *call, body []byte) (any, error) {
-	var in scheduleKeyDeletionInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	c.keyID = str(in.KeyID)
-	var v checker
+func (in *scheduleKeyDeletionInput) key() *string { return in.KeyID }
+
+func (in *scheduleKeyDeletionInput) check(v *checker) {
 	v.keyID("KeyId", in.KeyID, true)
 	v.intRange("PendingWindowInDays", in.PendingWindowInDays, 1, 365)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	if err := c.notForExternal("ScheduleKeyDeletion", *in.KeyID); err != nil {
+}
+
+func scheduleKeyDeletion(c *call, body []byte) (any, error) {
+	var in scheduleKeyDeletionInput
+	if err := c.readAdmin("ScheduleKeyDeletion", body, &in); err != nil {
 		return nil, err
 	}
 	days := 0
@@ -359,47 +348,44 @@ type keyIDOutput struct {
 	KeyID string `json:"KeyId"`
 }
 
-func cancelKeyDeletion(c *call, body []byte) (any, error) {
-	in, err := keyArg(c, "CancelKeyDeletion", body)
-	if err != nil {
-		return nil, err
-	}
-	out, err := c.client.CancelKeyDeletion(c.ctx, &local.CancelKeyDeletionInput{KeyID: *in.KeyID})
+func cancelKeyDeletion(c *call, id string) (any, error) {
+	out, err := c.client.CancelKeyDeletion(c.ctx, &local.CancelKeyDeletionInput{KeyID: id})
 	if err != nil {
 		return nil, err
 	}
 	return &keyIDOutput{KeyID: out.KeyID}, nil
 }
 
+// aliasInput is the input of CreateAlias and UpdateAlias.
 type aliasInput struct {
 	AliasName   *string `json:"AliasName"`
 	TargetKeyID *string `json:"TargetKeyId"`
 }
 
-func (in *aliasInput) check(v *checker, target bool) {
-	if v.required("AliasName", in.AliasName != nil) {
-		v.str("AliasName", in.AliasName, 1, 256, true)
-		v.pattern("AliasName", in.AliasName, aliasNamePattern, true)
-	}
-	if target {
-		v.keyID("TargetKeyId", in.TargetKeyID, true)
+func (in *aliasInput) key() *string { return in.TargetKeyID }
+
+func (in *aliasInput) check(v *checker) {
+	checkAliasName(v, in.AliasName)
+	v.keyID("TargetKeyId", in.TargetKeyID, true)
+}
+
+// checkAliasName checks a required AliasName.
+func checkAliasName(v *checker, name *string) {
+	if v.required("AliasName", name != nil) {
+		v.str("AliasName", name, 1, 256, true)
+		v.pattern("AliasName", name, aliasNamePattern, true)
 	}
 }
 
 // aliasOp makes CreateAlias (create) or UpdateAlias.
 func aliasOp(create bool) operation {
+	op := "UpdateAlias"
+	if create {
+		op = "CreateAlias"
+	}
 	return func(c *call, body []byte) (any, error) {
 		var in aliasInput
-		if err := decode(body, &in); err != nil {
-			return nil, err
-		}
-		c.keyID = str(in.TargetKeyID)
-		var v checker
-		in.check(&v, true)
-		if err := v.err(); err != nil {
-			return nil, err
-		}
-		if err := c.notForExternal("CreateAlias and UpdateAlias", *in.TargetKeyID); err != nil {
+		if err := c.readAdmin(op, body, &in); err != nil {
 			return nil, err
 		}
 		if k := c.external(*in.AliasName); k != nil {
@@ -412,15 +398,17 @@ func aliasOp(create bool) operation {
 	}
 }
 
+type deleteAliasInput struct {
+	AliasName *string `json:"AliasName"`
+}
+
+func (in *deleteAliasInput) key() *string { return in.AliasName }
+
+func (in *deleteAliasInput) check(v *checker) { checkAliasName(v, in.AliasName) }
+
 func deleteAlias(c *call, body []byte) (any, error) {
-	var in aliasInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	c.keyID = str(in.AliasName)
-	var v checker
-	in.check(&v, false)
-	if err := v.err(); err != nil {
+	var in deleteAliasInput
+	if err := c.read(body, &in); err != nil {
 		return nil, err
 	}
 	return nil, c.client.DeleteAlias(c.ctx, &local.DeleteAliasInput{AliasName: *in.AliasName})
@@ -438,15 +426,22 @@ type listAliasesOutput struct {
 	Truncated  bool             `json:"Truncated"`
 }
 
+type listAliasesInput struct {
+	KeyID  *string `json:"KeyId"`
+	Limit  *int64  `json:"Limit"`
+	Marker *string `json:"Marker"`
+}
+
+func (in *listAliasesInput) key() *string { return in.KeyID }
+
+func (in *listAliasesInput) check(v *checker) {
+	v.keyID("KeyId", in.KeyID, false)
+	checkPage(v, in.Limit, in.Marker)
+}
+
 func listAliases(c *call, body []byte) (any, error) {
-	var in listInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	c.keyID = str(in.KeyID)
-	var v checker
-	in.check(&v)
-	if err := v.err(); err != nil {
+	var in listAliasesInput
+	if err := c.read(body, &in); err != nil {
 		return nil, err
 	}
 	o := &listAliasesOutput{Aliases: []aliasListEntry{}}
@@ -481,22 +476,23 @@ type enableKeyRotationInput struct {
 	RotationPeriodInDays *int64  `json:"RotationPeriodInDays"`
 }
 
-func enableKeyRotation(c *call, body []byte) (any, error) {
-	var in enableKeyRotationInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	c.keyID = str(in.KeyID)
-	var v checker
+func (in *enableKeyRotationInput) key() *string { return in.KeyID }
+
+func (in *enableKeyRotationInput) check(v *checker) {
 	v.keyID("KeyId", in.KeyID, true)
 	v.intRange("RotationPeriodInDays", in.RotationPeriodInDays, 90, 2560)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	if err := c.notForExternal("EnableKeyRotation", *in.KeyID); err != nil {
+}
+
+func enableKeyRotation(c *call, body []byte) (any, error) {
+	var in enableKeyRotationInput
+	if err := c.readAdmin("EnableKeyRotation", body, &in); err != nil {
 		return nil, err
 	}
 	return nil, c.client.EnableKeyRotation(c.ctx, &local.EnableKeyRotationInput{KeyID: *in.KeyID, RotationPeriodInDays: limit(in.RotationPeriodInDays)})
+}
+
+func disableKeyRotation(c *call, id string) (any, error) {
+	return nil, c.client.DisableKeyRotation(c.ctx, &local.DisableKeyRotationInput{KeyID: id})
 }
 
 type keyRotationStatusOutput struct {
@@ -506,12 +502,8 @@ type keyRotationStatusOutput struct {
 	NextRotationDate     *epochTime `json:"NextRotationDate,omitempty"`
 }
 
-func getKeyRotationStatus(c *call, body []byte) (any, error) {
-	in, err := keyArg(c, "GetKeyRotationStatus", body)
-	if err != nil {
-		return nil, err
-	}
-	out, err := c.client.GetKeyRotationStatus(c.ctx, &local.GetKeyRotationStatusInput{KeyID: *in.KeyID})
+func getKeyRotationStatus(c *call, id string) (any, error) {
+	out, err := c.client.GetKeyRotationStatus(c.ctx, &local.GetKeyRotationStatusInput{KeyID: id})
 	if err != nil {
 		return nil, err
 	}
@@ -519,29 +511,50 @@ func getKeyRotationStatus(c *call, body []byte) (any, error) {
 		RotationPeriodInDays: out.RotationPeriodInDays, NextRotationDate: epoch(out.NextRotationDate)}, nil
 }
 
-func rotateKeyOnDemand(c *call, body []byte) (any, error) {
-	in, err := keyArg(c, "RotateKeyOnDemand", body)
-	if err != nil {
-		return nil, err
-	}
-	out, err := c.client.RotateKeyOnDemand(c.ctx, &local.RotateKeyOnDemandInput{KeyID: *in.KeyID})
+func rotateKeyOnDemand(c *call, id string) (any, error) {
+	out, err := c.client.RotateKeyOnDemand(c.ctx, &local.RotateKeyOnDemandInput{KeyID: id})
 	if err != nil {
 		return nil, err
 	}
 	return &keyIDOutput{KeyID: out.KeyID}, nil
 }
 
-type keyPolicyInput struct {
+type getKeyPolicyInput struct {
+	KeyID      *string `json:"KeyId"`
+	PolicyName *string `json:"PolicyName"`
+}
+
+func (in *getKeyPolicyInput) key() *string { return in.KeyID }
+
+func (in *getKeyPolicyInput) check(v *checker) { checkPolicyKey(v, in.KeyID, in.PolicyName) }
+
+type putKeyPolicyInput struct {
 	KeyID                          *string `json:"KeyId"`
 	PolicyName                     *string `json:"PolicyName"`
 	Policy                         *string `json:"Policy"`
 	BypassPolicyLockoutSafetyCheck *bool   `json:"BypassPolicyLockoutSafetyCheck"`
 }
 
-func (in *keyPolicyInput) check(v *checker) {
-	v.keyID("KeyId", in.KeyID, true)
-	v.str("PolicyName", in.PolicyName, 1, 128, true)
-	v.pattern("PolicyName", in.PolicyName, policyNamePattern, true)
+func (in *putKeyPolicyInput) key() *string { return in.KeyID }
+
+func (in *putKeyPolicyInput) check(v *checker) {
+	checkPolicyKey(v, in.KeyID, in.PolicyName)
+	if v.required("Policy", in.Policy != nil) {
+		checkPolicy(v, in.Policy)
+	}
+}
+
+// checkPolicyKey checks the KeyId and PolicyName of GetKeyPolicy and PutKeyPolicy.
+func checkPolicyKey(v *checker, keyID, policyName *string) {
+	v.keyID("KeyId", keyID, true)
+	v.str("PolicyName", policyName, 1, 128, true)
+	v.pattern("PolicyName", policyName, policyNamePattern, true)
+}
+
+// checkPolicy checks a key policy's text.
+func checkPolicy(v *checker, policy *string) {
+	v.str("Policy", policy, 1, 131072, false)
+	v.pattern("Policy", policy, policyPattern, false)
 }
 
 type keyPolicyOutput struct {
@@ -550,17 +563,8 @@ type keyPolicyOutput struct {
 }
 
 func getKeyPolicy(c *call, body []byte) (any, error) {
-	var in keyPolicyInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	c.keyID = str(in.KeyID)
-	var v checker
-	in.check(&v)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	if err := c.notForExternal("GetKeyPolicy", *in.KeyID); err != nil {
+	var in getKeyPolicyInput
+	if err := c.readAdmin("GetKeyPolicy", body, &in); err != nil {
 		return nil, err
 	}
 	out, err := c.client.GetKeyPolicy(c.ctx, &local.GetKeyPolicyInput{KeyID: *in.KeyID, PolicyName: str(in.PolicyName)})
@@ -571,21 +575,8 @@ func getKeyPolicy(c *call, body []byte) (any, error) {
 }
 
 func putKeyPolicy(c *call, body []byte) (any, error) {
-	var in keyPolicyInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	c.keyID = str(in.KeyID)
-	var v checker
-	in.check(&v)
-	if v.required("Policy", in.Policy != nil) {
-		v.str("Policy", in.Policy, 1, 131072, false)
-		v.pattern("Policy", in.Policy, policyPattern, false)
-	}
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	if err := c.notForExternal("PutKeyPolicy", *in.KeyID); err != nil {
+	var in putKeyPolicyInput
+	if err := c.readAdmin("PutKeyPolicy", body, &in); err != nil {
 		return nil, err
 	}
 	return nil, c.client.PutKeyPolicy(c.ctx, &local.PutKeyPolicyInput{KeyID: *in.KeyID, PolicyName: str(in.PolicyName),
@@ -624,13 +615,9 @@ func noDryRun(op string, d *bool) error {
 	return nil
 }
 
-func createGrant(c *call, body []byte) (any, error) {
-	var in createGrantInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	c.keyID = str(in.KeyID)
-	var v checker
+func (in *createGrantInput) key() *string { return in.KeyID }
+
+func (in *createGrantInput) check(v *checker) {
 	v.keyID("KeyId", in.KeyID, true)
 	if in.GranteeServicePrincipal == nil {
 		v.required("GranteePrincipal", in.GranteePrincipal != nil)
@@ -649,10 +636,11 @@ func createGrant(c *call, body []byte) (any, error) {
 	v.grantTokens(in.GrantTokens)
 	v.str("Name", in.Name, 1, 256, true)
 	v.pattern("Name", in.Name, grantNamePattern, true)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	if err := c.notForExternal("CreateGrant", *in.KeyID); err != nil {
+}
+
+func createGrant(c *call, body []byte) (any, error) {
+	var in createGrantInput
+	if err := c.readAdmin("CreateGrant", body, &in); err != nil {
 		return nil, err
 	}
 	if in.GranteeServicePrincipal != nil || in.RetiringServicePrincipal != nil {
@@ -704,23 +692,19 @@ type listGrantsOutput struct {
 	Truncated  bool             `json:"Truncated"`
 }
 
-func listGrants(c *call, body []byte) (any, error) {
-	var in listGrantsInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	c.keyID = str(in.KeyID)
-	var v checker
-	lin := listInput{Limit: in.Limit, Marker: in.Marker}
+func (in *listGrantsInput) key() *string { return in.KeyID }
+
+func (in *listGrantsInput) check(v *checker) {
 	v.keyID("KeyId", in.KeyID, true)
-	lin.check(&v)
+	checkPage(v, in.Limit, in.Marker)
 	v.str("GrantId", in.GrantID, 1, 128, true)
 	v.str("GranteePrincipal", in.GranteePrincipal, 1, 256, true)
 	v.pattern("GranteePrincipal", in.GranteePrincipal, principalPattern, true)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	if err := c.notForExternal("ListGrants", *in.KeyID); err != nil {
+}
+
+func listGrants(c *call, body []byte) (any, error) {
+	var in listGrantsInput
+	if err := c.readAdmin("ListGrants", body, &in); err != nil {
 		return nil, err
 	}
 	out, err := c.client.ListGrants(c.ctx, &local.ListGrantsInput{KeyID: *in.KeyID, GrantID: str(in.GrantID),
@@ -757,20 +741,17 @@ type retireGrantInput struct {
 	DryRun     *bool   `json:"DryRun"`
 }
 
-func retireGrant(c *call, body []byte) (any, error) {
-	var in retireGrantInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	c.keyID = str(in.KeyID)
-	var v checker
+func (in *retireGrantInput) key() *string { return in.KeyID }
+
+func (in *retireGrantInput) check(v *checker) {
 	v.str("GrantToken", in.GrantToken, 1, 8192, false)
 	v.keyID("KeyId", in.KeyID, false)
 	v.str("GrantId", in.GrantID, 1, 128, true)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	if err := c.notForExternal("RetireGrant", str(in.KeyID)); err != nil {
+}
+
+func retireGrant(c *call, body []byte) (any, error) {
+	var in retireGrantInput
+	if err := c.readAdmin("RetireGrant", body, &in); err != nil {
 		return nil, err
 	}
 	if err := noDryRun("RetireGrant", in.DryRun); err != nil {
@@ -779,22 +760,24 @@ func retireGrant(c *call, body []byte) (any, error) {
 	return nil, c.client.RetireGrant(c.ctx, &local.RetireGrantInput{GrantToken: str(in.GrantToken), KeyID: str(in.KeyID), GrantID: str(in.GrantID)})
 }
 
-func revokeGrant(c *call, body []byte) (any, error) {
-	var in retireGrantInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	in.GrantToken = nil // not a member of RevokeGrant
-	c.keyID = str(in.KeyID)
-	var v checker
+type revokeGrantInput struct {
+	KeyID   *string `json:"KeyId"`
+	GrantID *string `json:"GrantId"`
+	DryRun  *bool   `json:"DryRun"`
+}
+
+func (in *revokeGrantInput) key() *string { return in.KeyID }
+
+func (in *revokeGrantInput) check(v *checker) {
 	v.keyID("KeyId", in.KeyID, true)
 	if v.required("GrantId", in.GrantID != nil) {
 		v.str("GrantId", in.GrantID, 1, 128, true)
 	}
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	if err := c.notForExternal("RevokeGrant", *in.KeyID); err != nil {
+}
+
+func revokeGrant(c *call, body []byte) (any, error) {
+	var in revokeGrantInput
+	if err := c.readAdmin("RevokeGrant", body, &in); err != nil {
 		return nil, err
 	}
 	if err := noDryRun("RevokeGrant", in.DryRun); err != nil {

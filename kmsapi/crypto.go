@@ -37,20 +37,20 @@ type encryptOutput struct {
 	EncryptionAlgorithm string `json:"EncryptionAlgorithm"`
 }
 
-func encrypt(c *call, body []byte) (any, error) {
-	var in encryptInput
-	defer func() { clear(in.Plaintext) }()
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	c.keyID = str(in.KeyID)
-	var v checker
+func (in *encryptInput) key() *string { return in.KeyID }
+
+func (in *encryptInput) check(v *checker) {
 	v.keyID("KeyId", in.KeyID, true)
 	v.blob("Plaintext", in.Plaintext, true, 1, 4096)
 	v.context("EncryptionContext", in.EncryptionContext)
 	v.grantTokens(in.GrantTokens)
 	v.enum("EncryptionAlgorithm", in.EncryptionAlgorithm, encryptionAlgorithms)
-	if err := v.err(); err != nil {
+}
+
+func encrypt(c *call, body []byte) (any, error) {
+	var in encryptInput
+	defer func() { clear(in.Plaintext) }()
+	if err := c.read(body, &in); err != nil {
 		return nil, err
 	}
 	ein := &backends.EncryptInput{
@@ -95,34 +95,39 @@ type decryptInput struct {
 	DryRunModifiers     []string          `json:"DryRunModifiers"`
 }
 
-// checkDryRunModifiers validates DryRunModifiers; keyport's key service checks
-// the ciphertext on every dry run, so IGNORE_CIPHERTEXT is not supported.
-func checkDryRunModifiers(v *checker, mods []string) error {
+// checkDryRunModifiers checks DryRunModifiers against the API's values.
+func checkDryRunModifiers(v *checker, mods []string) {
 	for i := range mods {
 		v.enum("DryRunModifiers", &mods[i], dryRunModifiers)
 	}
-	if err := v.err(); err != nil {
-		return err
-	}
+}
+
+// noDryRunModifiers refuses DryRunModifiers: keyport's key service checks the
+// ciphertext on every dry run, so IGNORE_CIPHERTEXT is not supported.
+func noDryRunModifiers(mods []string) error {
 	if len(mods) > 0 {
 		return unsupported("DryRunModifiers are not supported: a dry run always checks the ciphertext.")
 	}
 	return nil
 }
 
-func decrypt(c *call, body []byte) (any, error) {
-	var in decryptInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	c.keyID = str(in.KeyID)
-	var v checker
+func (in *decryptInput) key() *string { return in.KeyID }
+
+func (in *decryptInput) check(v *checker) {
 	v.blob("CiphertextBlob", in.CiphertextBlob, true, 1, 6144)
 	v.context("EncryptionContext", in.EncryptionContext)
 	v.grantTokens(in.GrantTokens)
 	v.keyID("KeyId", in.KeyID, false)
 	v.enum("EncryptionAlgorithm", in.EncryptionAlgorithm, encryptionAlgorithms)
-	if err := checkDryRunModifiers(&v, in.DryRunModifiers); err != nil {
+	checkDryRunModifiers(v, in.DryRunModifiers)
+}
+
+func decrypt(c *call, body []byte) (any, error) {
+	var in decryptInput
+	if err := c.read(body, &in); err != nil {
+		return nil, err
+	}
+	if err := noDryRunModifiers(in.DryRunModifiers); err != nil {
 		return nil, err
 	}
 	if err := noRecipient(in.Recipient); err != nil {
@@ -180,13 +185,10 @@ type reEncryptOutput struct {
 	DestinationEncryptionAlgorithm string `json:"DestinationEncryptionAlgorithm"`
 }
 
-func reEncrypt(c *call, body []byte) (any, error) {
-	var in reEncryptInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	c.keyID = str(in.DestinationKeyID)
-	var v checker
+// key is the destination key: the key the re-encrypted blob is under.
+func (in *reEncryptInput) key() *string { return in.DestinationKeyID }
+
+func (in *reEncryptInput) check(v *checker) {
 	v.blob("CiphertextBlob", in.CiphertextBlob, true, 1, 6144)
 	v.keyID("SourceKeyId", in.SourceKeyID, false)
 	v.keyID("DestinationKeyId", in.DestinationKeyID, true)
@@ -195,7 +197,15 @@ func reEncrypt(c *call, body []byte) (any, error) {
 	v.enum("SourceEncryptionAlgorithm", in.SourceEncryptionAlgorithm, encryptionAlgorithms)
 	v.enum("DestinationEncryptionAlgorithm", in.DestinationEncryptionAlgorithm, encryptionAlgorithms)
 	v.grantTokens(in.GrantTokens)
-	if err := checkDryRunModifiers(&v, in.DryRunModifiers); err != nil {
+	checkDryRunModifiers(v, in.DryRunModifiers)
+}
+
+func reEncrypt(c *call, body []byte) (any, error) {
+	var in reEncryptInput
+	if err := c.read(body, &in); err != nil {
+		return nil, err
+	}
+	if err := noDryRunModifiers(in.DryRunModifiers); err != nil {
 		return nil, err
 	}
 	rin := &backends.ReEncryptInput{
@@ -233,22 +243,22 @@ type generateDataKeyWithoutPlaintextOutput struct {
 	KeyID          string `json:"KeyId"`
 }
 
+func (in *generateDataKeyInput) key() *string { return in.KeyID }
+
+func (in *generateDataKeyInput) check(v *checker) {
+	v.keyID("KeyId", in.KeyID, true)
+	v.intRange("NumberOfBytes", in.NumberOfBytes, 1, 1024)
+	v.enum("KeySpec", in.KeySpec, dataKeySpecs)
+	v.context("EncryptionContext", in.EncryptionContext)
+	v.grantTokens(in.GrantTokens)
+}
+
 // generateDataKey serves GenerateDataKey and, without plaintext,
 // GenerateDataKeyWithoutPlaintext.
 func generateDataKey(withPlaintext bool) operation {
 	return func(c *call, body []byte) (any, error) {
 		var in generateDataKeyInput
-		if err := decode(body, &in); err != nil {
-			return nil, err
-		}
-		c.keyID = str(in.KeyID)
-		var v checker
-		v.keyID("KeyId", in.KeyID, true)
-		v.intRange("NumberOfBytes", in.NumberOfBytes, 1, 1024)
-		v.enum("KeySpec", in.KeySpec, dataKeySpecs)
-		v.context("EncryptionContext", in.EncryptionContext)
-		v.grantTokens(in.GrantTokens)
-		if err := v.err(); err != nil {
+		if err := c.read(body, &in); err != nil {
 			return nil, err
 		}
 		if !withPlaintext && in.Recipient != nil {
@@ -304,16 +314,17 @@ type generateRandomInput struct {
 	Recipient        *recipientInfo `json:"Recipient"`
 }
 
-func generateRandom(c *call, body []byte) (any, error) {
-	var in generateRandomInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	var v checker
+func (in *generateRandomInput) key() *string { return nil }
+
+func (in *generateRandomInput) check(v *checker) {
 	v.required("NumberOfBytes", in.NumberOfBytes != nil)
 	v.intRange("NumberOfBytes", in.NumberOfBytes, 1, 1024)
 	v.str("CustomKeyStoreId", in.CustomKeyStoreID, 1, 64, true)
-	if err := v.err(); err != nil {
+}
+
+func generateRandom(c *call, body []byte) (any, error) {
+	var in generateRandomInput
+	if err := c.read(body, &in); err != nil {
 		return nil, err
 	}
 	if in.CustomKeyStoreID != nil {

@@ -186,3 +186,32 @@ var (
 	grantOps        = []string{"Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom", "ReEncryptTo", "Sign", "Verify", "GetPublicKey", "CreateGrant", "RetireGrant", "DescribeKey", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "GenerateMac", "VerifyMac", "DeriveSharedSecret"}
 	dryRunModifiers = []string{"IGNORE_CIPHERTEXT"}
 )
+
+// request is the input of an operation: it names the key the request is about
+// (for the access log, and to refuse an external key where its operation does
+// not apply) and checks its members against the API's constraints.
+type request interface {
+	key() *string
+	check(v *checker)
+}
+
+// read decodes body into in, notes in's key as the request's, and checks in: a
+// SerializationException or ValidationException, or nil.
+func (c *call) read(body []byte, in request) error {
+	if err := decode(body, in); err != nil {
+		return err
+	}
+	c.keyID = str(in.key())
+	var v checker
+	in.check(&v)
+	return v.err()
+}
+
+// readAdmin reads in as [call.read] does for the administrative operation op,
+// and refuses an external key, whose lifecycle is its provider's.
+func (c *call) readAdmin(op string, body []byte, in request) error {
+	if err := c.read(body, in); err != nil {
+		return err
+	}
+	return c.notForExternal(op, str(in.key()))
+}
