@@ -55,6 +55,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
+	"github.com/keyport/keyport/internal/faults"
 )
 
 // Tenant is the tenant the server's challenges name.
@@ -83,8 +84,7 @@ type Server struct {
 	mu     sync.Mutex
 	vaults map[string]*vault   // by host
 	tokens map[string][]string // bearer token -> allowed operations (nil: all)
-	faults []*Fault
-	calls  map[string]int
+	faults faults.Queue[Fault]
 	unauth int // 401 challenges answered
 }
 
@@ -120,7 +120,7 @@ type keyVersion struct {
 // New starts a Server on a free loopback port with a certificate of its own for
 // *.vault.azure.net, *.managedhsm.azure.net and 127.0.0.1.
 func New() (*Server, error) {
-	s := &Server{vaults: map[string]*vault{}, tokens: map[string][]string{}, calls: map[string]int{}}
+	s := &Server{vaults: map[string]*vault{}, tokens: map[string][]string{}}
 	certPEM, err := selfSigned()
 	if err != nil {
 		return nil, err
@@ -266,17 +266,14 @@ func (s *Server) AddVault(host string) string {
 func (s *Server) InjectFault(f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if f.Times == 0 {
-		f.Times = 1
-	}
-	s.faults = append(s.faults, &f)
+	s.faults.Add(f.Op, f.Times, f)
 }
 
 // Calls returns how many authenticated requests of op the server has answered.
 func (s *Server) Calls(op string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.calls[op]
+	return s.faults.Calls(op)
 }
 
 // Challenges returns how many 401 challenges the server has answered.
@@ -445,17 +442,10 @@ func (s *Server) route(v *vault, host, method, path string, body []byte, ops []s
 	default:
 		return errorf(http.StatusBadRequest, "BadParameter", "", "This test server has no %s %s.", method, path), 0
 	}
-	s.calls[op]++
-	for i, f := range s.faults {
-		if f.Op == "" || strings.EqualFold(f.Op, op) {
-			f.Times--
-			if f.Times <= 0 {
-				s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
-			}
-			e := errorf(f.Status, f.Code, "", "%s", f.Message)
-			e.retryAfter = f.RetryAfter
-			return e, 0
-		}
+	if f, ok := s.faults.Next(op); ok {
+		e := errorf(f.Status, f.Code, "", "%s", f.Message)
+		e.retryAfter = f.RetryAfter
+		return e, 0
 	}
 	if e := allowedOp(ops, op); e != nil {
 		return e, 0
