@@ -43,6 +43,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/kms/apiv1/kmspb"
+	"github.com/keyport/keyport/internal/faults"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -118,8 +119,7 @@ type Server struct {
 	keys       map[string]*cryptoKey
 	principals map[string]string              // bearer token -> principal
 	policies   map[string]map[string][]string // CryptoKey name -> principal -> permissions
-	faults     []*Fault
-	calls      map[string]int
+	faults     faults.Queue[Fault]
 }
 
 type cryptoKey struct {
@@ -155,7 +155,6 @@ func New() (*Server, error) {
 		keys:       map[string]*cryptoKey{},
 		principals: map[string]string{},
 		policies:   map[string]map[string][]string{},
-		calls:      map[string]int{},
 	}
 	kmspb.RegisterKeyManagementServiceServer(s.grpc, s)
 	go func() { _ = s.grpc.Serve(lis) }()
@@ -227,17 +226,14 @@ func (s *Server) SetIAMPolicy(key string, policy map[string][]string) {
 func (s *Server) InjectFault(f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if f.Times == 0 {
-		f.Times = 1
-	}
-	s.faults = append(s.faults, &f)
+	s.faults.Add(f.Method, f.Times, f)
 }
 
 // Calls returns how many calls of method the server has answered (faults included).
 func (s *Server) Calls(method string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.calls[method]
+	return s.faults.Calls(method)
 }
 
 // Destroy destroys a version at once (DESTROYED, its key material gone), as
@@ -245,35 +241,20 @@ func (s *Server) Calls(method string) int {
 func (s *Server) Destroy(versionName string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k, v, err := s.versionLocked(versionName)
+	_, v, _, err := s.versionLocked(versionName)
 	if err != nil {
 		return err
 	}
-	_ = k
 	v.state, v.aead, v.destroyed = kmspb.CryptoKeyVersion_DESTROYED, nil, time.Now()
-	return nil
-}
-
-// fault returns the first queued fault for method, counting the call.
-func (s *Server) fault(method string) *Fault {
-	s.calls[method]++
-	for i, f := range s.faults {
-		if f.Method == "" || f.Method == method {
-			f.Times--
-			if f.Times <= 0 {
-				s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
-			}
-			c := *f
-			return &c
-		}
-	}
 	return nil
 }
 
 // begin counts a call of method, applies a queued status fault, and returns the
 // caller's principal and the fault (nil when none applies).
 func (s *Server) begin(ctx context.Context, method string) (principal string, f *Fault, err error) {
-	f = s.fault(method)
+	if q, ok := s.faults.Next(method); ok {
+		f = &q
+	}
 	if f != nil && f.Code != codes.OK {
 		return "", nil, status.Error(f.Code, f.Message)
 	}
@@ -358,19 +339,58 @@ func (s *Server) keyLocked(name string) (*cryptoKey, error) {
 	return k, nil
 }
 
-func (s *Server) versionLocked(name string) (*cryptoKey, *version, error) {
+// versionLocked finds the CryptoKeyVersion name: its key, itself and its number.
+func (s *Server) versionLocked(name string) (*cryptoKey, *version, int, error) {
 	key, n, ok := cryptoKeyName(name)
 	if !ok || n == 0 {
-		return nil, nil, status.Errorf(codes.InvalidArgument, "Invalid CryptoKeyVersion name %q.", name)
+		return nil, nil, 0, status.Errorf(codes.InvalidArgument, "Invalid CryptoKeyVersion name %q.", name)
 	}
 	k, err := s.keyLocked(key)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	if n > len(k.versions) {
-		return nil, nil, status.Errorf(codes.NotFound, "CryptoKeyVersion %s not found.", name)
+		return nil, nil, 0, status.Errorf(codes.NotFound, "CryptoKeyVersion %s not found.", name)
 	}
-	return k, k.versions[n-1], nil
+	return k, k.versions[n-1], n, nil
+}
+
+// keyFor begins a call of method on the CryptoKey name, which the caller needs
+// the permission perm on, and returns the key. It runs with s.mu held.
+func (s *Server) keyFor(ctx context.Context, method, name, perm string) (*cryptoKey, error) {
+	p, _, err := s.begin(ctx, method)
+	if err != nil {
+		return nil, err
+	}
+	if _, n, ok := cryptoKeyName(name); !ok || n != 0 {
+		return nil, status.Errorf(codes.InvalidArgument, "Invalid CryptoKey name %q.", name)
+	}
+	k, err := s.keyLocked(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.allowed(p, k.name, perm); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// versionFor begins a call of method on the CryptoKeyVersion name, which the
+// caller needs the permission perm on, and returns its key, itself and its
+// number. It runs with s.mu held.
+func (s *Server) versionFor(ctx context.Context, method, name, perm string) (*cryptoKey, *version, int, error) {
+	p, _, err := s.begin(ctx, method)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	k, v, n, err := s.versionLocked(name)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if err := s.allowed(p, k.name, perm); err != nil {
+		return nil, nil, 0, err
+	}
+	return k, v, n, nil
 }
 
 func versionName(key string, n int) string { return key + "/cryptoKeyVersions/" + strconv.Itoa(n) }
@@ -474,11 +494,9 @@ func validID(id string) bool {
 func (s *Server) CreateCryptoKey(ctx context.Context, req *kmspb.CreateCryptoKeyRequest) (*kmspb.CryptoKey, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, _, err := s.begin(ctx, "CreateCryptoKey")
-	if err != nil {
+	if _, _, err := s.begin(ctx, "CreateCryptoKey"); err != nil {
 		return nil, err
 	}
-	_ = p
 	if _, ok := s.keyRings[req.GetParent()]; !ok {
 		return nil, status.Errorf(codes.NotFound, "KeyRing %s not found.", req.GetParent())
 	}
@@ -524,15 +542,8 @@ func (s *Server) CreateCryptoKey(ctx context.Context, req *kmspb.CreateCryptoKey
 func (s *Server) CreateCryptoKeyVersion(ctx context.Context, req *kmspb.CreateCryptoKeyVersionRequest) (*kmspb.CryptoKeyVersion, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, _, err := s.begin(ctx, "CreateCryptoKeyVersion")
+	k, err := s.keyFor(ctx, "CreateCryptoKeyVersion", req.GetParent(), PermAdmin)
 	if err != nil {
-		return nil, err
-	}
-	k, err := s.keyLocked(req.GetParent())
-	if err != nil {
-		return nil, err
-	}
-	if err := s.allowed(p, k.name, PermAdmin); err != nil {
 		return nil, err
 	}
 	v, err := newVersion()
@@ -550,15 +561,8 @@ func (s *Server) CreateCryptoKeyVersion(ctx context.Context, req *kmspb.CreateCr
 func (s *Server) UpdateCryptoKeyPrimaryVersion(ctx context.Context, req *kmspb.UpdateCryptoKeyPrimaryVersionRequest) (*kmspb.CryptoKey, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, _, err := s.begin(ctx, "UpdateCryptoKeyPrimaryVersion")
+	k, err := s.keyFor(ctx, "UpdateCryptoKeyPrimaryVersion", req.GetName(), PermAdmin)
 	if err != nil {
-		return nil, err
-	}
-	k, err := s.keyLocked(req.GetName())
-	if err != nil {
-		return nil, err
-	}
-	if err := s.allowed(p, k.name, PermAdmin); err != nil {
 		return nil, err
 	}
 	n, err := strconv.Atoi(req.GetCryptoKeyVersionId())
@@ -577,16 +581,9 @@ func (s *Server) UpdateCryptoKeyPrimaryVersion(ctx context.Context, req *kmspb.U
 func (s *Server) UpdateCryptoKeyVersion(ctx context.Context, req *kmspb.UpdateCryptoKeyVersionRequest) (*kmspb.CryptoKeyVersion, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, _, err := s.begin(ctx, "UpdateCryptoKeyVersion")
-	if err != nil {
-		return nil, err
-	}
 	name := req.GetCryptoKeyVersion().GetName()
-	k, v, err := s.versionLocked(name)
+	k, v, n, err := s.versionFor(ctx, "UpdateCryptoKeyVersion", name, PermAdmin)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.allowed(p, k.name, PermAdmin); err != nil {
 		return nil, err
 	}
 	paths := req.GetUpdateMask().GetPaths()
@@ -601,7 +598,6 @@ func (s *Server) UpdateCryptoKeyVersion(ctx context.Context, req *kmspb.UpdateCr
 		return nil, status.Errorf(codes.FailedPrecondition, "%s is in state %s and cannot be updated.", name, v.state)
 	}
 	v.state = want
-	_, n, _ := cryptoKeyName(name)
 	return k.versionProto(n), nil
 }
 
@@ -609,22 +605,14 @@ func (s *Server) UpdateCryptoKeyVersion(ctx context.Context, req *kmspb.UpdateCr
 func (s *Server) DestroyCryptoKeyVersion(ctx context.Context, req *kmspb.DestroyCryptoKeyVersionRequest) (*kmspb.CryptoKeyVersion, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, _, err := s.begin(ctx, "DestroyCryptoKeyVersion")
+	k, v, n, err := s.versionFor(ctx, "DestroyCryptoKeyVersion", req.GetName(), PermAdmin)
 	if err != nil {
-		return nil, err
-	}
-	k, v, err := s.versionLocked(req.GetName())
-	if err != nil {
-		return nil, err
-	}
-	if err := s.allowed(p, k.name, PermAdmin); err != nil {
 		return nil, err
 	}
 	if v.state != kmspb.CryptoKeyVersion_ENABLED && v.state != kmspb.CryptoKeyVersion_DISABLED {
 		return nil, status.Errorf(codes.FailedPrecondition, "%s is in state %s and cannot be destroyed.", req.GetName(), v.state)
 	}
 	v.state, v.destroyTime = kmspb.CryptoKeyVersion_DESTROY_SCHEDULED, time.Now().Add(k.destroy)
-	_, n, _ := cryptoKeyName(req.GetName())
 	return k.versionProto(n), nil
 }
 
@@ -632,22 +620,14 @@ func (s *Server) DestroyCryptoKeyVersion(ctx context.Context, req *kmspb.Destroy
 func (s *Server) RestoreCryptoKeyVersion(ctx context.Context, req *kmspb.RestoreCryptoKeyVersionRequest) (*kmspb.CryptoKeyVersion, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, _, err := s.begin(ctx, "RestoreCryptoKeyVersion")
+	k, v, n, err := s.versionFor(ctx, "RestoreCryptoKeyVersion", req.GetName(), PermAdmin)
 	if err != nil {
-		return nil, err
-	}
-	k, v, err := s.versionLocked(req.GetName())
-	if err != nil {
-		return nil, err
-	}
-	if err := s.allowed(p, k.name, PermAdmin); err != nil {
 		return nil, err
 	}
 	if v.state != kmspb.CryptoKeyVersion_DESTROY_SCHEDULED {
 		return nil, status.Errorf(codes.FailedPrecondition, "%s is not scheduled for destruction.", req.GetName())
 	}
 	v.state, v.destroyTime = kmspb.CryptoKeyVersion_DISABLED, time.Time{}
-	_, n, _ := cryptoKeyName(req.GetName())
 	return k.versionProto(n), nil
 }
 
@@ -655,18 +635,8 @@ func (s *Server) RestoreCryptoKeyVersion(ctx context.Context, req *kmspb.Restore
 func (s *Server) GetCryptoKey(ctx context.Context, req *kmspb.GetCryptoKeyRequest) (*kmspb.CryptoKey, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, _, err := s.begin(ctx, "GetCryptoKey")
+	k, err := s.keyFor(ctx, "GetCryptoKey", req.GetName(), PermGet)
 	if err != nil {
-		return nil, err
-	}
-	if _, n, ok := cryptoKeyName(req.GetName()); !ok || n != 0 {
-		return nil, status.Errorf(codes.InvalidArgument, "Invalid CryptoKey name %q.", req.GetName())
-	}
-	k, err := s.keyLocked(req.GetName())
-	if err != nil {
-		return nil, err
-	}
-	if err := s.allowed(p, k.name, PermGet); err != nil {
 		return nil, err
 	}
 	return k.proto(), nil
@@ -676,18 +646,10 @@ func (s *Server) GetCryptoKey(ctx context.Context, req *kmspb.GetCryptoKeyReques
 func (s *Server) GetCryptoKeyVersion(ctx context.Context, req *kmspb.GetCryptoKeyVersionRequest) (*kmspb.CryptoKeyVersion, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, _, err := s.begin(ctx, "GetCryptoKeyVersion")
+	k, _, n, err := s.versionFor(ctx, "GetCryptoKeyVersion", req.GetName(), PermGet)
 	if err != nil {
 		return nil, err
 	}
-	k, _, err := s.versionLocked(req.GetName())
-	if err != nil {
-		return nil, err
-	}
-	if err := s.allowed(p, k.name, PermGet); err != nil {
-		return nil, err
-	}
-	_, n, _ := cryptoKeyName(req.GetName())
 	return k.versionProto(n), nil
 }
 
