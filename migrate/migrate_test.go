@@ -1,13 +1,18 @@
 package migrate
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/local"
 	"github.com/keyport/keyport/envelope"
 )
@@ -141,5 +146,67 @@ func TestSignedMessageCosts(t *testing.T) {
 	if rep.Migrated != int64(n) || c["Decrypt"]-1 != n || c["GenerateDataKey"]-1 != n || verifies.Load() != int64(n) {
 		t.Fatalf("%d migrated; per file: %d source decryptions, %d encryptions, %d verifying decryptions (want 1 each)",
 			rep.Migrated, c["Decrypt"]-1, c["GenerateDataKey"]-1, verifies.Load())
+	}
+}
+
+// TestRetriesThrottling runs a migration through a Front whose key service
+// throttles every third call: the Front's Retry interceptor retries them with
+// backoff and every object migrates.
+func TestRetriesThrottling(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, local.New())
+	root := t.TempDir()
+	for i := range 30 {
+		msg, _ := message(t, w.srcKR, 200, 0)
+		writeFile(t, root, fmt.Sprintf("m%02d.enc", i), msg)
+	}
+	var n, throttled atomic.Int64
+	w.front.Use(backends.Retry(backends.RetryPolicy{MaxAttempts: 5, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}),
+		func(ctx context.Context, c *backends.Call, invoke backends.Invoker) error {
+			if n.Add(1)%3 == 0 {
+				throttled.Add(1)
+				return backends.Errorf(backends.ErrThrottling, c.Op, c.KeyID, "rate exceeded (injected)")
+			}
+			return invoke(ctx)
+		})
+	rep, err := Run(ctx, Options{Front: w.front, Source: root, To: []string{w.dst}, SourceEncryptionContext: testEC, Jobs: 4,
+		Journal: filepath.Join(t.TempDir(), "j.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Migrated != 30 || rep.Failed != 0 || throttled.Load() < 20 {
+		t.Fatalf("migrated %d, failed %d, %d calls throttled", rep.Migrated, rep.Failed, throttled.Load())
+	}
+}
+
+// TestProgress draws the progress bar and logs progress lines (JSON) during a
+// run: both end at the number of objects.
+func TestProgress(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, local.New())
+	root := t.TempDir()
+	for i := range 40 {
+		msg, _ := message(t, w.srcKR, 100, 0)
+		writeFile(t, root, fmt.Sprintf("m%02d.enc", i), msg)
+	}
+	var bar, logs bytes.Buffer
+	draw, finish := ProgressBar(&bar)
+	logf := LogProgress(slog.New(slog.NewJSONHandler(&logs, nil)), 0)
+	var last Progress
+	rep, err := Run(ctx, Options{Front: w.front, Source: root, To: []string{w.dst}, SourceEncryptionContext: testEC,
+		Journal: filepath.Join(t.TempDir(), "j.db"), ProgressInterval: time.Millisecond,
+		Progress: func(p Progress) { draw(p); logf(p); last = p }})
+	finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Migrated != 40 || !last.ListingDone || last.Total != 40 || last.Processed != 40 || last.Migrated != 40 || last.ETA() != 0 {
+		t.Fatalf("last progress %+v", last)
+	}
+	if !strings.Contains(bar.String(), "40/40") {
+		t.Errorf("the bar never showed 40/40: %q", bar.String())
+	}
+	if !strings.Contains(logs.String(), `"msg":"progress","processed":40,"total":40`) {
+		t.Errorf("no final progress line: %s", logs.String())
 	}
 }

@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -63,7 +64,7 @@ func ProgressBar(w io.Writer) (progress func(Progress), finish func()) {
 		progressbar.OptionSetItsString("objects"),
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
 		progressbar.OptionFullWidth(),
 	)
 	sized := false

@@ -3,9 +3,12 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -329,5 +332,56 @@ func TestMigrateVerificationFailureKeepsOriginal(t *testing.T) {
 			t.Fatalf("%v: the original changed", flags)
 		}
 		assertEntries(t, filepath.Dir(p), "m.enc")
+	}
+}
+
+// TestMigrateShardsAndReport migrates one tree as three shards, each with its
+// JSON report, and merges the reports with "migrate report": every file is
+// migrated once and the merged counts cover the tree.
+func TestMigrateShardsAndReport(t *testing.T) {
+	w := newWorld(t)
+	w.key(t, "alias/old")
+	w.key(t, "alias/new")
+	dir := filepath.Join(w.dir, "data")
+	for i := range 30 {
+		writeFile(t, filepath.Join(dir, "f"+strconv.Itoa(i)+".enc"), []byte(w.must(t, randBytes(100), "encrypt", "--key", "alias/old")), 0o600)
+	}
+	writeFile(t, filepath.Join(dir, "notes.txt"), []byte("not a message"), 0o600)
+	var reports []string
+	total := 0
+	for k := range 3 {
+		out := w.must(t, nil, "migrate", "--to", "alias/new", "--shard", fmt.Sprintf("%d/3", k), "--output", "json", dir)
+		var rep struct{ Objects int }
+		if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Objects == 0 {
+			t.Fatalf("shard %d: %v %s", k, err, out)
+		}
+		total += rep.Objects
+		p := filepath.Join(w.dir, fmt.Sprintf("shard-%d.json", k))
+		writeFile(t, p, []byte(out), 0o600)
+		reports = append(reports, p)
+	}
+	if total != 31 {
+		t.Fatalf("the shards hold %d objects, the tree 31", total)
+	}
+	out := w.must(t, nil, append([]string{"migrate", "report", "--output", "json"}, reports...)...)
+	var m struct {
+		Shards                             []string
+		Objects, Migrated, Skipped, Failed int
+		Complete                           bool
+		SkippedBy                          map[string]int
+	}
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Objects != 31 || m.Migrated != 30 || m.Skipped != 1 || m.SkippedBy["not-a-message"] != 1 || !m.Complete || len(m.Shards) != 3 {
+		t.Fatalf("merged report: %+v", m)
+	}
+	if code, _, errs := w.kp(t, nil, "migrate", "report", filepath.Join(dir, "notes.txt")); code != ExitFailure || !strings.Contains(errs, "not a migrate report") {
+		t.Errorf("a file that is not a report: exit %d, %s", code, errs)
+	}
+	for i := range 30 {
+		if got := w.must(t, readFile(t, filepath.Join(dir, "f"+strconv.Itoa(i)+".enc")), "decrypt", "--key", "alias/new"); len(got) != 100 {
+			t.Fatalf("f%d does not open under the new key", i)
+		}
 	}
 }
