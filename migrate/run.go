@@ -322,10 +322,9 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		stopProgress()
 		return nil, err
 	}
-	r.listingDone.Store(listed)
 	var runErr error
 	if ctx.Err() == nil {
-		runErr = r.process(ctx)
+		runErr = r.process(ctx) // marks the listing done once the total is known
 	}
 	stopProgress()
 	if runErr != nil {
@@ -389,6 +388,7 @@ func (r *runner) process(ctx context.Context) error {
 		return err
 	}
 	r.total.Store(n)
+	r.listingDone.Store(true)
 
 	pctx, stop := context.WithCancel(ctx)
 	defer stop()
