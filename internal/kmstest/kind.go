@@ -1,6 +1,8 @@
 // Package kmstest holds what keyport's tests share: [WantKind], the one
-// assertion on error kinds, and [Fake], an in-memory key service for the tests
-// that need a key service but not a real one.
+// assertion on error kinds; [Fake], an in-memory key service for the tests
+// that need a key service but not a real one; and [WantURLOpener] and
+// [WantKeyForms], the checks of a driver's URL opener and of every reference
+// form of a key through a Front.
 package kmstest
 
 import (

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -241,4 +242,44 @@ func TestOnlyPanicsForAnUnknownSet(t *testing.T) {
 		}
 	}()
 	kmstest.New().Only(backends.Capabilities{DescribeKey: true})
+}
+
+func TestWantURLOpener(t *testing.T) {
+	f := kmstest.New("fake://orders")
+	f.AddAlias("fake://alias/orders", "fake://orders")
+	one := backends.URLOpenerFunc(func(context.Context, *url.URL) (backends.Backend, error) { return f, nil })
+	kmstest.WantURLOpener(t, one, "fake://orders", "fake://orders", "fake://alias/orders")
+
+	// An opener that opens a backend of its own for every URL.
+	r := &recorder{TB: t}
+	each := backends.URLOpenerFunc(func(context.Context, *url.URL) (backends.Backend, error) { return kmstest.New("fake://orders"), nil })
+	kmstest.WantURLOpener(r, each, "fake://orders", "fake://orders", "fake://orders")
+	if len(r.failed) != 1 || !strings.Contains(r.failed[0], "opened a second backend") {
+		t.Errorf("an opener of a backend per URL: the check says %q", r.failed)
+	}
+}
+
+func TestWantKeyForms(t *testing.T) {
+	f := kmstest.New("fake://orders", "fake://other")
+	f.AddAlias("fake://alias/orders", "fake://orders")
+	front := backends.NewFront(nil)
+	if err := front.Register("fake", f); err != nil {
+		t.Fatal(err)
+	}
+	ec := map[string]string{"tenant": "acme"}
+	blob := kmstest.WantKeyForms(t, front, ec, "fake://orders", "fake://orders", "fake://alias/orders")
+	if id, pt, err := f.Open(blob, ec); err != nil || id != "fake://orders" || string(pt) != "k" {
+		t.Errorf("the last blob: %q under %s, %v", pt, id, err)
+	}
+	if f.Count("GenerateDataKey") != 2 || f.Count("DescribeKey") != 2 {
+		t.Errorf("calls: %v", f.Calls(""))
+	}
+	f.WantWiped(t)
+
+	// A reference to another key.
+	r := &recorder{TB: t}
+	kmstest.WantKeyForms(r, front, nil, "fake://orders", "fake://other")
+	if len(r.failed) != 1 || !strings.Contains(r.failed[0], "Front.Encrypt by fake://other") {
+		t.Errorf("a reference to another key: the check says %q", r.failed)
+	}
 }
