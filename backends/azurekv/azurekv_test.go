@@ -475,26 +475,7 @@ func TestURLOpener(t *testing.T) {
 	ctx := context.Background()
 	key := e.key(t, "opened", azkeys.KeyTypeRSA, 2048)
 	o := &azurekv.Opener{Options: azurekv.Options{Credential: e.srv.NewCredential(), ClientOptions: e.srv.ClientOptions(-1)}}
-	var first backends.Backend
-	for _, s := range []string{key, "azurekeyvault://" + vaultHost + "/keys/opened", "https://" + vaultHost + "/keys/opened"} {
-		u, err := url.Parse(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := o.OpenBackendURL(ctx, u)
-		if err != nil {
-			t.Fatalf("OpenBackendURL(%s): %v", s, err)
-		}
-		if first == nil {
-			first = b
-		} else if !backends.SameBackend(first, b) {
-			t.Errorf("OpenBackendURL(%s) opened a second backend", s)
-		}
-		out, err := b.Encrypt(ctx, &backends.EncryptInput{KeyID: s, Plaintext: []byte("k")})
-		if err != nil || out.KeyID != key {
-			t.Errorf("Encrypt through the opened backend by %s: %v", s, err)
-		}
-	}
+	kmstest.WantURLOpener(t, o, key, key, "azurekeyvault://"+vaultHost+"/keys/opened", "https://"+vaultHost+"/keys/opened")
 	u, _ := url.Parse("https://example.com/keys/k")
 	_, err := o.OpenBackendURL(ctx, u)
 	kmstest.WantKind(t, err, backends.ErrNotFound, "OpenBackendURL of a host that is no vault")
@@ -514,27 +495,7 @@ func TestFront(t *testing.T) {
 		t.Fatal(err)
 	}
 	ec := map[string]string{"via": "front"}
-	var last []byte
-	for _, ref := range []string{key, "https://" + vaultHost + "/keys/fronted", "azurekeyvault://" + vaultHost + "/keys/fronted"} {
-		out, err := f.Encrypt(ctx, &backends.EncryptInput{KeyID: ref, Plaintext: []byte("k"), EncryptionContext: ec})
-		if err != nil || out.KeyID != key {
-			t.Fatalf("Front.Encrypt by %s: %+v, %v", ref, out, err)
-		}
-		last = out.CiphertextBlob
-		d, err := f.Decrypt(ctx, &backends.DecryptInput{KeyID: ref, CiphertextBlob: out.CiphertextBlob, EncryptionContext: ec})
-		if err != nil || string(d.Plaintext) != "k" || d.KeyID != key {
-			t.Errorf("Front.Decrypt by %s: %v", ref, err)
-		}
-		md, err := f.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: ref})
-		if err != nil || md.Arn != key {
-			t.Errorf("Front.DescribeKey by %s: %+v, %v", ref, md, err)
-		}
-		dk, err := f.GenerateDataKey(ctx, &backends.GenerateDataKeyInput{KeyID: ref, EncryptionContext: ec})
-		if err != nil || len(dk.Plaintext) != 32 || dk.KeyID != key {
-			t.Fatalf("Front.GenerateDataKey by %s: %v", ref, err)
-		}
-		clear(dk.Plaintext)
-	}
+	last := kmstest.WantKeyForms(t, f, ec, key, key, "https://"+vaultHost+"/keys/fronted", "azurekeyvault://"+vaultHost+"/keys/fronted")
 	// Key Vault blobs name their key: with the opened driver as its default, the
 	// Front decrypts one given without a KeyID.
 	u, _ := url.Parse(key)

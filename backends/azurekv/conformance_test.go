@@ -8,8 +8,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/azurekv"
-	"github.com/keyport/keyport/backends/local"
 	"github.com/keyport/keyport/conformance"
+	"github.com/keyport/keyport/internal/kmstest"
 )
 
 // TestConformance runs the suite against the real azkeys client and the HTTPS
@@ -31,20 +31,17 @@ func TestConformance(t *testing.T) {
 		pendingBlob := encryptOrFatal(t, setup, pending)
 		e.delete(t, "pending-deletion")
 
-		svc := local.New()
-		t.Cleanup(func() { _ = svc.Close() })
-		lc := svc.Client(local.Identity{Account: "111122223333"})
-		lk, err := lc.CreateKey(ctx, &local.CreateKeyInput{Description: "conformance: the other provider"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		// The other provider for ReEncrypt/Engine/CrossProvider: an account of a
+		// fake AWS KMS.
+		other := kmstest.New()
+		otherKey := other.AddKey(backends.KeyARN("aws", "us-east-1", "111122223333", kmstest.NewKeyID()))
 		// Key Vault ciphertexts name their key: the Backend is the default, which
 		// the Front asks to decrypt a blob given without a KeyID.
 		router := backends.NewFront(e.b)
 		if err := e.b.Register(router); err != nil {
 			t.Fatal(err)
 		}
-		if err := router.RegisterAccount("111122223333", "", lc); err != nil {
+		if err := router.RegisterAccount("111122223333", "", other); err != nil {
 			t.Fatal(err)
 		}
 		return &conformance.Fixture{
@@ -66,8 +63,8 @@ func TestConformance(t *testing.T) {
 				// Key Vault has access policies and RBAC, but no grants.
 				conformance.DeviationNoGrants,
 			},
-			Other:    lc,
-			OtherKey: lk.KeyMetadata.Arn,
+			Other:    other,
+			OtherKey: otherKey,
 			Front:    router,
 			ErrorAs:  azurekv.IsServiceError,
 			Rotate:   e.rotate,

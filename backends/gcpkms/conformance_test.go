@@ -7,8 +7,8 @@ import (
 	"cloud.google.com/go/kms/apiv1/kmspb"
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/gcpkms"
-	"github.com/keyport/keyport/backends/local"
 	"github.com/keyport/keyport/conformance"
+	"github.com/keyport/keyport/internal/kmstest"
 )
 
 // TestConformance runs the suite against the real Cloud KMS client and the
@@ -27,19 +27,15 @@ func TestConformance(t *testing.T) {
 		pendingBlob := encryptOrFatal(t, e.b, pending)
 		e.scheduleDestroy(t, pending, "1")
 
-		// The other provider for ReEncrypt/Engine/CrossProvider: the embedded service.
-		svc := local.New()
-		t.Cleanup(func() { _ = svc.Close() })
-		lc := svc.Client(local.Identity{Account: "111122223333"})
-		lk, err := lc.CreateKey(ctx, &local.CreateKeyInput{Description: "conformance: the other provider"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		// The other provider for ReEncrypt/Engine/CrossProvider: an account of a
+		// fake AWS KMS.
+		other := kmstest.New()
+		otherKey := other.AddKey(backends.KeyARN("aws", "us-east-1", "111122223333", kmstest.NewKeyID()))
 		router := new(backends.Front)
 		if err := e.b.Register(router); err != nil {
 			t.Fatal(err)
 		}
-		if err := router.RegisterAccount("111122223333", "", lc); err != nil {
+		if err := router.RegisterAccount("111122223333", "", other); err != nil {
 			t.Fatal(err)
 		}
 		return &conformance.Fixture{
@@ -61,8 +57,8 @@ func TestConformance(t *testing.T) {
 				// Cloud KMS has IAM, but no grants.
 				conformance.DeviationNoGrants,
 			},
-			Other:    lc,
-			OtherKey: lk.KeyMetadata.Arn,
+			Other:    other,
+			OtherKey: otherKey,
 			Front:    router,
 			ErrorAs:  gcpkms.IsServiceError,
 			Rotate:   e.rotate,
