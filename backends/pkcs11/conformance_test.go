@@ -6,13 +6,14 @@ import (
 	"context"
 	"testing"
 
-	"github.com/keyport/keyport/backends/local"
+	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/conformance"
+	"github.com/keyport/keyport/internal/kmstest"
 )
 
 // TestConformance runs the conformance suite against a SoftHSM2 token with two
 // AES-256 keys, the second provider of the cross-provider ReEncrypt subtests
-// being backends/local.
+// being an account of a fake AWS KMS (internal/kmstest).
 //
 // Declared deviations: PKCS#11 has no grants. A token has no Disabled or
 // PendingDeletion key state, and no accounts, so those fields stay empty and the
@@ -25,13 +26,8 @@ func TestConformance(t *testing.T) {
 		keyA := mustCreate(t, b, "key-a", []byte{0x0a}, AES256)
 		keyB := mustCreate(t, b, "key-b", []byte{0x0b}, AES256)
 
-		svc := local.New()
-		t.Cleanup(func() { _ = svc.Close() })
-		lc := svc.Client(local.Identity{Account: "111122223333"})
-		lk, err := lc.CreateKey(ctx, &local.CreateKeyInput{Description: "conformance: the other provider"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		other := kmstest.New()
+		otherKey := other.AddKey(backends.KeyARN("aws", "us-east-1", "111122223333", kmstest.NewKeyID()))
 		return &conformance.Fixture{
 			Backend: b,
 			KeyA:    keyA,
@@ -46,8 +42,8 @@ func TestConformance(t *testing.T) {
 			},
 			Unknown:    "pkcs11:token=conformance;object=no-such-key",
 			Deviations: []conformance.Deviation{conformance.DeviationNoGrants},
-			Other:      lc,
-			OtherKey:   lk.KeyMetadata.Arn,
+			Other:      other,
+			OtherKey:   otherKey,
 		}
 	}))
 }
