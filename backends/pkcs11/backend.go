@@ -495,16 +495,6 @@ func (b *Backend) generateDataKey(ctx context.Context, op string, in *backends.G
 	return out, nil
 }
 
-// CiphertextKeyID returns the canonical URI of the key that made blob, read from
-// the blob without decrypting it.
-func (b *Backend) CiphertextKeyID(blob []byte) (string, error) {
-	bl, err := parseBlob("Decrypt", "", blob)
-	if err != nil {
-		return "", err
-	}
-	return bl.keyID, nil
-}
-
 // DescribeKey describes the key in.KeyID names, usable or not.
 func (b *Backend) DescribeKey(ctx context.Context, in *backends.DescribeKeyInput) (*backends.KeyMetadata, error) {
 	info, err := b.describe(ctx, "DescribeKey", in.KeyID)

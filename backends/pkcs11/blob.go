@@ -46,6 +46,16 @@ func gcmAAD(h []byte, ec map[string]string) []byte {
 	return append(append([]byte(nil), h...), backends.EncodeEncryptionContext(ec)...)
 }
 
+// CiphertextKeyID returns the canonical URI of the key that made ciphertext,
+// read from it without decrypting it (and so without cgo).
+func (b *Backend) CiphertextKeyID(ciphertext []byte) (string, error) {
+	bl, err := parseBlob("Decrypt", "", ciphertext)
+	if err != nil {
+		return "", err
+	}
+	return bl.keyID, nil
+}
+
 // parseBlob parses b. A blob that is not one of this package's is an error
 // matching backends.ErrInvalidCiphertext.
 func parseBlob(op, keyID string, b []byte) (*blob, error) {

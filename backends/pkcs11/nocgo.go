@@ -58,15 +58,6 @@ func (b *Backend) GenerateDataKeyWithoutPlaintext(ctx context.Context, in *backe
 	return nil, errNoCgo("GenerateDataKeyWithoutPlaintext")
 }
 
-// CiphertextKeyID reads the key from a blob; it needs no cgo.
-func (b *Backend) CiphertextKeyID(blob []byte) (string, error) {
-	bl, err := parseBlob("Decrypt", "", blob)
-	if err != nil {
-		return "", err
-	}
-	return bl.keyID, nil
-}
-
 // DescribeKey answers ErrUnsupported.
 func (b *Backend) DescribeKey(ctx context.Context, in *backends.DescribeKeyInput) (*backends.KeyMetadata, error) {
 	return nil, errNoCgo("DescribeKey")
