@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -391,12 +390,7 @@ func TestStoreSurvivesSIGKILL(t *testing.T) {
 // TestConvertV1StoreConcurrently: two processes open one version 1 store at
 // once; one converts it while the other waits, and both see the same keys.
 func TestConvertV1StoreConcurrently(t *testing.T) {
-	var ex v1Expect
-	raw, err := os.ReadFile(filepath.Join("testdata", "store-v1.json"))
-	mustOK(t, err)
-	mustOK(t, json.Unmarshal(raw, &ex))
-	root, err := base64.StdEncoding.DecodeString(ex.RootKey)
-	mustOK(t, err)
+	_, root := readV1Expect(t)
 	path := copyFile(t, "store-v1.keyport", t.TempDir())
 	var wg sync.WaitGroup
 	outs := make([]string, 2)
@@ -428,12 +422,7 @@ func TestConvertV1StoreConcurrently(t *testing.T) {
 // file or the converted database, never neither, and the next open converts or
 // opens it and removes what the killed conversions left.
 func TestConvertV1StoreKilled(t *testing.T) {
-	var ex v1Expect
-	raw, err := os.ReadFile(filepath.Join("testdata", "store-v1.json"))
-	mustOK(t, err)
-	mustOK(t, json.Unmarshal(raw, &ex))
-	root, err := base64.StdEncoding.DecodeString(ex.RootKey)
-	mustOK(t, err)
+	ex, root := readV1Expect(t)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
 	// The helper's start takes a while, and varies with the machine's load: the
 	// first run measures it, and the kills land around it.

@@ -411,6 +411,19 @@ type v1Expect struct {
 	} `json:"blobs"`
 }
 
+// readV1Expect reads testdata/store-v1.json and returns it with the store's
+// root key.
+func readV1Expect(t *testing.T) (v1Expect, []byte) {
+	t.Helper()
+	var ex v1Expect
+	raw, err := os.ReadFile(filepath.Join("testdata", "store-v1.json"))
+	mustOK(t, err)
+	mustOK(t, json.Unmarshal(raw, &ex))
+	root, err := base64.StdEncoding.DecodeString(ex.RootKey)
+	mustOK(t, err)
+	return ex, root
+}
+
 // copyFile copies testdata file name into dir.
 func copyFile(t *testing.T, name, dir string) string {
 	t.Helper()
@@ -431,12 +444,7 @@ func copyFile(t *testing.T, name, dir string) string {
 // aliases, policies, grants, key states and rotation state are all there; a
 // converted store is an SQLite database with no file left beside it.
 func TestConvertV1Store(t *testing.T) {
-	var ex v1Expect
-	raw, err := os.ReadFile(filepath.Join("testdata", "store-v1.json"))
-	mustOK(t, err)
-	mustOK(t, json.Unmarshal(raw, &ex))
-	root, err := base64.StdEncoding.DecodeString(ex.RootKey)
-	mustOK(t, err)
+	ex, root := readV1Expect(t)
 	dir := t.TempDir()
 	path := copyFile(t, "store-v1.keyport", dir)
 	// A conversion killed before it renamed its database left this behind.
