@@ -31,6 +31,20 @@ func (w *world) steps() []step {
 	}
 }
 
+// keyrings returns a keyring over the world's Front for the key of each step.
+func (w *world) keyrings(t *testing.T, steps []step) []envelope.Keyring {
+	t.Helper()
+	krs := make([]envelope.Keyring, len(steps))
+	for i, s := range steps {
+		kr, err := keyring.NewBackend(w.front, s.key, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		krs[i] = kr
+	}
+	return krs
+}
+
 // TestChainBlob re-encrypts a data key along the chain with the reencrypt engine
 // over one Front, a new encryption context at every step, and decrypts it at every
 // step, with the Front and with the key's own driver.
@@ -87,14 +101,7 @@ func TestChainMessage(t *testing.T) {
 	pt := bytes.Repeat([]byte("a message that travels across five key services. "), 200)
 	ec := map[string]string{"chain": "message", "tenant": "acme"}
 	steps := w.steps()
-	krs := make([]envelope.Keyring, len(steps))
-	for i, s := range steps {
-		kr, err := keyring.NewBackend(w.front, s.key, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		krs[i] = kr
-	}
+	krs := w.keyrings(t, steps)
 	msg, err := envelope.Encrypt(ctx, pt, envelope.EncryptOptions{Keyring: krs[0], EncryptionContext: ec, FrameLength: 1024})
 	if err != nil {
 		t.Fatal(err)
@@ -132,14 +139,7 @@ func TestMultiKeyring(t *testing.T) {
 	pt := []byte("one message, five ways in")
 	ec := map[string]string{"multi": "yes"}
 	steps := w.steps()[:5]
-	krs := make([]envelope.Keyring, len(steps))
-	for i, s := range steps {
-		kr, err := keyring.NewBackend(w.front, s.key, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		krs[i] = kr
-	}
+	krs := w.keyrings(t, steps)
 	multi, err := keyring.NewMulti(krs[0], krs[1:]...)
 	if err != nil {
 		t.Fatal(err)

@@ -2,8 +2,6 @@ package chaintest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"strings"
 	"testing"
 
@@ -12,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
-	vaultapi "github.com/hashicorp/vault/api"
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/awskms"
 	"github.com/keyport/keyport/backends/azurekv"
@@ -22,6 +19,7 @@ import (
 	"github.com/keyport/keyport/internal/azurekvtest"
 	"github.com/keyport/keyport/internal/gcpkmstest"
 	"github.com/keyport/keyport/internal/testenv"
+	"github.com/keyport/keyport/internal/vaulttest"
 
 	gcpkmsclient "cloud.google.com/go/kms/apiv1"
 )
@@ -40,12 +38,6 @@ type world struct {
 	drivers                       map[string]backends.Backend // by canonical key
 }
 
-func randName(prefix string) string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return prefix + hex.EncodeToString(b)
-}
-
 // newWorld starts or finds every service and makes a key in each. local-kms and
 // Vault come from scripts/test.sh (skipped outside CI when absent); Cloud KMS and
 // Key Vault are the loopback servers of internal/gcpkmstest and
@@ -54,8 +46,6 @@ func newWorld(t testing.TB) *world {
 	t.Helper()
 	ctx := context.Background()
 	kmsEndpoint := testenv.Require(t, "KEYPORT_LOCALKMS_A", "local-kms")
-	vaultAddr := testenv.Require(t, "VAULT_ADDR", "Vault dev server")
-	vaultToken := testenv.Require(t, "VAULT_TOKEN", "Vault dev server")
 	w := &world{drivers: map[string]backends.Backend{}}
 
 	// The embedded service.
@@ -91,16 +81,7 @@ func newWorld(t testing.TB) *world {
 	w.drivers[w.aws] = ab
 
 	// Vault Transit: a fresh mount and key.
-	vc, err := vaultapi.NewClient(&vaultapi.Config{Address: vaultAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	vc.SetToken(vaultToken)
-	mount := randName("chain-")
-	if err := vc.Sys().MountWithContext(ctx, mount, &vaultapi.MountInput{Type: "transit"}); err != nil {
-		t.Fatalf("mounting transit: %v", err)
-	}
-	t.Cleanup(func() { _ = vc.Sys().UnmountWithContext(context.Background(), mount) })
+	vc, mount := vaulttest.Transit(t, "chain-")
 	if _, err := vc.Logical().WriteWithContext(ctx, mount+"/keys/chain", nil); err != nil {
 		t.Fatal(err)
 	}
