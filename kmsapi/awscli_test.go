@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -123,21 +122,10 @@ func TestAWSCLI(t *testing.T) {
 	caBundle := filepath.Join(dir, "ca.pem")
 	mustOK(t, os.WriteFile(caBundle, certPEM, 0o600))
 	svc := local.New()
+	t.Cleanup(func() { _ = svc.Close() }) // after the server stops
 	srv, err := kmsapi.New(kmsapi.Options{Services: []*local.Service{svc}, Principals: testPrincipals()})
 	mustOK(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	mustOK(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- kmsapi.Serve(ctx, ln, srv, cfg, 5*time.Second) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		_ = svc.Close()
-	})
-	aws := &awsCLI{bin: bin, endpoint: "https://" + ln.Addr().String(), caBundle: caBundle, dir: dir}
+	aws := &awsCLI{bin: bin, endpoint: "https://" + serve(t, srv, cfg), caBundle: caBundle, dir: dir}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(certPEM)
 	sdk := kms.NewFromConfig(sdkaws.Config{Region: east, Credentials: credentials.NewStaticCredentialsProvider(akidA, secretFor+akidA, ""),

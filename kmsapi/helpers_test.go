@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -181,6 +183,25 @@ func wantAPIError(t testing.TB, err error, code string) {
 	if ae.ErrorCode() != code {
 		t.Fatalf("got %s (%s), want %s", ae.ErrorCode(), ae.ErrorMessage(), code)
 	}
+}
+
+// serve serves h with kmsapi.Serve on a loopback port, over TLS when cfg is not
+// nil, until the test ends, and then checks that Serve returned nil. It returns
+// the address.
+func serve(t *testing.T, h http.Handler, cfg *tls.Config) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	mustOK(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- kmsapi.Serve(ctx, ln, h, cfg, 5*time.Second) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return ln.Addr().String()
 }
 
 func mustOK(t testing.TB, err error) {

@@ -31,23 +31,13 @@ func TestServeTLS(t *testing.T) {
 	mustOK(t, err)
 	srv, err := kmsapi.New(kmsapi.Options{Services: []*local.Service{local.New()}, Principals: testPrincipals()})
 	mustOK(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	mustOK(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- kmsapi.Serve(ctx, ln, srv, cfg, 5*time.Second) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	}()
+	addr := serve(t, srv, cfg)
 
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(certPEM) {
 		t.Fatal("the certificate PEM does not parse")
 	}
-	url := "https://" + ln.Addr().String()
+	url := "https://" + addr
 	client := kms.NewFromConfig(aws.Config{
 		Region:      east,
 		Credentials: credentials.NewStaticCredentialsProvider(akidA, secretFor+akidA, ""),

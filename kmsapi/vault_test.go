@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -101,17 +99,9 @@ func TestAWSCLIVault(t *testing.T) {
 	srv, err := kmsapi.New(kmsapi.Options{Services: []*local.Service{local.New()}, Principals: testPrincipals(), Front: front,
 		ExternalKeys: []kmsapi.ExternalKey{{Account: accountA, Region: east, Aliases: []string{"alias/vault-orders"}, URL: urls[0]}}})
 	mustOK(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	mustOK(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- kmsapi.Serve(ctx, ln, srv, nil, 5*time.Second) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	addr := serve(t, srv, nil)
 	dir := t.TempDir()
-	cli := &awsCLI{bin: bin, endpoint: "http://" + ln.Addr().String(), dir: dir}
+	cli := &awsCLI{bin: bin, endpoint: "http://" + addr, dir: dir}
 	pt := []byte("sent by the AWS CLI to Vault")
 	mustOK(t, os.WriteFile(filepath.Join(dir, "pt.bin"), pt, 0o600))
 	enc := cli.ok(t, akidA, "encrypt", "--key-id", "alias/vault-orders", "--plaintext", "fileb://pt.bin")
