@@ -9,6 +9,7 @@
 package kmsendpoint
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -157,11 +158,7 @@ func Fixture(ctx context.Context, o Options) (f *conformance.Fixture, err error)
 		Close: h.cleanup,
 	}
 	if o.OtherAccount != "" && o.OtherCaller.AccessKeyID != "" {
-		ep := o.OtherAccountEndpoint
-		if ep == "" {
-			ep = o.Endpoint
-		}
-		b, err := h.backend(o.OtherCaller, o.Region, o.OtherAccount, ep)
+		b, err := h.backend(o.OtherCaller, o.Region, o.OtherAccount, cmp.Or(o.OtherAccountEndpoint, o.Endpoint))
 		if err != nil {
 			return nil, err
 		}
@@ -177,11 +174,7 @@ func Fixture(ctx context.Context, o Options) (f *conformance.Fixture, err error)
 		}
 	}
 	if o.OtherRegion != "" {
-		ep := o.OtherRegionEndpoint
-		if ep == "" {
-			ep = o.Endpoint
-		}
-		other, err := h.backend(o.Caller, o.OtherRegion, o.Account, ep)
+		other, err := h.backend(o.Caller, o.OtherRegion, o.Account, cmp.Or(o.OtherRegionEndpoint, o.Endpoint))
 		if err != nil {
 			return nil, err
 		}
