@@ -75,19 +75,12 @@ func (s *Server) ListCryptoKeys(ctx context.Context, req *kmspb.ListCryptoKeysRe
 func (s *Server) ListCryptoKeyVersions(ctx context.Context, req *kmspb.ListCryptoKeyVersionsRequest) (*kmspb.ListCryptoKeyVersionsResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, _, err := s.begin(ctx, "ListCryptoKeyVersions")
+	k, err := s.keyFor(ctx, "ListCryptoKeyVersions", req.GetParent(), PermGet)
 	if err != nil {
 		return nil, err
 	}
 	if req.GetFilter() != "" || req.GetOrderBy() != "" {
 		return nil, status.Errorf(codes.InvalidArgument, "this test server neither filters nor orders listings")
-	}
-	k, err := s.keyLocked(req.GetParent())
-	if err != nil {
-		return nil, err
-	}
-	if err := s.allowed(p, k.name, PermGet); err != nil {
-		return nil, err
 	}
 	from, to, next, err := page(len(k.versions), req.GetPageToken(), req.GetPageSize())
 	if err != nil {
