@@ -49,6 +49,7 @@ func TestMigrateInterruptedReports(t *testing.T) {
 		// The same message many times: migrating each is the same work.
 		os.WriteFile(filepath.Join(data, "m"+strconv.Itoa(i)+".enc"), msg, 0o600)
 	}
+	started := time.Now()
 	cmd := exec.Command("keyport", "migrate", "--to", "alias/new", "-j", "1", "--output", "json", data)
 	cmd.Env, cmd.Dir = env, dir
 	var out bytes.Buffer
@@ -56,7 +57,17 @@ func TestMigrateInterruptedReports(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(700 * time.Millisecond)
+	// Interrupt once the run is under way: the source is listed before any
+	// object is migrated, so the first migrated file says both are done,
+	// however slow the machine.
+	deadline := time.Now().Add(2 * time.Minute)
+	for !anyMigrated(t, data, started) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("migrate migrated nothing in two minutes")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	cmd.Process.Signal(syscall.SIGINT)
 	err := cmd.Wait()
 	var ee *exec.ExitError
@@ -73,11 +84,31 @@ func TestMigrateInterruptedReports(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("no report after SIGINT: %v\n%s", err, out.String())
 	}
-	if !rep.Interrupted || rep.Objects != n || rep.NotReached == 0 || len(rep.NotReachedKeys) != rep.NotReached || rep.Migrated+rep.NotReached != n {
-		t.Fatalf("report after SIGINT: %+v", rep)
+	if !rep.Interrupted || rep.Objects != n || rep.Migrated == 0 || rep.NotReached == 0 || len(rep.NotReachedKeys) != rep.NotReached || rep.Migrated+rep.NotReached != n {
+		t.Fatalf("report after SIGINT: interrupted %v, %d objects, %d migrated, %d not reached (%d named); want %d objects, some migrated, the rest not reached and named",
+			rep.Interrupted, rep.Objects, rep.Migrated, rep.NotReached, len(rep.NotReachedKeys), n)
 	}
 	rerun := kp(nil, "migrate", "--to", "alias/new", "-j", "2", data)
 	if !bytes.Contains(rerun, []byte("migrated "+strconv.Itoa(n)+", skipped 0, failed 0, not reached 0")) {
 		t.Fatalf("rerun: %s", rerun)
 	}
+}
+
+// anyMigrated reports whether a file of dir was replaced after the given time:
+// migrate renames each new file over the old one.
+func anyMigrated(t *testing.T, dir string, after time.Time) bool {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if !strings.HasSuffix(e.Name(), ".enc") {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && fi.ModTime().After(after) {
+			return true
+		}
+	}
+	return false
 }
