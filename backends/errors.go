@@ -111,18 +111,33 @@ func (e *Error) Is(target error) bool {
 }
 
 // Unwrap returns the service's own error. It looks through the *Error values
-// that e wraps directly, so that an error matches exactly one Kind, its own:
-// errors.Is(err, k) holds for e.Kind and for no other kind, while errors.As still
-// reaches the service's error (an SDK exception, an API response) underneath.
-func (e *Error) Unwrap() error {
-	err := e.Err
+// that e wraps, directly or joined (errors.Join), so that an error matches
+// exactly one Kind, its own: errors.Is(err, k) holds for e.Kind and for no other
+// kind, while errors.As still reaches the services' errors (an SDK exception, an
+// API response) underneath.
+func (e *Error) Unwrap() error { return withoutKinds(e.Err) }
+
+// withoutKinds returns err with the *Error layers it starts with removed, and
+// those of each error it joins.
+func withoutKinds(err error) error {
 	for {
 		inner, ok := err.(*Error)
 		if !ok {
-			return err
+			break
 		}
 		err = inner.Err
 	}
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return err
+	}
+	var errs []error
+	for _, x := range j.Unwrap() {
+		if x = withoutKinds(x); x != nil {
+			errs = append(errs, x)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // WithOp returns err with its operation set to op when err is an *Error that names

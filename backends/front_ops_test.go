@@ -380,3 +380,16 @@ func TestDecryptWithoutKeyID(t *testing.T) {
 	kmstest.WantKind(t, err, backends.ErrInvalidArgument, "Decrypt without KeyId, inspectors or default")
 
 }
+
+// TestErrorJoinedOneKind checks that an *Error around several joined errors of
+// other kinds (a keyring that tried every data key) matches only its own kind,
+// and still reaches each service error.
+func TestErrorJoinedOneKind(t *testing.T) {
+	svc1, svc2 := errors.New("first service said no"), errors.New("second service said no")
+	joined := errors.Join(backends.Wrap(backends.ErrDisabled, "Decrypt", "k1", svc1), backends.Wrap(backends.ErrInvalidCiphertext, "Decrypt", "k2", svc2))
+	err := &backends.Error{Kind: backends.ErrIncorrectKey, Op: "OnDecrypt", Message: "no data key", Err: joined}
+	kmstest.WantKind(t, err, backends.ErrIncorrectKey, "an IncorrectKey around a Disabled and an InvalidCiphertext")
+	if !errors.Is(err, svc1) || !errors.Is(err, svc2) {
+		t.Error("the services' errors are no longer reachable")
+	}
+}

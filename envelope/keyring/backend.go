@@ -403,7 +403,8 @@ func (k *Backend) unwrapAs(ctx context.Context, m *envelope.DecryptionMaterials,
 
 // noDataKey returns the error of a keyring that unwrapped no data key: it matches
 // the kind of the collected errors when they share one (ErrIncorrectKey
-// otherwise, and when there are none) and unwraps to every one of them.
+// otherwise, and when there are none), only that one kind, and its message says
+// why each data key failed; errors.As still reaches every service's own error.
 func noDataKey(op, keyID string, errs []error) error {
 	if len(errs) == 0 {
 		return backends.Errorf(backends.ErrIncorrectKey, op, keyID, "no encrypted data key of the message is for this keyring")

@@ -3,8 +3,8 @@ package keyring_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/keyport/keyport/backends"
@@ -79,15 +79,17 @@ func TestDiscoveryCollectsErrorsAndRefusesBadEDKs(t *testing.T) {
 	if err := k.OnDecrypt(ctx, d, m.EncryptedDataKeys); err != nil || !bytes.Equal(d.PlaintextDataKey, m.PlaintextDataKey) {
 		t.Fatalf("fallback to the second EDK: %v", err)
 	}
-	// Both fail differently: both kinds are kept.
+	// Both fail differently: the error is of one kind (IncorrectKey, as no kind
+	// is common to them) and says why each data key failed.
 	f.SetState(arnB, backends.KeyStateDisabled)
 	f.SetState(arnA, backends.KeyStateEnabled)
 	bad := append([]envelope.EncryptedDataKey(nil), m.EncryptedDataKeys...)
 	bad[0].Ciphertext = bytes.Clone(bad[0].Ciphertext)
 	bad[0].Ciphertext[20] ^= 0x80
 	err = k.OnDecrypt(ctx, decMaterials(m.Suite), bad)
-	if !errors.Is(err, backends.ErrInvalidCiphertext) || !errors.Is(err, backends.ErrDisabled) {
-		t.Fatalf("collected errors: %v", err)
+	kmstest.WantKind(t, err, backends.ErrIncorrectKey, "two data keys failing differently")
+	if err == nil || !strings.Contains(err.Error(), backends.ErrInvalidCiphertext.Name()) || !strings.Contains(err.Error(), backends.ErrDisabled.Name()) {
+		t.Fatalf("collected errors do not say why each data key failed: %v", err)
 	}
 	// An aws-kms EDK whose provider info is an alias ARN fails the call.
 	alias := []envelope.EncryptedDataKey{{ProviderID: "aws-kms", ProviderInfo: []byte("arn:aws:kms:us-east-1:111122223333:alias/x"), Ciphertext: []byte{1}}}
