@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/iotest"
@@ -282,4 +283,120 @@ func TestDecrypterLargeFrames(t *testing.T) {
 			}
 		}
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a poller.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Len()
+}
+
+// waitFor polls cond for up to ten seconds.
+func waitFor(cond func() bool) bool {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return false
+}
+
+// TestStreamsDoNotHoldBackData checks that the parallel pipelines pass on
+// what they can while their input is stalled: the Encrypter writes every
+// sealed batch while the goroutine of ReadFrom waits for more plaintext, and
+// the Decrypter hands out the plaintext of every whole batch received while
+// the rest of the message has not arrived. A producer that waits for this
+// output before it sends more would otherwise deadlock.
+func TestStreamsDoNotHoldBackData(t *testing.T) {
+	ctx := context.Background()
+	kr := aesKeyring(t, "k1", 1)
+	const batch = 1 << 20 // a batch of the Encrypter's with workers (4 KiB frames)
+	o := envelope.EncryptOptions{Keyring: kr, Suite: envelope.SuiteAES256GCMHKDFSHA512CommitKey, FrameLength: 4096, Workers: 2}
+	pt := randBytes(11, 4*batch)
+
+	t.Run("Encrypter", func(t *testing.T) {
+		var out syncBuffer
+		e, err := envelope.NewEncrypter(ctx, &out, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr, pw := io.Pipe()
+		done := make(chan error, 1)
+		go func() { _, err := e.ReadFrom(pr); done <- err }()
+		if _, err := pw.Write(pt[:3*batch+100]); err != nil { // three whole batches and a bit
+			t.Fatal(err)
+		}
+		// Two batches are sealed for sure (the third may be the last one
+		// until more plaintext shows it is not).
+		if !waitFor(func() bool { return out.Len() >= 2*batch }) {
+			t.Fatalf("%d bytes written while the input stalls after %d; want the sealed batches (>= %d)", out.Len(), 3*batch+100, 2*batch)
+		}
+		pw.Write(pt[3*batch+100:])
+		pw.Close()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Close(); err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := envelope.Decrypt(ctx, out.b.Bytes(), envelope.DecryptOptions{Keyring: kr})
+		if err != nil || !bytes.Equal(got, pt) {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
+
+	t.Run("Decrypter", func(t *testing.T) {
+		msg, err := envelope.Encrypt(ctx, pt, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The header, then three whole batches of the Decrypter (64 frames of
+		// 4,128 bytes each: 256 KiB of plaintext), then a stall. The body is
+		// 1,023 regular frames and a full final frame (4,136 bytes).
+		const frame, perBatch = 4 + 12 + 4096 + 16, 64
+		head := len(msg) - 1023*frame - (frame + 8)
+		if head <= 0 || head > 4096 {
+			t.Fatalf("header of %d bytes: the message's layout is not the one assumed", head)
+		}
+		cut := head + 3*perBatch*frame
+		pr, pw := io.Pipe()
+		go pw.Write(msg[:cut])
+		d, err := envelope.NewDecrypter(ctx, pr, envelope.DecryptOptions{Keyring: kr, Workers: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		var got syncBuffer
+		done := make(chan error, 1)
+		go func() { _, err := io.Copy(&got, d); done <- err }()
+		const want = 3 * perBatch * 4096
+		if !waitFor(func() bool { return got.Len() >= want }) {
+			t.Fatalf("%d bytes of plaintext while the input stalls after three whole batches; want %d", got.Len(), want)
+		}
+		if got.Len() != want {
+			t.Fatalf("%d bytes of plaintext from three batches of %d", got.Len(), want)
+		}
+		if _, err := pw.Write(msg[cut:]); err != nil {
+			t.Fatal(err)
+		}
+		pw.Close()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.b.Bytes(), pt) {
+			t.Fatal("plaintext differs")
+		}
+	})
 }
