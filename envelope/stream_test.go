@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/iotest"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/envelope"
+	"github.com/keyport/keyport/internal/lockedbuf"
 )
 
 type failingWriter struct {
@@ -285,24 +285,6 @@ func TestDecrypterLargeFrames(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a poller.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Len()
-}
-
 // waitFor polls cond for up to ten seconds.
 func waitFor(cond func() bool) bool {
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
@@ -327,7 +309,7 @@ func TestStreamsDoNotHoldBackData(t *testing.T) {
 	pt := randBytes(11, 4*batch)
 
 	t.Run("Encrypter", func(t *testing.T) {
-		var out syncBuffer
+		var out lockedbuf.Buffer
 		e, err := envelope.NewEncrypter(ctx, &out, o)
 		if err != nil {
 			t.Fatal(err)
@@ -351,7 +333,7 @@ func TestStreamsDoNotHoldBackData(t *testing.T) {
 		if err := e.Close(); err != nil {
 			t.Fatal(err)
 		}
-		got, _, err := envelope.Decrypt(ctx, out.b.Bytes(), envelope.DecryptOptions{Keyring: kr})
+		got, _, err := envelope.Decrypt(ctx, out.Bytes(), envelope.DecryptOptions{Keyring: kr})
 		if err != nil || !bytes.Equal(got, pt) {
 			t.Fatalf("round trip: %v", err)
 		}
@@ -378,7 +360,7 @@ func TestStreamsDoNotHoldBackData(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer d.Close()
-		var got syncBuffer
+		var got lockedbuf.Buffer
 		done := make(chan error, 1)
 		go func() { _, err := io.Copy(&got, d); done <- err }()
 		const want = 3 * perBatch * 4096
@@ -395,7 +377,7 @@ func TestStreamsDoNotHoldBackData(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(got.b.Bytes(), pt) {
+		if !bytes.Equal(got.Bytes(), pt) {
 			t.Fatal("plaintext differs")
 		}
 	})

@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/keyport/keyport/backends/local"
+	"github.com/keyport/keyport/internal/lockedbuf"
 	"github.com/keyport/keyport/kmsapi"
 )
 
@@ -62,33 +62,15 @@ func testServices() []*local.Service {
 	return []*local.Service{local.New(local.WithRegion(east)), local.New(local.WithRegion(west))}
 }
 
-// syncBuffer is a bytes.Buffer safe for the server's concurrent log writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // testServer is a kmsapi.Server over two regions, on a loopback httptest server.
 type testServer struct {
 	*httptest.Server
-	log *syncBuffer
+	log *lockedbuf.Buffer
 }
 
 func newTestServer(t testing.TB, mutate ...func(*kmsapi.Options)) *testServer {
 	t.Helper()
-	logBuf := &syncBuffer{}
+	logBuf := &lockedbuf.Buffer{}
 	opts := kmsapi.Options{
 		Services:   testServices(),
 		Principals: testPrincipals(),

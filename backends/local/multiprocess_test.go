@@ -21,6 +21,7 @@ import (
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/local"
 	"github.com/keyport/keyport/internal/kmstest"
+	"github.com/keyport/keyport/internal/lockedbuf"
 )
 
 // The multi-process tests run this test binary again as a helper process: the
@@ -250,26 +251,8 @@ func TestStoreLongLivedService(t *testing.T) {
 // killable is a running loop helper and what it has printed so far.
 type killable struct {
 	cmd  *exec.Cmd
-	out  lockedBuffer
+	out  lockedbuf.Buffer
 	done chan struct{}
-}
-
-// lockedBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 // waitCommitted waits until the helper has reported a commit, or d has passed.

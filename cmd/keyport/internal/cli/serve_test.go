@@ -14,7 +14,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,33 +22,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/keyport/keyport/backends/local"
+	"github.com/keyport/keyport/internal/lockedbuf"
 	"github.com/keyport/keyport/internal/testenv"
 )
 
-// lockedBuffer is a bytes.Buffer that a running command and a test share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startServe runs "keyport serve config" until the test ends and returns the
 // URL it serves on and its stderr.
-func startServe(t *testing.T, config string) (string, *lockedBuffer) {
+func startServe(t *testing.T, config string) (string, *lockedbuf.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr lockedBuffer
+	var stdout, stderr lockedbuf.Buffer
 	done := make(chan int, 1)
 	go func() { done <- Run(ctx, []string{"serve", config}, strings.NewReader(""), &stdout, &stderr) }()
 	t.Cleanup(func() {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/keyport/keyport/internal/lockedbuf"
 )
 
 // TestServeDrainsOnSIGTERM: a request whose body is still arriving when the
@@ -29,7 +30,7 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 	t.Setenv("KP_TEST_SECRET_A", "secret-a")
 	config := writeServeConfig(t, dir)
 	writeFile(t, config, []byte(strings.Replace(serveTOML, "[tls]\nself-signed = \"ca.pem\"\n", "", 1)), 0o600)
-	var stdout, stderr lockedBuffer
+	var stdout, stderr lockedbuf.Buffer
 	done := make(chan int, 1)
 	go func() { done <- Main([]string{"serve", config}, strings.NewReader(""), &stdout, &stderr) }()
 	re := regexp.MustCompile(`listening on http://(\S+)`)
