@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"os"
@@ -23,22 +21,7 @@ func TestMigrateInterruptedReports(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the command on a few hundred files")
 	}
-	dir := t.TempDir()
-	key := make([]byte, 32)
-	rand.Read(key)
-	cfg := filepath.Join(dir, "config.toml")
-	os.WriteFile(cfg, []byte("[profiles.default.services.store]\nurl = \"local:"+filepath.Join(dir, "s.db")+"?account=111122223333\"\n"), 0o600)
-	env := append(os.Environ(), "KEYPORT_LOCAL_ROOT_KEY="+base64.StdEncoding.EncodeToString(key), "KEYPORT_CONFIG="+cfg, "KEYPORT_STORE=")
-	kp := func(stdin []byte, args ...string) []byte {
-		t.Helper()
-		cmd := exec.Command("keyport", args...)
-		cmd.Env, cmd.Dir, cmd.Stdin = env, dir, bytes.NewReader(stdin)
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("keyport %s: %v", strings.Join(args, " "), err)
-		}
-		return out
-	}
+	dir, env, kp := localCLI(t)
 	kp(nil, "keys", "create", "--alias", "alias/old")
 	kp(nil, "keys", "create", "--alias", "alias/new")
 	msg := kp([]byte("hello"), "encrypt", "--key", "alias/old")

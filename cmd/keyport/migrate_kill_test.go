@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"io/fs"
 	"math/big"
 	"os"
@@ -23,25 +22,7 @@ func TestMigrateKilledThenCompleted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and reruns a migration")
 	}
-	dir := t.TempDir()
-	key := make([]byte, 32)
-	rand.Read(key)
-	cfg := filepath.Join(dir, "config.toml")
-	os.WriteFile(cfg, []byte("[profiles.default.services.store]\nurl = \"local:"+filepath.Join(dir, "s.db")+"?account=111122223333\"\n"), 0o600)
-	env := append(os.Environ(), "KEYPORT_LOCAL_ROOT_KEY="+base64.StdEncoding.EncodeToString(key), "KEYPORT_CONFIG="+cfg, "KEYPORT_STORE=")
-	kp := func(stdin []byte, args ...string) []byte {
-		t.Helper()
-		cmd := exec.Command("keyport", args...)
-		cmd.Env, cmd.Dir = env, dir
-		cmd.Stdin = bytes.NewReader(stdin)
-		var errb bytes.Buffer
-		cmd.Stderr = &errb
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("keyport %s: %v\n%s", strings.Join(args, " "), err, errb.String())
-		}
-		return out
-	}
+	dir, env, kp := localCLI(t)
 	kp(nil, "keys", "create", "--alias", "alias/old")
 	kp(nil, "keys", "create", "--alias", "alias/new")
 
