@@ -231,33 +231,6 @@ func already(e journal.Entry) journal.Entry {
 	return skipped(e, ReasonAlreadyMigrated)
 }
 
-// encryptOptions are those of the new message: the suite is kept (a
-// non-committing one becomes the default), the frame length too (a non-framed
-// message becomes framed), and the context is kept unless a new one is given.
-func (r *runner) encryptOptions(old *envelope.Result) envelope.EncryptOptions {
-	eo := envelope.EncryptOptions{
-		EncryptionContext: r.o.DestinationEncryptionContext,
-		Suite:             old.Suite,
-		FrameLength:       old.Header.FrameLength,
-	}
-	if eo.EncryptionContext == nil {
-		eo.EncryptionContext = make(map[string]string, len(old.EncryptionContext))
-		for k, v := range old.EncryptionContext {
-			if !strings.HasPrefix(k, envelope.ReservedPrefix) {
-				eo.EncryptionContext[k] = v
-			}
-		}
-		eo.RequiredEncryptionContextKeys = old.RequiredEncryptionContextKeys
-	}
-	if old.Suite != envelope.SuiteAES256GCMHKDFSHA512CommitKey && old.Suite != envelope.SuiteAES256GCMHKDFSHA512CommitKeyECDSAP384 {
-		eo.Suite = envelope.DefaultSuite
-	}
-	if !old.Header.Framed {
-		eo.FrameLength = envelope.DefaultFrameLength
-	}
-	return eo
-}
-
 // errNotVerified is the error of a new object that did not verify.
 func errNotVerified(what string) error {
 	return backends.Errorf(backends.ErrInternal, op, "", "the new object did not verify: %s; the original is left alone", what)
@@ -338,7 +311,7 @@ func (w *worker) small(ctx context.Context, e journal.Entry, rd store.Reader) (j
 			return failed(e, ReasonError, err), false
 		}
 		plain = sha256.Sum256(pt)
-		eo := r.encryptOptions(res)
+		eo := rekey.NewMessageOptions(res, r.o.DestinationEncryptionContext)
 		eo.Keyring = c
 		out, err = envelope.AppendEncrypt(ctx, w.out[:0], pt, eo)
 		clear(pt)
@@ -556,7 +529,7 @@ func (w *worker) reseal(ctx context.Context, in io.Reader, out io.Writer, c *cap
 		return err
 	}
 	defer dec.Close()
-	eo := r.encryptOptions(dec.Result())
+	eo := rekey.NewMessageOptions(dec.Result(), r.o.DestinationEncryptionContext)
 	eo.Keyring, eo.Workers = c, envelope.AllCores
 	enc, err := envelope.NewEncrypter(ctx, out, eo)
 	if err != nil {

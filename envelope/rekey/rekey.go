@@ -232,28 +232,10 @@ func reseal(ctx context.Context, r io.Reader, w io.Writer, o *Options) (*Output,
 	}
 	defer d.Close()
 	old := d.Result()
-	eo := envelope.EncryptOptions{
-		Keyring:                       dest,
-		EncryptionContext:             o.DestinationEncryptionContext,
-		RequiredEncryptionContextKeys: o.RequiredEncryptionContextKeys,
-		Suite:                         old.Suite,
-		FrameLength:                   old.Header.FrameLength,
-		MaxEncryptedDataKeys:          o.MaxEncryptedDataKeys,
-	}
-	if o.DestinationEncryptionContext == nil {
-		eo.EncryptionContext = make(map[string]string, len(old.EncryptionContext))
-		for k, v := range old.EncryptionContext {
-			if !strings.HasPrefix(k, envelope.ReservedPrefix) {
-				eo.EncryptionContext[k] = v
-			}
-		}
-		eo.RequiredEncryptionContextKeys = old.RequiredEncryptionContextKeys
-	}
-	if old.Suite != envelope.SuiteAES256GCMHKDFSHA512CommitKey && old.Suite != envelope.SuiteAES256GCMHKDFSHA512CommitKeyECDSAP384 {
-		eo.Suite = envelope.DefaultSuite
-	}
-	if !old.Header.Framed {
-		eo.FrameLength = envelope.DefaultFrameLength
+	eo := NewMessageOptions(old, o.DestinationEncryptionContext)
+	eo.Keyring, eo.MaxEncryptedDataKeys = dest, o.MaxEncryptedDataKeys
+	if o.DestinationEncryptionContext != nil {
+		eo.RequiredEncryptionContextKeys = o.RequiredEncryptionContextKeys
 	}
 	var written int64
 	cw := countingWriter{w: w, n: &written}
@@ -370,4 +352,30 @@ func names(info []byte, id string) bool {
 	}
 	n := len(id)
 	return len(info) == n+len(rawAESInfoTail)+12 && string(info[:n]) == id && bytes.Equal(info[n:n+len(rawAESInfoTail)], rawAESInfoTail)
+}
+
+// NewMessageOptions returns the options of a message that replaces one whose
+// decryption gave old: the suite is kept (a non-committing one becomes
+// [envelope.DefaultSuite]), the frame length too (a non-framed message becomes
+// framed, with [envelope.DefaultFrameLength]), and so is the encryption context
+// (its stored pairs, less the reserved ones, and its required keys) unless
+// context is not nil, which then replaces it. The caller sets the keyring.
+func NewMessageOptions(old *envelope.Result, context map[string]string) envelope.EncryptOptions {
+	eo := envelope.EncryptOptions{EncryptionContext: context, Suite: old.Suite, FrameLength: old.Header.FrameLength}
+	if context == nil {
+		eo.EncryptionContext = make(map[string]string, len(old.EncryptionContext))
+		for k, v := range old.EncryptionContext {
+			if !strings.HasPrefix(k, envelope.ReservedPrefix) {
+				eo.EncryptionContext[k] = v
+			}
+		}
+		eo.RequiredEncryptionContextKeys = old.RequiredEncryptionContextKeys
+	}
+	if old.Suite != envelope.SuiteAES256GCMHKDFSHA512CommitKey && old.Suite != envelope.SuiteAES256GCMHKDFSHA512CommitKeyECDSAP384 {
+		eo.Suite = envelope.DefaultSuite
+	}
+	if !old.Header.Framed {
+		eo.FrameLength = envelope.DefaultFrameLength
+	}
+	return eo
 }
