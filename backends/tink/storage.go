@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/renameio/v2"
 	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/internal/tempfile"
 	"github.com/tink-crypto/tink-go/v2/insecurecleartextkeyset"
 	"github.com/tink-crypto/tink-go/v2/keyset"
 )
@@ -164,20 +165,10 @@ func (s *Storage) save(ctx context.Context, op, name string, h *keyset.Handle) e
 	if err := renameio.WriteFile(s.Path, buf.Bytes(), 0o600); err != nil {
 		return backends.Errorf(backends.ErrInternal, op, name, "write the keyset file: %w", err)
 	}
-	if err := syncDir(filepath.Dir(s.Path)); err != nil {
+	if err := tempfile.SyncDir(filepath.Dir(s.Path)); err != nil {
 		return backends.Errorf(backends.ErrInternal, op, name, "sync the keyset's directory: %w", err)
 	}
 	return nil
-}
-
-// syncDir flushes a directory's entries (a rename in it) to stable storage.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // load reads the storage's file.

@@ -7,16 +7,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
-)
 
-// TempMarker is in the name of every temporary file the directory store makes:
-// ".NAME" + TempMarker + "PID-RANDOM", beside the file NAME it will replace (the
-// same form as the keyport command's other output files, so that either
-// recognises the other's leftovers).
-const TempMarker = ".keyport-tmp-"
+	"github.com/keyport/keyport/internal/tempfile"
+)
 
 // Dir is a directory of the local file system. A new file is written to a
 // temporary file beside its target and renamed over it; Publish makes a batch
@@ -105,7 +100,7 @@ func (d *Dir) List(ctx context.Context, fn func(Object) error) error {
 			return err
 		}
 		key := filepath.ToSlash(rel)
-		if strings.Contains(e.Name(), TempMarker) {
+		if strings.Contains(e.Name(), tempfile.Marker) {
 			if Stale(e.Name()) && d.OnStale != nil {
 				var rerr error
 				if d.RemoveStale {
@@ -129,19 +124,8 @@ func (d *Dir) List(ctx context.Context, fn func(Object) error) error {
 // Stale reports whether name is a temporary file of this store (or of the
 // keyport command's output files) whose process no longer runs.
 func Stale(name string) bool {
-	i := strings.LastIndex(name, TempMarker)
-	if i < 0 {
-		return false
-	}
-	pidStr, _, ok := strings.Cut(name[i+len(TempMarker):], "-")
-	pid, err := strconv.Atoi(pidStr)
-	if !ok || err != nil || pid <= 0 {
-		return false
-	}
-	if pid == os.Getpid() {
-		return false
-	}
-	return !alive(pid)
+	pid, ok := tempfile.PID(name)
+	return ok && pid != os.Getpid() && tempfile.Gone(pid)
 }
 
 // fileVersion is a file's fingerprint: device, inode, size, modification and
@@ -187,7 +171,7 @@ func (d *Dir) Open(_ context.Context, key string) (Reader, error) {
 		f.Close()
 		return nil, fmt.Errorf("%w: %s", ErrNotRegular, fi.Mode().Type())
 	}
-	if n := linkCount(fi); n > 1 {
+	if n := tempfile.LinkCount(fi); n > 1 {
 		f.Close()
 		return nil, fmt.Errorf("%w: the file has %d hard links; replacing it would leave the others under the old key", ErrNotRegular, n)
 	}
@@ -222,7 +206,7 @@ func (d *Dir) Create(_ context.Context, key string, o CreateOptions) (Writer, er
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(target)+TempMarker+strconv.Itoa(os.Getpid())+"-*")
+	tmp, err := tempfile.CreateBeside(dir, filepath.Base(target))
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +305,7 @@ func (d *Dir) Publish(_ context.Context, ws []Writer) []error {
 		dw.done = true
 	}
 	for dir := range dirs {
-		if err := syncDir(dir); err != nil {
+		if err := tempfile.SyncDir(dir); err != nil {
 			for i, dw := range dws {
 				if dw != nil && errs[i] == nil && filepath.Dir(dw.target) == dir {
 					errs[i] = fmt.Errorf("renamed, but syncing the directory failed: %w", err)
@@ -334,13 +318,3 @@ func (d *Dir) Publish(_ context.Context, ws []Writer) []error {
 
 // Close does nothing.
 func (d *Dir) Close() error { return nil }
-
-// syncDir makes the renames in dir durable.
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
-}

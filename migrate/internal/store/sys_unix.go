@@ -18,14 +18,6 @@ func sysInfo(fi fs.FileInfo) (dev, ino uint64, ctime int64) {
 	return uint64(st.Dev), uint64(st.Ino), int64(st.Ctim.Sec)*1e9 + int64(st.Ctim.Nsec)
 }
 
-// linkCount returns the number of hard links of a file.
-func linkCount(fi fs.FileInfo) uint64 {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return uint64(st.Nlink)
-	}
-	return 1
-}
-
 // keepOwner gives f the owner and group of fi where the process may (root, or
 // the owner for the group); otherwise it leaves them.
 func keepOwner(f *os.File, fi fs.FileInfo) error {
@@ -38,10 +30,4 @@ func keepOwner(f *os.File, fi fs.FileInfo) error {
 		return nil
 	}
 	return err
-}
-
-// alive reports whether process pid runs.
-func alive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyport/keyport/backends/local/internal/state"
 	"github.com/keyport/keyport/backends/local/internal/v1store"
+	"github.com/keyport/keyport/internal/tempfile"
 )
 
 // convertPrefix starts the name of the temporary database a conversion builds
@@ -82,7 +83,7 @@ func convert(ctx context.Context, path string, legacy, root []byte) (err error) 
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("converting store %s: %w", path, err)
 	}
-	return syncDir(filepath.Dir(path))
+	return tempfile.SyncDir(filepath.Dir(path))
 }
 
 // build writes st to a new database at path, in one transaction, in the rollback
@@ -221,13 +222,4 @@ func removeStale(path string) error {
 		}
 	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

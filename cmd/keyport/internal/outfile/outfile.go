@@ -24,16 +24,16 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/internal/tempfile"
 )
 
 // TempMarker is in the name of every temporary file this package makes:
 // ".NAME" + TempMarker + "PID-RANDOM", beside the file NAME it will replace.
-const TempMarker = ".keyport-tmp-"
+const TempMarker = tempfile.Marker
 
 // Options say how to open an output path.
 type Options struct {
@@ -98,7 +98,7 @@ func (r *Registry) Open(path string, o Options) (*File, error) {
 		if !o.Force {
 			return nil, backends.Errorf(backends.ErrAlreadyExists, "", "", "%s exists: give %s to replace it", path, o.ForceFlag)
 		}
-		if n := LinkCount(fi); n > 1 {
+		if n := tempfile.LinkCount(fi); n > 1 {
 			return nil, backends.Errorf(backends.ErrInvalidArgument, "", "", "%s has %d hard links: replacing it would leave the others as they are; remove it first", path, n)
 		}
 		target, err := filepath.EvalSymlinks(path)
@@ -254,7 +254,7 @@ func (r *Registry) CreateTemp(path string) (*os.File, error) {
 	if dir == "" {
 		dir = "."
 	}
-	tmp, err := os.CreateTemp(dir, "."+base+TempMarker+strconv.Itoa(os.Getpid())+"-*")
+	tmp, err := tempfile.CreateBeside(dir, base)
 	if err != nil {
 		return nil, err
 	}
@@ -316,13 +316,8 @@ func (r *Registry) Abort() {
 // package left by a process that no longer runs (or by this process, outside
 // r), and so may be removed.
 func (r *Registry) Stale(name string) bool {
-	i := strings.LastIndex(name, TempMarker)
-	if i < 0 || !strings.HasPrefix(name, ".") {
-		return false
-	}
-	pidStr, _, ok := strings.Cut(name[i+len(TempMarker):], "-")
-	pid, err := strconv.Atoi(pidStr)
-	if !ok || err != nil || pid <= 0 {
+	pid, ok := tempfile.PID(name)
+	if !ok || !strings.HasPrefix(name, ".") {
 		return false
 	}
 	if pid == os.Getpid() {
@@ -335,17 +330,12 @@ func (r *Registry) Stale(name string) bool {
 		}
 		return true
 	}
-	return !alive(pid)
+	return tempfile.Gone(pid)
 }
 
 // syncDir makes a rename in dir durable.
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+	if err := tempfile.SyncDir(dir); err != nil {
 		return fmt.Errorf("syncing %s: %w", dir, err)
 	}
 	return nil
