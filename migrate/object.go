@@ -231,6 +231,23 @@ func already(e journal.Entry) journal.Entry {
 	return skipped(e, ReasonAlreadyMigrated)
 }
 
+// admit decides from an object's header (and the error parsing it) whether
+// the object is migrated: if not, it returns the entry that records why and
+// true; if so, it records the source key in e.
+func (r *runner) admit(e *journal.Entry, h *envelope.Header, err error) (journal.Entry, bool) {
+	if err != nil {
+		return skipped(*e, ReasonNotMessage), true
+	}
+	switch r.classify(h) {
+	case ReasonAlreadyMigrated:
+		return already(*e), true
+	case ReasonNotFromKeys:
+		return skipped(*e, ReasonNotFromKeys), true
+	}
+	e.SourceKey = r.sourceKey(h)
+	return *e, false
+}
+
 // errNotVerified is the error of a new object that did not verify.
 func errNotVerified(what string) error {
 	return backends.Errorf(backends.ErrInternal, op, "", "the new object did not verify: %s; the original is left alone", what)
@@ -281,16 +298,9 @@ func (w *worker) small(ctx context.Context, e journal.Entry, rd store.Reader) (j
 		return failed(e, ReasonError, err), false
 	}
 	h, err := envelope.ParseHeader(bytes.NewReader(msg), 0)
-	if err != nil {
-		return skipped(e, ReasonNotMessage), false
+	if done, stop := r.admit(&e, h, err); stop {
+		return done, false
 	}
-	switch r.classify(h) {
-	case ReasonAlreadyMigrated:
-		return already(e), false
-	case ReasonNotFromKeys:
-		return skipped(e, ReasonNotFromKeys), false
-	}
-	e.SourceKey = r.sourceKey(h)
 	c := r.destination()
 	defer c.wipe()
 	var plain [32]byte
@@ -423,16 +433,9 @@ func (w *worker) large(ctx context.Context, e journal.Entry, rd store.Reader) (r
 	br := bufio.NewReaderSize(rd, 256<<10)
 	var hb bytes.Buffer
 	h, err := envelope.ParseHeader(io.TeeReader(br, &hb), 0)
-	if err != nil {
-		return skipped(e, ReasonNotMessage), false
+	if done, stop := r.admit(&e, h, err); stop {
+		return done, false
 	}
-	switch r.classify(h) {
-	case ReasonAlreadyMigrated:
-		return already(e), false
-	case ReasonNotFromKeys:
-		return skipped(e, ReasonNotFromKeys), false
-	}
-	e.SourceKey = r.sourceKey(h)
 	counted := &countReader{r: io.MultiReader(&hb, br)}
 	defer func() { r.bytesRead.Add(counted.n) }()
 	c := r.destination()
