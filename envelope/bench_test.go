@@ -112,16 +112,7 @@ func BenchmarkEncrypt64MiB(b *testing.B) {
 			defer benchcpu.Start().Throughput(b, benchSize)
 			for b.Loop() {
 				if m.stream {
-					e, err := envelope.NewEncrypter(ctx, io.Discard, o)
-					if err != nil {
-						b.Fatal(err)
-					}
-					if _, err := e.Write(pt); err != nil {
-						b.Fatal(err)
-					}
-					if err := e.Close(); err != nil {
-						b.Fatal(err)
-					}
+					encryptStream(b, pt, o)
 				} else if buf, err = envelope.AppendEncrypt(ctx, buf[:0], pt, o); err != nil {
 					b.Fatal(err)
 				}
@@ -148,18 +139,38 @@ func BenchmarkDecrypt64MiB(b *testing.B) {
 			defer benchcpu.Start().Throughput(b, benchSize)
 			for b.Loop() {
 				if m.stream {
-					d, err := envelope.NewDecrypter(ctx, bytes.NewReader(msg), o)
-					if err != nil {
-						b.Fatal(err)
-					}
-					if _, err := io.Copy(io.Discard, d); err != nil {
-						b.Fatal(err)
-					}
+					decryptStream(b, msg, o)
 				} else if buf, _, err = envelope.AppendDecrypt(ctx, buf[:0], msg, o); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
+	}
+}
+
+// encryptStream encrypts pt through an Encrypter (one Write) to io.Discard.
+func encryptStream(b *testing.B, pt []byte, o envelope.EncryptOptions) {
+	e, err := envelope.NewEncrypter(context.Background(), io.Discard, o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := e.Write(pt); err != nil {
+		b.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// decryptStream decrypts msg through a Decrypter to io.Discard and checks
+// that benchSize bytes came out.
+func decryptStream(b *testing.B, msg []byte, o envelope.DecryptOptions) {
+	d, err := envelope.NewDecrypter(context.Background(), bytes.NewReader(msg), o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if n, err := io.Copy(io.Discard, d); err != nil || n != benchSize {
+		b.Fatal(n, err)
 	}
 }
 
@@ -192,30 +203,9 @@ func BenchmarkStream64MiBTurns(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	encrypt := func(w int) func() {
-		return func() {
-			e, err := envelope.NewEncrypter(ctx, io.Discard, eo(w))
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := e.Write(pt); err != nil {
-				b.Fatal(err)
-			}
-			if err := e.Close(); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
+	encrypt := func(w int) func() { return func() { encryptStream(b, pt, eo(w)) } }
 	decrypt := func(w int) func() {
-		return func() {
-			d, err := envelope.NewDecrypter(ctx, bytes.NewReader(msg), envelope.DecryptOptions{Keyring: kr, Workers: w})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if n, err := io.Copy(io.Discard, d); err != nil || n != benchSize {
-				b.Fatal(n, err)
-			}
-		}
+		return func() { decryptStream(b, msg, envelope.DecryptOptions{Keyring: kr, Workers: w}) }
 	}
 	// Raw AES-256-GCM per frame, as BenchmarkRawAESGCM64MiB.
 	blk, _ := aes.NewCipher(bytes.Repeat([]byte{1}, 32))
