@@ -66,6 +66,11 @@ func ProgressBar(w io.Writer) (progress func(Progress), finish func()) {
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
 		progressbar.OptionFullWidth(),
+		// No spinner ticker: with an unknown length, progressbar v3.19.1
+		// starts a goroutine that reads the bar's state without its lock
+		// (a data race under -race). The bar redraws on every update
+		// instead.
+		progressbar.OptionSetSpinnerChangeInterval(0),
 	)
 	sized := false
 	progress = func(p Progress) {
