@@ -72,6 +72,9 @@ func ParseURI(s string) (*URI, error) {
 			if !ok || name == "" {
 				return bad("path attribute %q is not name=value", clip(attr, 40))
 			}
+			if err := noPIN(name); err != nil {
+				return nil, err
+			}
 			if seen[name] {
 				return bad("attribute %q appears twice", name)
 			}
@@ -91,9 +94,8 @@ func ParseURI(s string) (*URI, error) {
 			if !ok || name == "" {
 				return bad("query attribute %q is not name=value", clip(attr, 40))
 			}
-			if name == "pin-value" || name == "pin-source" {
-				return nil, backends.Errorf(backends.ErrInvalidArgument, "", "",
-					"a pkcs11 key reference may not carry %s: give the PIN in a file or an environment variable (see Options)", name)
+			if err := noPIN(name); err != nil {
+				return nil, err
 			}
 			if seen["?"+name] {
 				return bad("attribute %q appears twice", name)
@@ -298,26 +300,23 @@ func escapeAll(v []byte) string {
 	return string(b)
 }
 
+// noPIN refuses the attributes that carry a PIN, in the path or the query.
+func noPIN(name string) error {
+	if n := strings.ToLower(name); n == "pin-value" || n == "pin-source" {
+		return backends.Errorf(backends.ErrInvalidArgument, "", "",
+			"a pkcs11 key reference may not carry %s: give the PIN in a file or an environment variable (see Options)", n)
+	}
+	return nil
+}
+
 // quoteRef quotes a key reference for an error message, cut short, with any PIN
 // it carries replaced.
 func quoteRef(s string) string { return strconv.Quote(clip(redact(s), 120)) }
 
 // redact returns the key reference s with the values of pin-value and pin-source
-// replaced, so that no PIN reaches an error or a log.
-func redact(s string) string {
-	path, query, ok := strings.Cut(s, "?")
-	if !ok {
-		return s
-	}
-	attrs := strings.Split(query, "&")
-	for i, a := range attrs {
-		name, _, _ := strings.Cut(a, "=")
-		if name == "pin-value" || name == "pin-source" {
-			attrs[i] = name + "=REDACTED"
-		}
-	}
-	return path + "?" + strings.Join(attrs, "&")
-}
+// replaced, in its path as in its query, so that no PIN reaches an error or a
+// log: backends.RedactKeyRef, which the Front applies to every key it names.
+func redact(s string) string { return backends.RedactKeyRef(s) }
 
 func clip(s string, n int) string {
 	if len(s) <= n {

@@ -71,6 +71,11 @@ func TestParseURIRefuses(t *testing.T) {
 		{"pkcs11:object=a?" + strings.Repeat("x", 2100), backends.ErrNotFound},
 		{"pkcs11:object=a?pin-value=s3cret-pin", backends.ErrInvalidArgument},
 		{"pkcs11:object=a?pin-source=file:/etc/pin", backends.ErrInvalidArgument},
+		{"pkcs11:object=a;pin-value=s3cret-pin", backends.ErrInvalidArgument},
+		{"pkcs11:pin-source=file:/etc/pin;object=a", backends.ErrInvalidArgument},
+		{"pkcs11:object=a;PIN-VALUE=s3cret-pin", backends.ErrInvalidArgument},
+		{"pkcs11:object=a;color=red;pin-value=s3cret-pin", backends.ErrNotFound},
+		{"pkcs11:object=a;pin-value=s3cret-pin?module-path=x&module-path=y", backends.ErrInvalidArgument},
 	} {
 		t.Run(tc.in[:min(len(tc.in), 60)], func(t *testing.T) {
 			u, err := ParseURI(tc.in)
@@ -93,5 +98,8 @@ func TestKeyURIAndRedact(t *testing.T) {
 	}
 	if got := redact("pkcs11:object=a?pin-value=1234&module-path=/x"); strings.Contains(got, "1234") || !strings.Contains(got, "module-path=/x") {
 		t.Errorf("redact = %q", got)
+	}
+	if got := redact("pkcs11:object=a;pin-value=1234;id=%01"); strings.Contains(got, "1234") || !strings.Contains(got, "id=%01") {
+		t.Errorf("redact of a path attribute = %q", got)
 	}
 }
