@@ -25,6 +25,11 @@ import (
 // provider's own ciphertext, so that Decrypt and ReEncrypt find the key without a
 // KeyId, as AWS KMS does; the provider's authentication covers the rest. A
 // provider's own ciphertext decrypts too when the request names the key.
+//
+// That ARN is not authenticated by the provider, so each provider key sits behind
+// one KMS key: two external keys with one URL are refused (otherwise a caller
+// allowed one could decrypt the other's ciphertexts by rewriting the ARN). Name a
+// key by one spelling of its URL throughout.
 type ExternalKey struct {
 	// Account (12 digits) and Region say where the KMS key lives.
 	Account, Region string
@@ -79,6 +84,7 @@ func (s *Server) addExternal(keys []ExternalKey) error {
 		return errors.New("kmsapi: external keys need Options.Front to open their URLs")
 	}
 	s.ext = map[string]*extKey{}
+	urls := map[string]bool{}
 	for _, k := range keys {
 		svc := s.services[k.Region]
 		switch {
@@ -89,9 +95,14 @@ func (s *Server) addExternal(keys []ExternalKey) error {
 		case k.URL == "":
 			return errors.New("kmsapi: an external key has no URL")
 		}
-		if _, err := backends.ParseKeyRef(k.URL); err != nil {
+		ref, err := backends.ParseKeyRef(k.URL)
+		if err != nil {
 			return fmt.Errorf("kmsapi: external key %s: %w", k.URL, err)
 		}
+		if urls[ref.Raw] {
+			return fmt.Errorf("kmsapi: external key %s: two external keys have this URL; a provider key sits behind one KMS key", k.URL)
+		}
+		urls[ref.Raw] = true
 		if k.KeyID == "" {
 			k.KeyID = derivedKeyID(k.Account, k.Region, k.URL)
 		}

@@ -170,6 +170,10 @@ func TestExternalKeyConfig(t *testing.T) {
 		"BadAlias":   {{Account: accountA, Region: east, URL: "fake://x", Aliases: []string{"orders"}}},
 		"BadKeyID":   {{Account: accountA, Region: east, URL: "fake://x", KeyID: "not a key id"}},
 		"SameAlias":  {{Account: accountA, Region: east, URL: "fake://x", Aliases: []string{"alias/a"}}, {Account: accountA, Region: east, URL: "fake://y", Aliases: []string{"alias/a"}}},
+		// One provider key behind two KMS keys (here of two accounts): the
+		// ARN before the provider's ciphertext is not authenticated, so a
+		// caller of one could relabel the other's ciphertexts.
+		"SameURL": {{Account: accountA, Region: east, URL: "fake://x"}, {Account: accountB, Region: east, URL: "fake://x"}},
 	} {
 		opts := kmsapi.Options{Services: testServices(), Principals: testPrincipals(), Front: front, ExternalKeys: keys}
 		if _, err := kmsapi.New(opts); err == nil {
