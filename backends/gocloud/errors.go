@@ -29,7 +29,8 @@ var codeKinds = map[gcerrors.ErrorCode]*backends.Kind{
 }
 
 // mapError turns a keeper's error for op on the key id into an *backends.Error
-// that unwraps to it. It looks, in order, at the context, at an AWS KMS exception
+// that unwraps to it. It looks, in order, at the context, at a keyport error (a
+// keyport key served back as a keeper keeps its kind), at an AWS KMS exception
 // name (the awskms driver's errors carry one, which says more than its gcerrors
 // code: IncorrectKey, Disabled, ...), at a Vault response (the hashivault driver
 // answers every failure with gcerrors.Unknown), at the gcerrors code, and at a
@@ -39,6 +40,10 @@ var codeKinds = map[gcerrors.ErrorCode]*backends.Kind{
 func mapError(ctx context.Context, op, id string, err error) error {
 	if cerr := backends.ContextError(ctx, op, id); cerr != nil {
 		return cerr
+	}
+	var kerr *backends.Error // a keyport key behind the keeper (OpenKeeper)
+	if errors.As(err, &kerr) {
+		return backends.Wrap(kerr.Kind, op, id, err)
 	}
 	var coded interface{ ErrorCode() string }
 	if errors.As(err, &coded) {

@@ -219,6 +219,13 @@ func TestAddKeeper(t *testing.T) {
 	if err != nil || !bytes.Equal(dec.Plaintext, []byte("pt")) {
 		t.Errorf("the local service cannot open the blob: %v", err)
 	}
+	if err := c.DisableKey(ctx, &local.DisableKeyInput{KeyID: keys[0]}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.Encrypt(ctx, &backends.EncryptInput{KeyID: "gocloud://orders", Plaintext: []byte("pt")})
+	kmstest.WantKind(t, err, backends.ErrDisabled, "Encrypt under a disabled key behind the keeper")
+	_, err = b.Decrypt(ctx, &backends.DecryptInput{KeyID: "gocloud://orders", CiphertextBlob: out.CiphertextBlob})
+	kmstest.WantKind(t, err, backends.ErrDisabled, "Decrypt under a disabled key behind the keeper")
 	_, err = b.Encrypt(ctx, &backends.EncryptInput{KeyID: "awskms:///alias/x", Plaintext: []byte("pt")})
 	kmstest.WantKind(t, err, backends.ErrNotFound, "Encrypt under a scheme no driver serves")
 	if err := b.Close(); err != nil {
