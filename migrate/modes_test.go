@@ -19,6 +19,7 @@ import (
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/local"
 	"github.com/keyport/keyport/envelope"
+	"github.com/keyport/keyport/internal/kmstest"
 	"github.com/keyport/keyport/migrate/internal/journal"
 )
 
@@ -332,3 +333,40 @@ func openJournalForTest(t testing.TB, path string) *journal.Journal {
 }
 
 var _ = envelope.DefaultSuite
+
+// TestFileURLPrefix migrates the directory a file:// URL's prefix names inside
+// its path, and nothing outside it; a prefix that is no directory, or another
+// parameter, is refused before anything is read.
+func TestFileURLPrefix(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, local.New())
+	root := t.TempDir()
+	for _, name := range []string{"a.enc", "sub/b.enc", "sub/deeper/c.enc", "subway/d.enc"} {
+		m, _ := message(t, w.srcKR, 10, 0)
+		writeFile(t, root, name, m)
+	}
+	before := readTree(t, root)
+	rep, err := Run(ctx, Options{Front: w.front, Source: "file://" + filepath.ToSlash(root) + "?prefix=sub/", To: []string{w.dst},
+		SourceEncryptionContext: testEC, Journal: filepath.Join(t.TempDir(), "j.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := readTree(t, root)
+	if rep.Migrated != 2 || rep.Failed != 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	for name, b := range after {
+		changed := !bytes.Equal(before[name], b)
+		if inside := strings.HasPrefix(name, "sub/"); changed != inside {
+			t.Errorf("%s: changed %v", name, changed)
+		}
+	}
+	for _, q := range []string{"?prefix=su", "?prefix=../", "?prefix=sub/&create_dir=true"} {
+		_, err := Run(ctx, Options{Front: w.front, Source: "file://" + filepath.ToSlash(root) + q, To: []string{w.dst},
+			SourceEncryptionContext: testEC, Journal: filepath.Join(t.TempDir(), "j.db")})
+		kmstest.WantKind(t, err, backends.ErrInvalidArgument, "Run on "+q)
+	}
+	if !reflect.DeepEqual(after, readTree(t, root)) {
+		t.Error("a refused run changed the tree")
+	}
+}

@@ -278,7 +278,9 @@ func openStore(ctx context.Context, s string, create bool) (store.Store, error) 
 		if u.Scheme != "file" {
 			return store.OpenBucket(ctx, s)
 		}
-		dir = filepath.FromSlash(u.Path)
+		if dir, err = fileURLDir(u); err != nil {
+			return nil, backends.Errorf(backends.ErrInvalidArgument, op, "", "%q: %w", s, err)
+		}
 	}
 	if create {
 		return store.CreateDir(dir)
@@ -287,6 +289,25 @@ func openStore(ctx context.Context, s string, create bool) (store.Store, error) 
 		return store.OpenFile(dir)
 	}
 	return store.OpenDir(dir)
+}
+
+// fileURLDir returns the directory a file:// URL names: its path, and within it
+// the directory its ?prefix= names (a prefix of directories, ending in /, as a
+// bucket's prefix of keys does).
+func fileURLDir(u *url.URL) (string, error) {
+	dir := filepath.FromSlash(u.Path)
+	q := u.Query()
+	prefix := q.Get("prefix")
+	q.Del("prefix")
+	switch {
+	case len(q) > 0:
+		return "", errors.New("a file:// URL takes no parameter but prefix")
+	case prefix == "":
+		return dir, nil
+	case !strings.HasSuffix(prefix, "/") || !filepath.IsLocal(filepath.FromSlash(prefix)):
+		return "", fmt.Errorf("the prefix %q of a directory names a directory inside it, ending in /", prefix)
+	}
+	return filepath.Join(dir, filepath.FromSlash(prefix)), nil
 }
 
 func (r *runner) stale(key string, removed bool, err error) {
