@@ -92,3 +92,66 @@ func TestReadmeInstallLine(t *testing.T) {
 		t.Fatalf("installed keyport --version: %q %v", out, err)
 	}
 }
+
+// TestHelpNamesRealFlags reads every command's help, and every help topic: each
+// --flag it names is a flag of that command or of one of its subcommands (whose
+// examples a parent's help may show); a help topic's are global flags. So the
+// help never sends a user to a flag that does not exist.
+func TestHelpNamesRealFlags(t *testing.T) {
+	foreignFlags := map[string]bool{
+		"buffer":       true, // the AWS Encryption SDK CLI's, which decrypt's help compares
+		"endpoint-url": true, // the AWS CLI's, in serve's example
+		"ca-bundle":    true, // the AWS CLI's, in serve's example
+	}
+	flagRE := regexp.MustCompile(`(?:^|[\s(\[,'"])--([a-z][a-z0-9-]*)`)
+	root := cli.NewRootCommand()
+	has := func(c *cobra.Command, name string) bool {
+		return c.Flags().Lookup(name) != nil || c.InheritedFlags().Lookup(name) != nil || c.PersistentFlags().Lookup(name) != nil
+	}
+	var hasBelow func(c *cobra.Command, name string) bool
+	hasBelow = func(c *cobra.Command, name string) bool {
+		if has(c, name) {
+			return true
+		}
+		for _, s := range c.Commands() {
+			if hasBelow(s, name) {
+				return true
+			}
+		}
+		return false
+	}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Name() != "help" && !strings.HasPrefix(c.CommandPath(), "keyport completion") {
+			path := strings.Fields(c.CommandPath())[1:]
+			var help, errb bytes.Buffer
+			cli.Run(context.Background(), append([]string{"help"}, path...), strings.NewReader(""), &help, &errb)
+			topic := !c.Runnable() && !c.HasAvailableSubCommands()
+			for _, line := range strings.Split(help.String(), "\n") {
+				// An example of another keyport command names that command's flags.
+				owner := c
+				if i := strings.Index(line, "keyport "); i >= 0 {
+					if o, _, err := root.Find(strings.Fields(line[i+len("keyport "):])); err == nil && o != root {
+						owner = o
+					}
+				}
+				for _, m := range flagRE.FindAllStringSubmatch(line, -1) {
+					name := m[1]
+					ok := name == "help" || name == "version" || foreignFlags[name]
+					if topic && owner == c {
+						ok = ok || root.PersistentFlags().Lookup(name) != nil
+					} else {
+						ok = ok || hasBelow(owner, name)
+					}
+					if !ok {
+						t.Errorf("%s: the help names --%s, which %s does not have: %q", c.CommandPath(), name, owner.CommandPath(), line)
+					}
+				}
+			}
+		}
+		for _, s := range c.Commands() {
+			walk(s)
+		}
+	}
+	walk(root)
+}

@@ -224,7 +224,7 @@ claims never reaches AWS unasked.
 Service flags add services to the profile's: --store FILE (service "store",
 also KEYPORT_STORE; --store "" turns it off) with --account and --root-key-file,
 --aws / --aws-endpoint URL (service "aws") with --aws-region and --aws-account,
---service [NAME=]URL for any URL above. A flag's service replaces the profile's
+--service-url [NAME=]URL for any URL above. A flag's service replaces the profile's
 service of the same name.
 
 Nothing is switched on by the environment alone: VAULT_ADDR does not enable

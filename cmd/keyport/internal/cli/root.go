@@ -161,7 +161,7 @@ func globalFlagUsages(c *cobra.Command) string {
 	})
 	s := fs.FlagUsages()
 	if service {
-		s += "      (service flags: --store, --aws, --service ...: see \"keyport --help\")\n"
+		s += "      (service flags: --store, --aws, --service-url ...: see \"keyport --help\")\n"
 	}
 	return s
 }
