@@ -540,3 +540,38 @@ func TestConcurrent(t *testing.T) {
 		})
 	}
 }
+
+// TestViaNative re-encrypts with ViaNative: where one service holds both keys the
+// service does it; across two services the call fails with ErrUnsupported and
+// nothing is decrypted, so no plaintext leaves the source.
+func TestViaNative(t *testing.T) {
+	ctx := context.Background()
+	for _, split := range []bool{false, true} {
+		w := newWorld(t, split)
+		var ops []string
+		w.front.Use(func(ctx context.Context, c *backends.Call, invoke backends.Invoker) error {
+			ops = append(ops, c.Op)
+			return invoke(ctx)
+		})
+		pt := dataKey()
+		blob := w.encrypt(w.a1, pt, ctxS)
+		ops = nil
+		in := &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: w.a1.arn, SourceEncryptionContext: ctxS,
+			DestinationKeyID: w.b1.aliasARN, DestinationEncryptionContext: ctxD, Via: backends.ViaNative}
+		out, err := New(w.front).ReEncrypt(ctx, in)
+		if !split {
+			must(t, err)
+			if !out.Native {
+				t.Error("one service: ViaNative did not re-encrypt natively")
+			}
+			checkOut(t, w, out, w.a1, w.b1, ctxD, pt, true)
+			continue
+		}
+		kmstest.WantKind(t, err, backends.ErrUnsupported, "ViaNative across two services")
+		for _, op := range ops {
+			if op != "ReEncrypt" {
+				t.Errorf("ViaNative across two services called %s (calls %v)", op, ops)
+			}
+		}
+	}
+}
