@@ -66,6 +66,12 @@ type EncryptOutput struct {
 	CiphertextBlob []byte
 	// KeyID is the canonical identifier (key ARN or URI) of the key that encrypted.
 	KeyID string
+	// KeyVersion is the version of the key that encrypted, where the service
+	// says which in its answer (Cloud KMS: the CryptoKeyVersion's number; Key
+	// Vault: the key version; Vault Transit: the key version's number); empty
+	// where it does not (AWS KMS and the embedded service keep the version
+	// inside the ciphertext).
+	KeyVersion string
 	// EncryptionAlgorithm is the algorithm that was used.
 	EncryptionAlgorithm Algorithm
 }

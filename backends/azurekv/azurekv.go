@@ -317,7 +317,7 @@ func (b *Backend) Encrypt(ctx context.Context, in *backends.EncryptInput) (*back
 	}
 	out := make([]byte, 0, len(header)+len(resp.Result))
 	out = append(append(out, header...), resp.Result...)
-	return &backends.EncryptOutput{CiphertextBlob: out, KeyID: key, EncryptionAlgorithm: alg}, nil
+	return &backends.EncryptOutput{CiphertextBlob: out, KeyID: key, KeyVersion: info.kid.Version, EncryptionAlgorithm: alg}, nil
 }
 
 // Decrypt unwraps in.CiphertextBlob with the key version it records, under

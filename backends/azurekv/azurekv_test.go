@@ -194,6 +194,9 @@ func TestVersions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if old.KeyVersion != v1.Key.KID.Version() || neu.KeyVersion != v2.Key.KID.Version() || old.KeyVersion == neu.KeyVersion {
+		t.Errorf("Encrypt reported versions %q and %q, want %q and %q", old.KeyVersion, neu.KeyVersion, v1.Key.KID.Version(), v2.Key.KID.Version())
+	}
 	for blob, want := range map[string]string{string(old.CiphertextBlob): v1.Key.KID.Version(), string(neu.CiphertextBlob): v2.Key.KID.Version()} {
 		id := ""
 		if r, err := azurekv.ParseRef(extractKID(t, []byte(blob))); err == nil {

@@ -136,7 +136,8 @@ func (b *Backend) Encrypt(ctx context.Context, in *backends.EncryptInput) (*back
 	if in.DryRun {
 		return nil, dryRunDone(op, key)
 	}
-	return &backends.EncryptOutput{CiphertextBlob: resp.GetCiphertext(), KeyID: key, EncryptionAlgorithm: backends.SymmetricDefault}, nil
+	return &backends.EncryptOutput{CiphertextBlob: resp.GetCiphertext(), KeyID: key, EncryptionAlgorithm: backends.SymmetricDefault,
+		KeyVersion: strings.TrimPrefix(resp.GetName(), ref.Name()+"/cryptoKeyVersions/")}, nil
 }
 
 // Decrypt decrypts in.CiphertextBlob, a Cloud KMS ciphertext of the CryptoKey

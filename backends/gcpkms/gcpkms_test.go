@@ -358,6 +358,10 @@ func TestVersionsAndStates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Encrypt reports the version Cloud KMS says encrypted.
+	if old.KeyVersion != "1" || fresh.KeyVersion != "2" {
+		t.Errorf("Encrypt reported versions %q and %q, want 1 and 2", old.KeyVersion, fresh.KeyVersion)
+	}
 	// Disabling version 1 stops its ciphertexts only.
 	e.setState(t, key, "1", kmspb.CryptoKeyVersion_DISABLED)
 	_, err = e.b.Decrypt(ctx, &backends.DecryptInput{KeyID: key, CiphertextBlob: old.CiphertextBlob})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"strconv"
 
 	"github.com/keyport/keyport/backends"
 )
@@ -52,6 +53,7 @@ func (b *Backend) Encrypt(ctx context.Context, in *backends.EncryptInput) (*back
 	}
 	var out struct {
 		Ciphertext string `json:"ciphertext"`
+		KeyVersion int    `json:"key_version"`
 	}
 	err = b.write(ctx, op, ref, ref.Mount+"/encrypt/"+ref.Name,
 		&encryptRequest{Plaintext: pt, Context: derivation, AssociatedData: ad}, &out, false)
@@ -65,7 +67,11 @@ func (b *Backend) Encrypt(ctx context.Context, in *backends.EncryptInput) (*back
 	if in.DryRun {
 		return nil, dryRunDone(op, ref)
 	}
-	return &backends.EncryptOutput{CiphertextBlob: []byte(out.Ciphertext), KeyID: ref.URI(), EncryptionAlgorithm: alg}, nil
+	version := ""
+	if out.KeyVersion > 0 { // Vault answers key_version since 1.12
+		version = strconv.Itoa(out.KeyVersion)
+	}
+	return &backends.EncryptOutput{CiphertextBlob: []byte(out.Ciphertext), KeyID: ref.URI(), KeyVersion: version, EncryptionAlgorithm: alg}, nil
 }
 
 // Decrypt decrypts in.CiphertextBlob, a Transit ciphertext of the key in.KeyID, under

@@ -166,6 +166,11 @@ func TestRotationRewrapAndMinDecryptionVersion(t *testing.T) {
 			old := mustEncrypt(t, v.b, key, []byte("v1 secret"), ec)
 			v.write(v.mount+"/keys/"+name+"/rotate", nil)
 			cur := mustEncrypt(t, v.b, key, []byte("v2 secret"), ec)
+			if o, err := v.b.Encrypt(ctx, &backends.EncryptInput{KeyID: key, Plaintext: []byte("x"), EncryptionContext: ec}); err != nil {
+				t.Fatal(err)
+			} else if o.KeyVersion != "2" {
+				t.Fatalf("Encrypt after rotation reports version %q, want 2", o.KeyVersion)
+			}
 			if !strings.HasPrefix(string(old), "vault:v1:") || !strings.HasPrefix(string(cur), "vault:v2:") {
 				t.Fatal("rotation did not move new ciphertexts to version 2")
 			}
