@@ -27,8 +27,8 @@ const (
 // Storage says where a keyset lives and how it is protected at rest.
 //
 // A keyset is either encrypted under a key that keyport reaches (KEK and
-// KEKKeyID: the local service, AWS KMS, Vault, another keyset, ... ; the front
-// once it exists) in Tink's encrypted-keyset format, or, only when
+// KEKKeyID: the local service, AWS KMS, Vault, another keyset, a
+// [backends.Front] over any of them) in Tink's encrypted-keyset format, or, only when
 // InsecureCleartext says so, written in cleartext. A keyset with neither is kept
 // in memory only and cannot have a Path.
 type Storage struct {

@@ -8,9 +8,9 @@ import (
 )
 
 // pkcs11Admin creates keys on a PKCS#11 token. A pkcs11: key opens its token on
-// first use (package keyport's opener: the library from the URL's module-path
-// or KEYPORT_PKCS11_MODULE, the PIN from KEYPORT_PKCS11_PIN_FILE or
-// KEYPORT_PKCS11_PIN). Tokens have no aliases, key states, deletion windows or
+// first use (package keyport's opener: the library KEYPORT_PKCS11_MODULE names,
+// which a URL's module-path, if it has one, must name too; the PIN from
+// KEYPORT_PKCS11_PIN_FILE or KEYPORT_PKCS11_PIN). Tokens have no aliases, key states, deletion windows or
 // key policies.
 type pkcs11Admin struct {
 	unsupportedAdmin
