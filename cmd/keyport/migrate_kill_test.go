@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/json"
 	"io/fs"
 	"math/big"
 	"os"
@@ -15,9 +16,14 @@ import (
 	"time"
 )
 
-// TestMigrateKilledThenCompleted kills migrate with SIGKILL at random moments,
-// ten times, then lets it finish: every file decrypts to its original SHA-256
-// under the new key, no temporary file remains, and every mode is kept.
+// TestMigrateKilledThenCompleted kills migrate with SIGKILL ten times, each at a
+// random moment after the run has begun to write files, then lets it finish:
+// every file decrypts to its original SHA-256 under the new key, no temporary
+// file remains, every mode is kept, and the killed runs had done part of the
+// work. The moments are drawn from a window of a fifth of the time a whole
+// migration of a copy of the tree takes on this machine (with or without -race),
+// so that the kills land among the files rather than all in the first (a killed
+// run loses the file it was writing, so ten runs do far less than twice the work).
 func TestMigrateKilledThenCompleted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and reruns a migration")
@@ -29,8 +35,7 @@ func TestMigrateKilledThenCompleted(t *testing.T) {
 	data := filepath.Join(dir, "data")
 	sums := map[string][32]byte{}
 	modes := map[string]fs.FileMode{}
-	// Enough work (60 files, 20 of them 6 MiB) that runs killed within 170ms
-	// are killed midway, although each run resumes from its journal.
+	// 60 files, 20 of them 6 MiB, on one worker.
 	for i := range 60 {
 		size := 1000 * (i + 1)
 		if i%3 == 0 {
@@ -48,29 +53,43 @@ func TestMigrateKilledThenCompleted(t *testing.T) {
 		sums[p], modes[p] = sha256.Sum256(pt), mode
 	}
 
+	const kills = 10
+	window := timeMigration(t, env, dir, data) / 5
 	interrupted := 0
-	for interrupted < 5 {
-		cmd := exec.Command("keyport", "migrate", "--to", "alias/new", "-j", "2", data)
+	for interrupted < kills {
+		cmd := exec.Command("keyport", "migrate", "--to", "alias/new", "-j", "1", data)
 		cmd.Env, cmd.Dir = env, dir
 		var errb bytes.Buffer
 		cmd.Stderr = &errb
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		n, _ := rand.Int(rand.Reader, big.NewInt(150))
-		time.Sleep(time.Duration(20+n.Int64()) * time.Millisecond)
-		cmd.Process.Kill()
-		if err := cmd.Wait(); err != nil && strings.Contains(err.Error(), "killed") {
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		if writing(data, exited) {
+			n, _ := rand.Int(rand.Reader, big.NewInt(int64(window)))
+			time.Sleep(time.Duration(n.Int64()))
+			cmd.Process.Kill()
+		}
+		if err := <-exited; err != nil && strings.Contains(err.Error(), "killed") {
 			interrupted++
 		} else {
 			t.Logf("a run ended by itself: %v %s", err, errb.String())
 			break // the migration is complete
 		}
 	}
-	if interrupted < 3 {
-		t.Fatalf("only %d runs were killed before the migration finished: the test proves little", interrupted)
+	if interrupted < kills {
+		t.Fatalf("only %d runs were killed before the migration finished, not %d: give the test more work", interrupted, kills)
 	}
 	out := kp(nil, "migrate", "--to", "alias/new", "--output", "json", data)
+	var last struct{ Run struct{ Migrated int } }
+	if err := json.Unmarshal(out, &last); err != nil {
+		t.Fatal(err)
+	}
+	if last.Run.Migrated == len(sums) {
+		t.Errorf("the killed runs replaced no file: the last run did all the work")
+	}
+	t.Logf("the killed runs replaced %d files of %d", len(sums)-last.Run.Migrated, len(sums))
 	t.Logf("%d runs killed midway; the last run: %s", interrupted, bytes.Split(out, []byte(`"Files"`))[0])
 	if !bytes.Contains(out, []byte(`"Failed": 0`)) {
 		t.Fatalf("the last run: %s", out)
@@ -106,4 +125,69 @@ func TestMigrateKilledThenCompleted(t *testing.T) {
 	if len(sums) != 0 {
 		t.Errorf("files gone: %d", len(sums))
 	}
+}
+
+// writing waits until a temporary file of migrate's appears under dir (a file is
+// being written) and reports true, or until the process exits (false).
+func writing(dir string, exited chan error) bool {
+	for {
+		select {
+		case err := <-exited:
+			exited <- err
+			return false
+		default:
+		}
+		found := false
+		filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && strings.Contains(d.Name(), ".keyport-tmp-") {
+				found = true
+				return filepath.SkipAll
+			}
+			return nil
+		})
+		if found {
+			return true
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// timeMigration migrates a copy of the tree data once and returns the time from
+// its first write to its end.
+func timeMigration(t *testing.T, env []string, dir, data string) time.Duration {
+	t.Helper()
+	calib := filepath.Join(dir, "calibration")
+	err := filepath.WalkDir(data, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		q := filepath.Join(calib, strings.TrimPrefix(p, data))
+		if err := os.MkdirAll(filepath.Dir(q), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(q, b, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(calib)
+	cmd := exec.Command("keyport", "migrate", "--to", "alias/new", "-j", "1", calib)
+	cmd.Env, cmd.Dir = env, dir
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	writing(calib, exited)
+	start := time.Now()
+	if err := <-exited; err != nil {
+		t.Fatalf("the calibration run: %v", err)
+	}
+	took := time.Since(start)
+	t.Logf("a whole migration takes %v from its first write", took)
+	return took
 }
