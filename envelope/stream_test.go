@@ -344,10 +344,10 @@ func TestStreamsDoNotHoldBackData(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// The header, then three whole batches of the Decrypter (64 frames of
-		// 4,128 bytes each: 256 KiB of plaintext), then a stall. The body is
-		// 1,023 regular frames and a full final frame (4,136 bytes).
-		const frame, perBatch = 4 + 12 + 4096 + 16, 64
+		// The header, then three whole batches of the Decrypter with workers
+		// (256 frames of 4,128 bytes each: 1 MiB of plaintext), then a stall.
+		// The body is 1,023 regular frames and a full final frame (4,136 bytes).
+		const frame, perBatch = 4 + 12 + 4096 + 16, 256
 		head := len(msg) - 1023*frame - (frame + 8)
 		if head <= 0 || head > 4096 {
 			t.Fatalf("header of %d bytes: the message's layout is not the one assumed", head)
