@@ -218,7 +218,7 @@ func (d *Decrypter) Read(p []byte) (int, error) {
 			return 0, d.err
 		}
 		if d.cur != nil && d.cur.Last {
-			d.err = io.EOF
+			d.end()
 			return 0, io.EOF
 		}
 		if err := d.next(); err != nil {
@@ -252,12 +252,40 @@ func (d *Decrypter) WriteTo(w io.Writer) (int64, error) {
 			return total, d.err
 		}
 		if d.cur != nil && d.cur.Last {
-			d.err = io.EOF
+			d.end()
 			return total, nil
 		}
 		if err := d.next(); err != nil {
 			d.fail(err)
 			return total, err
+		}
+	}
+}
+
+// end ends a message read whole: the batches no goroutine holds any more go
+// back to the pool, their plaintext wiped.
+func (d *Decrypter) end() {
+	d.err = io.EOF
+	give := func(b *dbatch) {
+		clear(b.Out)
+		body.PutBuf(b.Out)
+		body.PutBuf(b.Buf)
+		b.Out, b.Buf = nil, nil
+	}
+	if d.cur != nil {
+		give(d.cur)
+		d.cur = nil
+	}
+	if d.par == nil {
+		return
+	}
+	d.Close() // the workers stop: the last batch is read
+	for {
+		select {
+		case b := <-d.par.free:
+			give(b)
+		default:
+			return
 		}
 	}
 }

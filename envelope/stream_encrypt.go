@@ -96,6 +96,9 @@ func NewEncrypter(ctx context.Context, w io.Writer, opts EncryptOptions) (*Encry
 // arrives (a huge frame length costs memory only when it is used).
 func (e *Encrypter) buf(b []byte) []byte {
 	if b == nil {
+		if e.par != nil {
+			return body.GetBuf(e.limit)
+		}
 		return make([]byte, 0, min(e.limit, 1<<20))
 	}
 	return b[:0]
@@ -183,7 +186,9 @@ func (p *encPipeline) error() error {
 // seal seals batch b (its frames start at b.seq).
 func (e *Encrypter) seal(b *ebatch) {
 	size := body.SealedSize(len(b.src), e.sess.frameLen, b.final)
-	if cap(b.out) < size {
+	if cap(b.out) < size && e.par != nil {
+		b.out = body.GetBuf(size)
+	} else if cap(b.out) < size {
 		b.out = make([]byte, size)
 	}
 	b.out = b.out[:size]
@@ -460,6 +465,8 @@ func (e *Encrypter) Close() error {
 		close(e.par.free)
 		for b := range e.par.free {
 			clear(b.in[:cap(b.in)])
+			body.PutBuf(b.in)
+			body.PutBuf(b.out)
 		}
 	}
 	if e.cur != nil { // sequential, or a batch kept back by an error

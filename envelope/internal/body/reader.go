@@ -121,7 +121,7 @@ func (r *Reader) Fill(ctx context.Context, b *Batch) error {
 	}
 	if cap(b.Buf) == 0 && r.batchBytes <= 4<<20 {
 		// Room for a final frame that ends the batch, and the footer.
-		b.Buf = make([]byte, 0, r.batchBytes+format.FinalOverhead+format.MaxFooter)
+		b.Buf = GetBuf(r.batchBytes + format.FinalOverhead + format.MaxFooter)
 	}
 	var err error
 	if b.Buf, err = r.readUpTo(b.Buf, r.batchBytes); err != nil {
@@ -209,7 +209,7 @@ func (c *Codec) OpenBatch(b *Batch, nonFramed bool) error {
 		n += f.l.Len
 	}
 	if cap(b.Out) < n {
-		b.Out = make([]byte, n)
+		b.Out = GetBuf(n)
 	}
 	b.Out = b.Out[:n]
 	var err error
