@@ -170,7 +170,7 @@ func keyURLFixture(ctx context.Context, keyA, keyB, unknown string) (*conformanc
 		}
 		var b [6]byte
 		_, _ = rand.Read(b[:])
-		unknown = fmt.Sprintf("%s/keyport-conformance-missing-%x", keyA[:i], b)
+		unknown = fmt.Sprintf("%s/no-such-key-%x", keyA[:i], b) // nothing the suite's secrets contain
 	}
 	front := keyport.NewFront()
 	canonical := func(k string) (string, error) {
