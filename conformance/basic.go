@@ -276,7 +276,7 @@ func (s *suite) testUnknownKey(t T) {
 	t.Run("ReEncrypt", func(t T) {
 		r, ok := s.reEncrypter()
 		if !ok {
-			t.Skip("skipped: the backend is not a backends.ReEncrypter")
+			f.skipNoNative(t)
 		}
 		blob := s.encrypt(t, f.KeyA, secret(8), nil)
 		_, err := r.ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: f.KeyA, DestinationKeyID: f.Unknown})
@@ -319,7 +319,7 @@ func (s *suite) stateCase(t T, key string, blob []byte, want *backends.Kind, sta
 	t.Run("ReEncrypt", func(t T) {
 		r, ok := s.reEncrypter()
 		if !ok {
-			t.Skip("skipped: the backend is not a backends.ReEncrypter")
+			f.skipNoNative(t)
 		}
 		t.Run("To", func(t T) {
 			good := s.encrypt(t, f.KeyA, secret(8), nil)

@@ -63,7 +63,7 @@ func (s *suite) testDryRun(t T) {
 	t.Run("ReEncrypt", func(t T) {
 		r, ok := s.reEncrypter()
 		if !ok {
-			t.Skip("skipped: the backend is not a backends.ReEncrypter")
+			f.skipNoNative(t)
 		}
 		out, err := r.ReEncrypt(ctx, &backends.ReEncryptInput{CiphertextBlob: blob, SourceKeyID: f.KeyA, SourceEncryptionContext: ec, DestinationKeyID: f.KeyB, DryRun: true})
 		wantKind(t, err, backends.ErrDryRunOperation, "ReEncrypt with DryRun")

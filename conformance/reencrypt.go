@@ -19,7 +19,7 @@ func (s *suite) testReEncryptNative(t T) {
 	f := s.f
 	r, ok := s.reEncrypter()
 	if !ok {
-		t.Skip("skipped: the backend is not a backends.ReEncrypter (no native ReEncrypt)")
+		f.skipNoNative(t)
 	}
 	s.reEncryptCases(t, r.ReEncrypt, true, DeviationSourceKeyIDIgnored)
 	t.Run("CrossAccount", func(t T) {
