@@ -40,9 +40,9 @@ func TestPooledBuffersHoldNoPlaintext(t *testing.T) {
 	}
 	seen := 0
 	for range 64 {
-		b := body.GetBuf(1)
+		b := body.GetBuf(body.PoolCap)
 		if cap(b) != body.PoolCap {
-			t.Fatalf("GetBuf(1) has capacity %d, want %d", cap(b), body.PoolCap)
+			t.Fatalf("GetBuf(PoolCap) has capacity %d, want %d", cap(b), body.PoolCap)
 		}
 		if bytes.Contains(b[:cap(b)], []byte("PLAINTEXT-PATTERN")) {
 			t.Fatal("a pooled buffer holds plaintext")

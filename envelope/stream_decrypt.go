@@ -79,16 +79,7 @@ func NewDecrypter(ctx context.Context, r io.Reader, opts DecryptOptions) (*Decry
 	framed := h.ContentType == format.ContentFramed
 	batchFrames := 1
 	if framed {
-		// 256 KiB of plaintext; 1 MiB with workers, as the Encrypter's: a
-		// batch is read and decrypted by one worker, and every batch handed
-		// from a worker to the reader costs a wake-up, which on two cores of
-		// this machine cost more than the larger batch's cache misses
-		// (BenchmarkStream64MiBTurns decrypt-all-cores, in alternated runs:
-		// 1.06-1.44x with 256 KiB, 1.39-1.56x with 1 MiB).
-		batchFrames = body.FramesPerChunk(sess.frameLen)
-		if n > 1 {
-			batchFrames = max(1, (1<<20)/sess.frameLen)
-		}
+		batchFrames = streamBatchFrames(sess.frameLen, n)
 	}
 	d := &Decrypter{ctx: ctx, sess: sess, res: res, rd: body.NewReader(br, sess.frameLen, !framed, batchFrames, sess.verifier)}
 	if n > 1 && framed {

@@ -164,7 +164,7 @@ func relabel(err error, op, keyID string) error {
 func (b *Backend) parse(op, keyID string) (*URI, error) {
 	u, err := ParseURI(keyID)
 	if err != nil {
-		return nil, relabel(err, op, clip(redact(keyID), 200))
+		return nil, relabel(err, op, clip(backends.RedactKeyRef(keyID), 200))
 	}
 	t := b.tok
 	notHere := func(what string) (*URI, error) {

@@ -41,7 +41,7 @@ func (o *Opener) OpenBackendURL(ctx context.Context, u *url.URL) (backends.Backe
 	if ref.ModulePath != "" && absPath(ref.ModulePath) != mod {
 		// A key URL may come from a message header: loading the library it
 		// names would run that library's code in this process.
-		return nil, backends.Errorf(backends.ErrInvalidArgument, "OpenBackendURL", clip(redact(u.String()), 200),
+		return nil, backends.Errorf(backends.ErrInvalidArgument, "OpenBackendURL", clip(backends.RedactKeyRef(u.String()), 200),
 			"module-path names a library other than the configured one (Options.Module or %s): the opener loads only the configured library", EnvModule)
 	}
 	if ref.Token != "" || ref.Serial != "" {

@@ -311,12 +311,7 @@ func noPIN(name string) error {
 
 // quoteRef quotes a key reference for an error message, cut short, with any PIN
 // it carries replaced.
-func quoteRef(s string) string { return strconv.Quote(clip(redact(s), 120)) }
-
-// redact returns the key reference s with the values of pin-value and pin-source
-// replaced, in its path as in its query, so that no PIN reaches an error or a
-// log: backends.RedactKeyRef, which the Front applies to every key it names.
-func redact(s string) string { return backends.RedactKeyRef(s) }
+func quoteRef(s string) string { return strconv.Quote(clip(backends.RedactKeyRef(s), 120)) }
 
 func clip(s string, n int) string {
 	if len(s) <= n {

@@ -96,10 +96,10 @@ func TestKeyURIAndRedact(t *testing.T) {
 	if got, want := keyURI("t", "k", nil), "pkcs11:token=t;object=k"; got != want {
 		t.Errorf("keyURI without id = %q, want %q", got, want)
 	}
-	if got := redact("pkcs11:object=a?pin-value=1234&module-path=/x"); strings.Contains(got, "1234") || !strings.Contains(got, "module-path=/x") {
-		t.Errorf("redact = %q", got)
+	if got := backends.RedactKeyRef("pkcs11:object=a?pin-value=1234&module-path=/x"); strings.Contains(got, "1234") || !strings.Contains(got, "module-path=/x") {
+		t.Errorf("RedactKeyRef = %q", got)
 	}
-	if got := redact("pkcs11:object=a;pin-value=1234;id=%01"); strings.Contains(got, "1234") || !strings.Contains(got, "id=%01") {
-		t.Errorf("redact of a path attribute = %q", got)
+	if got := backends.RedactKeyRef("pkcs11:object=a;pin-value=1234;id=%01"); strings.Contains(got, "1234") || !strings.Contains(got, "id=%01") {
+		t.Errorf("RedactKeyRef of a path attribute = %q", got)
 	}
 }

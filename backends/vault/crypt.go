@@ -68,7 +68,7 @@ func (b *Backend) Encrypt(ctx context.Context, in *backends.EncryptInput) (*back
 		return nil, dryRunDone(op, ref)
 	}
 	version := ""
-	if out.KeyVersion > 0 { // Vault answers key_version since 1.12
+	if out.KeyVersion > 0 { // an older Vault may not answer key_version
 		version = strconv.Itoa(out.KeyVersion)
 	}
 	return &backends.EncryptOutput{CiphertextBlob: []byte(out.Ciphertext), KeyID: ref.URI(), KeyVersion: version, EncryptionAlgorithm: alg}, nil

@@ -157,21 +157,7 @@ func writing(dir string, exited chan error) bool {
 func timeMigration(t *testing.T, env []string, dir, data string) time.Duration {
 	t.Helper()
 	calib := filepath.Join(dir, "calibration")
-	err := filepath.WalkDir(data, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		q := filepath.Join(calib, strings.TrimPrefix(p, data))
-		if err := os.MkdirAll(filepath.Dir(q), 0o755); err != nil {
-			return err
-		}
-		return os.WriteFile(q, b, 0o600)
-	})
-	if err != nil {
+	if err := os.CopyFS(calib, os.DirFS(data)); err != nil {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(calib)

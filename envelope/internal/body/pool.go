@@ -14,9 +14,11 @@ const PoolCap = 1<<20 + 128<<10
 var bufs sync.Pool
 
 // GetBuf returns an empty buffer of capacity at least n: one of the pool's when n
-// is at most PoolCap.
+// is in its size class (more than half PoolCap, at most PoolCap: the batches of
+// streams with workers), else one of its own, so that a sequential stream's
+// 256 KiB batches or a short last batch never hold a pool buffer.
 func GetBuf(n int) []byte {
-	if n > PoolCap {
+	if n <= PoolCap/2 || n > PoolCap {
 		return make([]byte, 0, n)
 	}
 	if v, ok := bufs.Get().(*[]byte); ok {
