@@ -21,7 +21,9 @@ import (
 	"github.com/keyport/keyport/backends/vault"
 	"github.com/keyport/keyport/envelope"
 	"github.com/keyport/keyport/envelope/keyring"
+	"github.com/keyport/keyport/internal/kmstest"
 	"github.com/keyport/keyport/internal/testenv"
+	"github.com/keyport/keyport/reencrypt"
 )
 
 const (
@@ -137,6 +139,7 @@ func TestEveryAWSFormRoundTrips(t *testing.T) {
 		"awskms:///alias/keyport/primary?region=us-east-1",
 	}
 	roundTrip(t, kms, forms, keyARN)
+	kmstest.WantReEncryptForms(t, reencrypt.New(kms), kms, map[string]string{"tenant": "acme"}, keyARN, true, forms...)
 }
 
 // TestEveryVaultFormRoundTrips does the same with a Transit key of the Vault
@@ -154,7 +157,10 @@ func TestEveryVaultFormRoundTrips(t *testing.T) {
 	if _, err := c.Logical().Write("transit/keys/"+name, nil); err != nil {
 		t.Fatal(err)
 	}
-	roundTrip(t, keyport.NewFront(), []string{"vault://transit/" + name, "vault:///" + name, "hashivault://" + name}, "vault://transit/"+name)
+	kms, forms := keyport.NewFront(), []string{"vault://transit/" + name, "vault:///" + name, "hashivault://" + name}
+	roundTrip(t, kms, forms, "vault://transit/"+name)
+	// Transit's rewrap takes no associated data: natively only without a context.
+	kmstest.WantReEncryptForms(t, reencrypt.New(kms), kms, nil, "vault://transit/"+name, true, forms...)
 }
 
 func roundTrip(t *testing.T, kms *backends.Front, forms []string, canonical string) {

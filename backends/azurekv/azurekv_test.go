@@ -14,6 +14,7 @@ import (
 	"github.com/keyport/keyport/backends/azurekv"
 	"github.com/keyport/keyport/internal/azurekvtest"
 	"github.com/keyport/keyport/internal/kmstest"
+	"github.com/keyport/keyport/reencrypt"
 )
 
 const version = "0123456789abcdef0123456789abcdef"
@@ -498,7 +499,10 @@ func TestFront(t *testing.T) {
 		t.Fatal(err)
 	}
 	ec := map[string]string{"via": "front"}
-	last := kmstest.WantKeyForms(t, f, ec, key, key, "https://"+vaultHost+"/keys/fronted", "azurekeyvault://"+vaultHost+"/keys/fronted")
+	forms := []string{key, "https://" + vaultHost + "/keys/fronted", "azurekeyvault://" + vaultHost + "/keys/fronted"}
+	last := kmstest.WantKeyForms(t, f, ec, key, forms...)
+	// Key Vault has no ReEncrypt: the Engine decrypts and encrypts, by every form.
+	kmstest.WantReEncryptForms(t, reencrypt.New(f), f, ec, key, false, forms...)
 	// Key Vault blobs name their key: with the opened driver as its default, the
 	// Front decrypts one given without a KeyID.
 	u, _ := url.Parse(key)

@@ -15,6 +15,7 @@ import (
 	"github.com/keyport/keyport/backends/gcpkms"
 	"github.com/keyport/keyport/internal/gcpkmstest"
 	"github.com/keyport/keyport/internal/kmstest"
+	"github.com/keyport/keyport/reencrypt"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -441,6 +442,8 @@ func TestFront(t *testing.T) {
 		t.Fatal(err)
 	}
 	kmstest.WantKeyForms(t, f, map[string]string{"via": "front"}, key, key, "gcp-kms://"+name(key))
+	// Cloud KMS has no ReEncrypt: the Engine decrypts and encrypts, by every form.
+	kmstest.WantReEncryptForms(t, reencrypt.New(f), f, map[string]string{"via": "front"}, key, false, key, "gcp-kms://"+name(key), "gcpkms://"+name(key))
 	// Cloud KMS blobs do not name their key: without a KeyID, no driver of the
 	// Front can say it serves one.
 	_, err := f.Decrypt(ctx, &backends.DecryptInput{CiphertextBlob: []byte("x")})

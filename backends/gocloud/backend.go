@@ -129,11 +129,53 @@ func (b *Backend) OpenBackendURL(_ context.Context, u *url.URL) (backends.Backen
 }
 
 // CanonicalID returns the ID under which a Backend names the key keyURL opens:
-// keyURL as [backends.RedactKeyRef] shows it, that is keyURL itself except for a
-// URL that holds its key material (base64key://), which is named
-// base64key://sha256-<first 16 bytes of the SHA-256 of keyURL, in hex>, so that
-// the key never appears in outputs, message headers or errors.
-func CanonicalID(keyURL string) string { return backends.RedactKeyRef(keyURL) }
+// keyURL as [backends.RedactKeyRef] shows it, that is keyURL itself except for
+//
+//   - a URL that holds its key material (base64key://), which is named
+//     base64key://sha256-<first 16 bytes of the SHA-256 of keyURL, in hex>, so
+//     that the key never appears in outputs, message headers or errors;
+//   - an awskms:///<ARN> URL with no query but a region that is the ARN's own,
+//     which is named by the ARN, as AWS KMS and [backends.Front] name it.
+func CanonicalID(keyURL string) string {
+	if arn, ok := awsARN(keyURL); ok {
+		return arn
+	}
+	return backends.RedactKeyRef(keyURL)
+}
+
+// awsARN returns the AWS KMS key or alias ARN that keyRef is, or that an
+// awskms:///<ARN> URL holds with nothing in its query but the ARN's region: the
+// references that open the same keeper as the bare ARN.
+func awsARN(keyRef string) (string, bool) {
+	if r, err := backends.ParseKeyRef(keyRef); err == nil && r.IsARN() {
+		return keyRef, true
+	}
+	u, err := url.Parse(keyRef)
+	if err != nil || !strings.EqualFold(u.Scheme, awsScheme) || u.Host != "" || u.User != nil || u.Fragment != "" {
+		return "", false
+	}
+	arn := strings.TrimPrefix(u.Path, "/")
+	r, err := backends.ParseKeyRef(arn)
+	if err != nil || !r.IsARN() {
+		return "", false
+	}
+	q := u.Query()
+	if region := q.Get("region"); len(q) > 1 || (len(q) == 1 && region != r.Region) || len(q["region"]) > 1 {
+		return "", false
+	}
+	return arn, true
+}
+
+// isAWS reports whether the key of canonical ID id is an AWS KMS key.
+func isAWS(id string) bool {
+	scheme, _, _ := strings.Cut(id, "://")
+	_, arn := awsARN(id)
+	return arn || strings.EqualFold(scheme, awsScheme)
+}
+
+// awsScheme is the scheme of gocloud's awskms driver, which opens keys named
+// by ARN.
+const awsScheme = "awskms"
 
 // keeper returns the keeper keyID names and its canonical ID, opening and
 // keeping it when keyID is a URL of a scheme the mux knows. The mux opens
@@ -150,6 +192,11 @@ func (b *Backend) keeper(ctx context.Context, op, keyID string) (*secrets.Keeper
 	case e != nil:
 		return e.k, id, nil
 	}
+	if arn, ok := awsARN(keyID); ok {
+		// The awskms driver takes the key's region from its URL: the ARN's.
+		r, _ := backends.ParseKeyRef(arn)
+		keyID = awsScheme + ":///" + arn + "?region=" + url.QueryEscape(r.Region)
+	}
 	scheme, rest, ok := strings.Cut(keyID, "://")
 	if !ok || !b.opts.URLMux.ValidKeeperScheme(strings.ToLower(scheme)) {
 		return nil, id, backends.Errorf(backends.ErrNotFound, op, id, "no keeper is served under this ID and no gocloud driver is registered for its scheme")
@@ -165,7 +212,7 @@ func (b *Backend) keeper(ctx context.Context, op, keyID string) (*secrets.Keeper
 	}
 	k, err := b.opts.URLMux.OpenKeeperURL(ctx, u)
 	if err != nil {
-		if id != keyID {
+		if backends.RedactKeyRef(keyID) != keyID {
 			// The driver's message may quote the URL, which holds the key.
 			err = errors.New("the driver refused the URL")
 		}
@@ -197,6 +244,13 @@ func (b *Backend) Encrypt(ctx context.Context, in *backends.EncryptInput) (*back
 	}
 	pt := in.Plaintext
 	if b.opts.BindContext {
+		if n := backends.MaxPlaintextBytes - frameLen; len(pt) > n && isAWS(id) {
+			// Refused here: AWS KMS would refuse the framed plaintext, and
+			// local-kms quotes it in its answer.
+			return nil, backends.Errorf(backends.ErrInvalidArgument, op, id,
+				"Plaintext of %d bytes: an AWS KMS keeper takes at most %d with BindContext (its binding takes %d of AWS KMS's %d)",
+				len(pt), n, frameLen, backends.MaxPlaintextBytes)
+		}
 		pt = frame(in.EncryptionContext, in.Plaintext)
 		defer clear(pt)
 	}

@@ -11,7 +11,12 @@
 // serves a keeper the caller opened under an ID of its choosing ([Backend.Add]).
 // Outputs name the key by the URL it was opened with, except a base64key:// URL,
 // which holds the key itself: it is named base64key://sha256-<hex> (see
-// [CanonicalID]), and neither outputs nor errors ever show the URL.
+// [CanonicalID]), and neither outputs nor errors ever show the URL. An AWS KMS
+// key is named by its ARN, as AWS and [backends.Front] name it: a bare key or
+// alias ARN opens the awskms keeper of the ARN's region, and awskms:///<ARN>
+// (with at most ?region= of that region) is the same key. A Front hands its
+// drivers the ARN an AWS key URL holds, so this is also how a Backend
+// registered for the awskms scheme is reached through a Front.
 //
 // Errors are mapped onto keyport's taxonomy by one table (errors.go): an AWS KMS
 // exception name where the driver's error carries one, a Vault answer for

@@ -102,3 +102,52 @@ func keyOf(out any) string {
 	}
 	return "no output"
 }
+
+// WantReEncryptForms fails t unless e (a [backends.ReEncrypter] over f, such as
+// reencrypt.Engine) re-encrypts a blob of the key whose canonical ID is key from
+// every reference of refs to every reference of refs, all of which name that
+// key: by the default path and through the plaintext, and, when native is set,
+// natively as well ([backends.ViaNative], whose output says Native). Each output
+// names key as its source and its destination, and f decrypts it by the
+// destination reference. ec is both contexts. It wipes every plaintext it handles.
+func WantReEncryptForms(t testing.TB, e backends.ReEncrypter, f *backends.Front, ec map[string]string, key string, native bool, refs ...string) {
+	t.Helper()
+	if len(refs) == 0 {
+		t.Fatal("WantReEncryptForms: no references")
+	}
+	ctx := context.Background()
+	pt := []byte("k")
+	out, err := f.Encrypt(ctx, &backends.EncryptInput{KeyID: refs[0], Plaintext: pt, EncryptionContext: ec})
+	clear(pt)
+	if err != nil {
+		t.Fatalf("Front.Encrypt by %s: %v", refs[0], err)
+	}
+	vias := []backends.Via{backends.ViaAny, backends.ViaPlaintext}
+	if native {
+		vias = append(vias, backends.ViaNative)
+	}
+	for _, src := range refs {
+		for _, dst := range refs {
+			for _, via := range vias {
+				re, err := e.ReEncrypt(ctx, &backends.ReEncryptInput{
+					CiphertextBlob: out.CiphertextBlob, SourceKeyID: src, SourceEncryptionContext: ec,
+					DestinationKeyID: dst, DestinationEncryptionContext: ec, Via: via,
+				})
+				if err != nil {
+					t.Errorf("ReEncrypt from %s to %s (Via %d): %v", src, dst, via, err)
+					continue
+				}
+				if re.SourceKeyID != key || re.KeyID != key || (via == backends.ViaNative && !re.Native) || (via == backends.ViaPlaintext && re.Native) {
+					t.Errorf("ReEncrypt from %s to %s (Via %d): source %s, destination %s, native %v; want %s for both", src, dst, via, re.SourceKeyID, re.KeyID, re.Native, key)
+				}
+				d, err := f.Decrypt(ctx, &backends.DecryptInput{KeyID: dst, CiphertextBlob: re.CiphertextBlob, EncryptionContext: ec})
+				if err != nil || string(d.Plaintext) != "k" || d.KeyID != key {
+					t.Errorf("Front.Decrypt by %s of what ReEncrypt from %s made (Via %d): %v", dst, src, via, err)
+				}
+				if d != nil {
+					clear(d.Plaintext)
+				}
+			}
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/internal/kmstest"
+	"github.com/keyport/keyport/reencrypt"
 )
 
 // recorder is a testing.TB that records failures instead of failing.
@@ -281,5 +282,52 @@ func TestWantKeyForms(t *testing.T) {
 	kmstest.WantKeyForms(r, front, nil, "fake://orders", "fake://other")
 	if len(r.failed) != 1 || !strings.Contains(r.failed[0], "Front.Encrypt by fake://other") {
 		t.Errorf("a reference to another key: the check says %q", r.failed)
+	}
+}
+
+// reEncryptFunc is a backends.ReEncrypter made of a function.
+type reEncryptFunc func(context.Context, *backends.ReEncryptInput) (*backends.ReEncryptOutput, error)
+
+func (fn reEncryptFunc) ReEncrypt(ctx context.Context, in *backends.ReEncryptInput) (*backends.ReEncryptOutput, error) {
+	return fn(ctx, in)
+}
+
+func TestWantReEncryptForms(t *testing.T) {
+	f := kmstest.New("fake://orders", "fake://other")
+	f.AddAlias("fake://alias/orders", "fake://orders")
+	front := backends.NewFront(nil)
+	if err := front.Register("fake", f); err != nil {
+		t.Fatal(err)
+	}
+	ec := map[string]string{"tenant": "acme"}
+	kmstest.WantReEncryptForms(t, reencrypt.New(front), front, ec, "fake://orders", true, "fake://orders", "fake://alias/orders")
+	// 2 sources x 2 destinations: native for ViaAny and ViaNative, never for ViaPlaintext.
+	if n := f.Succeeded("ReEncrypt"); n != 8 {
+		t.Errorf("native ReEncrypts: %d, want 8 (%v)", n, f.Calls("ReEncrypt"))
+	}
+	f.WantWiped(t)
+
+	// A re-encryption that lands under another key, or claims to be native
+	// when it is not, is caught.
+	for name, c := range map[string]struct {
+		re   backends.ReEncrypter
+		want string
+	}{
+		"another key": {reEncryptFunc(func(ctx context.Context, in *backends.ReEncryptInput) (*backends.ReEncryptOutput, error) {
+			c := *in
+			c.DestinationKeyID = "fake://other"
+			return reencrypt.New(front).ReEncrypt(ctx, &c)
+		}), "destination fake://other"},
+		"not native": {reEncryptFunc(func(ctx context.Context, in *backends.ReEncryptInput) (*backends.ReEncryptOutput, error) {
+			c := *in
+			c.Via = backends.ViaPlaintext
+			return reencrypt.New(front).ReEncrypt(ctx, &c)
+		}), "native false"},
+	} {
+		r := &recorder{TB: t}
+		kmstest.WantReEncryptForms(r, c.re, front, ec, "fake://orders", true, "fake://orders")
+		if len(r.failed) == 0 || !strings.Contains(strings.Join(r.failed, "\n"), c.want) {
+			t.Errorf("%s: the check says %q", name, r.failed)
+		}
 	}
 }
