@@ -28,16 +28,42 @@ func Decrypt(ctx context.Context, msg []byte, opts DecryptOptions) ([]byte, *Res
 // does). msg must not overlap dst's spare capacity. On error it returns dst
 // unchanged, with nothing written past its length left in place.
 func AppendDecrypt(ctx context.Context, dst, msg []byte, opts DecryptOptions) ([]byte, *Result, error) {
-	ds, err := newDecSession(&opts, true)
+	return appendDecrypt(ctx, dst, msg, &opts, nil)
+}
+
+// AppendDecryptInto is [AppendDecrypt] that describes the message in res, which
+// the caller owns, instead of in a Result of its own: a caller that decrypts
+// many messages in turn reuses one Result, and with it the room it keeps for the
+// header, so that decrypting allocates nothing for the description. Every call
+// overwrites res and what it refers to (its Header, the Header's message ID and
+// encrypted data keys), whether it succeeds or not: copy what must outlive the
+// next call. Only the encryption context map, which is the caller's own or made
+// for the call, is never written to again. Two decryptions at once must not share
+// a Result.
+func AppendDecryptInto(ctx context.Context, dst, msg []byte, opts DecryptOptions, res *Result) ([]byte, error) {
+	if res == nil {
+		return dst, errArg("Decrypt", "nil Result")
+	}
+	out, _, err := appendDecrypt(ctx, dst, msg, &opts, res)
+	if err != nil {
+		*res = Result{room: res.room} // the header was read, the rest was not
+	}
+	return out, err
+}
+
+// appendDecrypt is AppendDecrypt describing the message in res (a new Result
+// when nil).
+func appendDecrypt(ctx context.Context, dst, msg []byte, opts *DecryptOptions, res *Result) ([]byte, *Result, error) {
+	ds, err := newDecSession(opts, true, res)
 	if err != nil {
 		return dst, nil, err
 	}
 	defer ds.release()
-	start, err := ds.parseBytes(msg, &opts)
+	start, err := ds.parseBytes(msg, opts)
 	if err != nil {
 		return dst, nil, err
 	}
-	res, err := ds.open(ctx, &opts)
+	res, err = ds.open(ctx, opts)
 	if err != nil {
 		return dst, nil, err
 	}

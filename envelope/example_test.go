@@ -114,3 +114,37 @@ func ExampleNewDecrypter() {
 	fmt.Println(out.String(), dec.Result().EncryptionContext["report"])
 	// Output: quarterly numbers, streamed 2026-q4
 }
+
+// A server that decrypts one small message after another reuses its plaintext
+// buffer and its Result: a decryption then allocates nothing for either (for an
+// unsigned suite, only the cipher's key schedule is new).
+func ExampleAppendDecryptInto() {
+	ctx := context.Background()
+	kr, err := keyring.NewRawAES("my-namespace", "my-key", bytes.Repeat([]byte{0x42}, 32))
+	if err != nil {
+		log.Fatal(err)
+	}
+	var msgs [][]byte
+	for _, s := range []string{"first", "second", "third"} {
+		msg, err := envelope.Encrypt(ctx, []byte(s), envelope.EncryptOptions{Keyring: kr, EncryptionContext: map[string]string{"n": s}})
+		if err != nil {
+			log.Fatal(err)
+		}
+		msgs = append(msgs, msg)
+	}
+	var (
+		buf []byte
+		res envelope.Result // overwritten by each call: copy what must outlive it
+	)
+	for _, msg := range msgs {
+		buf, err = envelope.AppendDecryptInto(ctx, buf[:0], msg, envelope.DecryptOptions{Keyring: kr}, &res)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s (n=%s)\n", buf, res.EncryptionContext["n"])
+	}
+	// Output:
+	// first (n=first)
+	// second (n=second)
+	// third (n=third)
+}

@@ -15,6 +15,7 @@ import (
 func FuzzDecrypt(f *testing.F) {
 	kr := aesKeyring(f, "k1", 1)
 	pt := randBytes(42, 100)
+	var seed []byte
 	for _, s := range []envelope.SuiteID{envelope.SuiteAES256GCMHKDFSHA512CommitKey, envelope.SuiteAES256GCMHKDFSHA512CommitKeyECDSAP384} {
 		for _, F := range []int{16, 100, 4096} {
 			msg, err := envelope.Encrypt(context.Background(), pt, envelope.EncryptOptions{Keyring: kr, Suite: s, FrameLength: F, EncryptionContext: map[string]string{"a": "b"}})
@@ -22,7 +23,13 @@ func FuzzDecrypt(f *testing.F) {
 				f.Fatal(err)
 			}
 			f.Add(msg)
+			seed = msg
 		}
+	}
+	// A Result that already describes a message, copied into each run.
+	reused := new(envelope.Result)
+	if _, err := envelope.AppendDecryptInto(context.Background(), nil, seed, envelope.DecryptOptions{Keyring: kr}, reused); err != nil {
+		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		o := envelope.DecryptOptions{Keyring: kr, MaxEncryptedDataKeys: 4, Workers: 1 + len(msg)%2}
@@ -46,6 +53,16 @@ func FuzzDecrypt(f *testing.F) {
 		}
 		if berr != nil && bpt != nil {
 			t.Fatal("Decrypt returned plaintext with an error")
+		}
+		// Into a Result that described another message: the same answer, and
+		// nothing of the other message left after an error.
+		res := *reused
+		ipt, ierr := envelope.AppendDecryptInto(context.Background(), nil, msg, o, &res)
+		if (ierr == nil) != (berr == nil) || !bytes.Equal(ipt, bpt) {
+			t.Fatalf("AppendDecryptInto and Decrypt disagree: %v / %v", ierr, berr)
+		}
+		if ierr != nil && (res.Header != nil || res.EncryptionContext != nil) {
+			t.Fatal("a failed AppendDecryptInto left a description in its Result")
 		}
 	})
 }

@@ -140,6 +140,8 @@ type Result struct {
 	RequiredEncryptionContextKeys []string
 	// Header is the message header.
 	Header *Header
+
+	room *resultRoom // what Header refers to, kept by a Result that is reused
 }
 
 func workers(n int) int {

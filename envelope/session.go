@@ -288,15 +288,20 @@ func (s *session) serializedHeader() []byte {
 	return s.appendHeader(make([]byte, 0, s.headerLen()))
 }
 
-// decResult is what a decryption returns (the Result and its Header) with room
-// for what they refer to: the header's bytes, which hold the encrypted data
-// keys and the provider IDs.
-type decResult struct {
+// resultRoom is room for what a Result refers to: its Header, the header's
+// bytes (which hold the encrypted data keys and the provider IDs), the message
+// ID and the encrypted data keys. A Result the caller reuses keeps its room.
+type resultRoom struct {
 	buf  [448]byte
-	res  Result
 	pub  Header
 	id   [32]byte
 	edks [2]EncryptedDataKey
+}
+
+// decResult is a Result with its room, in one allocation.
+type decResult struct {
+	res  Result
+	room resultRoom
 }
 
 // decSession is the rest of a decryption's state, with room for the parsed
@@ -304,7 +309,7 @@ type decResult struct {
 // refers to one once the plaintext is out.
 type decSession struct {
 	session
-	dr        *decResult
+	res       *Result // what open fills, its room set
 	hdr       format.Header
 	hdrEDKs   [2]format.EDK
 	materials DecryptionMaterials
@@ -315,8 +320,9 @@ type decSession struct {
 var decPool = sync.Pool{New: func() any { return new(decSession) }}
 
 // newDecSession checks opts and returns an empty decryption session, from the
-// pool if pooled (the caller releases it).
-func newDecSession(opts *DecryptOptions, pooled bool) (*decSession, error) {
+// pool if pooled (the caller releases it), that describes the message in res,
+// or in a new Result when res is nil.
+func newDecSession(opts *DecryptOptions, pooled bool, res *Result) (*decSession, error) {
 	if opts == nil || opts.Keyring == nil {
 		return nil, errArg("Decrypt", "no keyring")
 	}
@@ -330,7 +336,17 @@ func newDecSession(opts *DecryptOptions, pooled bool) (*decSession, error) {
 	} else {
 		ds = new(decSession)
 	}
-	ds.dr = new(decResult)
+	if res == nil {
+		dr := new(decResult)
+		res, dr.res.room = &dr.res, &dr.room
+	} else {
+		rm := res.room
+		if rm == nil {
+			rm = new(resultRoom)
+		}
+		*res = Result{room: rm} // nothing of the last message, even on error
+	}
+	ds.res = res
 	ds.hdr.EDKs = ds.hdrEDKs[:0]
 	return ds, nil
 }
@@ -350,19 +366,19 @@ func (ds *decSession) limits(opts *DecryptOptions) format.Limits {
 // parse parses a header from r. Errors of the reader itself come back
 // unchanged; the rest are typed.
 func (ds *decSession) parse(r io.Reader, opts *DecryptOptions) error {
-	return ds.hdr.ParseInto(ds.dr.buf[:0], r, ds.limits(opts))
+	return ds.hdr.ParseInto(ds.res.room.buf[:0], r, ds.limits(opts))
 }
 
 // parseBytes parses the header at the start of msg and returns its length.
 func (ds *decSession) parseBytes(msg []byte, opts *DecryptOptions) (int, error) {
-	return ds.hdr.ParseBytesInto(ds.dr.buf[:0], msg, ds.limits(opts))
+	return ds.hdr.ParseBytesInto(ds.res.room.buf[:0], msg, ds.limits(opts))
 }
 
 // open checks the parsed header against the policy and the reproduced
 // context, gets the data key from the keyring, checks the key commitment and
 // the header authentication tag.
 func (ds *decSession) open(ctx context.Context, opts *DecryptOptions) (*Result, error) {
-	dr, h := ds.dr, &ds.hdr
+	rm, h := ds.res.room, &ds.hdr
 	st := h.Suite
 	if opts.CommitmentPolicy == RequireEncryptRequireDecrypt && !st.Committing {
 		return nil, backends.Errorf(backends.ErrUnsupported, "Decrypt", "", "commitment policy %v does not allow reading suite %04X", opts.CommitmentPolicy, st.ID)
@@ -425,7 +441,7 @@ func (ds *decSession) open(ctx context.Context, opts *DecryptOptions) (*Result, 
 		}
 		sess.verifier = v
 	}
-	edks := dr.edks[:0]
+	edks := rm.edks[:0]
 	for _, k := range h.EDKs {
 		edks = append(edks, EncryptedDataKey(k))
 	}
@@ -492,14 +508,15 @@ func (ds *decSession) open(ctx context.Context, opts *DecryptOptions) (*Result, 
 	if full == nil {
 		full = stored
 	}
-	dr.res = Result{
+	*ds.res = Result{
 		Suite:                         SuiteID(st.ID),
 		EncryptionContext:             full,
 		RequiredEncryptionContextKeys: reqKeys,
-		Header:                        &dr.pub,
+		Header:                        &rm.pub,
+		room:                          rm,
 	}
-	fillHeader(&dr.pub, h, stored, edks, dr.id[:0])
-	return &dr.res, nil
+	fillHeader(&rm.pub, h, stored, edks, rm.id[:0])
+	return ds.res, nil
 }
 
 // publicEDKs returns the encrypted data keys of h. Their byte slices alias h's

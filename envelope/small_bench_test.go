@@ -74,6 +74,12 @@ func BenchmarkSmall1KiB(b *testing.B) {
 			b.Fatal(err)
 		}
 	})
+	var res envelope.Result
+	run("append-decrypt-into", func() {
+		if dbuf, err = envelope.AppendDecryptInto(ctx, dbuf[:0], msg, do, &res); err != nil {
+			b.Fatal(err)
+		}
+	})
 
 	// The floor: the same cryptography on buffers prepared in advance.
 	f := newSmallFloor(b, len(pt), hdr.Size)
@@ -133,12 +139,14 @@ func BenchmarkSmall1KiBRatio(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	var res envelope.Result
 	cases := []struct {
 		name      string
 		ours, ref func()
 	}{
 		{"encrypt", func() { buf, err = envelope.AppendEncrypt(ctx, buf[:0], pt, eo); check(err) }, func() { f.encrypt(pt) }},
 		{"decrypt", func() { buf, _, err = envelope.AppendDecrypt(ctx, buf[:0], msg, do); check(err) }, f.decrypt},
+		{"decrypt-into", func() { buf, err = envelope.AppendDecryptInto(ctx, buf[:0], msg, do, &res); check(err) }, f.decrypt},
 		{"encrypt-vs-tink", func() { _, err := envelope.Encrypt(ctx, pt, eo); check(err) }, func() { _, err := tink.Encrypt(pt, ad); check(err) }},
 		{"decrypt-vs-tink", func() { _, _, err := envelope.Decrypt(ctx, msg, do); check(err) }, func() { _, err := tink.Decrypt(tinkCT, ad); check(err) }},
 	}

@@ -10,11 +10,12 @@ import (
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/envelope"
+	"github.com/keyport/keyport/envelope/keyring"
 )
 
 // The byte-slice path makes at most four allocations per message: the AES key
-// schedule and GCM state (two, from crypto/cipher), the session or the Result,
-// and the output (none with a reused buffer).
+// schedule and GCM state (two, from crypto/cipher), the session or the Result
+// (none with a reused Result), and the output (none with a reused buffer).
 func TestSmallMessageAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates on its own")
@@ -29,6 +30,7 @@ func TestSmallMessageAllocations(t *testing.T) {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 0, 2*len(msg))
+	var res envelope.Result
 	for _, c := range []struct {
 		name string
 		max  float64
@@ -38,6 +40,8 @@ func TestSmallMessageAllocations(t *testing.T) {
 		{"AppendEncrypt", 3, func() error { _, err := envelope.AppendEncrypt(ctx, buf[:0], pt, eo); return err }},
 		{"Decrypt", 4, func() error { _, _, err := envelope.Decrypt(ctx, msg, do); return err }},
 		{"AppendDecrypt", 3, func() error { _, _, err := envelope.AppendDecrypt(ctx, buf[:0], msg, do); return err }},
+		// A reused Result: only the AES key schedule and GCM state.
+		{"AppendDecryptInto", 2, func() error { _, err := envelope.AppendDecryptInto(ctx, buf[:0], msg, do, &res); return err }},
 	} {
 		if err := c.op(); err != nil {
 			t.Fatalf("%s: %v", c.name, err)
@@ -213,5 +217,65 @@ func TestPlaintextLength(t *testing.T) {
 	e.Close()
 	if spy.maxPlaintext != 0 {
 		t.Errorf("stream of unknown length: keyring saw max %d, want 0", spy.maxPlaintext)
+	}
+}
+
+// AppendDecryptInto describes each message in the Result it is given exactly as
+// Decrypt describes it in a Result of its own, message after message in one
+// Result; a failed call leaves nothing of the last message in it.
+func TestAppendDecryptInto(t *testing.T) {
+	ctx := context.Background()
+	kr1, kr2 := aesKeyring(t, "k1", 1), aesKeyring(t, "k2", 2)
+	multi, err := keyring.NewMulti(kr1, kr2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type msgCase struct {
+		name string
+		eo   envelope.EncryptOptions
+		do   envelope.DecryptOptions
+		pt   []byte
+	}
+	cases := []msgCase{
+		{"small", envelope.EncryptOptions{Keyring: kr1, Suite: envelope.SuiteAES256GCMHKDFSHA512CommitKey, EncryptionContext: smallEC},
+			envelope.DecryptOptions{Keyring: kr1, EncryptionContext: smallEC}, randBytes(1, 1024)},
+		{"two keys, required pair, signed", envelope.EncryptOptions{Keyring: multi, EncryptionContext: map[string]string{"a": "1", "tenant": "t"}, RequiredEncryptionContextKeys: []string{"tenant"}},
+			envelope.DecryptOptions{Keyring: kr2, EncryptionContext: map[string]string{"tenant": "t"}}, randBytes(2, 70000)},
+		{"no context, unframed", envelope.EncryptOptions{Keyring: kr1, FrameLength: 0, Suite: envelope.SuiteAES256GCMHKDFSHA512CommitKey},
+			envelope.DecryptOptions{Keyring: kr1}, randBytes(3, 10)},
+	}
+	var res envelope.Result
+	for round := range 2 {
+		for _, c := range cases {
+			msg, err := envelope.Encrypt(ctx, c.pt, c.eo)
+			if err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			want, wantRes, err := envelope.Decrypt(ctx, msg, c.do)
+			if err != nil {
+				t.Fatalf("%s: Decrypt: %v", c.name, err)
+			}
+			got, err := envelope.AppendDecryptInto(ctx, []byte("prefix"), msg, c.do, &res)
+			if err != nil || !bytes.Equal(got, append([]byte("prefix"), want...)) {
+				t.Fatalf("%s (round %d): AppendDecryptInto: %v", c.name, round, err)
+			}
+			if res.Suite != wantRes.Suite || !maps.Equal(res.EncryptionContext, wantRes.EncryptionContext) ||
+				!reflect.DeepEqual(res.RequiredEncryptionContextKeys, wantRes.RequiredEncryptionContextKeys) ||
+				res.Header == nil || !reflect.DeepEqual(*res.Header, *wantRes.Header) {
+				t.Errorf("%s (round %d): the Result differs from Decrypt's:\n%+v\n%+v", c.name, round, res, *wantRes)
+			}
+			// A damaged message: an error, and nothing of this message left.
+			bad := bytes.Clone(msg)
+			bad[len(bad)-1] ^= 1 // the last tag, or the signature
+			if _, err := envelope.AppendDecryptInto(ctx, nil, bad, c.do, &res); !errors.Is(err, backends.ErrInvalidCiphertext) {
+				t.Errorf("%s: a damaged message: %v", c.name, err)
+			}
+			if res.Header != nil || res.EncryptionContext != nil || res.Suite != 0 {
+				t.Errorf("%s: a failed call left the last message's description: %+v", c.name, res)
+			}
+		}
+	}
+	if _, err := envelope.AppendDecryptInto(ctx, nil, []byte("x"), cases[0].do, nil); !errors.Is(err, backends.ErrInvalidArgument) {
+		t.Errorf("a nil Result: %v", err)
 	}
 }

@@ -63,7 +63,7 @@ type decPipeline struct {
 // once; for signed suites it is final only once Read has returned io.EOF.
 func NewDecrypter(ctx context.Context, r io.Reader, opts DecryptOptions) (*Decrypter, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
-	ds, err := newDecSession(&opts, false)
+	ds, err := newDecSession(&opts, false, nil)
 	if err != nil {
 		return nil, err
 	}
