@@ -13,7 +13,6 @@ import (
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/gocloud"
-	"github.com/keyport/keyport/backends/local"
 	"github.com/keyport/keyport/conformance"
 	"github.com/keyport/keyport/internal/kmstest"
 	"github.com/keyport/keyport/internal/testenv"
@@ -57,13 +56,7 @@ func TestConformanceAWSKMS(t *testing.T) {
 		t.Cleanup(func() { _ = b.Close() })
 		// The second provider: keyport's embedded service, in an account of its
 		// own (local-kms A holds 111122223333).
-		svc := local.New()
-		t.Cleanup(func() { _ = svc.Close() })
-		other := svc.Client(local.Identity{Account: "444455556666"})
-		otherKey, err := other.CreateKey(ctx, &local.CreateKeyInput{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		other, otherKey := localKeysIn(ctx, t, "444455556666", 1)
 		return &conformance.Fixture{
 			Backend:   b,
 			KeyA:      seededA,
@@ -71,7 +64,7 @@ func TestConformanceAWSKMS(t *testing.T) {
 			KeyB:      seededB,
 			Unknown:   "arn:aws:kms:us-east-1:111122223333:key/11111111-1111-4111-8111-00000000dead",
 			Other:     other,
-			OtherKey:  otherKey.KeyMetadata.Arn,
+			OtherKey:  otherKey[0],
 			ErrorAs: func(err error) bool {
 				var api smithy.APIError
 				return errors.As(err, &api)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/gocloud"
-	"github.com/keyport/keyport/backends/local"
 	"github.com/keyport/keyport/conformance"
 	"gocloud.dev/secrets"
 	"gocloud.dev/secrets/localsecrets"
@@ -56,13 +55,7 @@ func TestConformanceLocalsecrets(t *testing.T) {
 				t.Fatalf("Encrypt by URL: %v", err)
 			}
 		}
-		svc := local.New()
-		t.Cleanup(func() { _ = svc.Close() })
-		other := svc.Client(local.Identity{Account: "111122223333"})
-		otherKey, err := other.CreateKey(ctx, &local.CreateKeyInput{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		other, otherKey := localKeys(ctx, t, 1)
 		return &conformance.Fixture{
 			Backend:    b,
 			KeyA:       gocloud.CanonicalID(urlA),
@@ -70,7 +63,7 @@ func TestConformanceLocalsecrets(t *testing.T) {
 			KeyB:       gocloud.CanonicalID(urlB),
 			Unknown:    gocloud.CanonicalID(keyURL(t)),
 			Other:      other,
-			OtherKey:   otherKey.KeyMetadata.Arn,
+			OtherKey:   otherKey[0],
 			Deviations: gocloudDeviations,
 		}
 	}))

@@ -18,12 +18,18 @@ import (
 	"gocloud.dev/secrets/drivertest"
 )
 
-// localKeys starts a local service and makes n keys in its account.
+// localKeys starts a local service and makes n keys in account 111122223333.
 func localKeys(ctx context.Context, t *testing.T, n int) (*local.Client, []string) {
+	t.Helper()
+	return localKeysIn(ctx, t, "111122223333", n)
+}
+
+// localKeysIn is localKeys in account.
+func localKeysIn(ctx context.Context, t *testing.T, account string, n int) (*local.Client, []string) {
 	t.Helper()
 	svc := local.New()
 	t.Cleanup(func() { _ = svc.Close() })
-	c := svc.Client(local.Identity{Account: "111122223333"})
+	c := svc.Client(local.Identity{Account: account})
 	var keys []string
 	for range n {
 		out, err := c.CreateKey(ctx, &local.CreateKeyInput{})

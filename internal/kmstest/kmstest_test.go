@@ -260,13 +260,22 @@ func TestWantURLOpener(t *testing.T) {
 	}
 }
 
-func TestWantKeyForms(t *testing.T) {
+// ordersFront returns a fake with the keys fake://orders (alias
+// fake://alias/orders) and fake://other, and a Front that routes the fake
+// scheme to it.
+func ordersFront(t *testing.T) (*kmstest.Fake, *backends.Front) {
+	t.Helper()
 	f := kmstest.New("fake://orders", "fake://other")
 	f.AddAlias("fake://alias/orders", "fake://orders")
 	front := backends.NewFront(nil)
 	if err := front.Register("fake", f); err != nil {
 		t.Fatal(err)
 	}
+	return f, front
+}
+
+func TestWantKeyForms(t *testing.T) {
+	f, front := ordersFront(t)
 	ec := map[string]string{"tenant": "acme"}
 	blob := kmstest.WantKeyForms(t, front, ec, "fake://orders", "fake://orders", "fake://alias/orders")
 	if id, pt, err := f.Open(blob, ec); err != nil || id != "fake://orders" || string(pt) != "k" {
@@ -293,12 +302,7 @@ func (fn reEncryptFunc) ReEncrypt(ctx context.Context, in *backends.ReEncryptInp
 }
 
 func TestWantReEncryptForms(t *testing.T) {
-	f := kmstest.New("fake://orders", "fake://other")
-	f.AddAlias("fake://alias/orders", "fake://orders")
-	front := backends.NewFront(nil)
-	if err := front.Register("fake", f); err != nil {
-		t.Fatal(err)
-	}
+	f, front := ordersFront(t)
 	ec := map[string]string{"tenant": "acme"}
 	kmstest.WantReEncryptForms(t, reencrypt.New(front), front, ec, "fake://orders", true, "fake://orders", "fake://alias/orders")
 	// 2 sources x 2 destinations: native for ViaAny and ViaNative, never for ViaPlaintext.
