@@ -540,11 +540,49 @@ func (b *Backend) CreateKey(ctx context.Context, in *CreateKeyInput) (*KeyInfo, 
 	// label check. (Not b.mu: calls holding sessions take it to find keys.)
 	b.createMu.Lock()
 	defer b.createMu.Unlock()
-	sh, err := b.tok.get(ctx, op, "")
+	var k *key
+	err := b.withSession(ctx, op, keyURI(b.tok.info.Label, in.Label, in.ID), func(sh p11.SessionHandle) (err error) {
+		k, err = b.tok.create(sh, in)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	k, err := b.tok.create(sh, in)
+	info := k.KeyInfo
+	return &info, nil
+}
+
+// ListKeys describes every key on the backend's token, sorted by URI: each
+// secret key, and each key pair by its private key (Encrypt is its public key's
+// CKA_ENCRYPT, false when the token holds no public key of its label and id).
+// Keys keyport will not use are listed too, their Spec and attributes saying
+// why (see [Backend.KeyInfo]); two keys that one URI names are both listed, and
+// keyport uses neither until one is relabelled.
+func (b *Backend) ListKeys(ctx context.Context) ([]KeyInfo, error) {
+	var keys []KeyInfo
+	err := b.withSession(ctx, "ListKeys", "", func(sh p11.SessionHandle) (err error) {
+		keys, err = b.tok.list(sh)
+		return err
+	})
+	return keys, err
+}
+
+// withSession runs fn, which finds no key, with a session of the pool: a
+// session that broke is closed rather than given back, a failed call is mapped
+// for keyRef, and a panic of the library wrapper is ErrInternal.
+func (b *Backend) withSession(ctx context.Context, op, keyRef string, fn func(p11.SessionHandle) error) error {
+	sh, err := b.tok.get(ctx, op, keyRef)
+	if err != nil {
+		return err
+	}
+	err = func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = backends.Errorf(backends.ErrInternal, op, keyRef, "the PKCS#11 library wrapper panicked: %v", r)
+			}
+		}()
+		return fn(sh)
+	}()
 	var ce *callErr
 	if errors.As(err, &ce) {
 		if ruleFor(ce.call, ce.code).recover == freshSession {
@@ -552,14 +590,10 @@ func (b *Backend) CreateKey(ctx context.Context, in *CreateKeyInput) (*KeyInfo, 
 		} else {
 			b.tok.put(sh)
 		}
-		return nil, ckrError(op, keyURI(b.tok.info.Label, in.Label, in.ID), ce.call, ce.code, ce.err)
+		return ckrError(op, keyRef, ce.call, ce.code, ce.err)
 	}
 	b.tok.put(sh)
-	if err != nil {
-		return nil, err
-	}
-	info := k.KeyInfo
-	return &info, nil
+	return err
 }
 
 // String names the backend's token and library, for logs.

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"sync"
@@ -259,6 +260,43 @@ func TestRefusedKeys(t *testing.T) {
 		}
 		if out.KeyID != "pkcs11:token=refused;object=twice;id=%07" {
 			t.Errorf("KeyID = %q", out.KeyID)
+		}
+	})
+	t.Run("ListKeys", func(t *testing.T) {
+		// Every key, usable or not, duplicates included, sorted by URI; a key
+		// pair once, with its public key's CKA_ENCRYPT.
+		pair, err := b.CreateKey(ctx, &CreateKeyInput{Label: "pair", ID: []byte{9}, Spec: RSA2048})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, err := b.ListKeys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, k := range keys {
+			usable := "usable"
+			if err := k.Usable(); err != nil {
+				usable = "unusable"
+				kmstest.WantKind(t, err, backends.ErrInvalidKeyUsage, "Usable of "+k.URI)
+			}
+			got = append(got, fmt.Sprintf("%s %s %s enc=%t dec=%t", k.URI, k.Spec, usable, k.Encrypt, k.Decrypt))
+			if k.Token != "refused" {
+				t.Errorf("%s: token %q", k.URI, k.Token)
+			}
+		}
+		want := []string{
+			"pkcs11:token=refused;object=aes-128;id=%05 AES_128 unusable enc=true dec=true",
+			"pkcs11:token=refused;object=extractable;id=%01 AES_256 unusable enc=true dec=true",
+			"pkcs11:token=refused;object=no-decrypt;id=%03 AES_256 unusable enc=true dec=false",
+			"pkcs11:token=refused;object=no-encrypt;id=%04 AES_256 unusable enc=false dec=true",
+			"pkcs11:token=refused;object=not-sensitive;id=%02 AES_256 unusable enc=true dec=true",
+			pair.URI + " RSA_2048 usable enc=true dec=true",
+			"pkcs11:token=refused;object=twice;id=%06 AES_256 usable enc=true dec=true",
+			"pkcs11:token=refused;object=twice;id=%07 AES_256 usable enc=true dec=true",
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("ListKeys:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 	})
 	t.Run("DescribeShowsWhy", func(t *testing.T) {

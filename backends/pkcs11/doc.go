@@ -68,8 +68,11 @@
 // nothing is encrypted that the key could not decrypt. [Backend.DescribeKey] and
 // [Backend.KeyInfo] describe any key, usable or not (label, id, key spec,
 // extractable, sensitive, encrypt, decrypt), so that the reason for a refusal is
-// visible. [Backend.CreateKey] makes keys the backend uses: not extractable,
-// sensitive, private, able to encrypt and decrypt and nothing else.
+// visible; [Backend.ListKeys] lists every key of the token that way, and
+// [KeyInfo.Usable] says whether keyport uses one and why not. [Backend.CreateKey]
+// makes keys the backend uses: not extractable, sensitive, private, able to
+// encrypt and decrypt and nothing else. The backend destroys no key: a token
+// does it at once, with no waiting period to cancel.
 //
 // # Ciphertext blobs
 //

@@ -7,6 +7,8 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"slices"
+	"strings"
 
 	p11 "github.com/miekg/pkcs11"
 
@@ -221,6 +223,46 @@ func (t *token) find(sh p11.SessionHandle, op, keyID string, u *URI) (*key, erro
 	return k, nil
 }
 
+// list describes every secret key and private key of the token through sh
+// (see Backend.ListKeys).
+func (t *token) list(sh p11.SessionHandle) ([]KeyInfo, error) {
+	var out []KeyInfo
+	for _, class := range []uint{p11.CKO_SECRET_KEY, p11.CKO_PRIVATE_KEY} {
+		hs, err := t.findObjects(sh, []*p11.Attribute{p11.NewAttribute(p11.CKA_CLASS, class)})
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range hs {
+			o := t.readObject(sh, h, class)
+			k := KeyInfo{Token: t.info.Label, Label: o.label, ID: o.id, Extractable: o.extractable || !o.hasExtractable,
+				Sensitive: o.sensitive, Decrypt: o.decrypt, URI: keyURI(t.info.Label, o.label, o.id)}
+			if class == p11.CKO_SECRET_KEY {
+				k.Spec, k.Encrypt = secretSpec(o), o.encrypt
+				out = append(out, k)
+				continue
+			}
+			k.Spec = pairSpec(o)
+			tmpl := []*p11.Attribute{p11.NewAttribute(p11.CKA_CLASS, p11.CKO_PUBLIC_KEY), p11.NewAttribute(p11.CKA_LABEL, o.label)}
+			if len(o.id) > 0 {
+				tmpl = append(tmpl, p11.NewAttribute(p11.CKA_ID, o.id))
+			}
+			pubs, err := t.findObjects(sh, tmpl)
+			if err != nil {
+				return nil, err
+			}
+			for _, ph := range pubs {
+				if p := t.readObject(sh, ph, p11.CKO_PUBLIC_KEY); p.keyType == o.keyType && bytes.Equal(p.modulus, o.modulus) {
+					k.Encrypt = p.encrypt
+					break
+				}
+			}
+			out = append(out, k)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b KeyInfo) int { return strings.Compare(a.URI, b.URI) })
+	return out, nil
+}
+
 func trimZeros(b []byte) []byte {
 	for len(b) > 0 && b[0] == 0 {
 		b = b[1:]
@@ -320,41 +362,6 @@ func (t *token) create(sh p11.SessionHandle, in *CreateKeyInput) (*key, error) {
 		return nil, backends.Errorf(backends.ErrInvalidArgument, op, want, "key spec %q is none of AES_256, RSA_2048, RSA_3072, RSA_4096", spec)
 	}
 	return t.find(sh, op, want, &URI{Object: in.Label, ID: id})
-}
-
-// rsaBits returns the modulus length of an RSA spec, or 0.
-func (s KeySpec) rsaBits() int {
-	switch s {
-	case RSA2048:
-		return 2048
-	case RSA3072:
-		return 3072
-	case RSA4096:
-		return 4096
-	}
-	return 0
-}
-
-// usable returns nil when the key can serve op (Encrypt needs both directions,
-// so that nothing is encrypted that the key cannot decrypt), and otherwise an
-// error matching backends.ErrInvalidKeyUsage that says why.
-func (k *KeyInfo) usable(op string) error {
-	refuse := func(format string, args ...any) error {
-		return backends.Errorf(backends.ErrInvalidKeyUsage, op, k.URI, format, args...)
-	}
-	switch {
-	case k.Spec != AES256 && k.Spec.rsaBits() == 0:
-		return refuse("a %s key is not one keyport uses (AES_256, RSA_2048, RSA_3072, RSA_4096)", k.Spec)
-	case k.Extractable:
-		return refuse("the key is extractable (CKA_EXTRACTABLE): keyport uses only keys that cannot leave the token")
-	case !k.Sensitive:
-		return refuse("the key is not sensitive (CKA_SENSITIVE): keyport uses only keys whose value the token never reveals")
-	case !k.Decrypt:
-		return refuse("the key may not decrypt (CKA_DECRYPT is false)")
-	case op != "Decrypt" && !k.Encrypt:
-		return refuse("the key may not encrypt (CKA_ENCRYPT is false)")
-	}
-	return nil
 }
 
 // metadata returns k as backends.KeyMetadata.

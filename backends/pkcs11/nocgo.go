@@ -73,5 +73,10 @@ func (b *Backend) CreateKey(ctx context.Context, in *CreateKeyInput) (*KeyInfo, 
 	return nil, errNoCgo("CreateKey")
 }
 
+// ListKeys answers ErrUnsupported.
+func (b *Backend) ListKeys(ctx context.Context) ([]KeyInfo, error) {
+	return nil, errNoCgo("ListKeys")
+}
+
 // String names the backend.
 func (b *Backend) String() string { return "pkcs11 (unavailable: built without cgo)" }

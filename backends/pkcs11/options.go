@@ -1,6 +1,10 @@
 package pkcs11
 
-import "os"
+import (
+	"os"
+
+	"github.com/keyport/keyport/backends"
+)
 
 // Environment variables that Open reads when Options leave a setting empty.
 const (
@@ -87,3 +91,44 @@ type KeyInfo struct {
 	// CKA_DECRYPT (of the secret or private key).
 	Encrypt, Decrypt bool
 }
+
+// rsaBits returns the modulus length of an RSA spec, or 0.
+func (s KeySpec) rsaBits() int {
+	switch s {
+	case RSA2048:
+		return 2048
+	case RSA3072:
+		return 3072
+	case RSA4096:
+		return 4096
+	}
+	return 0
+}
+
+// usable returns nil when the key can serve op (Encrypt needs both directions,
+// so that nothing is encrypted that the key cannot decrypt), and otherwise an
+// error matching backends.ErrInvalidKeyUsage that says why.
+func (k *KeyInfo) usable(op string) error {
+	refuse := func(format string, args ...any) error {
+		return backends.Errorf(backends.ErrInvalidKeyUsage, op, k.URI, format, args...)
+	}
+	switch {
+	case k.Spec != AES256 && k.Spec.rsaBits() == 0:
+		return refuse("a %s key is not one keyport uses (AES_256, RSA_2048, RSA_3072, RSA_4096)", k.Spec)
+	case k.Extractable:
+		return refuse("the key is extractable (CKA_EXTRACTABLE): keyport uses only keys that cannot leave the token")
+	case !k.Sensitive:
+		return refuse("the key is not sensitive (CKA_SENSITIVE): keyport uses only keys whose value the token never reveals")
+	case !k.Decrypt:
+		return refuse("the key may not decrypt (CKA_DECRYPT is false)")
+	case op != "Decrypt" && !k.Encrypt:
+		return refuse("the key may not encrypt (CKA_ENCRYPT is false)")
+	}
+	return nil
+}
+
+// Usable returns nil when keyport can encrypt and decrypt with the key, and
+// otherwise an error matching [backends.ErrInvalidKeyUsage] that says why (a
+// kind of key keyport does not use, an extractable or non-sensitive key, a
+// usage the key lacks).
+func (k *KeyInfo) Usable() error { return k.usable("Encrypt") }

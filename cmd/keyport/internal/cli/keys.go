@@ -338,12 +338,13 @@ go to --service NAME, or to the default or only service.`,
 	}
 
 	list := &cobra.Command{
-		Use:   "list [vault://MOUNT | gcpkms://projects/P/locations/L/keyRings/R | azurekv://VAULT]",
+		Use:   "list [vault://MOUNT | gcpkms://projects/P/locations/L/keyRings/R | azurekv://VAULT | pkcs11:token=TOKEN]",
 		Short: "List the keys of a service",
 		Example: `  keyport keys list
   keyport keys list --service aws --output json
   keyport keys list vault://transit
-  keyport keys list azurekv://payments.vault.azure.net --output json`,
+  keyport keys list azurekv://payments.vault.azure.net --output json
+  keyport keys list 'pkcs11:token=Payments'`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: a.run(func(cmd *cobra.Command, args []string) error {
 			svc, err := a.openServices(cmd.Context(), openOptions{readOnly: true, keys: args})

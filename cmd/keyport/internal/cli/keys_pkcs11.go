@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/pkcs11"
@@ -24,6 +25,13 @@ func init() {
 		}
 		return nil
 	})
+	keysNotes = append(keysNotes, serviceNotes{service: "pkcs11", notes: map[string]string{
+		"list": "give the token, pkcs11:token=LABEL: every secret key and key pair on it is listed " +
+			"by its URI, those keyport will not use (extractable, not sensitive, another kind, a " +
+			"usage missing) with the reason as their description.",
+		"schedule-deletion": "not supported: a token destroys a key at once and for good, with no " +
+			"waiting period to cancel; destroy it with the token's own tools once nothing needs it.",
+	}})
 }
 
 // CreateKey makes the key the URL in.Name names (object= its label, id= its id,
@@ -51,4 +59,38 @@ func (p *pkcs11Admin) CreateKey(ctx context.Context, in *createKeyInput) (*backe
 		return nil, err
 	}
 	return p.b.DescribeKey(ctx, &backends.DescribeKeyInput{KeyID: info.URI})
+}
+
+// ListKeys lists every key on the opened token (location, when given, is a
+// pkcs11: URI of that token): usable keys Enabled, the others with the reason
+// keyport will not use them as their description.
+func (p *pkcs11Admin) ListKeys(ctx context.Context, location string) ([]keyEntry, error) {
+	if location != "" {
+		u, err := pkcs11.ParseURI(location)
+		if err != nil {
+			return nil, err
+		}
+		if u.Token != "" && u.Token != p.b.Token() || u.Serial != "" && u.Serial != p.b.Serial() {
+			return nil, usagef("%q names another token than the one opened (%q)", truncate(location), p.b.Token())
+		}
+	}
+	keys, err := p.b.ListKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	entries := make([]keyEntry, 0, len(keys))
+	for _, k := range keys {
+		e := keyEntry{KeyId: k.Label, KeyArn: k.URI}
+		if err := k.Usable(); err != nil {
+			var be *backends.Error
+			e.Description = "not used by keyport: " + err.Error()
+			if errors.As(err, &be) {
+				e.Description = "not used by keyport: " + be.Message
+			}
+		} else {
+			e.KeyState = string(backends.KeyStateEnabled)
+		}
+		entries = append(entries, e)
+	}
+	return entries, nil
 }

@@ -87,6 +87,21 @@ func TestKeysCreatePKCS11(t *testing.T) {
 		t.Errorf("keys describe: %+v", md)
 	}
 
+	// keys list shows both keys of the token, by their URIs, usable.
+	out = w.must(t, nil, "keys", "list", "--output", "json", "pkcs11:token=cli")
+	var listed struct{ Keys []keyEntry }
+	if err := json.Unmarshal([]byte(out), &listed); err != nil {
+		t.Fatalf("keys list --output json: %v: %s", err, out)
+	}
+	if len(listed.Keys) != 2 || listed.Keys[0].KeyArn != uri || listed.Keys[0].KeyId != "orders" || listed.Keys[0].KeyState != "Enabled" ||
+		listed.Keys[1].KeyArn != created.KeyMetadata.Arn || listed.Keys[1].KeyState != "Enabled" {
+		t.Errorf("keys list: %+v", listed.Keys)
+	}
+	code, _, errs = w.kp(t, nil, "keys", "list", "pkcs11:token=another")
+	if code == ExitOK {
+		t.Errorf("keys list of another token: exit %d, stderr %q", code, errs)
+	}
+
 	// The new key wraps a message's data key, and the message opens by its
 	// header alone (which names the key by its canonical URI).
 	pt := randBytes(2000)
