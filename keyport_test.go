@@ -3,8 +3,12 @@ package keyport_test
 import (
 	"bytes"
 	"context"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -157,10 +161,37 @@ func TestEveryVaultFormRoundTrips(t *testing.T) {
 	if _, err := c.Logical().Write("transit/keys/"+name, nil); err != nil {
 		t.Fatal(err)
 	}
-	kms, forms := keyport.NewFront(), []string{"vault://transit/" + name, "vault:///" + name, "hashivault://" + name}
-	roundTrip(t, kms, forms, "vault://transit/"+name)
+	canonical := "vault://transit/" + name
+	kms, forms := keyport.NewFront(), []string{canonical, "vault:///" + name, "hashivault://" + name}
+	// Tink's hcvault:// always speaks HTTPS: the same Vault, through a TLS proxy.
+	hc := "hcvault://" + tlsProxy(t, addr) + "/transit/keys/" + name
+	roundTrip(t, kms, append(forms, hc), canonical)
 	// Transit's rewrap takes no associated data: natively only without a context.
-	kmstest.WantReEncryptForms(t, reencrypt.New(kms), kms, nil, "vault://transit/"+name, true, forms...)
+	eng := reencrypt.New(kms)
+	kmstest.WantReEncryptForms(t, eng, kms, nil, canonical, true, forms...)
+	kmstest.WantReEncryptForms(t, eng, kms, nil, canonical, true, hc)
+	// An hcvault:// URL names a server of its own: to and from the other forms,
+	// through the plaintext.
+	kmstest.WantReEncryptForms(t, eng, kms, nil, canonical, false, hc, forms[0])
+}
+
+// tlsProxy serves the Vault of addr over TLS, on a loopback port of its own,
+// through a reverse proxy whose certificate VAULT_CACERT names, and returns its
+// host:port.
+func tlsProxy(t *testing.T, addr string) string {
+	t.Helper()
+	target, err := url.Parse(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(httputil.NewSingleHostReverseProxy(target))
+	t.Cleanup(srv.Close)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("VAULT_CACERT", ca)
+	return srv.Listener.Addr().String()
 }
 
 func roundTrip(t *testing.T, kms *backends.Front, forms []string, canonical string) {
