@@ -43,5 +43,8 @@
 // keyport backend to Tink as a registry.KMSClient, so Tink's
 // aead.NewKMSEnvelopeAEAD2 and encrypted keysets run over keyport's keys and
 // keyport reads what they made. Both bind associated data and encryption contexts
-// in a way that cannot collide (see their documentation).
+// in a way that cannot collide (see their documentation). Errors of Tink's AWS
+// client keep their AWS KMS exception names, and those of its Vault client (the
+// Vault API client's) are mapped by backends/vault's table; the conformance
+// suite runs over both, against local-kms and the real Vault.
 package tink

@@ -8,7 +8,9 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/hashicorp/vault/api"
 	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/backends/vault"
 	"github.com/tink-crypto/tink-go/v2/core/registry"
 	"github.com/tink-crypto/tink-go/v2/tink"
 )
@@ -187,6 +189,12 @@ func kmsError(ctx context.Context, op, keyURI string, err error) error {
 		return backends.Wrap(backends.ErrDependencyTimeout, op, keyURI, err)
 	case errors.Is(err, context.Canceled):
 		return backends.Wrap(backends.ErrCanceled, op, keyURI, err)
+	}
+	// Tink's Vault client returns the Vault API client's errors: mapped by the
+	// vault driver's table.
+	var vaultErr *api.ResponseError
+	if errors.As(err, &vaultErr) {
+		return vault.MapError(ctx, op, keyURI, err)
 	}
 	var coded interface{ ErrorCode() string }
 	if errors.As(err, &coded) {

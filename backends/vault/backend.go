@@ -242,7 +242,7 @@ func (b *Backend) read(ctx context.Context, op string, ref Ref, path string, out
 		defer resp.Body.Close()
 	}
 	if err != nil {
-		return mapError(ctx, op, refKey(ref), err)
+		return MapError(ctx, op, refKey(ref), err)
 	}
 	return decodeData(ctx, op, ref, resp.Body, out)
 }
@@ -288,7 +288,7 @@ func (b *Backend) write(ctx context.Context, op string, ref Ref, path string, bo
 			}
 			clear(raw)
 		}
-		return mapError(ctx, op, refKey(ref), err)
+		return MapError(ctx, op, refKey(ref), err)
 	}
 	return decodeData(ctx, op, ref, resp.Body, out)
 }

@@ -42,9 +42,12 @@ var messageRules = []messageRule{
 	{"rate limit quota exceeded", backends.ErrThrottling, "a Vault rate-limit quota was exceeded"},
 }
 
-// mapError turns err, from a request for op on key, into an *backends.Error. It
-// returns nil for a nil err.
-func mapError(ctx context.Context, op, key string, err error) error {
+// MapError turns err, an error of the Vault API client from a request for op on
+// key, into a *backends.Error through the table the Backend uses; callers who use
+// the client for calls the Backend does not wrap (and Tink's Vault client, in
+// backends/tink) use it too. The client's own *api.ResponseError stays reachable
+// with errors.As. A nil err is nil.
+func MapError(ctx context.Context, op, key string, err error) error {
 	if err == nil {
 		return nil
 	}

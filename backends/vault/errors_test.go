@@ -44,7 +44,7 @@ func TestMapResponse(t *testing.T) {
 	}
 	for _, c := range cases {
 		raw := &api.ResponseError{StatusCode: c.status, Errors: []string{c.msg}}
-		err := mapError(context.Background(), "Decrypt", "vault://transit/k", raw)
+		err := MapError(context.Background(), "Decrypt", "vault://transit/k", raw)
 		kmstest.WantKind(t, err, c.want, fmt.Sprintf("%d %q", c.status, c.msg))
 		var re *api.ResponseError
 		if !errors.As(err, &re) || re != raw {
@@ -59,12 +59,12 @@ func TestMapResponse(t *testing.T) {
 func TestMapErrorContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err := mapError(ctx, "Encrypt", "vault://transit/k", errors.New("transport said something"))
+	err := MapError(ctx, "Encrypt", "vault://transit/k", errors.New("transport said something"))
 	kmstest.WantKind(t, err, backends.ErrCanceled, "cancelled")
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v does not match context.Canceled", err)
 	}
-	err = mapError(context.Background(), "Encrypt", "", errors.New("dial tcp: connection refused"))
+	err = MapError(context.Background(), "Encrypt", "", errors.New("dial tcp: connection refused"))
 	kmstest.WantKind(t, err, backends.ErrKeyUnavailable, "transport failure")
 }
 
