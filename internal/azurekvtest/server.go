@@ -232,7 +232,7 @@ func (c *Credential) Seen() (scopes []string, tenant string, fetches int) {
 }
 
 // AllowToken makes token valid. ops, when given, are the only key operations it
-// may do ("wrapKey", "unwrapKey", "get", "create", "update", "delete", "rotate",
+// may do ("wrapKey", "unwrapKey", "encrypt", "decrypt", "get", "create", "update", "delete", "rotate",
 // "list", "recover", "purge", "getDeleted"); none means all.
 func (s *Server) AllowToken(token string, ops ...string) {
 	s.mu.Lock()
@@ -427,6 +427,8 @@ func (s *Server) route(v *vault, host, method, path string, body []byte, ops []s
 		op = "list" // Key Vault's keys/list permission covers both listings
 	case len(p) >= 3 && len(p) <= 4 && p[0] == "keys" && (p[len(p)-1] == "wrapkey" || p[len(p)-1] == "unwrapkey") && method == http.MethodPost:
 		op = strings.TrimSuffix(p[len(p)-1], "key") + "Key"
+	case len(p) >= 3 && len(p) <= 4 && p[0] == "keys" && (p[len(p)-1] == "encrypt" || p[len(p)-1] == "decrypt") && method == http.MethodPost:
+		op = p[len(p)-1] // RSA keys only here (gocloud's keeper encrypts with RSA-OAEP-256)
 	case len(p) >= 2 && len(p) <= 3 && p[0] == "keys" && method == http.MethodGet:
 		op = "get"
 	case len(p) >= 2 && len(p) <= 3 && p[0] == "keys" && method == http.MethodPatch:
@@ -457,7 +459,7 @@ func (s *Server) route(v *vault, host, method, path string, body []byte, ops []s
 	name := p[1]
 	version := ""
 	switch op {
-	case "wrapKey", "unwrapKey":
+	case "wrapKey", "unwrapKey", "encrypt", "decrypt":
 		if len(p) == 4 {
 			version = p[2]
 		}
@@ -557,7 +559,7 @@ func (s *Server) route(v *vault, host, method, path string, body []byte, ops []s
 		delete(v.deleted, name)
 		v.keys[name] = d.k
 		return d.k.bundle(base, d.k.versions[len(d.k.versions)-1]), http.StatusOK
-	case "wrapKey", "unwrapKey":
+	case "wrapKey", "unwrapKey", "encrypt", "decrypt":
 		k, kv, e := v.lookup(name, version)
 		if e != nil {
 			return e, 0
@@ -767,7 +769,7 @@ func (kv *keyVersion) check(op string, now time.Time) *apiError {
 		return errorf(http.StatusForbidden, "Forbidden", "KeyDisabled", "Operation %s is not allowed on a disabled key.", op)
 	case kv.nbf != nil && now.Before(*kv.nbf):
 		return errorf(http.StatusForbidden, "Forbidden", "KeyNotYetValid", "Operation %s is not allowed before the key's activation date.", op)
-	case op == "wrapKey" && kv.exp != nil && !now.Before(*kv.exp):
+	case (op == "wrapKey" || op == "encrypt") && kv.exp != nil && !now.Before(*kv.exp):
 		return errorf(http.StatusForbidden, "Forbidden", "KeyExpired", "Operation %s is not allowed on an expired key.", op)
 	case !hasOp(kv.ops, op):
 		return errorf(http.StatusForbidden, "Forbidden", "KeyOperationForbidden", "Operation %s is not allowed on this key.", op)
@@ -785,7 +787,7 @@ func (kv *keyVersion) crypt(op string, alg azkeys.EncryptionAlgorithm, value []b
 		if alg == azkeys.EncryptionAlgorithmRSAOAEP {
 			h = sha1.New()
 		}
-		if op == "wrapKey" {
+		if op == "wrapKey" || op == "encrypt" {
 			out, err := rsa.EncryptOAEP(h, rand.Reader, &kv.rsa.PublicKey, value, nil)
 			if err != nil {
 				return nil, bad
@@ -797,7 +799,7 @@ func (kv *keyVersion) crypt(op string, alg azkeys.EncryptionAlgorithm, value []b
 			return nil, bad
 		}
 		return out, nil
-	case kv.oct != nil && alg == azkeys.EncryptionAlgorithm("A"+strconv.Itoa(len(kv.oct)*8)+"KW"):
+	case kv.oct != nil && (op == "wrapKey" || op == "unwrapKey") && alg == azkeys.EncryptionAlgorithm("A"+strconv.Itoa(len(kv.oct)*8)+"KW"):
 		var out []byte
 		var err error
 		if op == "wrapKey" {
