@@ -44,7 +44,9 @@
 // aead.NewKMSEnvelopeAEAD2 and encrypted keysets run over keyport's keys and
 // keyport reads what they made. Both bind associated data and encryption contexts
 // in a way that cannot collide (see their documentation). Errors of Tink's AWS
-// client keep their AWS KMS exception names, and those of its Vault client (the
-// Vault API client's) are mapped by backends/vault's table; the conformance
-// suite runs over both, against local-kms and the real Vault.
+// client keep their AWS KMS exception names, and those of its Vault and Cloud
+// KMS clients (their API clients' errors) are mapped by the tables of
+// backends/vault and backends/gcpkms; the conformance suite runs over all three,
+// against local-kms, the real Vault and keyport's protocol-level Cloud KMS
+// server.
 package tink

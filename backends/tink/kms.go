@@ -10,9 +10,11 @@ import (
 
 	"github.com/hashicorp/vault/api"
 	"github.com/keyport/keyport/backends"
+	"github.com/keyport/keyport/backends/gcpkms"
 	"github.com/keyport/keyport/backends/vault"
 	"github.com/tink-crypto/tink-go/v2/core/registry"
 	"github.com/tink-crypto/tink-go/v2/tink"
+	"google.golang.org/grpc/status"
 )
 
 // KMS is a keyport backend over Tink KMS clients (registry.KMSClient): Tink's
@@ -190,11 +192,15 @@ func kmsError(ctx context.Context, op, keyURI string, err error) error {
 	case errors.Is(err, context.Canceled):
 		return backends.Wrap(backends.ErrCanceled, op, keyURI, err)
 	}
-	// Tink's Vault client returns the Vault API client's errors: mapped by the
-	// vault driver's table.
+	// Tink's Vault and Cloud KMS clients return their API clients' errors:
+	// mapped by the table of keyport's driver for the same service.
 	var vaultErr *api.ResponseError
 	if errors.As(err, &vaultErr) {
 		return vault.MapError(ctx, op, keyURI, err)
+	}
+	var grpcErr interface{ GRPCStatus() *status.Status }
+	if errors.As(err, &grpcErr) {
+		return gcpkms.MapError(ctx, op, keyURI, err)
 	}
 	var coded interface{ ErrorCode() string }
 	if errors.As(err, &coded) {
