@@ -10,7 +10,6 @@ import (
 	"gocloud.dev/secrets"
 	"gocloud.dev/secrets/azurekeyvault"
 
-	"github.com/keyport/keyport/backends/gocloud"
 	"github.com/keyport/keyport/conformance"
 	"github.com/keyport/keyport/internal/azurekvtest"
 )
@@ -40,23 +39,11 @@ func TestConformanceAzureKeyVault(t *testing.T) {
 		mux.RegisterKeeper(azurekeyvault.Scheme, &azurekeyvault.URLOpener{ClientMaker: func(u string) (*azkeys.Client, error) {
 			return azkeys.NewClient(u, srv.NewCredential(), srv.ClientOptions(-1))
 		}})
-		b := gocloud.New(gocloud.Options{URLMux: mux, BindContext: true})
-		t.Cleanup(func() { _ = b.Close() })
-		other, otherKey := localKeys(ctx, t, 1)
-		return &conformance.Fixture{
-			Backend:  b,
-			KeyA:     key("a"),
-			KeyB:     key("b"),
-			Unknown:  "azurekeyvault://" + host + "/keys/missing",
-			Other:    other,
-			OtherKey: otherKey[0],
-			ErrorAs: func(err error) bool {
-				var re *azcore.ResponseError
-				return errors.As(err, &re)
-			},
-			// RSA-OAEP-256 under a 2048-bit key takes at most 190 bytes, 157 after
-			// the binding of the context.
-			Deviations: append([]conformance.Deviation{conformance.DeviationSmallPlaintextLimit}, gocloudDeviations...),
-		}
+		// RSA-OAEP-256 under a 2048-bit key takes at most 190 bytes, 157 after
+		// the binding of the context.
+		return keeperFixture(ctx, t, mux, key("a"), key("b"), "azurekeyvault://"+host+"/keys/missing", func(err error) bool {
+			var re *azcore.ResponseError
+			return errors.As(err, &re)
+		}, conformance.DeviationSmallPlaintextLimit)
 	}))
 }

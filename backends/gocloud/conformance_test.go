@@ -41,6 +41,21 @@ var gocloudDeviations = []conformance.Deviation{
 	conformance.DeviationNoGrants,
 }
 
+// keeperFixture is the fixture of a gocloud backend over the keepers mux opens,
+// the context bound inside the plaintext: keys a and b, a key that does not
+// exist, the embedded service as the other provider, and the keeper's
+// deviations with extra ones.
+func keeperFixture(ctx context.Context, t *testing.T, mux *secrets.URLMux, a, b, unknown string, errorAs func(error) bool, extra ...conformance.Deviation) *conformance.Fixture {
+	t.Helper()
+	be := gocloud.New(gocloud.Options{URLMux: mux, BindContext: true})
+	t.Cleanup(func() { _ = be.Close() })
+	other, otherKey := localKeys(ctx, t, 1)
+	return &conformance.Fixture{
+		Backend: be, KeyA: a, KeyB: b, Unknown: unknown, Other: other, OtherKey: otherKey[0], ErrorAs: errorAs,
+		Deviations: append(extra, gocloudDeviations...),
+	}
+}
+
 // TestConformanceLocalsecrets runs the conformance suite against the gocloud
 // backend over localsecrets keepers opened from base64key:// URLs, with the
 // context bound inside the plaintext (Options.BindContext).

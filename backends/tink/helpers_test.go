@@ -29,6 +29,16 @@ func newLocalKey(ctx context.Context, t *testing.T) (*local.Client, string) {
 	return c, out.KeyMetadata.Arn
 }
 
+// otherProvider returns the second provider of a conformance fixture: the
+// local service, in an account local-kms does not serve, and a key of it.
+func otherProvider(ctx context.Context, t *testing.T) (*local.Client, string) {
+	t.Helper()
+	svc := local.New()
+	t.Cleanup(func() { _ = svc.Close() })
+	other := svc.Client(local.Identity{Account: "777788889999"})
+	return newLocalKeyIn(ctx, t, other)
+}
+
 // newLocalKeyIn makes another key in the service of c.
 func newLocalKeyIn(ctx context.Context, t *testing.T, c *local.Client) (*local.Client, string) {
 	t.Helper()

@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/keyport/keyport/backends"
 	"github.com/keyport/keyport/backends/awskms"
-	"github.com/keyport/keyport/backends/local"
 	"github.com/keyport/keyport/backends/tink"
 	"github.com/keyport/keyport/conformance"
 	"github.com/keyport/keyport/internal/kmstest"
@@ -219,14 +218,7 @@ func TestConformanceKMSOverLocalKMS(t *testing.T) {
 		if _, err := l.client.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(pending), PendingWindowInDays: aws.Int32(7)}); err != nil {
 			t.Fatal(err)
 		}
-		// The other provider: the local service, in an account local-kms does not serve.
-		svc := local.New()
-		t.Cleanup(func() { _ = svc.Close() })
-		other := svc.Client(local.Identity{Account: "777788889999"})
-		ok, err := other.CreateKey(ctx, &local.CreateKeyInput{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		other, otherKey := otherProvider(ctx, t)
 		return &conformance.Fixture{
 			Backend:                   b,
 			KeyA:                      keyA,
@@ -238,7 +230,7 @@ func TestConformanceKMSOverLocalKMS(t *testing.T) {
 			PendingDeletion:           pending,
 			PendingDeletionCiphertext: pendingBlob,
 			Other:                     other,
-			OtherKey:                  ok.KeyMetadata.Arn,
+			OtherKey:                  otherKey,
 			ErrorAs: func(err error) bool {
 				var coded interface{ ErrorCode() string }
 				return errors.As(err, &coded)

@@ -8,7 +8,6 @@ import (
 	"github.com/hashicorp/vault/api"
 	tinkvault "github.com/tink-crypto/tink-go-hcvault/v2/integration/hcvault"
 
-	"github.com/keyport/keyport/backends/local"
 	"github.com/keyport/keyport/backends/tink"
 	"github.com/keyport/keyport/conformance"
 	"github.com/keyport/keyport/internal/vaulttest"
@@ -38,20 +37,14 @@ func TestConformanceKMSOverVault(t *testing.T) {
 			t.Fatal(err)
 		}
 		key := func(name string) string { return prefix + "/" + mount + "/keys/" + name }
-		svc := local.New()
-		t.Cleanup(func() { _ = svc.Close() })
-		other := svc.Client(local.Identity{Account: "777788889999"})
-		ok, err := other.CreateKey(ctx, &local.CreateKeyInput{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		other, otherKey := otherProvider(ctx, t)
 		return &conformance.Fixture{
 			Backend:  tink.NewKMS(client),
 			KeyA:     key("a"),
 			KeyB:     key("b"),
 			Unknown:  key("missing"),
 			Other:    other,
-			OtherKey: ok.KeyMetadata.Arn,
+			OtherKey: otherKey,
 			Rotate: func(ctx context.Context, keyID string) error {
 				_, err := c.Logical().WriteWithContext(ctx, mount+"/keys/"+keyID[len(key("")):]+"/rotate", nil)
 				return err
