@@ -150,6 +150,57 @@ func TestSignedMessageCosts(t *testing.T) {
 	}
 }
 
+// TestProgressWithinObject: the bytes read of a large object move while it is
+// migrated (its count comes only at its end), and the bar shows them.
+func TestProgressWithinObject(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, local.New())
+	root := t.TempDir()
+	msg, _ := message(t, w.srcKR, 48<<20, 0)
+	writeFile(t, root, "big.enc", msg)
+	var (
+		mu      sync.Mutex
+		during  []int64 // Bytes while the object was not yet processed
+		bar     bytes.Buffer
+		draw, _ = ProgressBar(&bar)
+	)
+	rep, err := Run(ctx, Options{Front: w.front, Source: root, To: []string{w.dst}, SourceEncryptionContext: testEC,
+		Journal: filepath.Join(t.TempDir(), "j.db"), LargeObject: 1 << 20, ProgressInterval: time.Millisecond,
+		Progress: func(p Progress) {
+			draw(p)
+			mu.Lock()
+			defer mu.Unlock()
+			if p.ListingDone && p.Processed == 0 && p.Bytes > 0 {
+				during = append(during, p.Bytes)
+			}
+		}})
+	if err != nil || rep.Migrated != 1 {
+		t.Fatalf("Run: %+v, %v", rep, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	partial := 0
+	for _, b := range during {
+		if b < int64(len(msg)) {
+			partial++
+		}
+	}
+	if partial < 2 {
+		t.Errorf("the bytes read moved %d times within the object (%v), want at least 2", partial, during)
+	}
+	if !strings.Contains(bar.String(), "MiB read") {
+		t.Errorf("the bar never showed the bytes read: %q", bar.String())
+	}
+}
+
+func TestHumanBytes(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 48 << 20: "48.0 MiB", 3 << 30: "3.0 GiB"} {
+		if got := humanBytes(n); got != want {
+			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
 // TestRetriesThrottling runs a migration through a Front whose key service
 // throttles the first attempt of every other call: the Front's Retry
 // interceptor retries them with backoff and every object migrates. (Throttling

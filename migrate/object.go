@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"strings"
+	"sync/atomic"
 
 	"gocloud.dev/gcerrors"
 
@@ -436,8 +437,7 @@ func (w *worker) large(ctx context.Context, e journal.Entry, rd store.Reader) (r
 	if done, stop := r.admit(&e, h, err); stop {
 		return done, false
 	}
-	counted := &countReader{r: io.MultiReader(&hb, br)}
-	defer func() { r.bytesRead.Add(counted.n) }()
+	counted := &countReader{r: io.MultiReader(&hb, br), total: &r.bytesRead} // progress within the object
 	c := r.destination()
 	defer c.wipe()
 
@@ -544,14 +544,17 @@ func (w *worker) reseal(ctx context.Context, in io.Reader, out io.Writer, c *cap
 	return enc.Close()
 }
 
+// countReader counts what it reads, and adds it to total as it goes.
 type countReader struct {
-	r io.Reader
-	n int64
+	r     io.Reader
+	n     int64
+	total *atomic.Int64
 }
 
 func (c *countReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	c.total.Add(int64(n))
 	return n, err
 }
 

@@ -84,8 +84,9 @@ func ProgressBar(w io.Writer) (progress func(Progress), finish func()) {
 			sized = true
 			bar.Reset()
 			bar.ChangeMax64(max(p.Total, 1))
-			bar.Describe("migrating")
 		}
+		// The bytes read move within a large object, whose count comes at its end.
+		bar.Describe("migrating, " + humanBytes(p.Bytes) + " read")
 		_ = bar.Set64(p.Processed)
 	}
 	finish = func() {
@@ -94,6 +95,20 @@ func ProgressBar(w io.Writer) (progress func(Progress), finish func()) {
 		_ = bar.Finish()
 	}
 	return progress, finish
+}
+
+// humanBytes formats n bytes with a binary unit: 512 B, 1.5 MiB, 3.2 GiB.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 5; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // LogProgress returns an Options.Progress that logs a line at most every
