@@ -66,7 +66,9 @@ import (
 )
 
 // NewFront returns a Front on which the URL opener of every in-tree driver is
-// registered (see [RegisterOpeners]). It has no default backend.
+// registered (see [RegisterOpeners]). It has no default backend. Close it when
+// done: [backends.Front.Close] closes what its openers opened (HSM sessions,
+// gRPC connections).
 func NewFront() *backends.Front {
 	f := new(backends.Front)
 	if err := RegisterOpeners(f); err != nil {

@@ -2,8 +2,12 @@ package backends
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/url"
+	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -88,6 +92,37 @@ func (f *Front) RegisterOpener(scheme string, o URLOpener) error {
 		}
 		f.openers[scheme] = o
 	})
+}
+
+// Close closes, once each, the URL openers registered with f that have a Close
+// method, and so what they opened (HSM sessions, gRPC connections, keepers). It
+// closes no backend given to Register, RegisterAccount or SetDefault: whoever
+// made one closes it. f is not used after Close.
+func (f *Front) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var closers []io.Closer
+	for _, o := range f.openers {
+		c, ok := o.(io.Closer)
+		if !ok || slices.ContainsFunc(closers, func(x io.Closer) bool { return sameCloser(x, c) }) {
+			continue
+		}
+		closers = append(closers, c)
+	}
+	var errs []error
+	for _, c := range closers {
+		if err := c.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// sameCloser reports whether a and b are one pointer: an opener registered
+// under several schemes is closed once.
+func sameCloser(a, b io.Closer) bool {
+	ta := reflect.TypeOf(a)
+	return ta == reflect.TypeOf(b) && ta.Kind() == reflect.Pointer && a == b
 }
 
 // claimScheme checks, for op, a scheme and whether what is registered under it

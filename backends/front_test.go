@@ -3,6 +3,7 @@ package backends_test
 import (
 	"context"
 	"errors"
+	"net/url"
 	"testing"
 
 	"github.com/keyport/keyport/backends"
@@ -132,3 +133,49 @@ func TestFrontDispatch(t *testing.T) {
 		t.Fatalf("Decrypt without key went to %+v, %v", d, err)
 	}
 }
+
+// closingOpener is a URL opener that counts its Close calls.
+type closingOpener struct {
+	backends.URLOpenerFunc
+	closed int
+	err    error
+}
+
+func (o *closingOpener) Close() error { o.closed++; return o.err }
+
+// TestFrontClose: Close closes each registered opener that can be closed once,
+// however many schemes it serves, joins their errors, and leaves the backends
+// the caller registered alone.
+func TestFrontClose(t *testing.T) {
+	open := backends.URLOpenerFunc(func(context.Context, *url.URL) (backends.Backend, error) { return kmstest.New(), nil })
+	shared := &closingOpener{URLOpenerFunc: open}
+	failing := &closingOpener{URLOpenerFunc: open, err: errors.New("boom")}
+	owned := &closingBackend{Backend: kmstest.New()}
+	f := backends.NewFront(owned)
+	for scheme, o := range map[string]backends.URLOpener{"one": shared, "two": shared, "three": failing, "four": open} {
+		if err := f.RegisterOpener(scheme, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Register("five", owned); err != nil {
+		t.Fatal(err)
+	}
+	err := f.Close()
+	if shared.closed != 1 || failing.closed != 1 {
+		t.Errorf("Close: the shared opener closed %d times, the other %d, want once each", shared.closed, failing.closed)
+	}
+	if err == nil || err.Error() != "boom" {
+		t.Errorf("Close = %v, want the failing opener's error", err)
+	}
+	if owned.closed != 0 {
+		t.Errorf("Close closed a backend the caller registered")
+	}
+}
+
+// closingBackend is a backend that counts its Close calls.
+type closingBackend struct {
+	backends.Backend
+	closed int
+}
+
+func (b *closingBackend) Close() error { b.closed++; return nil }

@@ -173,6 +173,7 @@ func keyURLFixture(ctx context.Context, keyA, keyB, unknown string) (*conformanc
 		unknown = fmt.Sprintf("%s/no-such-key-%x", keyA[:i], b) // nothing the suite's secrets contain
 	}
 	front := keyport.NewFront()
+	defer front.Close()
 	canonical := func(k string) (string, error) {
 		out, err := front.Encrypt(ctx, &backends.EncryptInput{KeyID: k, Plaintext: []byte("keyport conformance")})
 		if err != nil {

@@ -246,6 +246,7 @@ func (a *app) serve(ctx context.Context, cfg *ServeConfig) error {
 	}
 	if len(cfg.ExternalKeys) > 0 {
 		opts.Front = keyport.NewFront()
+		defer opts.Front.Close()
 		for _, e := range cfg.ExternalKeys {
 			opts.ExternalKeys = append(opts.ExternalKeys, kmsapi.ExternalKey{Account: e.Account, Region: e.Region, KeyID: e.KeyID,
 				Aliases: e.Aliases, URL: e.URL, Description: e.Description, Principals: e.Principals})

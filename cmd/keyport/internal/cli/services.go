@@ -162,14 +162,19 @@ type services struct {
 	router backends.Front
 	list   []*service
 	def    *service
+	urls   *backends.Front // the services key URLs open, when one may
 }
 
-// Close closes the services (the store wipes its keys from memory).
+// Close closes the services (the store wipes its keys from memory) and what
+// key URLs opened (HSM sessions, gRPC connections).
 func (s *services) Close() {
 	for _, sv := range s.list {
 		if sv.close != nil {
 			sv.close()
 		}
+	}
+	if s.urls != nil {
+		_ = s.urls.Close()
 	}
 }
 
@@ -375,6 +380,7 @@ func (s *services) route(defName string) error {
 		}
 		if inner == nil {
 			inner = newURLFront()
+			s.urls = inner
 		}
 		if err := s.router.Register(sch, inner); err != nil {
 			return err
