@@ -2,6 +2,7 @@
 // from the key URLs their users already have, through one [backends.Front].
 //
 //	kms := keyport.NewFront()
+//	defer kms.Close() // what the openers opened: HSM sessions, gRPC connections
 //	out, err := kms.Encrypt(ctx, &backends.EncryptInput{
 //		KeyID:     "awskms:///alias/orders?region=eu-west-1",
 //		Plaintext: dataKey,
