@@ -46,7 +46,8 @@
 // in a way that cannot collide (see their documentation). Errors of Tink's AWS
 // client keep their AWS KMS exception names, and those of its Vault and Cloud
 // KMS clients (their API clients' errors) are mapped by the tables of
-// backends/vault and backends/gcpkms; the conformance suite runs over all three,
-// against local-kms, the real Vault and keyport's protocol-level Cloud KMS
-// server.
+// backends/vault and backends/gcpkms. The conformance suite runs over Tink's AWS
+// and Vault clients, against local-kms and the real Vault, and over a Tink client
+// of the official Cloud KMS gRPC client against keyport's protocol-level Cloud
+// KMS server.
 package tink
