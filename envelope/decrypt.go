@@ -46,7 +46,7 @@ func AppendDecryptInto(ctx context.Context, dst, msg []byte, opts DecryptOptions
 	}
 	out, _, err := appendDecrypt(ctx, dst, msg, &opts, res)
 	if err != nil {
-		*res = Result{room: res.room} // the header was read, the rest was not
+		*res = Result{room: res.room} // nothing of the last message, nor of a part of this one
 	}
 	return out, err
 }

@@ -339,12 +339,8 @@ func newDecSession(opts *DecryptOptions, pooled bool, res *Result) (*decSession,
 	if res == nil {
 		dr := new(decResult)
 		res, dr.res.room = &dr.res, &dr.room
-	} else {
-		rm := res.room
-		if rm == nil {
-			rm = new(resultRoom)
-		}
-		*res = Result{room: rm} // nothing of the last message, even on error
+	} else if res.room == nil {
+		res.room = new(resultRoom)
 	}
 	ds.res = res
 	ds.hdr.EDKs = ds.hdrEDKs[:0]

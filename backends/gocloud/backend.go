@@ -138,32 +138,31 @@ func (b *Backend) OpenBackendURL(_ context.Context, u *url.URL) (backends.Backen
 //     which is named by the ARN, as AWS KMS and [backends.Front] name it.
 func CanonicalID(keyURL string) string {
 	if arn, ok := awsARN(keyURL); ok {
-		return arn
+		return arn.Raw
 	}
 	return backends.RedactKeyRef(keyURL)
 }
 
-// awsARN returns the AWS KMS key or alias ARN that keyRef is, or that an
-// awskms:///<ARN> URL holds with nothing in its query but the ARN's region: the
-// references that open the same keeper as the bare ARN.
-func awsARN(keyRef string) (string, bool) {
+// awsARN returns, parsed, the AWS KMS key or alias ARN that keyRef is, or that
+// an awskms:///<ARN> URL holds with nothing in its query but the ARN's region:
+// the references that open the same keeper as the bare ARN.
+func awsARN(keyRef string) (backends.KeyRef, bool) {
 	if r, err := backends.ParseKeyRef(keyRef); err == nil && r.IsARN() {
-		return keyRef, true
+		return r, true
 	}
 	u, err := url.Parse(keyRef)
 	if err != nil || !strings.EqualFold(u.Scheme, awsScheme) || u.Host != "" || u.User != nil || u.Fragment != "" {
-		return "", false
+		return backends.KeyRef{}, false
 	}
-	arn := strings.TrimPrefix(u.Path, "/")
-	r, err := backends.ParseKeyRef(arn)
+	r, err := backends.ParseKeyRef(strings.TrimPrefix(u.Path, "/"))
 	if err != nil || !r.IsARN() {
-		return "", false
+		return backends.KeyRef{}, false
 	}
 	q := u.Query()
 	if region := q.Get("region"); len(q) > 1 || (len(q) == 1 && region != r.Region) || len(q["region"]) > 1 {
-		return "", false
+		return backends.KeyRef{}, false
 	}
-	return arn, true
+	return r, true
 }
 
 // isAWS reports whether the key of canonical ID id is an AWS KMS key.
@@ -194,8 +193,7 @@ func (b *Backend) keeper(ctx context.Context, op, keyID string) (*secrets.Keeper
 	}
 	if arn, ok := awsARN(keyID); ok {
 		// The awskms driver takes the key's region from its URL: the ARN's.
-		r, _ := backends.ParseKeyRef(arn)
-		keyID = awsScheme + ":///" + arn + "?region=" + url.QueryEscape(r.Region)
+		keyID = awsScheme + ":///" + arn.Raw + "?region=" + url.QueryEscape(arn.Region)
 	}
 	scheme, rest, ok := strings.Cut(keyID, "://")
 	if !ok || !b.opts.URLMux.ValidKeeperScheme(strings.ToLower(scheme)) {

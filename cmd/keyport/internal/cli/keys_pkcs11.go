@@ -48,8 +48,8 @@ func (p *pkcs11Admin) CreateKey(ctx context.Context, in *createKeyInput) (*backe
 	if err != nil {
 		return nil, err
 	}
-	if u.Token != "" && u.Token != p.b.Token() || u.Serial != "" && u.Serial != p.b.Serial() {
-		return nil, usagef("%q names another token than the one opened (%q)", truncate(in.Name), p.b.Token())
+	if err := p.sameToken(in.Name, u); err != nil {
+		return nil, err
 	}
 	if u.Object == "" {
 		return nil, usagef("a PKCS#11 key needs a label: object=LABEL in %q", truncate(in.Name))
@@ -70,8 +70,8 @@ func (p *pkcs11Admin) ListKeys(ctx context.Context, location string) ([]keyEntry
 		if err != nil {
 			return nil, err
 		}
-		if u.Token != "" && u.Token != p.b.Token() || u.Serial != "" && u.Serial != p.b.Serial() {
-			return nil, usagef("%q names another token than the one opened (%q)", truncate(location), p.b.Token())
+		if err := p.sameToken(location, u); err != nil {
+			return nil, err
 		}
 	}
 	keys, err := p.b.ListKeys(ctx)
@@ -93,4 +93,13 @@ func (p *pkcs11Admin) ListKeys(ctx context.Context, location string) ([]keyEntry
 		entries = append(entries, e)
 	}
 	return entries, nil
+}
+
+// sameToken refuses ref, parsed as u, when it names another token than the
+// opened one.
+func (p *pkcs11Admin) sameToken(ref string, u *pkcs11.URI) error {
+	if u.Token != "" && u.Token != p.b.Token() || u.Serial != "" && u.Serial != p.b.Serial() {
+		return usagef("%q names another token than the one opened (%q)", truncate(ref), p.b.Token())
+	}
+	return nil
 }
