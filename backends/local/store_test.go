@@ -471,6 +471,32 @@ func TestConvertV1Store(t *testing.T) {
 	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("converted store: %v %v", fi, err)
 	}
+	wantV1State(t, svc, ex)
+	a := svc.Client(local.Identity{Account: acctA, Principal: roleA})
+	// The clock still acts on what was converted: the pending key is deleted.
+	clk.Advance(7 * day)
+	_, err = a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: ex.KeyPending})
+	kmstest.WantKind(t, err, backends.ErrNotFound, "DescribeKey of the pending key after the clock deleted it")
+	mustOK(t, svc.Close())
+	onlyStoreLeft(t, path)
+
+	// And the converted store opens again, as SQLite.
+	svc, err = local.OpenExisting(path, local.WithRootKey(root), local.WithClock(clk.Now))
+	mustOK(t, err)
+	keys, _ := listAll(t, svc.Client(local.Identity{Account: acctA}))
+	if len(keys) != 3 { // one, disabled, MRK (pending was deleted)
+		t.Fatalf("%d keys of account A after reopening", len(keys))
+	}
+	mustOK(t, svc.Close())
+}
+
+// wantV1State checks that svc holds what testdata/store-v1.keyport holds (as
+// store-v1.json describes it), at ex.Now plus a day: every blob decrypts (the
+// disabled key's refuses), keys, aliases of both accounts, rotation, the key
+// policy, the grant and its token, the pending deletion and the multi-Region
+// key.
+func wantV1State(t *testing.T, svc *local.Service, ex v1Expect) {
+	t.Helper()
 	a := svc.Client(local.Identity{Account: acctA, Principal: roleA})
 	b := svc.Client(local.Identity{Account: acctB, Principal: roleB})
 	for _, bl := range ex.Blobs {
@@ -536,21 +562,6 @@ func TestConvertV1Store(t *testing.T) {
 	if !mrk.MultiRegion {
 		t.Fatal("multi-Region key lost its flag")
 	}
-	// The clock still acts on what was converted: the pending key is deleted.
-	clk.Advance(7 * day)
-	_, err = a.DescribeKey(bg, &backends.DescribeKeyInput{KeyID: ex.KeyPending})
-	kmstest.WantKind(t, err, backends.ErrNotFound, "DescribeKey of the pending key after the clock deleted it")
-	mustOK(t, svc.Close())
-	onlyStoreLeft(t, path)
-
-	// And the converted store opens again, as SQLite.
-	svc, err = local.OpenExisting(path, local.WithRootKey(root), local.WithClock(clk.Now))
-	mustOK(t, err)
-	keys, _ := listAll(t, svc.Client(local.Identity{Account: acctA}))
-	if len(keys) != 3 { // one, disabled, MRK (pending was deleted)
-		t.Fatalf("%d keys of account A after reopening", len(keys))
-	}
-	mustOK(t, svc.Close())
 }
 
 // TestConvertV1StoreWeakRoot: version 1 took any 32 bytes as the root key; such a

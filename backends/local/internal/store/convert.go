@@ -127,8 +127,8 @@ func build(ctx context.Context, path string, root []byte, st *state.State, m Met
 	if err := d.write(ctx, tx, st, ch, 1); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE keyport_meta SET value=1 WHERE name='generation'`); err != nil {
-		return d.sqlErr("writing", err)
+	if err := d.writeGeneration(ctx, tx, 1); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return d.sqlErr("committing to", err)
@@ -222,4 +222,114 @@ func removeStale(path string) error {
 		}
 	}
 	return nil
+}
+
+// errV2 is load's answer for a store of format keyport-local/v2.
+var errV2 = errors.New("keyport local store in format " + formatV2)
+
+// upgradeV2 converts a store of format keyport-local/v2 in place, in one write
+// transaction: it opens every record as v2 sealed it (to its row id alone) and
+// checks that it names what hashes to its row, reseals it to its row and a new
+// generation, reseals the meta values to the new format, writes the digest and
+// only then the new format. A process killed during it leaves the v2 store as
+// it was (SQLite rolls the transaction back); a process that finds the store
+// converted when it gets the write lock does nothing. A process of the v2 code
+// with the store open finds at its next call that no record opens as it
+// expects, and refuses to go on (ErrCorrupt) rather than write v2 records.
+func (d *DB) upgradeV2(ctx context.Context) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return d.sqlErr("locking", err)
+	}
+	defer tx.Rollback()
+	meta := map[string][]byte{}
+	rows, err := tx.QueryContext(ctx, `SELECT name, value FROM keyport_meta`)
+	if err != nil {
+		return d.sqlErr("reading", err)
+	}
+	for rows.Next() {
+		var name string
+		var value []byte
+		if err := rows.Scan(&name, &value); err != nil {
+			rows.Close()
+			return d.sqlErr("reading", err)
+		}
+		meta[name] = value
+	}
+	if err := rows.Close(); err != nil {
+		return d.sqlErr("reading", err)
+	}
+	if string(meta["format"]) != formatV2 {
+		return nil // converted by another process meanwhile; load checks what it is
+	}
+	if c, err := d.openFormat(formatV2, "meta/check", meta["check"]); err != nil || string(c) != formatV2 {
+		return fmt.Errorf("%w: %s", ErrWrongKey, d.path)
+	}
+	secret, err := d.openFormat(formatV2, "meta/secret", meta["secret"])
+	if err != nil || len(secret) != 32 {
+		return fmt.Errorf("%w: %s: the grant token secret does not open", ErrCorrupt, d.path)
+	}
+	defer clear(secret)
+	var gen int64
+	if err := tx.QueryRowContext(ctx, `SELECT value FROM keyport_meta WHERE name='generation'`).Scan(&gen); err != nil {
+		return d.sqlErr("reading", err)
+	}
+	gen++
+	d.meta = Meta{Region: string(meta["region"]), Partition: string(meta["partition"])}
+	type resealed struct {
+		id     string
+		record []byte
+	}
+	var out []resealed
+	recs, err := tx.QueryContext(ctx, `SELECT id, record FROM keyport_records`)
+	if err != nil {
+		return d.sqlErr("reading", err)
+	}
+	// scratch receives each record once resealed, so that apply checks it opens
+	// and names what hashes to its row, as load will.
+	scratch := &state.State{Keys: map[string]*state.Key{}, Aliases: map[string]map[string]string{}, Grants: map[string]*state.Grant{}}
+	defer scratch.Wipe()
+	d.digest = [digestSize]byte{}
+	for recs.Next() {
+		var id string
+		var rec []byte
+		if err := recs.Scan(&id, &rec); err != nil {
+			recs.Close()
+			return d.sqlErr("reading", err)
+		}
+		pt, err := d.openFormat(formatV2, id, rec)
+		if err != nil {
+			recs.Close()
+			return fmt.Errorf("%w: %s: the record of row %s does not open under the root key (moved or edited)", ErrCorrupt, d.path, id)
+		}
+		sealed := d.seal(recordPlace(id, gen), pt)
+		clear(pt)
+		if _, err := d.apply(scratch, id, gen, sealed); err != nil {
+			recs.Close()
+			return err
+		}
+		mac := d.rowMAC(id, gen)
+		xorInto(&d.digest, &mac)
+		out = append(out, resealed{id, sealed})
+	}
+	if err := recs.Close(); err != nil {
+		return d.sqlErr("reading", err)
+	}
+	for _, r := range out {
+		if _, err := tx.ExecContext(ctx, `UPDATE keyport_records SET rev=?, record=? WHERE id=?`, gen, r.record, r.id); err != nil {
+			return d.sqlErr("converting", err)
+		}
+	}
+	for name, value := range map[string][]byte{"check": d.seal("meta/check", []byte(Format)), "secret": d.seal("meta/secret", secret)} {
+		if _, err := tx.ExecContext(ctx, `UPDATE keyport_meta SET value=? WHERE name=?`, value, name); err != nil {
+			return d.sqlErr("converting", err)
+		}
+	}
+	if err := d.writeGeneration(ctx, tx, gen); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE keyport_meta SET value=? WHERE name='format'`, Format); err != nil {
+		return d.sqlErr("converting", err)
+	}
+	return d.sqlErr("committing to", tx.Commit())
 }

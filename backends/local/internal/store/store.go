@@ -6,11 +6,17 @@
 // under a key derived from the root key, of what it is (a key's ARN, an alias's
 // ARN, a grant's ID), so the file names no key, alias or account in the clear.
 // Its record (package state's encoding) is sealed under another key derived from
-// the root key, with the row's id as associated data; the record names what it
-// is, and a record whose name does not hash to its row's id is refused. So a
-// record moved to another row, or edited, fails to open (ErrCorrupt). Deleting a
-// row, or putting back an older sealed record of the same row, is not detected:
-// whoever can write the file can also replace it whole with an older copy.
+// the root key, with the row's id and rev as associated data; the record names
+// what it is, and a record whose name does not hash to its row's id is refused.
+// So a record moved to another row, or edited, fails to open (ErrCorrupt).
+//
+// The meta row digest holds, sealed, the generation and the XOR of an HMAC
+// (under a third derived key) of every row's (id, rev). Every write updates it
+// in its transaction, and every load and refresh checks it against the rows, so
+// a row deleted, added, or put back as an older sealed copy (whose rev is bound
+// to it) is found (ErrCorrupt). What is not found is the whole store put back
+// as it was at an earlier generation: whoever can write the file can replace it
+// whole with an older copy, and only something outside the file could tell.
 //
 // Every change is one write transaction (BEGIN IMMEDIATE) that first reads what
 // other processes committed, so nothing another process wrote is lost; a
@@ -24,10 +30,15 @@
 //	keyport_meta(name PRIMARY KEY, value): format, region, partition,
 //	    generation (a counter every write increments), check (a sealed constant
 //	    that tells a wrong root key from a damaged store), secret (sealed: the MAC
-//	    key of grant tokens)
+//	    key of grant tokens), digest (sealed: the generation, then the XOR of
+//	    the rows' HMACs)
 //	keyport_records(id PRIMARY KEY, kind, rev, record): kind is key, alias or
 //	    grant; rev the generation that last wrote the row, so that a refresh
 //	    opens only the records that changed
+//
+// Format keyport-local/v2 (before the digest: records sealed to their id
+// alone) is converted in place on the first writable Open, in one transaction
+// that reseals every record at a new generation (see upgradeV2).
 package store
 
 import (
@@ -38,7 +49,9 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"database/sql"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -46,6 +59,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"golang.org/x/crypto/chacha20poly1305"
@@ -57,7 +71,10 @@ import (
 )
 
 // Format names the layout of the tables and records.
-const Format = "keyport-local/v2"
+const Format = "keyport-local/v3"
+
+// formatV2 is the format before the digest, which Open converts.
+const formatV2 = "keyport-local/v2"
 
 // sqliteMagic starts every SQLite database file.
 const sqliteMagic = "SQLite format 3\x00"
@@ -91,18 +108,20 @@ type Options struct {
 // DB is an open store. Its methods are not safe for concurrent use, except Stale
 // (the caller serializes the others, as backends/local does with its lock).
 type DB struct {
-	path     string
-	db       *sql.DB
-	aead     cipher.AEAD
-	meta     Meta
-	readOnly bool
-	idKey    []byte // keys the HMAC of row ids
+	path      string
+	db        *sql.DB
+	aead      cipher.AEAD
+	meta      Meta
+	readOnly  bool
+	idKey     []byte // keys the HMAC of row ids
+	digestKey []byte // keys the HMAC of (id, rev) pairs the digest sums
 	// gen is the generation the caller's state reflects; rows the rows it
 	// holds (by row id), and ids the row id of each (by kind and name).
 	gen     int64
 	genStmt *sql.Stmt // reads the generation (Stale), prepared once
 	rows    map[string]row
 	ids     map[name]string
+	digest  [digestSize]byte // the XOR of rows' macs
 	tx      *sql.Tx
 }
 
@@ -110,7 +129,11 @@ type DB struct {
 type row struct {
 	name name
 	rev  int64
+	mac  [digestSize]byte // rowMAC(id, rev)
 }
+
+// digestSize is the size of a row's MAC and of the digest.
+const digestSize = sha256.Size
 
 // name says what a row holds: a key (by key ID), an alias (account and alias
 // name) or a grant (by grant ID).
@@ -303,10 +326,18 @@ func (d *DB) init(ctx context.Context, o Options) (*state.State, error) {
 		}
 	}
 	st := &state.State{}
-	if err := d.retry(ctx, func() error { return d.load(ctx, st) }); err != nil {
+	err := d.retry(ctx, func() error { return d.load(ctx, st) })
+	if errors.Is(err, errV2) {
+		if d.readOnly {
+			return nil, fmt.Errorf("%w: %s is in the format %s, which must be converted; make it writable (chmod 600) and open it again", ErrReadOnly, d.path, formatV2)
+		}
+		if err = d.retry(ctx, func() error { return d.upgradeV2(ctx) }); err == nil {
+			err = d.retry(ctx, func() error { return d.load(ctx, st) })
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
-	var err error
 	if d.genStmt, err = d.db.PrepareContext(ctx, `SELECT value FROM keyport_meta WHERE name='generation'`); err != nil {
 		st.Wipe()
 		return nil, d.sqlErr("reading", err)
@@ -347,6 +378,7 @@ func (d *DB) create(ctx context.Context, m Meta, secret []byte) error {
 		{"generation", int64(0)},
 		{"check", d.seal("meta/check", []byte(Format))},
 		{"secret", d.seal("meta/secret", secret)},
+		{"digest", d.sealDigest(0, [digestSize]byte{})},
 	}
 	for _, r := range rows {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO keyport_meta(name, value) VALUES(?, ?)`, r.name, r.value); err != nil {
@@ -432,9 +464,9 @@ func (d *DB) Commit(st *state.State) error {
 		tx.Rollback()
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE keyport_meta SET value=? WHERE name='generation'`, gen); err != nil {
+	if err := d.writeGeneration(ctx, tx, gen); err != nil {
 		tx.Rollback()
-		return d.sqlErr("writing", err)
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return d.sqlErr("committing to", err)
@@ -472,18 +504,24 @@ func (d *DB) Close() error {
 	return d.db.Close()
 }
 
-// write writes the changed records of st at generation gen.
+// write writes the changed records of st at generation gen, and keeps the
+// digest (which writeGeneration then writes) in step with the rows.
 func (d *DB) write(ctx context.Context, tx *sql.Tx, st *state.State, ch *state.Changes, gen int64) error {
 	put := func(n name, rec []byte) error {
 		id := d.rowID(n)
 		full := append([]byte(n.kind+":"), rec...)
 		clear(rec)
-		sealed := d.seal(id, full)
+		sealed := d.seal(recordPlace(id, gen), full)
 		clear(full)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO keyport_records(id, kind, rev, record) VALUES(?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET rev=excluded.rev, record=excluded.record`, id, n.kind, gen, sealed); err != nil {
 			return d.sqlErr("writing", err)
 		}
-		d.rows[id] = row{n, gen}
+		if old, ok := d.rows[id]; ok {
+			xorInto(&d.digest, &old.mac)
+		}
+		r := row{n, gen, d.rowMAC(id, gen)}
+		xorInto(&d.digest, &r.mac)
+		d.rows[id] = r
 		d.ids[n] = id
 		return nil
 	}
@@ -495,6 +533,8 @@ func (d *DB) write(ctx context.Context, tx *sql.Tx, st *state.State, ch *state.C
 		if _, err := tx.ExecContext(ctx, `DELETE FROM keyport_records WHERE id=?`, id); err != nil {
 			return d.sqlErr("writing", err)
 		}
+		old := d.rows[id]
+		xorInto(&d.digest, &old.mac)
 		delete(d.rows, id)
 		delete(d.ids, n)
 		return nil
@@ -568,6 +608,55 @@ func (d *DB) rowID(n name) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
+// writeGeneration sets the store's generation to gen and seals the digest of
+// the rows with it, within tx.
+func (d *DB) writeGeneration(ctx context.Context, tx *sql.Tx, gen int64) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE keyport_meta SET value=? WHERE name='generation'`, gen); err != nil {
+		return d.sqlErr("writing", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO keyport_meta(name, value) VALUES('digest', ?) ON CONFLICT(name) DO UPDATE SET value=excluded.value`, d.sealDigest(gen, d.digest)); err != nil {
+		return d.sqlErr("writing", err)
+	}
+	return nil
+}
+
+// recordPlace is where the record of row id at rev belongs: the associated
+// data it is sealed with, so that an older record of the row fails to open at
+// a later rev.
+func recordPlace(id string, rev int64) string { return id + "\x00" + strconv.FormatInt(rev, 10) }
+
+// rowMAC is the HMAC of a row's (id, rev) that the digest sums.
+func (d *DB) rowMAC(id string, rev int64) [digestSize]byte {
+	m := hmac.New(sha256.New, d.digestKey)
+	m.Write([]byte(recordPlace(id, rev)))
+	var out [digestSize]byte
+	m.Sum(out[:0])
+	return out
+}
+
+func xorInto(dst, src *[digestSize]byte) {
+	subtle.XORBytes(dst[:], dst[:], src[:])
+}
+
+// sealDigest seals the digest of the rows at generation gen.
+func (d *DB) sealDigest(gen int64, digest [digestSize]byte) []byte {
+	pt := binary.BigEndian.AppendUint64(make([]byte, 0, 8+digestSize), uint64(gen))
+	return d.seal("meta/digest", append(pt, digest[:]...))
+}
+
+// checkDigest checks the rows' digest, as the cache now holds them, against
+// the sealed one of generation gen.
+func (d *DB) checkDigest(gen int64, sealed []byte) error {
+	pt, err := d.open("meta/digest", sealed)
+	if err != nil || len(pt) != 8+digestSize {
+		return fmt.Errorf("%w: %s: its digest does not open under the root key", ErrCorrupt, d.path)
+	}
+	if int64(binary.BigEndian.Uint64(pt)) != gen || subtle.ConstantTimeCompare(pt[8:], d.digest[:]) != 1 {
+		return fmt.Errorf("%w: %s: its rows do not match its digest (a row was deleted, added, or put back as an older copy)", ErrCorrupt, d.path)
+	}
+	return nil
+}
+
 // load reads the whole state into st (which it replaces), in one read
 // transaction.
 func (d *DB) load(ctx context.Context, st *state.State) error {
@@ -593,6 +682,9 @@ func (d *DB) load(ctx context.Context, st *state.State) error {
 	if err := rows.Close(); err != nil {
 		return d.sqlErr("reading", err)
 	}
+	if string(meta["format"]) == formatV2 {
+		return errV2
+	}
 	if string(meta["format"]) != Format {
 		return fmt.Errorf("%w: %s has format %q, not %q", ErrCorrupt, d.path, meta["format"], Format)
 	}
@@ -610,7 +702,7 @@ func (d *DB) load(ctx context.Context, st *state.State) error {
 	st.Wipe()
 	*st = state.State{Secret: secret, Keys: map[string]*state.Key{}, Aliases: map[string]map[string]string{}, Grants: map[string]*state.Grant{}}
 	st.Track()
-	d.rows, d.ids, d.gen = map[string]row{}, map[name]string{}, -1
+	d.rows, d.ids, d.gen, d.digest = map[string]row{}, map[name]string{}, -1, [digestSize]byte{}
 	return d.refresh(ctx, tx, st)
 }
 
@@ -618,7 +710,8 @@ func (d *DB) load(ctx context.Context, st *state.State) error {
 // since st was last brought up to date and drops the rows that are gone.
 func (d *DB) refresh(ctx context.Context, tx *sql.Tx, st *state.State) error {
 	var gen int64
-	if err := tx.QueryRowContext(ctx, `SELECT value FROM keyport_meta WHERE name='generation'`).Scan(&gen); err != nil {
+	var digest []byte
+	if err := tx.QueryRowContext(ctx, `SELECT (SELECT value FROM keyport_meta WHERE name='generation'), (SELECT value FROM keyport_meta WHERE name='digest')`).Scan(&gen, &digest); err != nil {
 		return d.sqlErr("reading", err)
 	}
 	if gen == d.gen {
@@ -647,14 +740,14 @@ func (d *DB) refresh(ctx context.Context, tx *sql.Tx, st *state.State) error {
 				return d.sqlErr("reading", err)
 			}
 		}
-		n, err := d.apply(st, id, rec)
+		n, err := d.apply(st, id, rev, rec)
 		if err != nil {
 			return err
 		}
 		if old, ok := d.rows[id]; ok && old.name != n {
 			return fmt.Errorf("%w: %s: row %s changed what it holds", ErrCorrupt, d.path, id)
 		}
-		d.rows[id] = row{n, rev}
+		d.rows[id] = row{n, rev, d.rowMAC(id, rev)}
 		d.ids[n] = id
 	}
 	if err := rows.Err(); err != nil {
@@ -679,15 +772,22 @@ func (d *DB) refresh(ctx context.Context, tx *sql.Tx, st *state.State) error {
 		delete(d.ids, r.name)
 	}
 	st.TakeChanges()
+	d.digest = [digestSize]byte{}
+	for _, r := range d.rows {
+		xorInto(&d.digest, &r.mac)
+	}
+	if err := d.checkDigest(gen, digest); err != nil {
+		return err
+	}
 	d.gen = gen
 	return nil
 }
 
 // apply opens the sealed record of the row id and puts what it holds into st.
-func (d *DB) apply(st *state.State, id string, sealed []byte) (name, error) {
-	pt, err := d.open(id, sealed)
+func (d *DB) apply(st *state.State, id string, rev int64, sealed []byte) (name, error) {
+	pt, err := d.open(recordPlace(id, rev), sealed)
 	if err != nil {
-		return name{}, fmt.Errorf("%w: %s: the record of row %s does not open under the root key (moved or edited)", ErrCorrupt, d.path, id)
+		return name{}, fmt.Errorf("%w: %s: the record of row %s does not open under the root key (moved, edited or put back from an earlier generation)", ErrCorrupt, d.path, id)
 	}
 	defer clear(pt)
 	bad := func(what string) (name, error) {
@@ -807,7 +907,11 @@ func newDB(path string, root []byte) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DB{path: path, aead: a, idKey: idKey}, nil
+	digestKey, err := hkdf.Key(sha256.New, root, nil, "keyport local store v3 row digest", 32)
+	if err != nil {
+		return nil, err
+	}
+	return &DB{path: path, aead: a, idKey: idKey, digestKey: digestKey}, nil
 }
 
 const sealVersion = 1
@@ -820,15 +924,20 @@ func (d *DB) seal(place string, pt []byte) []byte {
 	if _, err := rand.Read(out[1:]); err != nil {
 		panic("keyport/local: crypto/rand failed: " + err.Error()) // crypto/rand never fails on supported platforms
 	}
-	return d.aead.Seal(out, out[1:], pt, ad(place))
+	return d.aead.Seal(out, out[1:], pt, ad(Format, place))
 }
 
 // open opens a record sealed for place.
 func (d *DB) open(place string, sealed []byte) ([]byte, error) {
+	return d.openFormat(Format, place, sealed)
+}
+
+// openFormat opens a record that a store of the format sealed for place.
+func (d *DB) openFormat(format, place string, sealed []byte) ([]byte, error) {
 	if len(sealed) < 1+chacha20poly1305.NonceSizeX+d.aead.Overhead() || sealed[0] != sealVersion {
 		return nil, errors.New("not a sealed record")
 	}
-	return d.aead.Open(nil, sealed[1:1+chacha20poly1305.NonceSizeX], sealed[1+chacha20poly1305.NonceSizeX:], ad(place))
+	return d.aead.Open(nil, sealed[1:1+chacha20poly1305.NonceSizeX], sealed[1+chacha20poly1305.NonceSizeX:], ad(format, place))
 }
 
-func ad(place string) []byte { return []byte(Format + "\x00" + place) }
+func ad(format, place string) []byte { return []byte(format + "\x00" + place) }

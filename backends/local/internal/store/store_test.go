@@ -8,10 +8,11 @@ import (
 	"github.com/keyport/keyport/backends/local/internal/state"
 )
 
-// FuzzRecord feeds arbitrary records, sealed at an arbitrary row (as a holder of
-// the root key could write them) or not sealed at all, to the code that reads a
-// store's rows: it never panics, refuses everything but a valid record at its own
-// row with ErrCorrupt, and what it accepts is at the row its name hashes to.
+// FuzzRecord feeds arbitrary records, sealed at an arbitrary row and rev (as a
+// holder of the root key could write them) or not sealed at all, to the code
+// that reads a store's rows at a rev: it never panics, refuses everything but a
+// valid record at its own row and rev with ErrCorrupt, and what it accepts is at
+// the row its name hashes to.
 func FuzzRecord(f *testing.F) {
 	root := sha256.Sum256([]byte("fuzz"))
 	d, err := newDB("fuzz.db", root[:])
@@ -27,25 +28,26 @@ func FuzzRecord(f *testing.F) {
 		f.Fatal(err)
 	}
 	id := d.rowID(name{kindKey, k.Account, k.ID})
-	f.Add(append([]byte("key:"), rec...), id, true)
-	f.Add([]byte(`alias:{"account":"111122223333","name":"alias/a","target":"x"}`), d.rowID(name{kindAlias, "111122223333", "alias/a"}), true)
-	f.Add([]byte(`grant:{"id":"g","keyId":"k","grantee":"111122223333","operations":["Decrypt"]}`), d.rowID(name{kind: kindGrant, id: "g"}), true)
-	f.Add([]byte("junk"), id, false)
-	f.Fuzz(func(t *testing.T, rec []byte, id string, seal bool) {
+	f.Add(append([]byte("key:"), rec...), id, int64(3), int64(3), true)
+	f.Add(append([]byte("key:"), rec...), id, int64(3), int64(2), true)
+	f.Add([]byte(`alias:{"account":"111122223333","name":"alias/a","target":"x"}`), d.rowID(name{kindAlias, "111122223333", "alias/a"}), int64(1), int64(1), true)
+	f.Add([]byte(`grant:{"id":"g","keyId":"k","grantee":"111122223333","operations":["Decrypt"]}`), d.rowID(name{kind: kindGrant, id: "g"}), int64(7), int64(7), true)
+	f.Add([]byte("junk"), id, int64(1), int64(1), false)
+	f.Fuzz(func(t *testing.T, rec []byte, id string, rev, sealedAt int64, seal bool) {
 		sealed := rec
 		if seal {
-			sealed = d.seal(id, rec)
+			sealed = d.seal(recordPlace(id, sealedAt), rec)
 		}
 		st := &state.State{Keys: map[string]*state.Key{}, Aliases: map[string]map[string]string{}, Grants: map[string]*state.Grant{}}
-		n, err := d.apply(st, id, sealed)
+		n, err := d.apply(st, id, rev, sealed)
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("error %v is not ErrCorrupt", err)
 			}
 			return
 		}
-		if !seal || d.rowID(n) != id {
-			t.Fatalf("accepted a record that is not sealed at its own row (%+v at %s)", n, id)
+		if !seal || sealedAt != rev || d.rowID(n) != id {
+			t.Fatalf("accepted a record that is not sealed at its own row and rev (%+v at %s, rev %d, sealed at %d)", n, id, rev, sealedAt)
 		}
 	})
 }
