@@ -2,7 +2,6 @@ package local_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -370,70 +369,100 @@ func TestStoreSurvivesSIGKILL(t *testing.T) {
 	t.Logf("%d kills over %d writer runs; %d keys committed and reported, %d in the store", kills, runs, len(committed), len(keys))
 }
 
-// TestConvertV1StoreConcurrently: two processes open one version 1 store at
-// once; one converts it while the other waits, and both see the same keys.
-func TestConvertV1StoreConcurrently(t *testing.T) {
-	_, root := readV1Expect(t)
-	path := copyFile(t, "store-v1.keyport", t.TempDir())
-	var wg sync.WaitGroup
-	outs := make([]string, 2)
-	for i := range outs {
-		cmd := helper(t, path, root, "count")
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out, err := cmd.CombinedOutput()
-			outs[i] = string(out)
-			if err != nil {
-				outs[i] += " (" + err.Error() + ")"
-			}
-		}()
-	}
-	wg.Wait()
-	// Account A has four keys in the file; the helpers run on the real clock,
-	// long past the 7-day deletion window of one of them.
-	for _, o := range outs {
-		if strings.TrimSpace(o) != "keys 3" {
-			t.Fatalf("a process opening the version 1 store: %q, want \"keys 3\"", o)
-		}
-	}
-	onlyStoreLeft(t, path)
+// oldStores are the stores of earlier formats that Open converts: version 1
+// (one sealed file) and keyport-local/v2 (SQLite, before the row digest). Both
+// hold the state readV1Expect describes.
+var oldStores = []struct{ file, format string }{
+	{"store-v1.keyport", "v1"},
+	{"store-v2.keyport", "keyport-local/v2"},
 }
 
-// TestConvertV1StoreKilled: processes converting a version 1 store are killed
-// with SIGKILL at random moments; the store is then either still the version 1
-// file or the converted database, never neither, and the next open converts or
+// TestConvertStoreConcurrently: two processes open one store of an earlier
+// format at once; one converts it while the other waits, and both see the same
+// keys.
+func TestConvertStoreConcurrently(t *testing.T) {
+	_, root := readV1Expect(t)
+	for _, old := range oldStores {
+		file := old.file
+		t.Run(file, func(t *testing.T) {
+			path := copyFile(t, file, t.TempDir())
+			var wg sync.WaitGroup
+			outs := make([]string, 2)
+			for i := range outs {
+				cmd := helper(t, path, root, "count")
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					out, err := cmd.CombinedOutput()
+					outs[i] = string(out)
+					if err != nil {
+						outs[i] += " (" + err.Error() + ")"
+					}
+				}()
+			}
+			wg.Wait()
+			// Account A has four keys in the file; the helpers run on the real
+			// clock, long past the 7-day deletion window of one of them.
+			for _, o := range outs {
+				if strings.TrimSpace(o) != "keys 3" {
+					t.Fatalf("a process opening %s: %q, want \"keys 3\"", file, o)
+				}
+			}
+			if f := storeFormat(t, path); f != "keyport-local/v3" {
+				t.Fatalf("after both processes: format %q", f)
+			}
+			onlyStoreLeft(t, path)
+		})
+	}
+}
+
+// TestConvertStoreKilled: processes converting a store of an earlier format
+// are killed with SIGKILL at random moments; the store is then either still the
+// old store or the converted one, never neither, and the next open converts or
 // opens it and removes what the killed conversions left.
-func TestConvertV1StoreKilled(t *testing.T) {
+func TestConvertStoreKilled(t *testing.T) {
 	ex, root := readV1Expect(t)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
-	// The helper's start takes a while, and varies with the machine's load: the
-	// first run measures it, and the kills land around it.
-	start := time.Now()
-	runHelperOK(t, helper(t, copyFile(t, "store-v1.keyport", t.TempDir()), root, "count"))
-	span := time.Since(start)
-	converted := 0
-	for range 12 {
-		dir := t.TempDir()
-		path := copyFile(t, "store-v1.keyport", dir)
-		cmd := helper(t, path, root, "count")
-		mustOK(t, cmd.Start())
-		time.Sleep(time.Duration(rng.Int64N(int64(span))))
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
-		if head, _ := os.ReadFile(path); bytes.HasPrefix(head, []byte("SQLite format 3\x00")) {
-			converted++
-		}
-		svc, err := local.Open(path, local.WithRootKey(root), local.WithClock(func() time.Time { return ex.Now }))
-		mustOK(t, err)
-		keys, aliases := listAll(t, svc.Client(local.Identity{Account: acctA}))
-		mustOK(t, svc.Close())
-		// Four keys of account A; three if the helper (on the real clock, long
-		// past the 7-day deletion window of one) got as far as its first call.
-		if (len(keys) != 4 && len(keys) != 3) || len(aliases) != 2 {
-			t.Fatalf("after a killed conversion: %d keys and %d aliases of account A, want 4 (or 3) and 2", len(keys), len(aliases))
-		}
-		onlyStoreLeft(t, path)
+	for _, old := range oldStores {
+		file := old.file
+		t.Run(file, func(t *testing.T) {
+			// The helper's start takes a while, and varies with the machine's
+			// load: the first run measures it, and the kills land around it.
+			start := time.Now()
+			runHelperOK(t, helper(t, copyFile(t, file, t.TempDir()), root, "count"))
+			span := time.Since(start)
+			converted := 0
+			for range 12 {
+				dir := t.TempDir()
+				path := copyFile(t, file, dir)
+				cmd := helper(t, path, root, "count")
+				mustOK(t, cmd.Start())
+				time.Sleep(time.Duration(rng.Int64N(int64(span))))
+				cmd.Process.Signal(syscall.SIGKILL)
+				cmd.Wait()
+				switch f := storeFormat(t, path); f {
+				case "keyport-local/v3":
+					converted++
+				case old.format:
+				default:
+					t.Fatalf("after a killed conversion of %s: format %q", file, f)
+				}
+				svc, err := local.Open(path, local.WithRootKey(root), local.WithClock(func() time.Time { return ex.Now }))
+				mustOK(t, err)
+				keys, aliases := listAll(t, svc.Client(local.Identity{Account: acctA}))
+				mustOK(t, svc.Close())
+				// Four keys of account A; three if the helper (on the real clock,
+				// long past the 7-day deletion window of one) got as far as its
+				// first call.
+				if (len(keys) != 4 && len(keys) != 3) || len(aliases) != 2 {
+					t.Fatalf("after a killed conversion: %d keys and %d aliases of account A, want 4 (or 3) and 2", len(keys), len(aliases))
+				}
+				if f := storeFormat(t, path); f != "keyport-local/v3" {
+					t.Fatalf("after the next open: format %q", f)
+				}
+				onlyStoreLeft(t, path)
+			}
+			t.Logf("12 kills within %v of the start: %d after the helper converted the store", span, converted)
+		})
 	}
-	t.Logf("12 kills within %v of the start: %d after the helper converted the store", span, converted)
 }

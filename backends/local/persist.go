@@ -20,12 +20,14 @@ var (
 	ErrNoStore = store.ErrNoStore
 	// ErrForeignStore: the file is not a keyport local store.
 	ErrForeignStore = store.ErrForeign
-	// ErrCorruptStore: the store is damaged, or a record was moved or edited.
+	// ErrCorruptStore: the store is damaged, or a record was moved or edited,
+	// or a row was deleted, added or put back as an older copy.
 	ErrCorruptStore = store.ErrCorrupt
 	// ErrWrongRootKey: the store was written under another root key.
 	ErrWrongRootKey = store.ErrWrongKey
 	// ErrReadOnlyStore: a change to a store whose file mode gives its owner no
-	// write permission (0444, say), which is opened read-only.
+	// write permission (0444, say), which is opened read-only; or Open of such a
+	// store in the format keyport-local/v2, which must be converted first.
 	ErrReadOnlyStore = store.ErrReadOnly
 )
 

@@ -24,11 +24,17 @@
 // grant is a record sealed with XChaCha20-Poly1305 under a key derived from the
 // root key, in a row whose id is an HMAC of the key's ARN (alias's ARN, grant's
 // ID): the file names no key, alias or account in the clear, and a record moved
-// to another row or edited is refused (ErrCorruptStore). What is not detected:
-// a deleted row, or an older sealed copy of the same row put back (whoever can
-// write the file can also put back an older copy of all of it). Stores in the
-// format of keyport before issue 9 (one sealed file, replaced whole by every
-// change) are converted on the first Open (see WithLegacyRootKey).
+// to another row or edited is refused (ErrCorruptStore). Each record is sealed
+// to the generation that wrote it, and a sealed digest of every row's id and
+// generation is checked on every Open and refresh, so a deleted row, an added
+// one, or an older sealed copy of a row put back is refused too
+// (ErrCorruptStore), also under a service that has the store open. What is not
+// detected is the whole file put back as an earlier copy: nothing inside a file
+// can tell that it is not the newest. Stores in the format of keyport before
+// issue 9 (one sealed file, replaced whole by every change) are converted on
+// the first Open (see WithLegacyRootKey); stores of format keyport-local/v2
+// (before the digest) are converted in place on the first writable Open, in one
+// transaction.
 //
 // The root key is 32 random bytes in base64 or hex (ParseRootKey,
 // GenerateRootKey), from WithRootKey, a file only its owner may read
