@@ -55,7 +55,17 @@ func TestConvertV2Store(t *testing.T) {
 			t.Fatalf("a refused conversion left format %q", f)
 		}
 		db := rawDB(t, path)
-		ids, recs := records(t, db, "key")
+		var ids []string
+		var recs [][]byte
+		rows, err := db.Query(`SELECT id, record FROM keyport_records WHERE kind='key' ORDER BY id`)
+		mustOK(t, err)
+		for rows.Next() {
+			var id string
+			var rec []byte
+			mustOK(t, rows.Scan(&id, &rec))
+			ids, recs = append(ids, id), append(recs, rec)
+		}
+		mustOK(t, rows.Err())
 		_, err = db.Exec(`UPDATE keyport_records SET record=? WHERE id=?`, recs[1], ids[0])
 		mustOK(t, err)
 		mustOK(t, db.Close())
@@ -73,7 +83,7 @@ func TestConvertV2Store(t *testing.T) {
 		db := rawDB(t, path)
 		var gen int64
 		mustOK(t, db.QueryRow(`SELECT value FROM keyport_meta WHERE name='generation'`).Scan(&gen))
-		rowsBefore := rawRows(t, db)
+		rowsBefore := rawRows(t, db, "keyport_records")
 		mustOK(t, db.Close())
 
 		clk := &clock{t: ex.Now.Add(day)}
@@ -85,12 +95,22 @@ func TestConvertV2Store(t *testing.T) {
 		db = rawDB(t, path)
 		var now int64
 		mustOK(t, db.QueryRow(`SELECT value FROM keyport_meta WHERE name='generation'`).Scan(&now))
-		rowsAfter := rawRows(t, db)
+		rowsAfter := rawRows(t, db, "keyport_rows")
+		var v2Tables int
+		mustOK(t, db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE name='keyport_records'`).Scan(&v2Tables))
 		mustOK(t, db.Close())
+		// A process of the v2 code that still has the store open must fail at
+		// its next read rather than write a v2 record into the v3 store.
+		if v2Tables != 0 {
+			t.Fatalf("the v2 table keyport_records is still there after the conversion")
+		}
 		if now != gen+1 || len(rowsAfter) != len(rowsBefore) {
 			t.Fatalf("generation %d -> %d, %d rows -> %d", gen, now, len(rowsBefore), len(rowsAfter))
 		}
 		for id, r := range rowsAfter {
+			if r.kind != rowsBefore[id].kind {
+				t.Fatalf("row %s: kind %q, was %q", id, r.kind, rowsBefore[id].kind)
+			}
 			if r.rev != now || bytes.Equal(r.record, rowsBefore[id].record) {
 				t.Fatalf("row %s: rev %d (generation %d), record resealed: %v", id, r.rev, now, !bytes.Equal(r.record, rowsBefore[id].record))
 			}

@@ -13,17 +13,18 @@ import (
 	"github.com/keyport/keyport/internal/kmstest"
 )
 
-// rawRow is one row of keyport_records as the file holds it.
+// rawRow is one row of the records table as the file holds it.
 type rawRow struct {
 	kind   string
 	rev    int64
 	record []byte
 }
 
-// rawRows returns every row of the store's records, by id.
-func rawRows(t *testing.T, db *sql.DB) map[string]rawRow {
+// rawRows returns every row of the store's records table (keyport_rows;
+// keyport_records in format keyport-local/v2), by id.
+func rawRows(t *testing.T, db *sql.DB, table string) map[string]rawRow {
 	t.Helper()
-	rows, err := db.Query(`SELECT id, kind, rev, record FROM keyport_records`)
+	rows, err := db.Query(`SELECT id, kind, rev, record FROM ` + table)
 	mustOK(t, err)
 	defer rows.Close()
 	out := map[string]rawRow{}
@@ -65,7 +66,7 @@ func newRollbackFixture(t *testing.T) *rollbackFixture {
 	mustOK(t, err)
 	mustOK(t, os.WriteFile(f.earlier, raw, 0o600))
 	db := rawDB(t, f.path)
-	f.before, f.beforeDigest, f.beforeGen = rawRows(t, db), rawMeta(t, db, "digest"), rawMeta(t, db, "generation")
+	f.before, f.beforeDigest, f.beforeGen = rawRows(t, db, "keyport_rows"), rawMeta(t, db, "digest"), rawMeta(t, db, "generation")
 	mustOK(t, db.Close())
 
 	svc, err := local.Open(f.path, local.WithRootKey(rootKey(1)))
@@ -76,7 +77,7 @@ func newRollbackFixture(t *testing.T) *rollbackFixture {
 	mustOK(t, svc.Close())
 
 	db = rawDB(t, f.path)
-	f.after = rawRows(t, db)
+	f.after = rawRows(t, db, "keyport_rows")
 	mustOK(t, db.Close())
 	for id, r := range f.before {
 		now, ok := f.after[id]
@@ -130,24 +131,24 @@ func TestStoreRowRollback(t *testing.T) {
 		edit func(db *sql.DB)
 	}{
 		{"key row put back as it was before it was disabled", func(db *sql.DB) {
-			execOne(t, db, `UPDATE keyport_records SET rev=?, record=? WHERE id=?`, old.rev, old.record, f.keyRow)
+			execOne(t, db, `UPDATE keyport_rows SET rev=?, record=? WHERE id=?`, old.rev, old.record, f.keyRow)
 		}},
 		{"key row's earlier record at its current rev", func(db *sql.DB) {
-			execOne(t, db, `UPDATE keyport_records SET record=? WHERE id=?`, old.record, f.keyRow)
+			execOne(t, db, `UPDATE keyport_rows SET record=? WHERE id=?`, old.record, f.keyRow)
 		}},
 		{"deleted alias row put back", func(db *sql.DB) {
 			r := f.before[f.deletedAliasRow]
-			execOne(t, db, `INSERT INTO keyport_records(id, kind, rev, record) VALUES(?, ?, ?, ?)`, f.deletedAliasRow, r.kind, r.rev, r.record)
+			execOne(t, db, `INSERT INTO keyport_rows(id, kind, rev, record) VALUES(?, ?, ?, ?)`, f.deletedAliasRow, r.kind, r.rev, r.record)
 		}},
 		{"a key row deleted", func(db *sql.DB) {
-			execOne(t, db, `DELETE FROM keyport_records WHERE id=?`, f.keyRow)
+			execOne(t, db, `DELETE FROM keyport_rows WHERE id=?`, f.keyRow)
 		}},
 		{"key row and the earlier digest put back", func(db *sql.DB) {
-			execOne(t, db, `UPDATE keyport_records SET rev=?, record=? WHERE id=?`, old.rev, old.record, f.keyRow)
+			execOne(t, db, `UPDATE keyport_rows SET rev=?, record=? WHERE id=?`, old.rev, old.record, f.keyRow)
 			execOne(t, db, `UPDATE keyport_meta SET value=? WHERE name='digest'`, f.beforeDigest)
 		}},
 		{"key row, the earlier digest and generation put back, a newer change kept", func(db *sql.DB) {
-			execOne(t, db, `UPDATE keyport_records SET rev=?, record=? WHERE id=?`, old.rev, old.record, f.keyRow)
+			execOne(t, db, `UPDATE keyport_rows SET rev=?, record=? WHERE id=?`, old.rev, old.record, f.keyRow)
 			execOne(t, db, `UPDATE keyport_meta SET value=? WHERE name='digest'`, f.beforeDigest)
 			execOne(t, db, `UPDATE keyport_meta SET value=CAST(? AS INTEGER) WHERE name='generation'`, string(f.beforeGen))
 		}},
@@ -203,7 +204,7 @@ func TestStoreRowRollbackWhileOpen(t *testing.T) {
 	kmstest.WantKind(t, err, backends.ErrDisabled, "Encrypt under the disabled key")
 	db := rawDB(t, f.path)
 	old := f.before[f.keyRow]
-	execOne(t, db, `UPDATE keyport_records SET rev=?, record=? WHERE id=?`, old.rev, old.record, f.keyRow)
+	execOne(t, db, `UPDATE keyport_rows SET rev=?, record=? WHERE id=?`, old.rev, old.record, f.keyRow)
 	execOne(t, db, `UPDATE keyport_meta SET value=value+1 WHERE name='generation'`)
 	mustOK(t, db.Close())
 	for i := range 3 {

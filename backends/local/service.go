@@ -34,7 +34,8 @@
 // issue 9 (one sealed file, replaced whole by every change) are converted on
 // the first Open (see WithLegacyRootKey); stores of format keyport-local/v2
 // (before the digest) are converted in place on the first writable Open, in one
-// transaction.
+// transaction; a process of the earlier code that still has the store open
+// fails at its next call (its table is gone) rather than write into it.
 //
 // The root key is 32 random bytes in base64 or hex (ParseRootKey,
 // GenerateRootKey), from WithRootKey, a file only its owner may read

@@ -116,7 +116,7 @@ func rawDB(t *testing.T, path string) *sql.DB {
 // records returns the ids and records of the store's rows of a kind.
 func records(t *testing.T, db *sql.DB, kind string) (ids []string, recs [][]byte) {
 	t.Helper()
-	rows, err := db.Query(`SELECT id, record FROM keyport_records WHERE kind=? ORDER BY id`, kind)
+	rows, err := db.Query(`SELECT id, record FROM keyport_rows WHERE kind=? ORDER BY id`, kind)
 	mustOK(t, err)
 	defer rows.Close()
 	for rows.Next() {
@@ -177,9 +177,9 @@ func TestStoreBadFiles(t *testing.T) {
 			if len(ids) < 2 {
 				t.Fatalf("fewer than two %s rows", kind)
 			}
-			_, err := db.Exec(`UPDATE keyport_records SET record=? WHERE id=?`, recs[1], ids[0])
+			_, err := db.Exec(`UPDATE keyport_rows SET record=? WHERE id=?`, recs[1], ids[0])
 			mustOK(t, err)
-			_, err = db.Exec(`UPDATE keyport_records SET record=? WHERE id=?`, recs[0], ids[1])
+			_, err = db.Exec(`UPDATE keyport_rows SET record=? WHERE id=?`, recs[0], ids[1])
 			mustOK(t, err)
 		}
 	}
@@ -188,13 +188,13 @@ func TestStoreBadFiles(t *testing.T) {
 			ids, recs := records(t, db, kind)
 			rec := bytes.Clone(recs[0])
 			rec[len(rec)/2] ^= 1
-			_, err := db.Exec(`UPDATE keyport_records SET record=? WHERE id=?`, rec, ids[0])
+			_, err := db.Exec(`UPDATE keyport_rows SET record=? WHERE id=?`, rec, ids[0])
 			mustOK(t, err)
 		}
 	}
 	moveRow := func(db *sql.DB) {
 		ids, _ := records(t, db, "key")
-		_, err := db.Exec(`UPDATE keyport_records SET id=? WHERE id=?`, strings.Repeat("0", 64), ids[0])
+		_, err := db.Exec(`UPDATE keyport_rows SET id=? WHERE id=?`, strings.Repeat("0", 64), ids[0])
 		mustOK(t, err)
 	}
 	for _, tc := range []struct {
@@ -244,7 +244,7 @@ func TestStoreTamperedWhileOpen(t *testing.T) {
 	mustOK(t, err)
 	db := rawDB(t, path)
 	ids, recs := records(t, db, "alias")
-	_, err = db.Exec(`UPDATE keyport_records SET record=?, rev=rev+100 WHERE id=?`, recs[1], ids[0])
+	_, err = db.Exec(`UPDATE keyport_rows SET record=?, rev=rev+100 WHERE id=?`, recs[1], ids[0])
 	mustOK(t, err)
 	_, err = db.Exec(`UPDATE keyport_meta SET value=value+100 WHERE name='generation'`)
 	mustOK(t, err)

@@ -228,14 +228,16 @@ func removeStale(path string) error {
 var errV2 = errors.New("keyport local store in format " + formatV2)
 
 // upgradeV2 converts a store of format keyport-local/v2 in place, in one write
-// transaction: it opens every record as v2 sealed it (to its row id alone) and
-// checks that it names what hashes to its row, reseals it to its row and a new
-// generation, reseals the meta values to the new format, writes the digest and
-// only then the new format. A process killed during it leaves the v2 store as
-// it was (SQLite rolls the transaction back); a process that finds the store
-// converted when it gets the write lock does nothing. A process of the v2 code
-// with the store open finds at its next call that no record opens as it
-// expects, and refuses to go on (ErrCorrupt) rather than write v2 records.
+// transaction: it opens every record of keyport_records as v2 sealed it (to its
+// row id alone), checks that it names what hashes to its row, reseals it to its
+// row and a new generation into keyport_rows, drops keyport_records, reseals
+// the meta values to the new format, writes the digest and only then the new
+// format. A process killed during it leaves the v2 store as it was (SQLite
+// rolls the transaction back); a process that finds the store converted when it
+// gets the write lock does nothing. A process of the v2 code that has the store
+// open finds the generation changed at its next call, and its next read of
+// keyport_records fails (no such table), so it writes nothing, even into a store
+// that was empty (where it would find no record failing to open).
 func (d *DB) upgradeV2(ctx context.Context) error {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -277,8 +279,8 @@ func (d *DB) upgradeV2(ctx context.Context) error {
 	gen++
 	d.meta = Meta{Region: string(meta["region"]), Partition: string(meta["partition"])}
 	type resealed struct {
-		id     string
-		record []byte
+		id, kind string
+		record   []byte
 	}
 	var out []resealed
 	recs, err := tx.QueryContext(ctx, `SELECT id, record FROM keyport_records`)
@@ -304,21 +306,28 @@ func (d *DB) upgradeV2(ctx context.Context) error {
 		}
 		sealed := d.seal(recordPlace(id, gen), pt)
 		clear(pt)
-		if _, err := d.apply(scratch, id, gen, sealed); err != nil {
+		n, err := d.apply(scratch, id, gen, sealed)
+		if err != nil {
 			recs.Close()
 			return err
 		}
 		mac := d.rowMAC(id, gen)
 		xorInto(&d.digest, &mac)
-		out = append(out, resealed{id, sealed})
+		out = append(out, resealed{id, n.kind, sealed}) // the kind its record names
 	}
 	if err := recs.Close(); err != nil {
 		return d.sqlErr("reading", err)
 	}
+	if _, err := tx.ExecContext(ctx, rowsSchema); err != nil {
+		return d.sqlErr("converting", err)
+	}
 	for _, r := range out {
-		if _, err := tx.ExecContext(ctx, `UPDATE keyport_records SET rev=?, record=? WHERE id=?`, gen, r.record, r.id); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO keyport_rows(id, kind, rev, record) VALUES(?, ?, ?, ?)`, r.id, r.kind, gen, r.record); err != nil {
 			return d.sqlErr("converting", err)
 		}
+	}
+	if _, err := tx.ExecContext(ctx, `DROP TABLE keyport_records`); err != nil {
+		return d.sqlErr("converting", err)
 	}
 	for name, value := range map[string][]byte{"check": d.seal("meta/check", []byte(Format)), "secret": d.seal("meta/secret", secret)} {
 		if _, err := tx.ExecContext(ctx, `UPDATE keyport_meta SET value=? WHERE name=?`, value, name); err != nil {

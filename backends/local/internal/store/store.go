@@ -2,7 +2,7 @@
 // (modernc.org/sqlite: pure Go, write-ahead log), which several processes may
 // open at once.
 //
-// Every key, alias and grant is one row of keyport_records. Its id is an HMAC,
+// Every key, alias and grant is one row of keyport_rows. Its id is an HMAC,
 // under a key derived from the root key, of what it is (a key's ARN, an alias's
 // ARN, a grant's ID), so the file names no key, alias or account in the clear.
 // Its record (package state's encoding) is sealed under another key derived from
@@ -32,13 +32,14 @@
 //	    that tells a wrong root key from a damaged store), secret (sealed: the MAC
 //	    key of grant tokens), digest (sealed: the generation, then the XOR of
 //	    the rows' HMACs)
-//	keyport_records(id PRIMARY KEY, kind, rev, record): kind is key, alias or
+//	keyport_rows(id PRIMARY KEY, kind, rev, record): kind is key, alias or
 //	    grant; rev the generation that last wrote the row, so that a refresh
 //	    opens only the records that changed
 //
 // Format keyport-local/v2 (before the digest: records sealed to their id
-// alone) is converted in place on the first writable Open, in one transaction
-// that reseals every record at a new generation (see upgradeV2).
+// alone, in a table keyport_records) is converted in place on the first
+// writable Open, in one transaction that reseals every record at a new
+// generation into keyport_rows and drops keyport_records (see upgradeV2).
 package store
 
 import (
@@ -149,7 +150,10 @@ const (
 
 const schema = `
 CREATE TABLE IF NOT EXISTS keyport_meta(name TEXT PRIMARY KEY, value BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS keyport_records(id TEXT PRIMARY KEY, kind TEXT NOT NULL, rev INTEGER NOT NULL, record BLOB NOT NULL);
+` + rowsSchema
+
+const rowsSchema = `
+CREATE TABLE IF NOT EXISTS keyport_rows(id TEXT PRIMARY KEY, kind TEXT NOT NULL, rev INTEGER NOT NULL, record BLOB NOT NULL);
 `
 
 // busyTimeout is how long SQLite waits for another process's write lock.
@@ -513,7 +517,7 @@ func (d *DB) write(ctx context.Context, tx *sql.Tx, st *state.State, ch *state.C
 		clear(rec)
 		sealed := d.seal(recordPlace(id, gen), full)
 		clear(full)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO keyport_records(id, kind, rev, record) VALUES(?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET rev=excluded.rev, record=excluded.record`, id, n.kind, gen, sealed); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO keyport_rows(id, kind, rev, record) VALUES(?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET rev=excluded.rev, record=excluded.record`, id, n.kind, gen, sealed); err != nil {
 			return d.sqlErr("writing", err)
 		}
 		if old, ok := d.rows[id]; ok {
@@ -530,7 +534,7 @@ func (d *DB) write(ctx context.Context, tx *sql.Tx, st *state.State, ch *state.C
 		if !ok {
 			return nil // made and deleted within the transaction, or never written
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM keyport_records WHERE id=?`, id); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM keyport_rows WHERE id=?`, id); err != nil {
 			return d.sqlErr("writing", err)
 		}
 		old := d.rows[id]
@@ -717,7 +721,7 @@ func (d *DB) refresh(ctx context.Context, tx *sql.Tx, st *state.State) error {
 	if gen == d.gen {
 		return nil
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, rev, CASE WHEN rev > ? THEN record END FROM keyport_records`, d.gen)
+	rows, err := tx.QueryContext(ctx, `SELECT id, rev, CASE WHEN rev > ? THEN record END FROM keyport_rows`, d.gen)
 	if err != nil {
 		return d.sqlErr("reading", err)
 	}
@@ -736,7 +740,7 @@ func (d *DB) refresh(ctx context.Context, tx *sql.Tx, st *state.State) error {
 		}
 		if rec == nil {
 			// Not newer than the cache, yet not in it at that rev: read it whole.
-			if err := tx.QueryRowContext(ctx, `SELECT record FROM keyport_records WHERE id=?`, id).Scan(&rec); err != nil {
+			if err := tx.QueryRowContext(ctx, `SELECT record FROM keyport_rows WHERE id=?`, id).Scan(&rec); err != nil {
 				return d.sqlErr("reading", err)
 			}
 		}
