@@ -244,22 +244,9 @@ func (d *DB) upgradeV2(ctx context.Context) error {
 		return d.sqlErr("locking", err)
 	}
 	defer tx.Rollback()
-	meta := map[string][]byte{}
-	rows, err := tx.QueryContext(ctx, `SELECT name, value FROM keyport_meta`)
+	meta, err := d.readMeta(ctx, tx)
 	if err != nil {
-		return d.sqlErr("reading", err)
-	}
-	for rows.Next() {
-		var name string
-		var value []byte
-		if err := rows.Scan(&name, &value); err != nil {
-			rows.Close()
-			return d.sqlErr("reading", err)
-		}
-		meta[name] = value
-	}
-	if err := rows.Close(); err != nil {
-		return d.sqlErr("reading", err)
+		return err
 	}
 	if string(meta["format"]) != formatV2 {
 		return nil // converted by another process meanwhile; load checks what it is

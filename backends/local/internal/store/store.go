@@ -661,6 +661,28 @@ func (d *DB) checkDigest(gen int64, sealed []byte) error {
 	return nil
 }
 
+// readMeta reads the rows of keyport_meta within tx.
+func (d *DB) readMeta(ctx context.Context, tx *sql.Tx) (map[string][]byte, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT name, value FROM keyport_meta`)
+	if err != nil {
+		return nil, d.sqlErr("reading", err)
+	}
+	defer rows.Close()
+	meta := map[string][]byte{}
+	for rows.Next() {
+		var name string
+		var value []byte
+		if err := rows.Scan(&name, &value); err != nil {
+			return nil, d.sqlErr("reading", err)
+		}
+		meta[name] = value
+	}
+	if err := rows.Err(); err != nil {
+		return nil, d.sqlErr("reading", err)
+	}
+	return meta, nil
+}
+
 // load reads the whole state into st (which it replaces), in one read
 // transaction.
 func (d *DB) load(ctx context.Context, st *state.State) error {
@@ -669,22 +691,9 @@ func (d *DB) load(ctx context.Context, st *state.State) error {
 		return d.sqlErr("reading", err)
 	}
 	defer tx.Rollback()
-	meta := map[string][]byte{}
-	rows, err := tx.QueryContext(ctx, `SELECT name, value FROM keyport_meta`)
+	meta, err := d.readMeta(ctx, tx)
 	if err != nil {
-		return d.sqlErr("reading", err)
-	}
-	for rows.Next() {
-		var name string
-		var value []byte
-		if err := rows.Scan(&name, &value); err != nil {
-			rows.Close()
-			return d.sqlErr("reading", err)
-		}
-		meta[name] = value
-	}
-	if err := rows.Close(); err != nil {
-		return d.sqlErr("reading", err)
+		return err
 	}
 	if string(meta["format"]) == formatV2 {
 		return errV2
