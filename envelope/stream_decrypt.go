@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"math"
 	"sync"
 
 	"github.com/keyport/keyport/backends"
@@ -19,8 +20,13 @@ import (
 // of frames at a time (256 KiB, 1 MiB with workers) straight into its buffer (one
 // copy) and decrypts the batch into one piece of plaintext (one write); with
 // Workers > 1 the batches are decrypted on several goroutines while the next are
-// read. Memory is bounded by a few batches per worker; a non-framed (legacy) body
-// is held whole.
+// read. When the input is also an [io.ReaderAt] and an [io.Seeker] (an
+// *os.File of a regular file, a *bytes.Reader, an *io.SectionReader) and the
+// suite is unsigned, each worker reads its own batches (ReadAt at the batch's
+// offset, which the frame layout gives), so the copy out of the input is spread
+// over the cores too; the input's position afterwards is then unspecified, as
+// it is after reading ahead. Memory is bounded by a few batches per worker; a
+// non-framed (legacy) body is held whole.
 // A Decrypter is not safe for concurrent use; call Close to release its workers
 // if you stop reading before the end.
 type Decrypter struct {
@@ -34,6 +40,10 @@ type Decrypter struct {
 	err    error
 	single *dbatch // the batch of the sequential mode
 	par    *decPipeline
+	// at, when not nil, is the input as an io.ReaderAt whose body starts at
+	// atBody: the workers read their batches from it.
+	at     io.ReaderAt
+	atBody int64
 }
 
 var _ io.Reader = (*Decrypter)(nil)
@@ -47,11 +57,14 @@ type dbatch struct {
 }
 
 // decPipeline decrypts batches on workers: each worker reads the next batch
-// (one at a time, in order, under mu) and then decrypts it, so a batch is read
-// and decrypted by the same core; the reader takes the batches in order.
+// (one at a time, in order, under mu; or, from an io.ReaderAt, it takes the next
+// batch's number under mu and reads it at its offset while others read theirs)
+// and then decrypts it, so a batch is read and decrypted by the same core; the
+// reader takes the batches in order.
 type decPipeline struct {
-	mu       sync.Mutex // held while a batch is read
+	mu       sync.Mutex // held while a batch is read (or numbered)
 	ended    bool       // the last batch (or an error) is read; mu guards it
+	next     int        // the number of the next batch (io.ReaderAt); mu guards it
 	pending  chan *dbatch
 	free     chan *dbatch
 	stop     chan struct{}
@@ -83,11 +96,43 @@ func NewDecrypter(ctx context.Context, r io.Reader, opts DecryptOptions) (*Decry
 	}
 	d := &Decrypter{ctx: ctx, sess: sess, res: res, rd: body.NewReader(br, sess.frameLen, !framed, batchFrames, sess.verifier)}
 	if n > 1 && framed {
+		if sess.verifier == nil {
+			d.at, d.atBody = readerAt(r, br)
+		}
 		d.par = d.start(n)
 	} else {
 		d.single = &dbatch{}
 	}
 	return d, nil
+}
+
+// readerAt returns r as an io.ReaderAt and the offset in it of what br (which
+// reads r) has not yet handed out, or nil if r is not both an io.ReaderAt and an
+// io.Seeker that knows its position (a pipe is not).
+func readerAt(r io.Reader, br *bufio.Reader) (io.ReaderAt, int64) {
+	ra, ok := r.(io.ReaderAt)
+	s, ok2 := r.(io.Seeker)
+	if !ok || !ok2 {
+		return nil, 0
+	}
+	pos, err := s.Seek(0, io.SeekCurrent)
+	if err != nil || pos < int64(br.Buffered()) {
+		return nil, 0
+	}
+	return ra, pos - int64(br.Buffered())
+}
+
+// fillAt reads batch k into b from d.at, through br (the worker's, reused).
+func (d *Decrypter) fillAt(b *dbatch, k int, br **bufio.Reader) error {
+	off := d.atBody + int64(k)*int64(d.rd.BatchBytes())
+	sr := io.NewSectionReader(d.at, off, math.MaxInt64-off)
+	if *br == nil {
+		*br = bufio.NewReaderSize(sr, 4<<10) // batches are read past it, straight into their buffer
+	} else {
+		(*br).Reset(sr)
+	}
+	rd := d.rd.ReaderAt(*br, k)
+	return rd.Fill(d.ctx, &b.Batch)
 }
 
 // Result describes the message: suite, encryption context, header.
@@ -111,8 +156,18 @@ func (d *Decrypter) start(n int) *decPipeline {
 	for range nb {
 		p.free <- &dbatch{done: make(chan struct{}, 1)} // one signal per use, reused
 	}
+	// end marks the last batch (or an error) read and ends pending once; the
+	// caller holds mu. Batches already numbered past the end (io.ReaderAt)
+	// stay in pending behind the last one, which the reader stops at.
+	end := func() {
+		if !p.ended {
+			p.ended = true
+			close(p.pending)
+		}
+	}
 	for range n + 1 {
 		go func() {
+			var br *bufio.Reader // this worker's, for io.ReaderAt
 			for {
 				var b *dbatch
 				select {
@@ -123,20 +178,33 @@ func (d *Decrypter) start(n int) *decPipeline {
 				p.mu.Lock()
 				select {
 				case <-p.stop: // Close: read no further
-					p.ended = true
+					end()
 				default:
 				}
 				if p.ended {
 					p.mu.Unlock()
 					return
 				}
-				err := d.fill(b)
-				p.pending <- b // in the order of the input
-				if err != nil || b.Last {
-					p.ended = true
-					close(p.pending)
+				var err error
+				if d.at != nil {
+					k := p.next
+					p.next++
+					p.pending <- b // in the order of the input
+					p.mu.Unlock()
+					err = d.fillAt(b, k, &br)
+					if err != nil || b.Last {
+						p.mu.Lock()
+						end()
+						p.mu.Unlock()
+					}
+				} else {
+					err = d.fill(b)
+					p.pending <- b // in the order of the input
+					if err != nil || b.Last {
+						end()
+					}
+					p.mu.Unlock()
 				}
-				p.mu.Unlock()
 				if err == nil {
 					err = d.open(b)
 				}
