@@ -193,3 +193,52 @@ func TestKeyReferenceForms(t *testing.T) {
 		t.Fatal("the migrated file does not open with the key ARN")
 	}
 }
+
+// TestDecryptFile: a message file of several batches decrypts whole (the
+// Decrypter reads a regular file at offsets on every core), its summary counts
+// the message's bytes as stdin's does, and the file cut at a batch's edge or
+// followed by a byte fails with nothing written.
+func TestDecryptFile(t *testing.T) {
+	w := newWorld(t)
+	w.key(t, "alias/a")
+	pt := randBytes(3<<20 + 5) // 4 KiB frames: three batches of 1 MiB and a bit
+	in, enc, out := filepath.Join(w.dir, "pt"), filepath.Join(w.dir, "msg"), filepath.Join(w.dir, "out")
+	if err := os.WriteFile(in, pt, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.must(t, nil, "encrypt", "--key", "alias/a", "--suite", "0x0478", "-o", enc, in)
+	msg, err := os.ReadFile(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stdin := range []bool{false, true} {
+		args := []string{"decrypt", "-o", out, "--output", "json", enc}
+		var input []byte
+		if stdin {
+			args, input = args[:len(args)-1], msg
+		}
+		var s messageSummary
+		if err := json.Unmarshal([]byte(w.must(t, input, args...)), &s); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(out)
+		if err != nil || !bytes.Equal(got, pt) || s.MessageBytes != int64(len(msg)) || s.PlaintextBytes != int64(len(pt)) {
+			t.Fatalf("stdin %v: plaintext equal %v (%v); summary: %d message bytes (want %d), %d plaintext bytes", stdin, bytes.Equal(got, pt), err, s.MessageBytes, len(msg), s.PlaintextBytes)
+		}
+		os.Remove(out)
+	}
+	os.Remove(in)
+	for name, bad := range map[string][]byte{
+		"cut at 2 MiB":  msg[:2<<20],
+		"trailing byte": append(bytes.Clone(msg), 0),
+	} {
+		if err := os.WriteFile(enc, bad, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, _, errs := w.kp(t, nil, "decrypt", "-o", out, enc)
+		if code != ExitFailure || !strings.Contains(errs, "InvalidCiphertextException") {
+			t.Errorf("%s: exit %d, stderr %q", name, code, errs)
+		}
+		assertEntries(t, w.dir, "keys.db", "msg")
+	}
+}

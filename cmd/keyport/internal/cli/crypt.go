@@ -237,8 +237,17 @@ after part of its plaintext has been written.`,
 				return err
 			}
 			defer w.Discard()
+			// The message's size for the summary: a regular file's rest (a
+			// message decrypts only if it ends where the input ends), else
+			// counted as read, which hides the file's io.ReaderAt.
 			size := &counter{}
-			d, err := envelope.NewDecrypter(cmd.Context(), io.TeeReader(in, size), envelope.DecryptOptions{
+			src := in
+			if n, ok := remaining(in); ok {
+				size.n = n
+			} else {
+				src = io.TeeReader(in, size)
+			}
+			d, err := envelope.NewDecrypter(cmd.Context(), src, envelope.DecryptOptions{
 				Keyring:           kr,
 				EncryptionContext: ec.value(),
 				CommitmentPolicy:  policy,

@@ -108,19 +108,40 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// openInput opens the one positional argument, or stdin for none or "-".
+// openInput opens the one positional argument, or stdin for none or "-". A
+// file comes back as its *os.File, unbuffered: the Encrypter reads it straight
+// into its batches, and the Decrypter reads a regular file's batches at their
+// offsets on every core (envelope.NewDecrypter); both buffer what else they read.
 func (a *app) openInput(args []string) (io.Reader, func(), error) {
 	switch {
 	case len(args) > 1:
 		return nil, nil, usagef("one input file at most, got %d", len(args))
 	case len(args) == 0 || args[0] == "-":
-		return bufio.NewReaderSize(a.stdin, 64<<10), func() {}, nil
+		return a.stdin, func() {}, nil
 	}
 	f, err := os.Open(args[0])
 	if err != nil {
 		return nil, nil, err
 	}
-	return bufio.NewReaderSize(f, 64<<10), func() { f.Close() }, nil
+	return f, func() { f.Close() }, nil
+}
+
+// remaining returns the bytes of in from its position to its end when in is a
+// regular file (or anything else that can seek and says its size).
+func remaining(in io.Reader) (int64, bool) {
+	f, ok := in.(*os.File)
+	if !ok {
+		return 0, false
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return 0, false
+	}
+	pos, err := f.Seek(0, io.SeekCurrent)
+	if err != nil || pos > fi.Size() {
+		return 0, false
+	}
+	return fi.Size() - pos, true
 }
 
 // maxBlobInput bounds a blob or plaintext argument read from a file (KMS takes
