@@ -69,6 +69,8 @@ type decPipeline struct {
 	free     chan *dbatch
 	stop     chan struct{}
 	stopOnce sync.Once
+	workers  sync.WaitGroup
+	given    int // batches end gave back wiped: all of them, 2n+1, once a message is read whole
 }
 
 // NewDecrypter reads and authenticates the header (unwrapping the data key with
@@ -166,7 +168,9 @@ func (d *Decrypter) start(n int) *decPipeline {
 		}
 	}
 	for range n + 1 {
+		p.workers.Add(1)
 		go func() {
+			defer p.workers.Done()
 			var br *bufio.Reader // this worker's, for io.ReaderAt
 			for {
 				var b *dbatch
@@ -183,6 +187,7 @@ func (d *Decrypter) start(n int) *decPipeline {
 				}
 				if p.ended {
 					p.mu.Unlock()
+					p.free <- b // for end to wipe; free has room, b came from it
 					return
 				}
 				var err error
@@ -330,6 +335,9 @@ func (d *Decrypter) end() {
 		body.PutBuf(b.Out)
 		body.PutBuf(b.Buf)
 		b.Out, b.Buf = nil, nil
+		if d.par != nil {
+			d.par.given++
+		}
 	}
 	if d.cur != nil {
 		give(d.cur)
@@ -338,7 +346,11 @@ func (d *Decrypter) end() {
 	if d.par == nil {
 		return
 	}
-	d.Close() // the workers stop: the last batch is read
+	d.Close() // the workers stop: the last batch is read, so none is blocked in a read
+	d.par.workers.Wait()
+	for b := range d.par.pending { // batches numbered past the end (io.ReaderAt), whose Out holds an earlier batch's plaintext
+		give(b)
+	}
 	for {
 		select {
 		case b := <-d.par.free:
