@@ -133,7 +133,7 @@ func (d *Decrypter) fillAt(b *dbatch, k int, br **bufio.Reader) error {
 	} else {
 		(*br).Reset(sr)
 	}
-	rd := d.rd.ReaderAt(*br, k)
+	rd := d.rd.AtBatch(*br, k)
 	return rd.Fill(d.ctx, &b.Batch)
 }
 

@@ -44,14 +44,14 @@ func NewReader(br *bufio.Reader, frameLen int, nonFramed bool, batchFrames int, 
 // starts k*BatchBytes bytes into it.
 func (r *Reader) BatchBytes() int { return r.batchBytes }
 
-// ReaderAt returns a Reader of the same body that starts at its batch k (its
+// AtBatch returns a Reader of the same body that starts at its batch k (its
 // first frame is number k*batchFrames+1) and reads from br, which must be
 // positioned there: so that several goroutines can each read a batch of their
 // own from an io.ReaderAt. It is for unsigned suites only (a signature covers
 // the body in order); it panics if r has a verifier.
-func (r *Reader) ReaderAt(br *bufio.Reader, k int) Reader {
+func (r *Reader) AtBatch(br *bufio.Reader, k int) Reader {
 	if r.verifier != nil || r.nonFramed {
-		panic("body: ReaderAt of a signed or non-framed body")
+		panic("body: AtBatch of a signed or non-framed body")
 	}
 	c := *r
 	c.br, c.nextSeq, c.eof = br, uint64(k)*uint64(r.batchFrames)+1, false

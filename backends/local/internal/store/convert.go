@@ -251,8 +251,8 @@ func (d *DB) upgradeV2(ctx context.Context) error {
 	if string(meta["format"]) != formatV2 {
 		return nil // converted by another process meanwhile; load checks what it is
 	}
-	if c, err := d.openFormat(formatV2, "meta/check", meta["check"]); err != nil || string(c) != formatV2 {
-		return fmt.Errorf("%w: %s", ErrWrongKey, d.path)
+	if err := d.checkRootKey(formatV2, meta["check"]); err != nil {
+		return err
 	}
 	secret, err := d.openFormat(formatV2, "meta/secret", meta["secret"])
 	if err != nil || len(secret) != 32 {
@@ -276,7 +276,7 @@ func (d *DB) upgradeV2(ctx context.Context) error {
 	}
 	// scratch receives each record once resealed, so that apply checks it opens
 	// and names what hashes to its row, as load will.
-	scratch := &state.State{Keys: map[string]*state.Key{}, Aliases: map[string]map[string]string{}, Grants: map[string]*state.Grant{}}
+	scratch := state.New()
 	defer scratch.Wipe()
 	d.digest = [digestSize]byte{}
 	for recs.Next() {

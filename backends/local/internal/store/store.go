@@ -683,6 +683,15 @@ func (d *DB) readMeta(ctx context.Context, tx *sql.Tx) (map[string][]byte, error
 	return meta, nil
 }
 
+// checkRootKey checks the store's check value, which a store of the format
+// sealed: one that does not open tells a wrong root key (ErrWrongKey).
+func (d *DB) checkRootKey(format string, check []byte) error {
+	if c, err := d.openFormat(format, "meta/check", check); err != nil || string(c) != format {
+		return fmt.Errorf("%w: %s", ErrWrongKey, d.path)
+	}
+	return nil
+}
+
 // load reads the whole state into st (which it replaces), in one read
 // transaction.
 func (d *DB) load(ctx context.Context, st *state.State) error {
@@ -701,8 +710,8 @@ func (d *DB) load(ctx context.Context, st *state.State) error {
 	if string(meta["format"]) != Format {
 		return fmt.Errorf("%w: %s has format %q, not %q", ErrCorrupt, d.path, meta["format"], Format)
 	}
-	if c, err := d.open("meta/check", meta["check"]); err != nil || string(c) != Format {
-		return fmt.Errorf("%w: %s", ErrWrongKey, d.path)
+	if err := d.checkRootKey(Format, meta["check"]); err != nil {
+		return err
 	}
 	d.meta = Meta{Region: string(meta["region"]), Partition: string(meta["partition"])}
 	if _, err := backends.ParseKeyRef(backends.KeyARN(d.meta.Partition, d.meta.Region, "111122223333", "mrk-00000000000000000000000000000000")); err != nil {

@@ -126,8 +126,8 @@ func (a *app) openInput(args []string) (io.Reader, func(), error) {
 	return f, func() { f.Close() }, nil
 }
 
-// remaining returns the bytes of in from its position to its end when in is a
-// regular file (or anything else that can seek and says its size).
+// remaining returns the bytes of in from its position to its end when in is the
+// *os.File of a regular file.
 func remaining(in io.Reader) (int64, bool) {
 	f, ok := in.(*os.File)
 	if !ok {
