@@ -7,6 +7,9 @@ import (
 	"crypto/cipher"
 	"encoding/binary"
 	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -191,7 +194,13 @@ func decryptStream(b *testing.B, msg []byte, o envelope.DecryptOptions) {
 //     reading an io.Reader must (the per-frame reference reads nothing);
 //   - "encrypt-all-cores", "decrypt-all-cores": the same streams with Workers:
 //     AllCores against one goroutine, in wall-clock time: "speedup" is
-//     one goroutine's time over all cores'.
+//     one goroutine's time over all cores';
+//   - "raw-read-vs-raw": the references themselves, raw AES-GCM that reads its
+//     input against raw AES-GCM per frame (CPU time): the share of a stream
+//     decrypter's time that reading its input takes, whatever the decrypter;
+//   - "raw-read-all-cores": raw AES-GCM that reads its input, batches taken in
+//     turn by one goroutine per core, against one goroutine (wall-clock time):
+//     how far decryption that reads its input can scale on this machine.
 func BenchmarkStream64MiBTurns(b *testing.B) {
 	ctx := context.Background()
 	pt := randBytes(1, benchSize)
@@ -214,20 +223,36 @@ func BenchmarkStream64MiBTurns(b *testing.B) {
 	frame := make([]byte, benchFrame+g.Overhead())
 	nonce, aad := make([]byte, 12), make([]byte, 32+34+12)
 	// Raw AES-256-GCM reading its input as a stream decrypter must: each batch
-	// of frames copied out of the message (one read), then opened per frame.
-	batch := make([]byte, 4*(benchFrame+g.Overhead()))
-	rawRead := func() {
+	// of four frames copied out of the message (one read), then opened per
+	// frame; batches are numbered from next, on any number of goroutines.
+	const batchFrames = 4
+	rawReadOn := func(next *atomic.Int64) {
 		stride := benchFrame + g.Overhead()
-		for i := 0; i < benchSize/benchFrame; i += 4 {
-			copy(batch, ct[i*stride:(i+4)*stride])
-			for k := range 4 {
+		batch, frame := make([]byte, batchFrames*stride), make([]byte, stride)
+		nonce, aad := make([]byte, 12), make([]byte, 32+34+12)
+		for {
+			i := int(next.Add(1)-1) * batchFrames
+			if i >= benchSize/benchFrame {
+				return
+			}
+			copy(batch, ct[i*stride:(i+batchFrames)*stride])
+			for k := range batchFrames {
 				binary.BigEndian.PutUint32(nonce[8:], uint32(i+k+1))
 				binary.BigEndian.PutUint32(aad[66:], uint32(i+k+1))
 				if _, err := g.Open(frame[:0], nonce, batch[k*stride:(k+1)*stride], aad); err != nil {
-					b.Fatal(err)
+					panic(err)
 				}
 			}
 		}
+	}
+	rawRead := func() { rawReadOn(new(atomic.Int64)) }
+	rawReadAllCores := func() {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range runtime.GOMAXPROCS(0) {
+			wg.Go(func() { rawReadOn(&next) })
+		}
+		wg.Wait()
 	}
 	raw := func(open bool) func() {
 		return func() {
@@ -321,4 +346,8 @@ func BenchmarkStream64MiBTurns(b *testing.B) {
 	turns("decrypt-vs-raw-read", decrypt(1), rawRead, false)
 	turns("encrypt-all-cores", encrypt(envelope.AllCores), encrypt(1), true)
 	turns("decrypt-all-cores", decrypt(envelope.AllCores), decrypt(1), true)
+	// The references themselves: what reading the input costs raw AES-GCM, and
+	// how far raw AES-GCM that reads scales over all cores.
+	turns("raw-read-vs-raw", rawRead, raw(true), false)
+	turns("raw-read-all-cores", rawReadAllCores, rawRead, true)
 }
