@@ -24,12 +24,20 @@ PY
 # track PID remembers a process that stop_all ends.
 track() { _keyport_pids+=("$1"); }
 
-# stop_all ends every tracked process (trap it on EXIT).
+# kill_tree PID ends PID's descendants, then PID (a build in the background is a
+# shell whose children do the work).
+kill_tree() {
+  local child
+  for child in $(pgrep -P "$1" 2>/dev/null); do kill_tree "$child"; done
+  kill "$1" 2>/dev/null || true
+}
+
+# stop_all ends every tracked process and what it started (trap it on EXIT).
 stop_all() {
   local pid
   for pid in "${_keyport_pids[@]:-}"; do
     [ -n "$pid" ] || continue
-    kill "$pid" 2>/dev/null || true
+    kill_tree "$pid"
   done
   for pid in "${_keyport_pids[@]:-}"; do
     [ -n "$pid" ] || continue

@@ -11,10 +11,13 @@ for c in scripts/components/*.sh; do
   [ -e "$c" ] || continue
   . "$c"
 done
-# Each component file defines a start_<name> function and adds it to COMPONENTS.
-for start in ${COMPONENTS:-}; do
-  log "starting ${start#start_}"
-  "$start"
+# Each component file defines a start_<name> function and adds it to COMPONENTS;
+# one with a long build adds a prepare_<name> to PREPARE, which starts the build
+# in the background (its start_<name> waits for it), so that the build overlaps
+# the checks and the other components' installs.
+for prepare in ${PREPARE:-}; do
+  log "preparing ${prepare#prepare_} (in the background)"
+  "$prepare"
 done
 
 log "gofmt, go vet, staticcheck"
@@ -22,6 +25,11 @@ unformatted=$(gofmt -l $(git ls-files '*.go'))
 if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted" >&2; exit 1; fi
 go vet ./...
 go run honnef.co/go/tools/cmd/staticcheck@v0.7.0 ./...
+
+for start in ${COMPONENTS:-}; do
+  log "starting ${start#start_}"
+  "$start"
+done
 log "go test -race"
 # cmd/keyport runs the command in hundreds of processes (its kill tests among
 # them) and takes over ten minutes, go test's default limit, under -race here.

@@ -8,6 +8,9 @@
 # sources are newer than it.
 
 COMPONENTS="${COMPONENTS:-} start_vault"
+# The build is the longest step of a cold run and mostly waits on downloads:
+# scripts/test.sh starts it first, in the background, and start_vault waits for it.
+PREPARE="${PREPARE:-} prepare_vault"
 
 # build_vaultdev builds $KEYPORT_CACHE/bin/vaultdev if it is missing or older than its
 # sources, and prints its path.
@@ -26,9 +29,24 @@ build_vaultdev() {
   printf '%s\n' "$bin"
 }
 
+# prepare_vault starts build_vaultdev in the background; start_vault takes its result.
+prepare_vault() {
+  build_vaultdev >"$KEYPORT_STATE/vaultdev.path" 2>"$KEYPORT_STATE/vaultdev-build.log" &
+  _vault_build_pid=$!
+  track "$_vault_build_pid"
+}
+
 start_vault() {
   local bin port token=keyport-root-token dir
-  bin=$(build_vaultdev) || { log "vaultdev build failed"; return 1; }
+  if [ -n "${_vault_build_pid:-}" ]; then
+    local ok=0
+    wait "$_vault_build_pid" || ok=$?
+    cat "$KEYPORT_STATE/vaultdev-build.log" >&2
+    [ "$ok" = 0 ] || { log "vaultdev build failed"; return 1; }
+    bin=$(cat "$KEYPORT_STATE/vaultdev.path")
+  else
+    bin=$(build_vaultdev) || { log "vaultdev build failed"; return 1; }
+  fi
   port=$(free_port)
   dir="$KEYPORT_STATE/vault"
   mkdir -p "$dir"
