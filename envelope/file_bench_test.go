@@ -20,9 +20,11 @@ import (
 // file straight into its batches; the Decrypter with workers reads its batches
 // at their offsets, on every core); "bufio-in" also wraps the file in a 64 KiB
 // bufio buffer, as cmd/keyport did before, so the Decrypter reads it in order
-// under one lock. scripts/bench.sh compares MB/s with `openssl speed -evp
-// aes-256-gcm` (one core) in the same run. The files live in the benchmark's
-// temporary directory; the first run writes them (2 GiB).
+// under one lock; "cli-64KiB-frames" is "cli" with 64 KiB frames (keyport
+// encrypt --frame-length 65536), to show what the default frame length costs.
+// scripts/bench.sh compares MB/s with `openssl speed -evp aes-256-gcm`
+// (one core) in the same run. The files live in the benchmark's temporary
+// directory; each run writes them (3 GiB).
 func BenchmarkFile1GiB(b *testing.B) {
 	const size = 1 << 30
 	ctx := context.Background()
@@ -48,16 +50,23 @@ func BenchmarkFile1GiB(b *testing.B) {
 	}
 	writeFile(plain, func(w io.Writer) error { _, err := io.Copy(w, &pattern{n: size}); return err })
 	eo := envelope.EncryptOptions{Keyring: kr, Suite: envelope.SuiteAES256GCMHKDFSHA512CommitKey}
-	writeFile(sealed, func(w io.Writer) error {
-		e, err := envelope.NewEncrypter(ctx, w, eo)
-		if err != nil {
-			return err
+	seal := func(o envelope.EncryptOptions) func(w io.Writer) error {
+		return func(w io.Writer) error {
+			e, err := envelope.NewEncrypter(ctx, w, o)
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(e, &pattern{n: size}); err != nil {
+				return err
+			}
+			return e.Close()
 		}
-		if _, err := io.Copy(e, &pattern{n: size}); err != nil {
-			return err
-		}
-		return e.Close()
-	})
+	}
+	eo64 := eo
+	eo64.FrameLength = 64 << 10
+	sealed64 := filepath.Join(dir, "sealed64")
+	writeFile(sealed, seal(eo))
+	writeFile(sealed64, seal(eo64))
 	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
 		b.Fatal(err)
@@ -70,12 +79,16 @@ func BenchmarkFile1GiB(b *testing.B) {
 		}
 		return f
 	}
-	for _, wrap := range []string{"cli", "bufio-in"} {
+	for _, wrap := range []string{"cli", "bufio-in", "cli-64KiB-frames"} {
 		in := func(f *os.File) io.Reader {
 			if wrap == "bufio-in" {
 				return bufio.NewReaderSize(f, 64<<10)
 			}
 			return f
+		}
+		eo, sealed := eo, sealed
+		if wrap == "cli-64KiB-frames" {
+			eo, sealed = eo64, sealed64
 		}
 		out := func() (io.Writer, func() error) {
 			bw := bufio.NewWriterSize(null, 64<<10)
