@@ -4,7 +4,6 @@ package migrate
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/keyport/keyport/backends/local"
 	"github.com/keyport/keyport/envelope"
+	"github.com/keyport/keyport/internal/tempfile"
 )
 
 // BenchmarkMigrateFloorTurns sets the in-place migration of 2,000 files of
@@ -36,17 +36,9 @@ func BenchmarkMigrateFloorTurns(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	key := func(k int) string { return fmt.Sprintf("d%d/f%05d.enc", k%8, k) }
 	tree := func() string {
 		root := b.TempDir()
-		for k := range n {
-			m, err := envelope.Encrypt(ctx, pt, envelope.EncryptOptions{Keyring: w.srcKR, EncryptionContext: testEC,
-				Suite: envelope.SuiteAES256GCMHKDFSHA512CommitKey})
-			if err != nil {
-				b.Fatal(err)
-			}
-			writeFile(b, root, key(k), m)
-		}
+		writeBenchTree(b, root, w.srcKR, n, pt)
 		return root
 	}
 	var tMigrate, tFloor time.Duration
@@ -66,7 +58,7 @@ func BenchmarkMigrateFloorTurns(b *testing.B) {
 		if rep.Migrated != n || rep.Failed != 0 {
 			b.Fatalf("migrated %d of %d, failed %d", rep.Migrated, n, rep.Failed)
 		}
-		replaceDurably(b, c, n, key, msg)
+		replaceDurably(b, c, n, msg)
 		tMigrate, tFloor = tMigrate+t1.Sub(t0), tFloor+time.Since(t1)
 	}
 	b.ReportMetric(float64(b.N*n)/tMigrate.Seconds(), "objects/s")
@@ -74,11 +66,11 @@ func BenchmarkMigrateFloorTurns(b *testing.B) {
 	b.ReportMetric(tFloor.Seconds()/tMigrate.Seconds(), "x-floor")
 }
 
-// replaceDurably replaces the n files key(0..n-1) under root with data as
+// replaceDurably replaces the n files benchKey(0..n-1) under root with data as
 // Publish does, with nothing else: batches of 256, each file written to a
 // temporary file beside it and synced (16 at a time), then renamed, then each
 // directory synced once.
-func replaceDurably(b *testing.B, root string, n int, key func(int) string, data []byte) {
+func replaceDurably(b *testing.B, root string, n int, data []byte) {
 	const batch, syncing = 256, 16
 	for s := 0; s < n; s += batch {
 		e := min(n, s+batch)
@@ -92,7 +84,7 @@ func replaceDurably(b *testing.B, root string, n int, key func(int) string, data
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				p := filepath.Join(root, key(k))
+				p := filepath.Join(root, benchKey(k))
 				f, err := os.CreateTemp(filepath.Dir(p), filepath.Base(p)+".tmp*")
 				if err != nil {
 					errs[k-s] = err
@@ -115,21 +107,16 @@ func replaceDurably(b *testing.B, root string, n int, key func(int) string, data
 			if errs[k-s] != nil {
 				b.Fatal(errs[k-s])
 			}
-			p := filepath.Join(root, key(k))
+			p := filepath.Join(root, benchKey(k))
 			if err := os.Rename(tmp[k-s], p); err != nil {
 				b.Fatal(err)
 			}
 			dirs[filepath.Dir(p)] = true
 		}
 		for d := range dirs {
-			f, err := os.Open(d)
-			if err != nil {
+			if err := tempfile.SyncDir(d); err != nil {
 				b.Fatal(err)
 			}
-			if err := f.Sync(); err != nil {
-				b.Fatal(err)
-			}
-			f.Close()
 		}
 	}
 }

@@ -75,14 +75,7 @@ func benchMigrate(b *testing.B, n, size int, dstKind string, jobs int, temp func
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		root := temp()
-		for k := range n {
-			msg, err := envelope.Encrypt(ctx, pt, envelope.EncryptOptions{Keyring: w.srcKR, EncryptionContext: testEC,
-				Suite: envelope.SuiteAES256GCMHKDFSHA512CommitKey, Workers: envelope.AllCores})
-			if err != nil {
-				b.Fatal(err)
-			}
-			writeFile(b, root, fmt.Sprintf("d%d/f%05d.enc", k%8, k), msg)
-		}
+		writeBenchTree(b, root, w.srcKR, n, pt)
 		w.calls.reset()
 		b.StartTimer()
 		rep, err := Run(ctx, Options{Front: w.front, Source: root, To: []string{to}, SourceEncryptionContext: testEC,
@@ -104,4 +97,21 @@ func benchMigrate(b *testing.B, n, size int, dstKind string, jobs int, temp func
 	b.ReportMetric(float64(objects)/secs, "objects/s")
 	b.ReportMetric(float64(bytes)/1e6/secs, "MB/s")
 	b.ReportMetric(float64(calls)/float64(objects), "kms-calls/object")
+}
+
+// benchKey is the key of file k of a benchmark's tree: eight directories, the
+// files dealt out among them.
+func benchKey(k int) string { return fmt.Sprintf("d%d/f%05d.enc", k%8, k) }
+
+// writeBenchTree writes n messages of pt under kr (suite 0x0478, the test's
+// encryption context) to root, file k at benchKey(k).
+func writeBenchTree(b *testing.B, root string, kr envelope.Keyring, n int, pt []byte) {
+	for k := range n {
+		msg, err := envelope.Encrypt(context.Background(), pt, envelope.EncryptOptions{Keyring: kr, EncryptionContext: testEC,
+			Suite: envelope.SuiteAES256GCMHKDFSHA512CommitKey, Workers: envelope.AllCores})
+		if err != nil {
+			b.Fatal(err)
+		}
+		writeFile(b, root, benchKey(k), msg)
+	}
 }

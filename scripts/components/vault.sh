@@ -8,7 +8,7 @@
 # sources are newer than it.
 
 COMPONENTS="${COMPONENTS:-} start_vault"
-# The build is the longest step of a cold run and mostly waits on downloads:
+# The build is the longest step of a cold run (downloads, then compiling):
 # scripts/test.sh starts it first, in the background, and start_vault waits for it.
 PREPARE="${PREPARE:-} prepare_vault"
 
